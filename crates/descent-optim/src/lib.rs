@@ -1,0 +1,9 @@
+#![doc = "descent-optim (crate docs are written below)"]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod optim;
+pub mod schedule;
+mod validate;
+
+pub use error::{OptimError, Result};

@@ -1,0 +1,94 @@
+//! Learning-rate schedules, each a pure function of the step at heart.
+//!
+//! A schedule implements [`Schedule`]: `lr(k)` is the learning rate used by the
+//! `(k+1)`-th optimizer step, exactly PyTorch's convention of reading
+//! `param_groups[0]["lr"]` after `k` calls of `scheduler.step()`. Because the function
+//! has no state, it can be plotted, tested and resumed at any step.
+//! [`Scheduler`] wraps any schedule as burn's [`LrScheduler`], whose record is only
+//! the step counter.
+
+use burn::optim::LearningRate;
+use burn::lr_scheduler::LrScheduler;
+use burn::tensor::backend::Backend;
+
+/// A learning-rate schedule as a pure function of the step.
+pub trait Schedule: Send + Sync + core::fmt::Debug {
+    /// Learning rate for the `(step + 1)`-th optimizer step (`step` counts from 0).
+    fn lr(&self, step: usize) -> LearningRate;
+
+    /// Momentum (or Adam's `beta_1`) this schedule cycles together with the learning rate,
+    /// if any (PyTorch's `cycle_momentum` of `CyclicLR` and `OneCycleLR`).
+    fn momentum(&self, _step: usize) -> Option<f64> {
+        None
+    }
+}
+
+impl<S: Schedule + ?Sized> Schedule for Box<S> {
+    fn lr(&self, step: usize) -> LearningRate {
+        (**self).lr(step)
+    }
+    fn momentum(&self, step: usize) -> Option<f64> {
+        (**self).momentum(step)
+    }
+}
+
+impl<S: Schedule + ?Sized> Schedule for std::sync::Arc<S> {
+    fn lr(&self, step: usize) -> LearningRate {
+        (**self).lr(step)
+    }
+    fn momentum(&self, step: usize) -> Option<f64> {
+        (**self).momentum(step)
+    }
+}
+
+/// Any [`Schedule`] as burn's stateful [`LrScheduler`].
+///
+/// The only state is the number of steps taken, so its record is a `usize` and a
+/// schedule resumed from a record continues exactly where it stopped.
+#[derive(Clone, Debug)]
+pub struct Scheduler<S> {
+    schedule: S,
+    step: usize,
+}
+
+impl<S: Schedule> Scheduler<S> {
+    /// Wrap `schedule`, starting at step 0.
+    pub fn new(schedule: S) -> Self {
+        Self { schedule, step: 0 }
+    }
+
+    /// The wrapped pure schedule.
+    pub fn schedule(&self) -> &S {
+        &self.schedule
+    }
+
+    /// How many learning rates [`LrScheduler::step`] has handed out so far.
+    pub fn steps_taken(&self) -> usize {
+        self.step
+    }
+
+    /// The momentum that goes with the learning rate the *last* call of `step` returned
+    /// (or with the first one, before any call), for schedules that cycle momentum.
+    pub fn momentum(&self) -> Option<f64> {
+        self.schedule.momentum(self.step.saturating_sub(1))
+    }
+}
+
+impl<S: Schedule + Clone> LrScheduler for Scheduler<S> {
+    type Record<B: Backend> = usize;
+
+    fn step(&mut self) -> LearningRate {
+        let lr = self.schedule.lr(self.step);
+        self.step = self.step.saturating_add(1);
+        lr
+    }
+
+    fn to_record<B: Backend>(&self) -> Self::Record<B> {
+        self.step
+    }
+
+    fn load_record<B: Backend>(mut self, record: Self::Record<B>) -> Self {
+        self.step = record;
+        self
+    }
+}
