@@ -4,6 +4,7 @@
 pub mod error;
 pub mod optim;
 pub mod schedule;
+pub mod clip;
 mod validate;
 
 pub use error::{OptimError, Result};

@@ -1,0 +1,127 @@
+//! Adagrad: per-coordinate learning rates from the sum of squared gradients.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`Adagrad`]; every default equals `torch.optim.Adagrad`'s.
+#[derive(Config, Debug)]
+pub struct AdagradConfig {
+    /// Learning-rate decay `delta`: step `t` uses `eta / (1 + (t - 1) delta)`.
+    #[config(default = 0.0)]
+    pub lr_decay: f64,
+    /// L2 penalty `lambda` added to the gradient.
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Initial value `s_0` of every accumulator.
+    #[config(default = 0.0)]
+    pub initial_accumulator_value: f64,
+    /// `epsilon`, added outside the square root.
+    #[config(default = 1e-10)]
+    pub epsilon: f64,
+}
+
+/// Adagrad, exactly as `torch.optim.Adagrad`.
+///
+/// ```text
+/// eta_t = eta / (1 + (t - 1) delta)
+/// s_t = s_{t-1} + g_t^2
+/// theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)
+/// ```
+///
+/// Paper: Duchi, Hazan & Singer, *Adaptive Subgradient Methods for Online Learning and
+/// Stochastic Optimization* (JMLR 2011). Identical to PyTorch. (burn 0.21's `Adagrad`
+/// has no `initial_accumulator_value` and defaults `epsilon` to 1e-5.)
+#[derive(Clone, Debug)]
+pub struct Adagrad {
+    lr_decay: f64,
+    weight_decay: f64,
+    initial_accumulator_value: f64,
+    epsilon: f64,
+}
+
+/// State of [`Adagrad`] for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct AdagradState<B: Backend, const D: usize> {
+    /// Number of steps taken, `t`.
+    pub step: usize,
+    /// Sum of squared gradients `s_t`.
+    pub sum: Tensor<B, D>,
+}
+
+impl AdagradConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::non_negative("Adagrad", "lr_decay", self.lr_decay)?;
+        validate::non_negative("Adagrad", "weight_decay", self.weight_decay)?;
+        validate::non_negative(
+            "Adagrad",
+            "initial_accumulator_value",
+            self.initial_accumulator_value,
+        )?;
+        validate::non_negative("Adagrad", "epsilon", self.epsilon)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<Adagrad, OptimError> {
+        self.validate()?;
+        Ok(Adagrad {
+            lr_decay: self.lr_decay,
+            weight_decay: self.weight_decay,
+            initial_accumulator_value: self.initial_accumulator_value,
+            epsilon: self.epsilon,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<Adagrad, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for Adagrad {
+    type State<const D: usize> = AdagradState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let grad = if self.weight_decay != 0.0 {
+            grad.add(tensor.clone().mul_scalar(self.weight_decay))
+        } else {
+            grad
+        };
+        let (step, sum) = match state {
+            Some(s) => (s.step + 1, s.sum.add(grad.clone().square())),
+            None if self.initial_accumulator_value != 0.0 => (
+                1,
+                grad.clone()
+                    .square()
+                    .add_scalar(self.initial_accumulator_value),
+            ),
+            None => (1, grad.clone().square()),
+        };
+        let clr = lr / (1.0 + (step - 1) as f64 * self.lr_decay);
+        let denom = sum.clone().sqrt().add_scalar(self.epsilon);
+        let tensor = tensor.sub(grad.div(denom).mul_scalar(clr));
+        (tensor, Some(AdagradState { step, sum }))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        AdagradState {
+            step: state.step,
+            sum: state.sum.to_device(device),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Adam and its AMSGrad variant, with coupled (L2) weight decay.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`Adam`]; every default equals `torch.optim.Adam`'s.
+///
+/// burn's own `AdamConfig` uses `epsilon = 1e-5`; PyTorch (and this crate) use `1e-8`.
+#[derive(Config, Debug)]
+pub struct AdamConfig {
+    /// Decay rate `beta_1` of the first-moment (mean) estimate.
+    #[config(default = 0.9)]
+    pub beta_1: f64,
+    /// Decay rate `beta_2` of the second-moment (uncentered variance) estimate.
+    #[config(default = 0.999)]
+    pub beta_2: f64,
+    /// `epsilon`, added to the bias-corrected root of the second moment.
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// L2 penalty `lambda` added to the gradient (coupled; see [`crate::optim::AdamW`]
+    /// for the decoupled form).
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Use the running maximum of the second moment (AMSGrad).
+    #[config(default = false)]
+    pub amsgrad: bool,
+    /// Ascend instead of descend.
+    #[config(default = false)]
+    pub maximize: bool,
+}
+
+/// How weight decay enters an Adam-type update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Decay {
+    /// `g <- g + lambda * theta` (L2 regularisation, PyTorch's `Adam`).
+    Coupled(f64),
+    /// `theta <- theta * (1 - eta * lambda)` before the update (PyTorch's `AdamW`).
+    Decoupled(f64),
+}
+
+impl Decay {
+    /// Apply the decay: returns the possibly shrunk parameter and the possibly
+    /// penalised gradient.
+    pub(crate) fn apply<B: Backend, const D: usize>(
+        self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+    ) -> (Tensor<B, D>, Tensor<B, D>) {
+        match self {
+            Decay::Coupled(0.0) | Decay::Decoupled(0.0) => (tensor, grad),
+            Decay::Coupled(lambda) => {
+                let grad = grad.add(tensor.clone().mul_scalar(lambda));
+                (tensor, grad)
+            }
+            Decay::Decoupled(lambda) => (tensor.mul_scalar(1.0 - lr * lambda), grad),
+        }
+    }
+}
+
+/// Adam, exactly as `torch.optim.Adam` (and, with decoupled decay, `AdamW`).
+///
+/// With gradient `g_t` (after the optional L2 term) at step `t`:
+///
+/// ```text
+/// m_t = beta_1 m_{t-1} + (1 - beta_1) g_t
+/// v_t = beta_2 v_{t-1} + (1 - beta_2) g_t^2
+/// vmax_t = max(vmax_{t-1}, v_t)                                   (AMSGrad only)
+/// theta_t = theta_{t-1} - eta / (1 - beta_1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta_2^t) + eps)
+/// ```
+///
+/// `eps` is added *after* the bias correction of `sqrt(v_t)` (PyTorch's placement, not the
+/// paper's `sqrt(v_hat) + eps`, which is the same thing) and AMSGrad takes the maximum of the
+/// raw, uncorrected `v_t`. The bias corrections are computed in `f64`.
+///
+/// Papers: Kingma & Ba, *Adam: A Method for Stochastic Optimization* (ICLR 2015);
+/// Reddi et al., *On the Convergence of Adam and Beyond* (ICLR 2018) for AMSGrad.
+/// Identical to PyTorch.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    pub(crate) beta_1: f64,
+    pub(crate) beta_2: f64,
+    pub(crate) epsilon: f64,
+    pub(crate) decay: Decay,
+    pub(crate) amsgrad: bool,
+    pub(crate) maximize: bool,
+}
+
+/// State of [`Adam`] (and [`crate::optim::AdamW`]) for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct AdamState<B: Backend, const D: usize> {
+    /// Number of steps taken, `t`.
+    pub step: usize,
+    /// First moment `m_t`.
+    pub exp_avg: Tensor<B, D>,
+    /// Second moment `v_t`.
+    pub exp_avg_sq: Tensor<B, D>,
+    /// Running maximum of `v_t` (AMSGrad only).
+    pub max_exp_avg_sq: Option<Tensor<B, D>>,
+}
+
+/// Check the fields shared by every Adam-type config.
+pub(crate) fn validate_adam(
+    owner: &'static str,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    weight_decay: f64,
+) -> Result<(), OptimError> {
+    validate::unit_half_open(owner, "beta_1", beta_1)?;
+    validate::unit_half_open(owner, "beta_2", beta_2)?;
+    validate::non_negative(owner, "epsilon", epsilon)?;
+    validate::non_negative(owner, "weight_decay", weight_decay)
+}
+
+impl AdamConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate_adam(
+            "Adam",
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.weight_decay,
+        )
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<Adam, OptimError> {
+        self.validate()?;
+        Ok(Adam {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            decay: Decay::Coupled(self.weight_decay),
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<Adam, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+/// `m <- beta m + (1 - beta) g`, starting from `m = 0` (so the first value is `(1 - beta) g`).
+pub(crate) fn ema<B: Backend, const D: usize>(
+    previous: Option<Tensor<B, D>>,
+    value: Tensor<B, D>,
+    beta: f64,
+) -> Tensor<B, D> {
+    match previous {
+        Some(previous) => previous
+            .mul_scalar(beta)
+            .add(value.mul_scalar(1.0 - beta)),
+        None => value.mul_scalar(1.0 - beta),
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for Adam {
+    type State<const D: usize> = AdamState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let grad = if self.maximize { grad.neg() } else { grad };
+        let (tensor, grad) = self.decay.apply(lr, tensor, grad);
+        let (step, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state {
+            Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_avg_sq), s.max_exp_avg_sq),
+            None => (0, None, None, None),
+        };
+        let step = step + 1;
+        let exp_avg_sq = ema(exp_avg_sq, grad.clone().square(), self.beta_2);
+        let exp_avg = ema(exp_avg, grad, self.beta_1);
+        let max_exp_avg_sq = self.amsgrad.then(|| match max_exp_avg_sq {
+            Some(max) => max.max_pair(exp_avg_sq.clone()),
+            None => exp_avg_sq.clone(),
+        });
+
+        let t = step as f64;
+        let bias_correction_1 = 1.0 - self.beta_1.powf(t);
+        let bias_correction_2_sqrt = (1.0 - self.beta_2.powf(t)).sqrt();
+        let second = max_exp_avg_sq.as_ref().unwrap_or(&exp_avg_sq).clone();
+        // sqrt(v)/sqrt(bc2) + eps, scaled by sqrt(bc2) so one pass over memory is saved:
+        // m / (sqrt(v)/c + eps) = c * m / (sqrt(v) + eps * c).
+        let denom = second
+            .sqrt()
+            .add_scalar(self.epsilon * bias_correction_2_sqrt);
+        let step_size = lr / bias_correction_1 * bias_correction_2_sqrt;
+        let tensor = tensor.sub(exp_avg.clone().div(denom).mul_scalar(step_size));
+        (
+            tensor,
+            Some(AdamState {
+                step,
+                exp_avg,
+                exp_avg_sq,
+                max_exp_avg_sq,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        AdamState {
+            step: state.step,
+            exp_avg: state.exp_avg.to_device(device),
+            exp_avg_sq: state.exp_avg_sq.to_device(device),
+            max_exp_avg_sq: state.max_exp_avg_sq.map(|t| t.to_device(device)),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! AdamW: Adam with decoupled weight decay.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use super::adam::{Adam, AdamState, Decay, validate_adam};
+use crate::error::OptimError;
+
+/// Configuration of [`AdamW`]; every default equals `torch.optim.AdamW`'s
+/// (note `weight_decay = 0.01`, unlike Adam's 0).
+#[derive(Config, Debug)]
+pub struct AdamWConfig {
+    /// Decay rate `beta_1` of the first-moment estimate.
+    #[config(default = 0.9)]
+    pub beta_1: f64,
+    /// Decay rate `beta_2` of the second-moment estimate.
+    #[config(default = 0.999)]
+    pub beta_2: f64,
+    /// `epsilon`, added to the bias-corrected root of the second moment.
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// Decoupled weight decay `lambda`: `theta <- theta (1 - eta lambda)` each step.
+    #[config(default = 0.01)]
+    pub weight_decay: f64,
+    /// Use the running maximum of the second moment (AMSGrad).
+    #[config(default = false)]
+    pub amsgrad: bool,
+    /// Ascend instead of descend.
+    #[config(default = false)]
+    pub maximize: bool,
+}
+
+/// AdamW, exactly as `torch.optim.AdamW`.
+///
+/// ```text
+/// theta <- theta * (1 - eta * lambda)
+/// then the Adam update of [`Adam`] with the raw gradient (no L2 term)
+/// ```
+///
+/// The decay is multiplied by the *scheduled* learning rate `eta`, as in PyTorch (the
+/// paper's schedule multiplier times `lambda`). burn's `AdamW` differs in its default
+/// `epsilon` (1e-5) and `weight_decay` (1e-4).
+///
+/// Paper: Loshchilov & Hutter, *Decoupled Weight Decay Regularization* (ICLR 2019).
+/// Identical to PyTorch.
+#[derive(Clone, Debug)]
+pub struct AdamW {
+    inner: Adam,
+}
+
+/// State of [`AdamW`]: the same moments as [`Adam`].
+pub type AdamWState<B, const D: usize> = AdamState<B, D>;
+
+impl AdamWConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate_adam(
+            "AdamW",
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.weight_decay,
+        )
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<AdamW, OptimError> {
+        self.validate()?;
+        Ok(AdamW {
+            inner: Adam {
+                beta_1: self.beta_1,
+                beta_2: self.beta_2,
+                epsilon: self.epsilon,
+                decay: Decay::Decoupled(self.weight_decay),
+                amsgrad: self.amsgrad,
+                maximize: self.maximize,
+            },
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<AdamW, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for AdamW {
+    type State<const D: usize> = AdamWState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        SimpleOptimizer::<B>::step(&self.inner, lr, tensor, grad, state)
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        <Adam as SimpleOptimizer<B>>::to_device(state, device)
+    }
+}

@@ -1,0 +1,117 @@
+//! Lion: sign-based momentum found by program search.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`Lion`]; defaults are the paper's (`beta_1 = 0.9`, `beta_2 = 0.99`).
+/// PyTorch has no Lion; the paper recommends a learning rate 3-10x smaller than AdamW's.
+#[derive(Config, Debug)]
+pub struct LionConfig {
+    /// Interpolation `beta_1` between momentum and gradient for the update direction.
+    #[config(default = 0.9)]
+    pub beta_1: f64,
+    /// Decay `beta_2` of the momentum itself.
+    #[config(default = 0.99)]
+    pub beta_2: f64,
+    /// Decoupled weight decay `lambda`.
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+}
+
+/// Lion (EvoLved Sign Momentum).
+///
+/// ```text
+/// c_t = beta_1 m_{t-1} + (1 - beta_1) g_t
+/// theta_t = theta_{t-1} (1 - eta lambda) - eta sign(c_t)
+/// m_t = beta_2 m_{t-1} + (1 - beta_2) g_t,   m_0 = 0
+/// ```
+///
+/// Paper: Chen et al., *Symbolic Discovery of Optimization Algorithms* (NeurIPS 2023).
+/// `sign(0) = 0`, as in the paper's reference code.
+#[derive(Clone, Debug)]
+pub struct Lion {
+    beta_1: f64,
+    beta_2: f64,
+    weight_decay: f64,
+}
+
+/// State of [`Lion`] for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct LionState<B: Backend, const D: usize> {
+    /// Momentum `m_t`.
+    pub exp_avg: Tensor<B, D>,
+}
+
+impl LionConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::unit_closed("Lion", "beta_1", self.beta_1)?;
+        validate::unit_half_open("Lion", "beta_2", self.beta_2)?;
+        validate::non_negative("Lion", "weight_decay", self.weight_decay)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<Lion, OptimError> {
+        self.validate()?;
+        Ok(Lion {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            weight_decay: self.weight_decay,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<Lion, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for Lion {
+    type State<const D: usize> = LionState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let tensor = if self.weight_decay != 0.0 {
+            tensor.mul_scalar(1.0 - lr * self.weight_decay)
+        } else {
+            tensor
+        };
+        let (direction, exp_avg) = match state {
+            Some(s) => {
+                let direction = s
+                    .exp_avg
+                    .clone()
+                    .mul_scalar(self.beta_1)
+                    .add(grad.clone().mul_scalar(1.0 - self.beta_1));
+                let exp_avg = s
+                    .exp_avg
+                    .mul_scalar(self.beta_2)
+                    .add(grad.mul_scalar(1.0 - self.beta_2));
+                (direction, exp_avg)
+            }
+            None => (grad.clone(), grad.mul_scalar(1.0 - self.beta_2)),
+        };
+        let tensor = tensor.sub(direction.sign().mul_scalar(lr));
+        (tensor, Some(LionState { exp_avg }))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        LionState {
+            exp_avg: state.exp_avg.to_device(device),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! NAdam: Adam with Nesterov momentum and a momentum-decay schedule.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use super::adam::{Decay, ema, validate_adam};
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`NAdam`]; every default equals `torch.optim.NAdam`'s.
+#[derive(Config, Debug)]
+pub struct NAdamConfig {
+    /// `beta_1`, the base momentum.
+    #[config(default = 0.9)]
+    pub beta_1: f64,
+    /// `beta_2`, the decay of the second moment.
+    #[config(default = 0.999)]
+    pub beta_2: f64,
+    /// `epsilon`, added to the root of the bias-corrected second moment.
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// Weight decay `lambda`: an L2 term in the gradient, or decoupled (see below).
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// `psi`, the momentum decay of Dozat's schedule `mu_t = beta_1 (1 - 0.96^(t psi) / 2)`.
+    #[config(default = 0.004)]
+    pub momentum_decay: f64,
+    /// Decoupled weight decay (`theta <- theta (1 - eta lambda)`, as in AdamW) instead of L2.
+    #[config(default = false)]
+    pub decoupled_weight_decay: bool,
+}
+
+/// NAdam, exactly as `torch.optim.NAdam`.
+///
+/// ```text
+/// mu_t     = beta_1 (1 - 0.5 * 0.96^(t psi)),   P_t = prod_{i<=t} mu_i
+/// m_t      = beta_1 m_{t-1} + (1 - beta_1) g_t
+/// v_t      = beta_2 v_{t-1} + (1 - beta_2) g_t^2
+/// d_t      = sqrt(v_t / (1 - beta_2^t)) + eps
+/// theta_t  = theta_{t-1} - eta (1 - mu_t) / (1 - P_t) g_t / d_t
+///                        - eta mu_{t+1} / (1 - P_t mu_{t+1}) m_t / d_t
+/// ```
+///
+/// PyTorch keeps the running product `P_t` in a float32 scalar tensor whatever the
+/// parameters' precision; this implementation rounds it to `f32` in the same way so that
+/// trajectories agree to the last bits in `f64` as well. Everything else is `f64`.
+///
+/// Paper: Dozat, *Incorporating Nesterov Momentum into Adam* (ICLR 2016 workshop).
+#[derive(Clone, Debug)]
+pub struct NAdam {
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    momentum_decay: f64,
+    decay: Decay,
+}
+
+/// State of [`NAdam`] for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct NAdamState<B: Backend, const D: usize> {
+    /// Number of steps taken, `t`.
+    pub step: usize,
+    /// Running product `P_t` of the momentum schedule (rounded to f32, as PyTorch keeps it).
+    pub mu_product: f64,
+    /// First moment `m_t`.
+    pub exp_avg: Tensor<B, D>,
+    /// Second moment `v_t`.
+    pub exp_avg_sq: Tensor<B, D>,
+}
+
+impl NAdamConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate_adam(
+            "NAdam",
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.weight_decay,
+        )?;
+        validate::non_negative("NAdam", "momentum_decay", self.momentum_decay)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<NAdam, OptimError> {
+        self.validate()?;
+        let decay = if self.decoupled_weight_decay {
+            Decay::Decoupled(self.weight_decay)
+        } else {
+            Decay::Coupled(self.weight_decay)
+        };
+        Ok(NAdam {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            momentum_decay: self.momentum_decay,
+            decay,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<NAdam, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl NAdam {
+    fn mu(&self, t: f64) -> f64 {
+        self.beta_1 * (1.0 - 0.5 * 0.96_f64.powf(t * self.momentum_decay))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for NAdam {
+    type State<const D: usize> = NAdamState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad) = self.decay.apply(lr, tensor, grad);
+        let (step, mu_product, exp_avg, exp_avg_sq) = match state {
+            Some(s) => (s.step, s.mu_product, Some(s.exp_avg), Some(s.exp_avg_sq)),
+            None => (0, 1.0, None, None),
+        };
+        let step = step + 1;
+        let t = step as f64;
+        let mu = self.mu(t);
+        let mu_next = self.mu(t + 1.0);
+        // PyTorch: `mu_product *= mu` on a float32 scalar tensor.
+        let mu_product = f64::from((mu_product as f32) * (mu as f32));
+        let mu_product_next = mu_product * mu_next;
+        let bias_correction_2 = 1.0 - self.beta_2.powf(t);
+
+        let exp_avg_sq = ema(exp_avg_sq, grad.clone().square(), self.beta_2);
+        let exp_avg = ema(exp_avg, grad.clone(), self.beta_1);
+        let denom = exp_avg_sq
+            .clone()
+            .div_scalar(bias_correction_2)
+            .sqrt()
+            .add_scalar(self.epsilon);
+        let grad_coefficient = lr * (1.0 - mu) / (1.0 - mu_product);
+        let momentum_coefficient = lr * mu_next / (1.0 - mu_product_next);
+        let numerator = grad
+            .mul_scalar(grad_coefficient)
+            .add(exp_avg.clone().mul_scalar(momentum_coefficient));
+        let tensor = tensor.sub(numerator.div(denom));
+        (
+            tensor,
+            Some(NAdamState {
+                step,
+                mu_product,
+                exp_avg,
+                exp_avg_sq,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        NAdamState {
+            exp_avg: state.exp_avg.to_device(device),
+            exp_avg_sq: state.exp_avg_sq.to_device(device),
+            ..state
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Noisy (perturbed) gradient descent: GD plus seeded isotropic Gaussian noise.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`NoisyGd`].
+#[derive(Config, Debug)]
+pub struct NoisyGdConfig {
+    /// Standard deviation `sigma` of the noise added to every coordinate at every step.
+    pub noise_std: f64,
+    /// Seed of the noise; the same seed gives the same noise on every machine and backend.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Multiply the noise by the learning rate (`theta - eta (g + sigma xi)`, noise in the
+    /// gradient) instead of adding it to the parameters (`theta - eta g + sigma xi`).
+    #[config(default = false)]
+    pub scale_with_lr: bool,
+}
+
+/// Gradient descent with seeded isotropic Gaussian noise, the tool for saddle-escape studies.
+///
+/// ```text
+/// theta_t = theta_{t-1} - eta g_t + sigma xi_t                (default)
+/// theta_t = theta_{t-1} - eta (g_t + sigma xi_t)              (scale_with_lr)
+/// xi_t ~ N(0, I), drawn from ChaCha8 keyed by (seed, parameter index, t)
+/// ```
+///
+/// The noise is drawn on the host in `f64` and then cast, so it is the same on every
+/// backend and precision, and a run resumed from a record continues with the same noise.
+/// Parameters are numbered in the order the optimizer first sees them (the module's
+/// traversal order, which is fixed), so two parameter tensors never share noise.
+///
+/// References: Ge, Huang, Jin & Yuan, *Escaping From Saddle Points* (COLT 2015);
+/// Jin et al., *How to Escape Saddle Points Efficiently* (ICML 2017).
+#[derive(Debug)]
+pub struct NoisyGd {
+    noise_std: f64,
+    seed: u64,
+    scale_with_lr: bool,
+    next_stream: Arc<AtomicU64>,
+}
+
+impl Clone for NoisyGd {
+    /// A clone numbers new parameters on its own, starting where the original stands.
+    fn clone(&self) -> Self {
+        Self {
+            noise_std: self.noise_std,
+            seed: self.seed,
+            scale_with_lr: self.scale_with_lr,
+            next_stream: Arc::new(AtomicU64::new(self.next_stream.load(Ordering::Relaxed))),
+        }
+    }
+}
+
+/// State of [`NoisyGd`] for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct NoisyGdState<B: Backend, const D: usize> {
+    /// Number of steps taken, `t`.
+    pub step: u64,
+    /// Index of this parameter's noise stream.
+    pub stream: u64,
+    /// Unused; ties the record to the backend and rank.
+    pub marker: Option<Tensor<B, D>>,
+}
+
+impl NoisyGdConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::non_negative("NoisyGD", "noise_std", self.noise_std)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<NoisyGd, OptimError> {
+        self.validate()?;
+        Ok(NoisyGd {
+            noise_std: self.noise_std,
+            seed: self.seed,
+            scale_with_lr: self.scale_with_lr,
+            next_stream: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<NoisyGd, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl NoisyGd {
+    /// The standard normal draws for parameter `stream` at step `step`, `len` of them.
+    pub fn noise(&self, stream: u64, step: u64, len: usize) -> Vec<f64> {
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&self.seed.to_le_bytes());
+        key[8..16].copy_from_slice(&stream.to_le_bytes());
+        key[16..24].copy_from_slice(&step.to_le_bytes());
+        let mut rng = ChaCha8Rng::from_seed(key);
+        (0..len).map(|_| StandardNormal.sample(&mut rng)).collect()
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for NoisyGd {
+    type State<const D: usize> = NoisyGdState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (stream, step) = match state {
+            Some(s) => (s.stream, s.step + 1),
+            None => (self.next_stream.fetch_add(1, Ordering::Relaxed), 1),
+        };
+        let mut tensor = tensor.sub(grad.mul_scalar(lr));
+        if self.noise_std > 0.0 {
+            let shape = tensor.shape();
+            let draws = self.noise(stream, step, shape.num_elements());
+            // The dtype is explicit: burn's device-wide default need not be this tensor's.
+            let noise = Tensor::<B, D>::from_data(
+                TensorData::new(draws, shape),
+                (&tensor.device(), tensor.dtype()),
+            );
+            let scale = if self.scale_with_lr {
+                lr * self.noise_std
+            } else {
+                self.noise_std
+            };
+            tensor = tensor.add(noise.mul_scalar(scale));
+        }
+        (
+            tensor,
+            Some(NoisyGdState {
+                step,
+                stream,
+                marker: None,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, _device: &Device<B>) -> Self::State<D> {
+        state
+    }
+}

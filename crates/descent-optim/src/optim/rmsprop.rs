@@ -1,0 +1,162 @@
+//! RMSProp, plain or centered, with optional momentum.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use super::adam::ema;
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`RmsProp`]; every default equals `torch.optim.RMSprop`'s.
+///
+/// burn's own `RmsPropConfig` defaults `epsilon` to 1e-5; PyTorch (and this crate) use 1e-8.
+#[derive(Config, Debug)]
+pub struct RmsPropConfig {
+    /// Smoothing constant `alpha` of the running average of squared gradients.
+    #[config(default = 0.99)]
+    pub alpha: f64,
+    /// `epsilon`, added *outside* the square root.
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// L2 penalty `lambda` added to the gradient.
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Momentum factor `mu` applied to the normalised gradient; 0 disables it.
+    #[config(default = 0.0)]
+    pub momentum: f64,
+    /// Normalise by an estimate of the variance (subtract the squared mean gradient).
+    #[config(default = false)]
+    pub centered: bool,
+}
+
+/// RMSProp, exactly as `torch.optim.RMSprop`.
+///
+/// ```text
+/// v_t = alpha v_{t-1} + (1 - alpha) g_t^2
+/// gbar_t = alpha gbar_{t-1} + (1 - alpha) g_t              (centered only)
+/// d_t = sqrt(v_t - gbar_t^2) + eps   (centered)   or   sqrt(v_t) + eps
+/// b_t = mu b_{t-1} + g_t / d_t,  theta_t = theta_{t-1} - eta b_t   (momentum > 0)
+/// theta_t = theta_{t-1} - eta g_t / d_t                             (otherwise)
+/// ```
+///
+/// Source: Hinton, *Neural Networks for Machine Learning*, lecture 6e (2012); the centered
+/// form from Graves, *Generating Sequences With Recurrent Neural Networks* (2013).
+/// Identical to PyTorch.
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    alpha: f64,
+    epsilon: f64,
+    weight_decay: f64,
+    momentum: f64,
+    centered: bool,
+}
+
+/// State of [`RmsProp`] for one parameter tensor.
+#[derive(Record, Clone)]
+pub struct RmsPropState<B: Backend, const D: usize> {
+    /// Number of steps taken.
+    pub step: usize,
+    /// Running average of squared gradients `v_t`.
+    pub square_avg: Tensor<B, D>,
+    /// Running average of gradients `gbar_t` (centered only).
+    pub grad_avg: Option<Tensor<B, D>>,
+    /// Momentum buffer `b_t` (momentum > 0 only).
+    pub momentum_buffer: Option<Tensor<B, D>>,
+}
+
+impl RmsPropConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::unit_closed("RMSProp", "alpha", self.alpha)?;
+        validate::non_negative("RMSProp", "epsilon", self.epsilon)?;
+        validate::non_negative("RMSProp", "weight_decay", self.weight_decay)?;
+        validate::non_negative("RMSProp", "momentum", self.momentum)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<RmsProp, OptimError> {
+        self.validate()?;
+        Ok(RmsProp {
+            alpha: self.alpha,
+            epsilon: self.epsilon,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+            centered: self.centered,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<RmsProp, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for RmsProp {
+    type State<const D: usize> = RmsPropState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let grad = if self.weight_decay != 0.0 {
+            grad.add(tensor.clone().mul_scalar(self.weight_decay))
+        } else {
+            grad
+        };
+        let (step, square_avg, grad_avg, momentum_buffer) = match state {
+            Some(s) => (
+                s.step,
+                Some(s.square_avg),
+                s.grad_avg,
+                s.momentum_buffer,
+            ),
+            None => (0, None, None, None),
+        };
+        let square_avg = ema(square_avg, grad.clone().square(), self.alpha);
+        let grad_avg = self
+            .centered
+            .then(|| ema(grad_avg, grad.clone(), self.alpha));
+        let variance = match &grad_avg {
+            Some(mean) => square_avg.clone().sub(mean.clone().square()),
+            None => square_avg.clone(),
+        };
+        let denom = variance.sqrt().add_scalar(self.epsilon);
+        let (tensor, momentum_buffer) = if self.momentum > 0.0 {
+            let normalised = grad.div(denom);
+            let buffer = match momentum_buffer {
+                Some(b) => b.mul_scalar(self.momentum).add(normalised),
+                None => normalised,
+            };
+            (tensor.sub(buffer.clone().mul_scalar(lr)), Some(buffer))
+        } else {
+            (tensor.sub(grad.div(denom).mul_scalar(lr)), None)
+        };
+        (
+            tensor,
+            Some(RmsPropState {
+                step: step + 1,
+                square_avg,
+                grad_avg,
+                momentum_buffer,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        RmsPropState {
+            step: state.step,
+            square_avg: state.square_avg.to_device(device),
+            grad_avg: state.grad_avg.map(|t| t.to_device(device)),
+            momentum_buffer: state.momentum_buffer.map(|t| t.to_device(device)),
+        }
+    }
+}

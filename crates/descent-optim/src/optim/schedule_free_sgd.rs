@@ -1,0 +1,138 @@
+//! Schedule-Free SGD: momentum through iterate averaging, no schedule needed.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use super::schedule_free::{Averaging, ScheduleFree, ScheduleFreeState, schedule_free_move};
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`ScheduleFreeSgd`]; defaults are those of the authors' reference
+/// implementation (`SGDScheduleFree`).
+#[derive(Config, Debug)]
+pub struct ScheduleFreeSgdConfig {
+    /// Interpolation `beta` between `z` and `x` at which the gradient is taken (acts as momentum).
+    #[config(default = 0.9)]
+    pub momentum: f64,
+    /// L2 penalty `lambda` added to the gradient, evaluated at `y`.
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Linear warm-up of the learning rate over this many steps (part of the method: the
+    /// averaging weights depend on the learning rate).
+    #[config(default = 0)]
+    pub warmup_steps: usize,
+    /// Polynomial weighting `r` of the average (`(t+1)^r`).
+    #[config(default = 0.0)]
+    pub r: f64,
+    /// Power of the largest learning rate so far in the averaging weight.
+    #[config(default = 2.0)]
+    pub weight_lr_power: f64,
+}
+
+/// Schedule-Free SGD (Defazio et al., 2024).
+///
+/// The gradient is taken at `y`, the module's parameters during training; the model is
+/// evaluated at the average `x` (see [`crate::optim::schedule_free_eval`]):
+///
+/// ```text
+/// y_t = (1 - beta) z_t + beta x_t
+/// z_{t+1} = z_t - eta_t grad f(y_t)
+/// x_{t+1} = (1 - c_{t+1}) x_t + c_{t+1} z_{t+1},  c_{t+1} = w_{t+1} / sum_{i<=t+1} w_i,
+/// w_t = t^r * max_{i<=t} eta_i ^ weight_lr_power
+/// ```
+///
+/// Use a constant learning rate (the method replaces the schedule); warm-up is built in.
+/// Paper: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, *The Road Less Scheduled*
+/// (NeurIPS 2024). PyTorch has no counterpart; this follows the authors' reference code.
+#[derive(Clone, Debug)]
+pub struct ScheduleFreeSgd {
+    momentum: f64,
+    weight_decay: f64,
+    averaging: Averaging,
+}
+
+impl ScheduleFreeSgdConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::unit_open_left("ScheduleFreeSGD", "momentum", self.momentum)?;
+        validate::non_negative("ScheduleFreeSGD", "weight_decay", self.weight_decay)?;
+        validate::non_negative("ScheduleFreeSGD", "r", self.r)?;
+        validate::non_negative("ScheduleFreeSGD", "weight_lr_power", self.weight_lr_power)
+    }
+
+    /// Build the per-tensor optimizer.
+    pub fn build(&self) -> Result<ScheduleFreeSgd, OptimError> {
+        self.validate()?;
+        Ok(ScheduleFreeSgd {
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            averaging: Averaging {
+                warmup_steps: self.warmup_steps,
+                r: self.r,
+                weight_lr_power: self.weight_lr_power,
+            },
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<ScheduleFreeSgd, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeSgd {
+    type State<const D: usize> = ScheduleFreeState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (k, z, weight_sum, lr_max) = match state {
+            Some(s) => (s.step, s.z, s.weight_sum, s.lr_max),
+            None => (0, tensor.clone(), 0.0, f64::NEG_INFINITY),
+        };
+        let step = self.averaging.step(lr, k, weight_sum, lr_max);
+        let grad = if self.weight_decay != 0.0 {
+            grad.add(tensor.clone().mul_scalar(self.weight_decay))
+        } else {
+            grad
+        };
+        let (y, z) = schedule_free_move(tensor, z, grad, self.momentum, &step);
+        (
+            y,
+            Some(ScheduleFreeState {
+                step: k + 1,
+                z,
+                exp_avg_sq: None,
+                weight_sum: step.weight_sum,
+                lr_max: step.lr_max,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        ScheduleFreeState {
+            z: state.z.to_device(device),
+            exp_avg_sq: state.exp_avg_sq.map(|t| t.to_device(device)),
+            ..state
+        }
+    }
+}
+
+impl<B: Backend> ScheduleFree<B> for ScheduleFreeSgd {
+    fn beta(&self) -> f64 {
+        self.momentum
+    }
+
+    fn z<const D: usize>(state: &Self::State<D>) -> Tensor<B, D> {
+        state.z.clone()
+    }
+}

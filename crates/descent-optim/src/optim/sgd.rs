@@ -1,0 +1,143 @@
+//! Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::record::Record;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Device, Tensor};
+
+use crate::error::OptimError;
+use crate::validate;
+
+/// Configuration of [`Sgd`]; every default equals `torch.optim.SGD`'s.
+///
+/// burn's own `SgdConfig` differs: its momentum, when enabled, defaults to 0.9 with
+/// dampening 0.1. Here momentum is off unless asked for, and dampening is 0.
+#[derive(Config, Debug)]
+pub struct SgdConfig {
+    /// Momentum factor `mu`; 0 disables the momentum buffer entirely.
+    #[config(default = 0.0)]
+    pub momentum: f64,
+    /// Dampening `tau` of the gradient added to the momentum buffer (from the second step on).
+    #[config(default = 0.0)]
+    pub dampening: f64,
+    /// L2 penalty `lambda` added to the gradient (coupled weight decay).
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Use Nesterov momentum in PyTorch's form (needs momentum > 0 and dampening = 0).
+    #[config(default = false)]
+    pub nesterov: bool,
+    /// Ascend instead of descend: the objective is maximised.
+    #[config(default = false)]
+    pub maximize: bool,
+}
+
+/// Stochastic gradient descent, exactly as `torch.optim.SGD`.
+///
+/// With gradient `g_t` (negated if `maximize`), at step `t`:
+///
+/// ```text
+/// g_t <- g_t + lambda * theta_{t-1}                       (if weight_decay != 0)
+/// b_1  = g_1,   b_t = mu * b_{t-1} + (1 - tau) * g_t      (if momentum != 0)
+/// g_t <- g_t + mu * b_t   (Nesterov)   or   g_t <- b_t    (classical momentum)
+/// theta_t = theta_{t-1} - eta * g_t
+/// ```
+///
+/// Papers: Robbins & Monro (1951); Polyak (1964) for momentum; Sutskever et al.,
+/// *On the importance of initialization and momentum in deep learning* (ICML 2013) for
+/// the Nesterov form used here. Identical to PyTorch.
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
+}
+
+/// State of [`Sgd`] for one parameter tensor: the momentum buffer, when momentum is on.
+#[derive(Record, Clone)]
+pub struct SgdState<B: Backend, const D: usize> {
+    /// Momentum buffer `b_t`.
+    pub momentum_buffer: Tensor<B, D>,
+}
+
+impl SgdConfig {
+    /// Check every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        validate::non_negative("SGD", "momentum", self.momentum)?;
+        validate::unit_closed("SGD", "dampening", self.dampening)?;
+        validate::non_negative("SGD", "weight_decay", self.weight_decay)?;
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(OptimError::NesterovWithoutMomentum {
+                momentum: self.momentum,
+                dampening: self.dampening,
+            });
+        }
+        Ok(())
+    }
+
+    /// Build the per-tensor optimizer (for wrapping, e.g. in [`crate::optim::Lookahead`]).
+    pub fn build(&self) -> Result<Sgd, OptimError> {
+        self.validate()?;
+        Ok(Sgd {
+            momentum: self.momentum,
+            dampening: self.dampening,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+            maximize: self.maximize,
+        })
+    }
+
+    /// Build the optimizer for module `M`.
+    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<Sgd, M, B>, OptimError> {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}
+
+impl<B: Backend> SimpleOptimizer<B> for Sgd {
+    type State<const D: usize> = SgdState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let mut grad = if self.maximize { grad.neg() } else { grad };
+        if self.weight_decay != 0.0 {
+            grad = grad.add(tensor.clone().mul_scalar(self.weight_decay));
+        }
+        if self.momentum == 0.0 {
+            return (tensor.sub(grad.mul_scalar(lr)), None);
+        }
+        let buffer = match state {
+            Some(state) => state
+                .momentum_buffer
+                .mul_scalar(self.momentum)
+                .add(grad.clone().mul_scalar(1.0 - self.dampening)),
+            None => grad.clone(),
+        };
+        let direction = if self.nesterov {
+            grad.add(buffer.clone().mul_scalar(self.momentum))
+        } else {
+            buffer.clone()
+        };
+        (
+            tensor.sub(direction.mul_scalar(lr)),
+            Some(SgdState {
+                momentum_buffer: buffer,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        SgdState {
+            momentum_buffer: state.momentum_buffer.to_device(device),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Every optimizer with a PyTorch counterpart reproduces PyTorch's 20-step trajectory:
+//! to 1e-10 absolute in f64 and 1e-5 relative in f32.
+
+use burn::optim::SimpleOptimizer;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::tensor::backend::AutodiffBackend;
+use descent_optim::optim::*;
+use serde_json::Value;
+
+use super::common::{F32, F64, Pair, floats, reference, run, start};
+
+/// Reference entries that have no counterpart in this crate (yet), with the reason.
+const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("torch.optim.ASGD", "averaged SGD is not part of descent-optim"),
+    ("torch.optim.Rprop", "full-batch sign method, not part of descent-optim"),
+    ("torch.optim.Adafactor", "factored second moments, not part of descent-optim"),
+    ("torch.optim.Muon", "2-D only with bfloat16 Newton-Schulz, not part of descent-optim"),
+];
+
+fn f(h: &Value, key: &str) -> f64 {
+    h[key]
+        .as_f64()
+        .or_else(|| h[key].as_bool().map(f64::from))
+        .unwrap_or_else(|| panic!("hyperparameter {key} missing in {h}"))
+}
+
+fn b(h: &Value, key: &str) -> bool {
+    h[key].as_bool().unwrap_or(false)
+}
+
+fn beta(h: &Value, i: usize) -> f64 {
+    h["betas"][i].as_f64().expect("betas")
+}
+
+/// Maximum error of `ours` against the reference trajectory, as (absolute, relative).
+///
+/// The relative error of a step is measured against the largest parameter magnitude of
+/// that step (the infinity norm, as `torch.testing` and optax compare whole arrays): an
+/// element that happens to cross zero has no meaningful element-wise relative error.
+fn errors(ours: &[Vec<f64>], entry: &Value) -> (f64, f64) {
+    let expected: Vec<Vec<f64>> = entry["trajectory"]
+        .as_array()
+        .expect("trajectory")
+        .iter()
+        .map(|step| {
+            let mut v = floats(&step["W"]);
+            v.extend(floats(&step["b"]));
+            v
+        })
+        .collect();
+    assert_eq!(ours.len(), expected.len(), "{}: number of steps", entry["id"]);
+    let mut abs: f64 = 0.0;
+    let mut rel: f64 = 0.0;
+    for (a, e) in ours.iter().zip(&expected) {
+        let scale = e.iter().fold(0.0_f64, |m, y| m.max(y.abs()));
+        for (x, y) in a.iter().zip(e) {
+            assert!(x.is_finite(), "{}: non-finite parameter", entry["id"]);
+            abs = abs.max((x - y).abs());
+            rel = rel.max((x - y).abs() / scale);
+        }
+    }
+    (abs, rel)
+}
+
+fn trajectory<B, O>(entry: &Value, optimizer: O) -> Vec<Vec<f64>>
+where
+    B: AutodiffBackend,
+    O: SimpleOptimizer<B::InnerBackend>,
+{
+    let reference = reference();
+    let lr = f(&entry["all_hyperparameters"], "lr");
+    let mut adaptor: OptimizerAdaptor<O, Pair<B>, B> = OptimizerAdaptor::from(optimizer);
+    let (_, trajectory) = run(&reference, start::<B>(&reference), &mut adaptor, lr, 0..20);
+    trajectory
+}
+
+/// Build our optimizer for a reference entry and return its f64 and f32 errors,
+/// or `None` when the entry is in [`NOT_IMPLEMENTED`].
+fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
+    let h = &entry["all_hyperparameters"];
+    let class = entry["torch_class"].as_str().expect("torch_class");
+    macro_rules! both {
+        ($optimizer:expr) => {{
+            let optimizer = $optimizer.expect("valid reference hyperparameters");
+            let e64 = errors(&trajectory::<F64, _>(entry, optimizer.clone()), entry);
+            let e32 = errors(&trajectory::<F32, _>(entry, optimizer), entry);
+            Some((e64, e32))
+        }};
+    }
+    match class {
+        "torch.optim.SGD" => both!(SgdConfig::new()
+            .with_momentum(f(h, "momentum"))
+            .with_dampening(f(h, "dampening"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_nesterov(b(h, "nesterov"))
+            .with_maximize(b(h, "maximize"))
+            .build()),
+        "torch.optim.Adam" => {
+            assert!(!b(h, "decoupled_weight_decay"), "Adam with decoupled decay is AdamW");
+            both!(AdamConfig::new()
+                .with_beta_1(beta(h, 0))
+                .with_beta_2(beta(h, 1))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_amsgrad(b(h, "amsgrad"))
+                .with_maximize(b(h, "maximize"))
+                .build())
+        }
+        "torch.optim.AdamW" => both!(AdamWConfig::new()
+            .with_beta_1(beta(h, 0))
+            .with_beta_2(beta(h, 1))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_amsgrad(b(h, "amsgrad"))
+            .with_maximize(b(h, "maximize"))
+            .build()),
+        "torch.optim.NAdam" => both!(NAdamConfig::new()
+            .with_beta_1(beta(h, 0))
+            .with_beta_2(beta(h, 1))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_momentum_decay(f(h, "momentum_decay"))
+            .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
+            .build()),
+        "torch.optim.RAdam" => both!(RAdamConfig::new()
+            .with_beta_1(beta(h, 0))
+            .with_beta_2(beta(h, 1))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
+            .build()),
+        "torch.optim.Adamax" => both!(AdamaxConfig::new()
+            .with_beta_1(beta(h, 0))
+            .with_beta_2(beta(h, 1))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .build()),
+        "torch.optim.RMSprop" => both!(RmsPropConfig::new()
+            .with_alpha(f(h, "alpha"))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_momentum(f(h, "momentum"))
+            .with_centered(b(h, "centered"))
+            .build()),
+        "torch.optim.Adagrad" => both!(AdagradConfig::new()
+            .with_lr_decay(f(h, "lr_decay"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .with_initial_accumulator_value(f(h, "initial_accumulator_value"))
+            .with_epsilon(f(h, "eps"))
+            .build()),
+        "torch.optim.Adadelta" => both!(AdadeltaConfig::new()
+            .with_rho(f(h, "rho"))
+            .with_epsilon(f(h, "eps"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .build()),
+        other => {
+            assert!(
+                NOT_IMPLEMENTED.iter().any(|(name, _)| *name == other),
+                "reference entry {} ({other}) has no counterpart and is not listed as such",
+                entry["id"]
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn every_reference_trajectory_matches_pytorch() {
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    println!("{:<32} {:>12} {:>12}", "reference entry", "f64 abs err", "f32 rel err");
+    for entry in entries {
+        let id = entry["id"].as_str().expect("id");
+        let Some(((abs64, _), (_, rel32))) = compare(entry) else {
+            println!("{id:<32} {:>12} {:>12}", "skipped", "skipped");
+            continue;
+        };
+        compared += 1;
+        println!("{id:<32} {abs64:>12.3e} {rel32:>12.3e}");
+        if abs64 > 1e-10 {
+            failures.push(format!("{id}: f64 max abs error {abs64:e} > 1e-10"));
+        }
+        if rel32 > 1e-5 {
+            failures.push(format!("{id}: f32 max rel error {rel32:e} > 1e-5"));
+        }
+    }
+    assert!(compared >= 24, "only {compared} reference entries were compared");
+    assert!(failures.is_empty(), "parity failures:\n{}", failures.join("\n"));
+}
