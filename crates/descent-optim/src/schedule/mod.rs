@@ -6,10 +6,66 @@
 //! has no state, it can be plotted, tested and resumed at any step.
 //! [`Scheduler`] wraps any schedule as burn's [`LrScheduler`], whose record is only
 //! the step counter.
+//!
+//! | schedule | PyTorch / source |
+//! |---|---|
+//! | [`ConstantLr`] | `ConstantLR` |
+//! | [`StepLr`] | `StepLR` |
+//! | [`MultiStepLr`] | `MultiStepLR` |
+//! | [`ExponentialLr`] | `ExponentialLR` |
+//! | [`CosineAnnealingLr`] | `CosineAnnealingLR` |
+//! | [`CosineAnnealingWarmRestarts`] | `CosineAnnealingWarmRestarts` |
+//! | [`LinearLr`] | `LinearLR` |
+//! | [`PolynomialLr`] | `PolynomialLR` |
+//! | [`CyclicLr`] | `CyclicLR` (learning rate and momentum) |
+//! | [`OneCycleLr`] | `OneCycleLR` (learning rate and momentum) |
+//! | [`SequentialLr`] | `SequentialLR` |
+//! | [`LambdaLr`], [`MultiplicativeLr`] | `LambdaLR`, `MultiplicativeLR` (closures) |
+//! | [`InverseSqrtLr`] | Noam / fairseq `inverse_sqrt` (no PyTorch class) |
+//! | [`WarmupStableDecay`] | WSD (no PyTorch class) |
+//! | [`ReduceLrOnPlateau`] | `ReduceLROnPlateau` (stateful: driven by a metric) |
+//!
+//! [`ScheduleConfig`] holds any of the serialisable ones, for experiment files.
 
-use burn::optim::LearningRate;
 use burn::lr_scheduler::LrScheduler;
+use burn::optim::LearningRate;
 use burn::tensor::backend::Backend;
+
+mod config;
+mod constant;
+mod cosine;
+mod cyclic;
+mod exponential;
+mod inverse_sqrt;
+mod lambda;
+mod linear;
+mod multistep;
+mod one_cycle;
+mod plateau;
+mod polynomial;
+mod sequential;
+mod step;
+mod warm_restarts;
+mod wsd;
+
+pub use config::ScheduleConfig;
+pub use constant::{ConstantLr, ConstantLrConfig};
+pub use cosine::{CosineAnnealingLr, CosineAnnealingLrConfig};
+pub use cyclic::{CyclicLr, CyclicLrConfig, CyclicMode};
+pub use exponential::{ExponentialLr, ExponentialLrConfig};
+pub use inverse_sqrt::{InverseSqrtLr, InverseSqrtLrConfig};
+pub use lambda::{LambdaLr, LrLambda, MultiplicativeLr};
+pub use linear::{LinearLr, LinearLrConfig};
+pub use multistep::{MultiStepLr, MultiStepLrConfig};
+pub use one_cycle::{AnnealStrategy, OneCycleLr, OneCycleLrConfig};
+pub use plateau::{
+    PlateauMode, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, ReduceLrOnPlateauRecord, ThresholdMode,
+};
+pub use polynomial::{PolynomialLr, PolynomialLrConfig};
+pub use sequential::{SequentialLr, SequentialLrConfig};
+pub use step::{StepLr, StepLrConfig};
+pub use warm_restarts::{CosineAnnealingWarmRestarts, CosineAnnealingWarmRestartsConfig};
+pub use wsd::{DecayShape, WarmupStableDecay, WarmupStableDecayConfig};
 
 /// A learning-rate schedule as a pure function of the step.
 pub trait Schedule: Send + Sync + core::fmt::Debug {
