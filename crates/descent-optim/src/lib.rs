@@ -1,10 +1,77 @@
-#![doc = "descent-optim (crate docs are written below)"]
-#![warn(missing_docs)]
+//! # descent-optim
+//!
+//! Optimizers and learning-rate schedules for [burn](https://burn.dev) 0.21 that burn lacks
+//! or gets subtly different from PyTorch, with PyTorch's exact numerics: every optimizer
+//! with a PyTorch counterpart reproduces `torch.optim`'s trajectory to 1e-10 in `f64`, and
+//! every schedule reproduces `torch.optim.lr_scheduler` to 1e-12 (see the crate's tests,
+//! which read PyTorch-generated reference files).
+//!
+//! * [`optim`]: SGD (momentum, dampening, Nesterov, weight decay, maximize), Adam
+//!   (AMSGrad), AdamW, NAdam, RAdam, Adamax, RMSProp (centered, momentum), Adagrad,
+//!   Adadelta, and beyond PyTorch: Lion, Schedule-Free SGD and AdamW, Lookahead around any
+//!   of them, and noisy gradient descent for saddle-escape studies. Each is a burn
+//!   [`SimpleOptimizer`](burn::optim::SimpleOptimizer); `XxxConfig::init::<B, M>()`
+//!   validates the config and returns an [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
+//!   Defaults are PyTorch's defaults.
+//! * [`schedule`]: pure functions of the step (`lr(k)` for the `(k+1)`-th step), wrapped
+//!   as burn's [`LrScheduler`](burn::lr_scheduler::LrScheduler) by [`schedule::Scheduler`].
+//! * [`clip`]: gradient clipping by the *global* L2 norm (PyTorch's `clip_grad_norm_`) or by
+//!   value, for any optimizer. burn's own clipping works tensor by tensor.
+//!
+//! Invalid hyperparameters are reported as an [`OptimError`] by `validate`/`build`/`init`,
+//! never as a panic or a NaN during training.
+//!
+//! ## Example: a custom training loop with AdamW and warm-up + cosine
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::lr_scheduler::LrScheduler;
+//! use burn::module::Module;
+//! use burn::nn::{Linear, LinearConfig};
+//! use burn::optim::{GradientsParams, Optimizer};
+//! use burn::tensor::{Tensor, backend::Backend};
+//! use descent_optim::optim::AdamWConfig;
+//! use descent_optim::schedule::{
+//!     CosineAnnealingLrConfig, LinearLrConfig, ScheduleConfig, SequentialLrConfig,
+//! };
+//!
+//! type B = Autodiff<NdArray<f32>>;
+//!
+//! # fn main() -> Result<(), descent_optim::OptimError> {
+//! let device = Default::default();
+//! let mut model: Linear<B> = LinearConfig::new(2, 1).init(&device);
+//! let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init::<B, Linear<B>>()?;
+//! // 10 steps of linear warm-up from 0.1 x to the peak, then cosine decay over 90 steps.
+//! let peak = 0.05;
+//! let mut schedule = SequentialLrConfig::new(
+//!     vec![
+//!         ScheduleConfig::Linear(LinearLrConfig::new(peak).with_start_factor(0.1).with_total_iters(10)),
+//!         ScheduleConfig::CosineAnnealing(CosineAnnealingLrConfig::new(peak, 90)),
+//!     ],
+//!     vec![10],
+//! )
+//! .init()?;
+//!
+//! // Learn y = 3 x0 - 2 x1 + 1 on a fixed batch.
+//! let x = Tensor::<B, 2>::from_floats([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, -1.0]], &device);
+//! let y = Tensor::<B, 2>::from_floats([[-1.0], [4.0], [2.0], [9.0]], &device);
+//! let mse = |model: &Linear<B>| (model.forward(x.clone()) - y.clone()).square().mean();
+//! let initial = mse(&model).into_scalar();
+//! for _ in 0..100 {
+//!     let loss = mse(&model);
+//!     let grads = GradientsParams::from_grads(loss.backward(), &model);
+//!     model = optimizer.step(schedule.step(), model, grads);
+//! }
+//! let trained = mse(&model).into_scalar();
+//! assert!(trained < initial / 10.0, "loss {initial} -> {trained}");
+//! # Ok(())
+//! # }
+//! ```
 
+pub mod clip;
 pub mod error;
 pub mod optim;
 pub mod schedule;
-pub mod clip;
 mod validate;
 
 pub use error::{OptimError, Result};

@@ -5,7 +5,12 @@
 
 use crate::error::{OptimError, Result};
 
-fn reject(owner: &'static str, field: &'static str, value: f64, allowed: &'static str) -> OptimError {
+fn reject(
+    owner: &'static str,
+    field: &'static str,
+    value: f64,
+    allowed: &'static str,
+) -> OptimError {
     OptimError::InvalidHyperparameter {
         owner,
         field,

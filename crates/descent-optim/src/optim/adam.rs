@@ -160,9 +160,7 @@ pub(crate) fn ema<B: Backend, const D: usize>(
     beta: f64,
 ) -> Tensor<B, D> {
     match previous {
-        Some(previous) => previous
-            .mul_scalar(beta)
-            .add(value.mul_scalar(1.0 - beta)),
+        Some(previous) => previous.mul_scalar(beta).add(value.mul_scalar(1.0 - beta)),
         None => value.mul_scalar(1.0 - beta),
     }
 }
@@ -180,7 +178,12 @@ impl<B: Backend> SimpleOptimizer<B> for Adam {
         let grad = if self.maximize { grad.neg() } else { grad };
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state {
-            Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_avg_sq), s.max_exp_avg_sq),
+            Some(s) => (
+                s.step,
+                Some(s.exp_avg),
+                Some(s.exp_avg_sq),
+                s.max_exp_avg_sq,
+            ),
             None => (0, None, None, None),
         };
         let step = step + 1;

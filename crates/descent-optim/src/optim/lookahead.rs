@@ -4,9 +4,9 @@ use burn::config::Config;
 use burn::module::AutodiffModule;
 use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
 use burn::record::{PrecisionSettings, Record};
+use burn::serde::{Deserialize, Serialize};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
-use burn::serde::{Deserialize, Serialize};
 
 use crate::error::OptimError;
 use crate::validate;
@@ -110,7 +110,10 @@ impl LookaheadConfig {
     }
 
     /// Wrap `inner` and build the optimizer for module `M`.
-    pub fn init<B, M, O>(&self, inner: O) -> Result<OptimizerAdaptor<Lookahead<O>, M, B>, OptimError>
+    pub fn init<B, M, O>(
+        &self,
+        inner: O,
+    ) -> Result<OptimizerAdaptor<Lookahead<O>, M, B>, OptimError>
     where
         B: AutodiffBackend,
         M: AutodiffModule<B>,

@@ -113,12 +113,7 @@ impl<B: Backend> SimpleOptimizer<B> for RmsProp {
             grad
         };
         let (step, square_avg, grad_avg, momentum_buffer) = match state {
-            Some(s) => (
-                s.step,
-                Some(s.square_avg),
-                s.grad_avg,
-                s.momentum_buffer,
-            ),
+            Some(s) => (s.step, Some(s.square_avg), s.grad_avg, s.momentum_buffer),
             None => (0, None, None, None),
         };
         let square_avg = ema(square_avg, grad.clone().square(), self.alpha);

@@ -91,10 +91,11 @@ pub(crate) fn schedule_free_move<B: Backend, const D: usize>(
     step: &AveragingStep,
 ) -> (Tensor<B, D>, Tensor<B, D>) {
     let c = step.ckp1;
-    let y = y
-        .mul_scalar(1.0 - c)
-        .add(z.clone().mul_scalar(c))
-        .add(direction.clone().mul_scalar(step.lr * (beta * (1.0 - c) - 1.0)));
+    let y = y.mul_scalar(1.0 - c).add(z.clone().mul_scalar(c)).add(
+        direction
+            .clone()
+            .mul_scalar(step.lr * (beta * (1.0 - c) - 1.0)),
+    );
     let z = z.sub(direction.mul_scalar(step.lr));
     (y, z)
 }
@@ -115,7 +116,8 @@ pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
         state: &Self::State<D>,
     ) -> Tensor<B, D> {
         let beta = self.beta();
-        y.sub(Self::z(state).mul_scalar(1.0 - beta)).div_scalar(beta)
+        y.sub(Self::z(state).mul_scalar(1.0 - beta))
+            .div_scalar(beta)
     }
 }
 

@@ -48,7 +48,11 @@ pub fn float_dtype<B: Backend>() -> DType {
     <B::FloatElem as Element>::dtype()
 }
 
-pub fn tensor<B: Backend, const D: usize>(values: Vec<f64>, shape: [usize; D], device: &B::Device) -> Tensor<B, D> {
+pub fn tensor<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Tensor<B, D> {
     Tensor::from_data(TensorData::new(values, shape), (device, float_dtype::<B>()))
 }
 
@@ -62,10 +66,31 @@ pub fn pair_from<B: Backend>(value: &Value, device: &B::Device) -> Pair<B> {
 }
 
 pub fn flatten<B: Backend>(pair: &Pair<B>) -> Flat {
-    assert_eq!(pair.w.val().dtype(), float_dtype::<B>(), "parameters keep the backend's float type");
-    assert_eq!(pair.b.val().dtype(), float_dtype::<B>(), "parameters keep the backend's float type");
-    let mut out: Vec<f64> = pair.w.val().into_data().convert::<f64>().to_vec().expect("floats");
-    out.extend(pair.b.val().into_data().convert::<f64>().to_vec::<f64>().expect("floats"));
+    assert_eq!(
+        pair.w.val().dtype(),
+        float_dtype::<B>(),
+        "parameters keep the backend's float type"
+    );
+    assert_eq!(
+        pair.b.val().dtype(),
+        float_dtype::<B>(),
+        "parameters keep the backend's float type"
+    );
+    let mut out: Vec<f64> = pair
+        .w
+        .val()
+        .into_data()
+        .convert::<f64>()
+        .to_vec()
+        .expect("floats");
+    out.extend(
+        pair.b
+            .val()
+            .into_data()
+            .convert::<f64>()
+            .to_vec::<f64>()
+            .expect("floats"),
+    );
     out
 }
 

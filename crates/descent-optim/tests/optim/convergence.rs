@@ -26,8 +26,8 @@ fn quadratic<B: Backend>(w: Tensor<B, 1>) -> Tensor<B, 1> {
 
 /// `(1 - x)^2 + 100 (y - x^2)^2`.
 fn rosenbrock<B: Backend>(w: Tensor<B, 1>) -> Tensor<B, 1> {
-    let x = w.clone().slice([0..1]);
-    let y = w.slice([1..2]);
+    let x = w.clone().slice(0..1);
+    let y = w.slice(1..2);
     let a = x.clone().neg().add_scalar(1.0).square();
     let b = y.sub(x.square()).square().mul_scalar(100.0);
     a.add(b).sum()
@@ -72,26 +72,88 @@ where
 
 #[test]
 fn every_optimizer_converges_on_a_quadratic_and_progresses_on_rosenbrock() {
-    let start_q = quadratic::<burn::backend::NdArray<f64>>(tensor(vec![0.0; 10], [10], &Default::default()))
-        .into_scalar();
+    let start_q =
+        quadratic::<burn::backend::NdArray<f64>>(tensor(vec![0.0; 10], [10], &Default::default()))
+            .into_scalar();
     let start_r = 12.5; // (1 + 1.5)^2 + 100 (2 - 2.25)^2
     let rows = vec![
-        row("SGD", || SgdConfig::new().build().expect("valid"), (0.15, 300), (1e-3, 3000)),
+        row(
+            "SGD",
+            || SgdConfig::new().build().expect("valid"),
+            (0.15, 300),
+            (1e-3, 3000),
+        ),
         row(
             "SGD + Nesterov",
-            || SgdConfig::new().with_momentum(0.9).with_nesterov(true).build().expect("valid"),
+            || {
+                SgdConfig::new()
+                    .with_momentum(0.9)
+                    .with_nesterov(true)
+                    .build()
+                    .expect("valid")
+            },
             (0.05, 300),
             (5e-4, 3000),
         ),
-        row("Adam", || AdamConfig::new().build().expect("valid"), (0.1, 500), (0.02, 3000)),
-        row("AdamW", || AdamWConfig::new().with_weight_decay(0.0).build().expect("valid"), (0.1, 500), (0.02, 3000)),
-        row("NAdam", || NAdamConfig::new().build().expect("valid"), (0.1, 500), (0.02, 3000)),
-        row("RAdam", || RAdamConfig::new().build().expect("valid"), (0.1, 500), (5e-3, 3000)),
-        row("Adamax", || AdamaxConfig::new().build().expect("valid"), (0.1, 500), (0.02, 3000)),
-        row("RMSProp", || RmsPropConfig::new().build().expect("valid"), (0.01, 1000), (1e-3, 3000)),
-        row("Adagrad", || AdagradConfig::new().build().expect("valid"), (0.5, 500), (0.1, 3000)),
-        row("Adadelta", || AdadeltaConfig::new().build().expect("valid"), (10.0, 1000), (1.0, 3000)),
-        row("Lion", || LionConfig::new().build().expect("valid"), (2e-3, 1500), (1e-3, 3000)),
+        row(
+            "Adam",
+            || AdamConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
+            "AdamW",
+            || {
+                AdamWConfig::new()
+                    .with_weight_decay(0.0)
+                    .build()
+                    .expect("valid")
+            },
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
+            "NAdam",
+            || NAdamConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
+            "RAdam",
+            || RAdamConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (5e-3, 3000),
+        ),
+        row(
+            "Adamax",
+            || AdamaxConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
+            "RMSProp",
+            || RmsPropConfig::new().build().expect("valid"),
+            (0.01, 1000),
+            (1e-3, 3000),
+        ),
+        row(
+            "Adagrad",
+            || AdagradConfig::new().build().expect("valid"),
+            (0.5, 500),
+            (0.1, 3000),
+        ),
+        row(
+            "Adadelta",
+            || AdadeltaConfig::new().build().expect("valid"),
+            (10.0, 1000),
+            (1.0, 3000),
+        ),
+        row(
+            "Lion",
+            || LionConfig::new().build().expect("valid"),
+            (2e-3, 1500),
+            (1e-3, 3000),
+        ),
         row(
             "Schedule-Free SGD",
             || ScheduleFreeSgdConfig::new().build().expect("valid"),
@@ -100,27 +162,47 @@ fn every_optimizer_converges_on_a_quadratic_and_progresses_on_rosenbrock() {
         ),
         row(
             "Schedule-Free AdamW",
-            || ScheduleFreeAdamWConfig::new().with_warmup_steps(10).build().expect("valid"),
+            || {
+                ScheduleFreeAdamWConfig::new()
+                    .with_warmup_steps(10)
+                    .build()
+                    .expect("valid")
+            },
             (0.05, 1000),
             (0.01, 3000),
         ),
         row(
             "Lookahead(SGD)",
-            || LookaheadConfig::new().build(SgdConfig::new().build().expect("valid")).expect("valid"),
+            || {
+                LookaheadConfig::new()
+                    .build(SgdConfig::new().build().expect("valid"))
+                    .expect("valid")
+            },
             (0.15, 500),
             (1e-3, 3000),
         ),
         row(
             "noisy GD",
-            || NoisyGdConfig::new(1e-4).with_seed(3).build().expect("valid"),
+            || {
+                NoisyGdConfig::new(1e-4)
+                    .with_seed(3)
+                    .build()
+                    .expect("valid")
+            },
             (0.15, 300),
             (1e-3, 3000),
         ),
     ];
     println!("start: quadratic {start_q:.3e}, Rosenbrock {start_r:.3e}");
-    println!("{:<22} {:>14} {:>14}", "optimizer", "quadratic", "Rosenbrock");
+    println!(
+        "{:<22} {:>14} {:>14}",
+        "optimizer", "quadratic", "Rosenbrock"
+    );
     for r in &rows {
-        println!("{:<22} {:>14.3e} {:>14.3e}", r.name, r.quadratic, r.rosenbrock);
+        println!(
+            "{:<22} {:>14.3e} {:>14.3e}",
+            r.name, r.quadratic, r.rosenbrock
+        );
     }
     for r in &rows {
         assert!(

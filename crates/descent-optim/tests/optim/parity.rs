@@ -11,10 +11,22 @@ use super::common::{F32, F64, Pair, floats, reference, run, start};
 
 /// Reference entries that have no counterpart in this crate (yet), with the reason.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("torch.optim.ASGD", "averaged SGD is not part of descent-optim"),
-    ("torch.optim.Rprop", "full-batch sign method, not part of descent-optim"),
-    ("torch.optim.Adafactor", "factored second moments, not part of descent-optim"),
-    ("torch.optim.Muon", "2-D only with bfloat16 Newton-Schulz, not part of descent-optim"),
+    (
+        "torch.optim.ASGD",
+        "averaged SGD is not part of descent-optim",
+    ),
+    (
+        "torch.optim.Rprop",
+        "full-batch sign method, not part of descent-optim",
+    ),
+    (
+        "torch.optim.Adafactor",
+        "factored second moments, not part of descent-optim",
+    ),
+    (
+        "torch.optim.Muon",
+        "2-D only with bfloat16 Newton-Schulz, not part of descent-optim",
+    ),
 ];
 
 fn f(h: &Value, key: &str) -> f64 {
@@ -48,7 +60,12 @@ fn errors(ours: &[Vec<f64>], entry: &Value) -> (f64, f64) {
             v
         })
         .collect();
-    assert_eq!(ours.len(), expected.len(), "{}: number of steps", entry["id"]);
+    assert_eq!(
+        ours.len(),
+        expected.len(),
+        "{}: number of steps",
+        entry["id"]
+    );
     let mut abs: f64 = 0.0;
     let mut rel: f64 = 0.0;
     for (a, e) in ours.iter().zip(&expected) {
@@ -88,71 +105,92 @@ fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
         }};
     }
     match class {
-        "torch.optim.SGD" => both!(SgdConfig::new()
-            .with_momentum(f(h, "momentum"))
-            .with_dampening(f(h, "dampening"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_nesterov(b(h, "nesterov"))
-            .with_maximize(b(h, "maximize"))
-            .build()),
+        "torch.optim.SGD" => both!(
+            SgdConfig::new()
+                .with_momentum(f(h, "momentum"))
+                .with_dampening(f(h, "dampening"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_nesterov(b(h, "nesterov"))
+                .with_maximize(b(h, "maximize"))
+                .build()
+        ),
         "torch.optim.Adam" => {
-            assert!(!b(h, "decoupled_weight_decay"), "Adam with decoupled decay is AdamW");
-            both!(AdamConfig::new()
+            assert!(
+                !b(h, "decoupled_weight_decay"),
+                "Adam with decoupled decay is AdamW"
+            );
+            both!(
+                AdamConfig::new()
+                    .with_beta_1(beta(h, 0))
+                    .with_beta_2(beta(h, 1))
+                    .with_epsilon(f(h, "eps"))
+                    .with_weight_decay(f(h, "weight_decay"))
+                    .with_amsgrad(b(h, "amsgrad"))
+                    .with_maximize(b(h, "maximize"))
+                    .build()
+            )
+        }
+        "torch.optim.AdamW" => both!(
+            AdamWConfig::new()
                 .with_beta_1(beta(h, 0))
                 .with_beta_2(beta(h, 1))
                 .with_epsilon(f(h, "eps"))
                 .with_weight_decay(f(h, "weight_decay"))
                 .with_amsgrad(b(h, "amsgrad"))
                 .with_maximize(b(h, "maximize"))
-                .build())
-        }
-        "torch.optim.AdamW" => both!(AdamWConfig::new()
-            .with_beta_1(beta(h, 0))
-            .with_beta_2(beta(h, 1))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_amsgrad(b(h, "amsgrad"))
-            .with_maximize(b(h, "maximize"))
-            .build()),
-        "torch.optim.NAdam" => both!(NAdamConfig::new()
-            .with_beta_1(beta(h, 0))
-            .with_beta_2(beta(h, 1))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_momentum_decay(f(h, "momentum_decay"))
-            .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
-            .build()),
-        "torch.optim.RAdam" => both!(RAdamConfig::new()
-            .with_beta_1(beta(h, 0))
-            .with_beta_2(beta(h, 1))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
-            .build()),
-        "torch.optim.Adamax" => both!(AdamaxConfig::new()
-            .with_beta_1(beta(h, 0))
-            .with_beta_2(beta(h, 1))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .build()),
-        "torch.optim.RMSprop" => both!(RmsPropConfig::new()
-            .with_alpha(f(h, "alpha"))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_momentum(f(h, "momentum"))
-            .with_centered(b(h, "centered"))
-            .build()),
-        "torch.optim.Adagrad" => both!(AdagradConfig::new()
-            .with_lr_decay(f(h, "lr_decay"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .with_initial_accumulator_value(f(h, "initial_accumulator_value"))
-            .with_epsilon(f(h, "eps"))
-            .build()),
-        "torch.optim.Adadelta" => both!(AdadeltaConfig::new()
-            .with_rho(f(h, "rho"))
-            .with_epsilon(f(h, "eps"))
-            .with_weight_decay(f(h, "weight_decay"))
-            .build()),
+                .build()
+        ),
+        "torch.optim.NAdam" => both!(
+            NAdamConfig::new()
+                .with_beta_1(beta(h, 0))
+                .with_beta_2(beta(h, 1))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_momentum_decay(f(h, "momentum_decay"))
+                .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
+                .build()
+        ),
+        "torch.optim.RAdam" => both!(
+            RAdamConfig::new()
+                .with_beta_1(beta(h, 0))
+                .with_beta_2(beta(h, 1))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_decoupled_weight_decay(b(h, "decoupled_weight_decay"))
+                .build()
+        ),
+        "torch.optim.Adamax" => both!(
+            AdamaxConfig::new()
+                .with_beta_1(beta(h, 0))
+                .with_beta_2(beta(h, 1))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .build()
+        ),
+        "torch.optim.RMSprop" => both!(
+            RmsPropConfig::new()
+                .with_alpha(f(h, "alpha"))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_momentum(f(h, "momentum"))
+                .with_centered(b(h, "centered"))
+                .build()
+        ),
+        "torch.optim.Adagrad" => both!(
+            AdagradConfig::new()
+                .with_lr_decay(f(h, "lr_decay"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_initial_accumulator_value(f(h, "initial_accumulator_value"))
+                .with_epsilon(f(h, "eps"))
+                .build()
+        ),
+        "torch.optim.Adadelta" => both!(
+            AdadeltaConfig::new()
+                .with_rho(f(h, "rho"))
+                .with_epsilon(f(h, "eps"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .build()
+        ),
         other => {
             assert!(
                 NOT_IMPLEMENTED.iter().any(|(name, _)| *name == other),
@@ -170,7 +208,10 @@ fn every_reference_trajectory_matches_pytorch() {
     let entries = reference["optimizers"].as_array().expect("optimizers");
     let mut failures = Vec::new();
     let mut compared = 0;
-    println!("{:<32} {:>12} {:>12}", "reference entry", "f64 abs err", "f32 rel err");
+    println!(
+        "{:<32} {:>12} {:>12}",
+        "reference entry", "f64 abs err", "f32 rel err"
+    );
     for entry in entries {
         let id = entry["id"].as_str().expect("id");
         let Some(((abs64, _), (_, rel32))) = compare(entry) else {
@@ -186,6 +227,13 @@ fn every_reference_trajectory_matches_pytorch() {
             failures.push(format!("{id}: f32 max rel error {rel32:e} > 1e-5"));
         }
     }
-    assert!(compared >= 24, "only {compared} reference entries were compared");
-    assert!(failures.is_empty(), "parity failures:\n{}", failures.join("\n"));
+    assert!(
+        compared >= 24,
+        "only {compared} reference entries were compared"
+    );
+    assert!(
+        failures.is_empty(),
+        "parity failures:\n{}",
+        failures.join("\n")
+    );
 }

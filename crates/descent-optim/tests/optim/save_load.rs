@@ -33,7 +33,12 @@ where
 
     assert_eq!(resumed.len(), expected.len());
     for (step, (a, b)) in resumed.iter().zip(&expected).enumerate() {
-        assert_eq!(a, b, "{name}: step {} differs after resuming at step 7", step + 1);
+        assert_eq!(
+            a,
+            b,
+            "{name}: step {} differs after resuming at step 7",
+            step + 1
+        );
     }
     // The trajectory must move, or the comparison above proves nothing.
     assert_ne!(expected[6], expected[19], "{name}: parameters did not move");
@@ -55,7 +60,9 @@ fn every_optimizer_resumes_exactly_from_its_record() {
     check_resume("AdamW", 0.01, || AdamWConfig::new().build().expect("valid"));
     check_resume("NAdam", 0.01, || NAdamConfig::new().build().expect("valid"));
     check_resume("RAdam", 0.01, || RAdamConfig::new().build().expect("valid"));
-    check_resume("Adamax", 0.01, || AdamaxConfig::new().build().expect("valid"));
+    check_resume("Adamax", 0.01, || {
+        AdamaxConfig::new().build().expect("valid")
+    });
     check_resume("RMSProp centered momentum", 0.01, || {
         RmsPropConfig::new()
             .with_centered(true)
@@ -64,10 +71,20 @@ fn every_optimizer_resumes_exactly_from_its_record() {
             .expect("valid")
     });
     check_resume("Adagrad", 0.01, || {
-        AdagradConfig::new().with_lr_decay(0.01).build().expect("valid")
+        AdagradConfig::new()
+            .with_lr_decay(0.01)
+            .build()
+            .expect("valid")
     });
-    check_resume("Adadelta", 1.0, || AdadeltaConfig::new().build().expect("valid"));
-    check_resume("Lion", 1e-3, || LionConfig::new().with_weight_decay(0.1).build().expect("valid"));
+    check_resume("Adadelta", 1.0, || {
+        AdadeltaConfig::new().build().expect("valid")
+    });
+    check_resume("Lion", 1e-3, || {
+        LionConfig::new()
+            .with_weight_decay(0.1)
+            .build()
+            .expect("valid")
+    });
     check_resume("Schedule-Free SGD", 0.1, || {
         ScheduleFreeSgdConfig::new()
             .with_warmup_steps(5)
@@ -88,6 +105,9 @@ fn every_optimizer_resumes_exactly_from_its_record() {
             .expect("valid")
     });
     check_resume("noisy GD", 0.05, || {
-        NoisyGdConfig::new(0.01).with_seed(7).build().expect("valid")
+        NoisyGdConfig::new(0.01)
+            .with_seed(7)
+            .build()
+            .expect("valid")
     });
 }

@@ -28,40 +28,113 @@ fn rejects<T>(result: Result<T, OptimError>, owner: &str, field: &str) {
 
 #[test]
 fn out_of_range_hyperparameters_are_typed_errors() {
-    rejects(SgdConfig::new().with_momentum(-0.1).build(), "SGD", "momentum");
-    rejects(SgdConfig::new().with_dampening(1.5).build(), "SGD", "dampening");
-    rejects(SgdConfig::new().with_weight_decay(f64::NAN).build(), "SGD", "weight_decay");
+    rejects(
+        SgdConfig::new().with_momentum(-0.1).build(),
+        "SGD",
+        "momentum",
+    );
+    rejects(
+        SgdConfig::new().with_dampening(1.5).build(),
+        "SGD",
+        "dampening",
+    );
+    rejects(
+        SgdConfig::new().with_weight_decay(f64::NAN).build(),
+        "SGD",
+        "weight_decay",
+    );
     rejects(AdamConfig::new().with_beta_1(1.0).build(), "Adam", "beta_1");
-    rejects(AdamConfig::new().with_beta_2(-0.5).build(), "Adam", "beta_2");
-    rejects(AdamConfig::new().with_epsilon(-1e-8).build(), "Adam", "epsilon");
-    rejects(AdamWConfig::new().with_weight_decay(-0.01).build(), "AdamW", "weight_decay");
-    rejects(NAdamConfig::new().with_momentum_decay(-1.0).build(), "NAdam", "momentum_decay");
-    rejects(RAdamConfig::new().with_beta_2(1.0).build(), "RAdam", "beta_2");
-    rejects(AdamaxConfig::new().with_epsilon(f64::INFINITY).build(), "Adamax", "epsilon");
-    rejects(RmsPropConfig::new().with_alpha(1.01).build(), "RMSProp", "alpha");
-    rejects(AdagradConfig::new().with_lr_decay(-1.0).build(), "Adagrad", "lr_decay");
-    rejects(AdadeltaConfig::new().with_rho(2.0).build(), "Adadelta", "rho");
+    rejects(
+        AdamConfig::new().with_beta_2(-0.5).build(),
+        "Adam",
+        "beta_2",
+    );
+    rejects(
+        AdamConfig::new().with_epsilon(-1e-8).build(),
+        "Adam",
+        "epsilon",
+    );
+    rejects(
+        AdamWConfig::new().with_weight_decay(-0.01).build(),
+        "AdamW",
+        "weight_decay",
+    );
+    rejects(
+        NAdamConfig::new().with_momentum_decay(-1.0).build(),
+        "NAdam",
+        "momentum_decay",
+    );
+    rejects(
+        RAdamConfig::new().with_beta_2(1.0).build(),
+        "RAdam",
+        "beta_2",
+    );
+    rejects(
+        AdamaxConfig::new().with_epsilon(f64::INFINITY).build(),
+        "Adamax",
+        "epsilon",
+    );
+    rejects(
+        RmsPropConfig::new().with_alpha(1.01).build(),
+        "RMSProp",
+        "alpha",
+    );
+    rejects(
+        AdagradConfig::new().with_lr_decay(-1.0).build(),
+        "Adagrad",
+        "lr_decay",
+    );
+    rejects(
+        AdadeltaConfig::new().with_rho(2.0).build(),
+        "Adadelta",
+        "rho",
+    );
     rejects(LionConfig::new().with_beta_2(1.0).build(), "Lion", "beta_2");
-    rejects(ScheduleFreeSgdConfig::new().with_momentum(0.0).build(), "ScheduleFreeSGD", "momentum");
-    rejects(ScheduleFreeAdamWConfig::new().with_beta_1(1.5).build(), "ScheduleFreeAdamW", "beta_1");
+    rejects(
+        ScheduleFreeSgdConfig::new().with_momentum(0.0).build(),
+        "ScheduleFreeSGD",
+        "momentum",
+    );
+    rejects(
+        ScheduleFreeAdamWConfig::new().with_beta_1(1.5).build(),
+        "ScheduleFreeAdamW",
+        "beta_1",
+    );
     rejects(LookaheadConfig::new().with_k(0).build(()), "Lookahead", "k");
-    rejects(LookaheadConfig::new().with_alpha(-0.5).build(()), "Lookahead", "alpha");
+    rejects(
+        LookaheadConfig::new().with_alpha(-0.5).build(()),
+        "Lookahead",
+        "alpha",
+    );
     rejects(NoisyGdConfig::new(-1.0).build(), "NoisyGD", "noise_std");
     // `init` validates too, before anything is built.
-    rejects(AdamConfig::new().with_beta_1(-0.1).init::<F64, Tiny<F64>>(), "Adam", "beta_1");
+    rejects(
+        AdamConfig::new().with_beta_1(-0.1).init::<F64, Tiny<F64>>(),
+        "Adam",
+        "beta_1",
+    );
 }
 
 #[test]
 fn nesterov_needs_momentum_and_no_dampening() {
     let err = SgdConfig::new().with_nesterov(true).build().err();
-    assert!(matches!(err, Some(OptimError::NesterovWithoutMomentum { .. })));
+    assert!(matches!(
+        err,
+        Some(OptimError::NesterovWithoutMomentum { .. })
+    ));
     let err = SgdConfig::new()
         .with_nesterov(true)
         .with_momentum(0.9)
         .with_dampening(0.1)
         .build()
         .err();
-    assert!(matches!(err, Some(OptimError::NesterovWithoutMomentum { .. })));
+    assert!(matches!(
+        err,
+        Some(OptimError::NesterovWithoutMomentum { .. })
+    ));
     let message = err.map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("dampening 0.1"), "message names the values: {message}");
+    assert!(
+        message.contains("dampening 0.1"),
+        "message names the values: {message}"
+    );
 }
