@@ -10,6 +10,7 @@
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
+#![allow(clippy::expect_used)] // benchmark set-up: failing loudly is right
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -1,5 +1,7 @@
 //! Integration tests of the optimizers: PyTorch parity, save/load, convergence, validation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 mod common;
 mod convergence;
 mod parity;
