@@ -6,10 +6,24 @@
 //! here work on a [`GradientsParams`] between `backward` and `step`, so they combine with
 //! any optimizer:
 //!
-//! ```ignore
+//! ```
+//! # use burn::backend::{Autodiff, NdArray};
+//! # use burn::nn::{Linear, LinearConfig};
+//! # use burn::optim::{GradientsParams, Optimizer};
+//! # use burn::tensor::Tensor;
+//! # use descent_optim::{clip::clip_grad_norm, optim::SgdConfig};
+//! # type B = Autodiff<NdArray<f32>>;
+//! # fn main() -> Result<(), descent_optim::OptimError> {
+//! # let device = Default::default();
+//! # let mut model: Linear<B> = LinearConfig::new(3, 2).init(&device);
+//! # let mut optimizer = SgdConfig::new().init::<B, Linear<B>>()?;
+//! # let loss = model.forward(Tensor::<B, 2>::ones([4, 3], &device)).powi_scalar(2).sum().mul_scalar(100.0);
 //! let grads = GradientsParams::from_grads(loss.backward(), &model);
-//! let (grads, norm) = clip_grad_norm(&model, grads, 1.0)?;
-//! model = optimizer.step(lr, model, grads);
+//! let (grads, norm_before) = clip_grad_norm(&model, grads, 1.0)?;
+//! model = optimizer.step(0.1, model, grads);
+//! # assert!(norm_before > 1.0);
+//! # Ok(())
+//! # }
 //! ```
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};

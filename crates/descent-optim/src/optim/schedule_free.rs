@@ -128,9 +128,29 @@ pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
 /// Training goes on with the original `module`; the returned copy is for evaluation only.
 /// Parameters the optimizer has not stepped yet are returned unchanged (`x = y = z`).
 ///
-/// ```ignore
-/// let eval_model = schedule_free_eval(model.clone(), &optimizer);
-/// let val_loss = evaluate(&eval_model.valid(), &val_data);
+/// ```
+/// # use burn::backend::{Autodiff, NdArray};
+/// # use burn::module::AutodiffModule;
+/// # use burn::nn::{Linear, LinearConfig};
+/// # use burn::optim::{GradientsParams, Optimizer};
+/// # use burn::tensor::Tensor;
+/// use descent_optim::optim::{ScheduleFreeAdamWConfig, schedule_free_eval};
+/// # type B = Autodiff<NdArray<f32>>;
+/// # fn main() -> Result<(), descent_optim::OptimError> {
+/// # let device = Default::default();
+/// # let mut model: Linear<B> = LinearConfig::new(3, 1).init(&device);
+/// let mut optimizer = ScheduleFreeAdamWConfig::new().init::<B, Linear<B>>()?;
+/// # let x = Tensor::<B, 2>::ones([4, 3], &device);
+/// for _ in 0..10 {
+///     let loss = model.forward(x.clone()).powi_scalar(2).mean();
+///     let grads = GradientsParams::from_grads(loss.backward(), &model);
+///     model = optimizer.step(0.0025, model, grads);
+/// }
+/// // Train at y, evaluate at x:
+/// let eval_model = schedule_free_eval(model.clone(), &optimizer).valid();
+/// # let _ = eval_model.forward(x.inner());
+/// # Ok(())
+/// # }
 /// ```
 pub fn schedule_free_eval<B, M, O>(module: M, optimizer: &OptimizerAdaptor<O, M, B>) -> M
 where

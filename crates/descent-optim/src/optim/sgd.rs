@@ -115,17 +115,28 @@ impl<B: Backend> SimpleOptimizer<B> for Sgd {
         if self.momentum == 0.0 {
             return (tensor.sub(grad.mul_scalar(lr)), None);
         }
+        // Only Nesterov needs the gradient after the buffer update; elsewhere it is moved,
+        // so burn can update in place.
+        let nesterov_grad = self.nesterov.then(|| grad.clone());
         let buffer = match state {
-            Some(state) => state
-                .momentum_buffer
-                .mul_scalar(self.momentum)
-                .add(grad.clone().mul_scalar(1.0 - self.dampening)),
-            None => grad.clone(),
+            Some(state) => {
+                // Without dampening the gradient enters unscaled: skipping `* 1.0` saves a
+                // pass over memory and changes no bit.
+                let entering = if self.dampening == 0.0 {
+                    grad
+                } else {
+                    grad.mul_scalar(1.0 - self.dampening)
+                };
+                state
+                    .momentum_buffer
+                    .mul_scalar(self.momentum)
+                    .add(entering)
+            }
+            None => grad,
         };
-        let direction = if self.nesterov {
-            grad.add(buffer.clone().mul_scalar(self.momentum))
-        } else {
-            buffer.clone()
+        let direction = match nesterov_grad {
+            Some(grad) => grad.add(buffer.clone().mul_scalar(self.momentum)),
+            None => buffer.clone(),
         };
         (
             tensor.sub(direction.mul_scalar(lr)),

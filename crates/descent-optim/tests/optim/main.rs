@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod beyond_pytorch;
+mod clipping;
 mod common;
 mod convergence;
 mod parity;
