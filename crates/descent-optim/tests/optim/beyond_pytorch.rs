@@ -28,14 +28,14 @@ fn grads(reference: &Value) -> Vec<Vec<f64>> {
         .collect()
 }
 
-fn ours<O: SimpleOptimizer<Inner>>(
-    optimizer: O,
-    lr: f64,
-) -> (
+/// Our run: the final module, the trajectory, and the optimizer (for `schedule_free_eval`).
+type Run<O> = (
     Pair<F64>,
     Vec<Vec<f64>>,
     OptimizerAdaptor<O, Pair<F64>, F64>,
-) {
+);
+
+fn ours<O: SimpleOptimizer<Inner>>(optimizer: O, lr: f64) -> Run<O> {
     let reference = reference();
     let mut adaptor: OptimizerAdaptor<O, Pair<F64>, F64> = OptimizerAdaptor::from(optimizer);
     let (pair, trajectory) = run(&reference, start(&reference), &mut adaptor, lr, 0..20);
@@ -178,10 +178,10 @@ fn lookahead_pulls_fast_weights_back_every_k_steps() {
             fast[i] -= lr * g[i];
         }
         if (t + 1) % k == 0 {
-            for i in 0..fast.len() {
-                slow[i] += alpha * (fast[i] - slow[i]);
-                fast[i] = slow[i];
+            for (s, f) in slow.iter_mut().zip(&fast) {
+                *s += alpha * (f - *s);
             }
+            fast.copy_from_slice(&slow);
         }
         expected.push(fast.clone());
     }
