@@ -7,7 +7,7 @@ use burn::record::Record;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
 
-use super::adam::ema;
+use super::adam::{Decay, ema};
 use crate::error::OptimError;
 use crate::validate;
 
@@ -91,11 +91,7 @@ impl<B: Backend> SimpleOptimizer<B> for Adadelta {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let grad = if self.weight_decay != 0.0 {
-            grad.add(tensor.clone().mul_scalar(self.weight_decay))
-        } else {
-            grad
-        };
+        let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, square_avg, acc_delta) = match state {
             Some(s) => (s.step, Some(s.square_avg), Some(s.acc_delta)),
             None => (0, None, None),

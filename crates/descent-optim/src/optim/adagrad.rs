@@ -7,6 +7,7 @@ use burn::record::Record;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
 
+use super::adam::Decay;
 use crate::error::OptimError;
 use crate::validate;
 
@@ -97,11 +98,7 @@ impl<B: Backend> SimpleOptimizer<B> for Adagrad {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let grad = if self.weight_decay != 0.0 {
-            grad.add(tensor.clone().mul_scalar(self.weight_decay))
-        } else {
-            grad
-        };
+        let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, sum) = match state {
             Some(s) => (s.step + 1, s.sum.add(grad.clone().square())),
             None if self.initial_accumulator_value != 0.0 => (

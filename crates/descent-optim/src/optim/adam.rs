@@ -46,6 +46,15 @@ pub(crate) enum Decay {
 }
 
 impl Decay {
+    /// Decoupled (AdamW-style) if `decoupled`, else an L2 term in the gradient.
+    pub(crate) fn new(weight_decay: f64, decoupled: bool) -> Self {
+        if decoupled {
+            Decay::Decoupled(weight_decay)
+        } else {
+            Decay::Coupled(weight_decay)
+        }
+    }
+
     /// Apply the decay: returns the possibly shrunk parameter and the possibly
     /// penalised gradient.
     pub(crate) fn apply<B: Backend, const D: usize>(

@@ -88,11 +88,7 @@ impl NAdamConfig {
     /// Build the per-tensor optimizer.
     pub fn build(&self) -> Result<NAdam, OptimError> {
         self.validate()?;
-        let decay = if self.decoupled_weight_decay {
-            Decay::Decoupled(self.weight_decay)
-        } else {
-            Decay::Coupled(self.weight_decay)
-        };
+        let decay = Decay::new(self.weight_decay, self.decoupled_weight_decay);
         Ok(NAdam {
             beta_1: self.beta_1,
             beta_2: self.beta_2,

@@ -78,11 +78,7 @@ impl RAdamConfig {
     /// Build the per-tensor optimizer.
     pub fn build(&self) -> Result<RAdam, OptimError> {
         self.validate()?;
-        let decay = if self.decoupled_weight_decay {
-            Decay::Decoupled(self.weight_decay)
-        } else {
-            Decay::Coupled(self.weight_decay)
-        };
+        let decay = Decay::new(self.weight_decay, self.decoupled_weight_decay);
         Ok(RAdam {
             beta_1: self.beta_1,
             beta_2: self.beta_2,

@@ -7,7 +7,7 @@ use burn::record::Record;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
 
-use super::adam::ema;
+use super::adam::{Decay, ema};
 use crate::error::OptimError;
 use crate::validate;
 
@@ -107,11 +107,7 @@ impl<B: Backend> SimpleOptimizer<B> for RmsProp {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let grad = if self.weight_decay != 0.0 {
-            grad.add(tensor.clone().mul_scalar(self.weight_decay))
-        } else {
-            grad
-        };
+        let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, square_avg, grad_avg, momentum_buffer) = match state {
             Some(s) => (s.step, Some(s.square_avg), s.grad_avg, s.momentum_buffer),
             None => (0, None, None, None),

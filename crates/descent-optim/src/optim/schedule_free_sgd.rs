@@ -6,6 +6,7 @@ use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
 
+use super::adam::Decay;
 use super::schedule_free::{Averaging, ScheduleFree, ScheduleFreeState, schedule_free_move};
 use crate::error::OptimError;
 use crate::validate;
@@ -100,11 +101,7 @@ impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeSgd {
             None => (0, tensor.clone(), 0.0, f64::NEG_INFINITY),
         };
         let step = self.averaging.step(lr, k, weight_sum, lr_max);
-        let grad = if self.weight_decay != 0.0 {
-            grad.add(tensor.clone().mul_scalar(self.weight_decay))
-        } else {
-            grad
-        };
+        let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (y, z) = schedule_free_move(tensor, z, grad, self.momentum, &step);
         (
             y,

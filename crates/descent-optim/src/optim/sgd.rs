@@ -7,6 +7,7 @@ use burn::record::Record;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, Tensor};
 
+use super::adam::Decay;
 use crate::error::OptimError;
 use crate::validate;
 
@@ -108,10 +109,8 @@ impl<B: Backend> SimpleOptimizer<B> for Sgd {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let mut grad = if self.maximize { grad.neg() } else { grad };
-        if self.weight_decay != 0.0 {
-            grad = grad.add(tensor.clone().mul_scalar(self.weight_decay));
-        }
+        let grad = if self.maximize { grad.neg() } else { grad };
+        let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         if self.momentum == 0.0 {
             return (tensor.sub(grad.mul_scalar(lr)), None);
         }
