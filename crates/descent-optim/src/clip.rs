@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
@@ -69,37 +69,30 @@ impl Clipping {
     }
 }
 
-/// The ids and ranks of every float parameter, in the module's traversal order.
-struct ParamIds {
-    ids: Vec<ParamId>,
-}
-
 struct Collector<'a, B: AutodiffBackend> {
     grads: &'a GradientsParams,
     squared_norms: Vec<Tensor<B::InnerBackend, 1>>,
-    ids: ParamIds,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for Collector<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) {
             self.squared_norms.push(grad.square().sum());
-            self.ids.ids.push(param.id);
         }
     }
 }
 
+/// `||g_i||^2` of every parameter of `module` that has a gradient in `grads`.
 fn squared_norms<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
-) -> (Vec<Tensor<B::InnerBackend, 1>>, ParamIds) {
+) -> Vec<Tensor<B::InnerBackend, 1>> {
     let mut collector = Collector::<B> {
         grads,
         squared_norms: Vec::new(),
-        ids: ParamIds { ids: Vec::new() },
     };
     module.visit(&mut collector);
-    (collector.squared_norms, collector.ids)
+    collector.squared_norms
 }
 
 fn total_norm<B: Backend>(squared_norms: Vec<Tensor<B, 1>>) -> Option<Tensor<B, 1>> {
@@ -115,8 +108,7 @@ pub fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> f64 {
-    let (squared, _) = squared_norms(module, grads);
-    total_norm(squared).map_or(0.0, |norm| norm.into_scalar().elem())
+    total_norm(squared_norms(module, grads)).map_or(0.0, |norm| norm.into_scalar().elem())
 }
 
 /// Rescale every gradient by `min(1, max_norm / (||g|| + 1e-6))`, where `||g||` is the
@@ -128,8 +120,7 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     max_norm: f64,
 ) -> Result<(GradientsParams, f64), OptimError> {
     validate::non_negative("clip_grad_norm", "max_norm", max_norm)?;
-    let (squared, ids) = squared_norms(module, &grads);
-    let Some(norm) = total_norm(squared) else {
+    let Some(norm) = total_norm(squared_norms(module, &grads)) else {
         return Ok((grads, 0.0));
     };
     let norm: f64 = norm.into_scalar().elem();
@@ -137,7 +128,6 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     if coefficient < 1.0 {
         let mut scaler = Scaler::<B> {
             grads: &mut grads,
-            ids: &ids.ids,
             transform: &|g| g.mul_scalar(coefficient),
         };
         module.visit(&mut scaler);
@@ -152,10 +142,8 @@ pub fn clip_grad_value<B: AutodiffBackend, M: AutodiffModule<B>>(
     value: f64,
 ) -> Result<GradientsParams, OptimError> {
     validate::non_negative("clip_grad_value", "value", value)?;
-    let (_, ids) = squared_norms(module, &grads);
     let mut scaler = Scaler::<B> {
         grads: &mut grads,
-        ids: &ids.ids,
         transform: &|g| g.clamp(-value, value),
     };
     module.visit(&mut scaler);
@@ -168,15 +156,11 @@ type Transform<'a, B> = &'a dyn Fn(Tensor<B, 1>) -> Tensor<B, 1>;
 
 struct Scaler<'a, B: AutodiffBackend> {
     grads: &'a mut GradientsParams,
-    ids: &'a [ParamId],
     transform: Transform<'a, B::InnerBackend>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for Scaler<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        if !self.ids.contains(&param.id) {
-            return;
-        }
         if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
             let shape = grad.shape();
             let flat: Tensor<B::InnerBackend, 1> = grad.flatten(0, D.saturating_sub(1));
