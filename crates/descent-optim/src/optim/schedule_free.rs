@@ -26,6 +26,17 @@ pub struct ScheduleFreeState<B: Backend, const D: usize> {
     pub lr_max: f64,
 }
 
+impl<B: Backend, const D: usize> ScheduleFreeState<B, D> {
+    /// The same state with its tensors on `device`.
+    pub fn to_device(self, device: &B::Device) -> Self {
+        ScheduleFreeState {
+            z: self.z.to_device(device),
+            exp_avg_sq: self.exp_avg_sq.map(|t| t.to_device(device)),
+            ..self
+        }
+    }
+}
+
 /// The averaging weights of Defazio et al. (2024), with warm-up.
 #[derive(Clone, Debug)]
 pub(crate) struct Averaging {

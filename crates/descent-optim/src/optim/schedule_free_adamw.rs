@@ -135,11 +135,7 @@ impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeAdamW {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        ScheduleFreeState {
-            z: state.z.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.map(|t| t.to_device(device)),
-            ..state
-        }
+        state.to_device(device)
     }
 }
 

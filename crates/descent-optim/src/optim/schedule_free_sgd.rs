@@ -116,11 +116,7 @@ impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeSgd {
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        ScheduleFreeState {
-            z: state.z.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.map(|t| t.to_device(device)),
-            ..state
-        }
+        state.to_device(device)
     }
 }
 

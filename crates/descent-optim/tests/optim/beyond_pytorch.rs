@@ -7,25 +7,16 @@ use burn::tensor::backend::AutodiffBackend;
 use descent_optim::optim::*;
 use serde_json::Value;
 
-use super::common::{F64, Pair, flatten, floats, reference, run, start};
+use super::common::{F64, Pair, flat, flatten, reference, run, start};
 
 type Inner = <F64 as AutodiffBackend>::InnerBackend;
 
 fn init(reference: &Value) -> Vec<f64> {
-    let mut v = floats(&reference["init"]["W"]);
-    v.extend(floats(&reference["init"]["b"]));
-    v
+    flat(&reference["init"])
 }
 
 fn grads(reference: &Value) -> Vec<Vec<f64>> {
-    (0..20)
-        .map(|t| {
-            let g = &reference["grads"][t];
-            let mut v = floats(&g["W"]);
-            v.extend(floats(&g["b"]));
-            v
-        })
-        .collect()
+    (0..20).map(|t| flat(&reference["grads"][t])).collect()
 }
 
 /// Our run: the final module, the trajectory, and the optimizer (for `schedule_free_eval`).

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use descent_optim::clip::{Clipping, clip_grad_norm, clip_grad_value, global_grad_norm};
 
-use super::common::{F64, Pair, floats, grads_for, reference, start};
+use super::common::{F64, Pair, flat, grads_for, reference, start};
 
 type Inner = <F64 as burn::tensor::backend::AutodiffBackend>::InnerBackend;
 
@@ -25,8 +25,7 @@ fn raw(grads: &GradientsParams, pair: &Pair<F64>) -> Vec<f64> {
 fn global_norm_clipping_scales_all_gradients_together_like_pytorch() {
     let reference = reference();
     let pair: Pair<F64> = start(&reference);
-    let mut g = floats(&reference["grads"][0]["W"]);
-    g.extend(floats(&reference["grads"][0]["b"]));
+    let g = flat(&reference["grads"][0]);
     let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!(norm > 1.0);
 
@@ -55,8 +54,7 @@ fn global_norm_clipping_scales_all_gradients_together_like_pytorch() {
 fn value_clipping_clamps_each_coordinate() {
     let reference = reference();
     let pair: Pair<F64> = start(&reference);
-    let mut g = floats(&reference["grads"][3]["W"]);
-    g.extend(floats(&reference["grads"][3]["b"]));
+    let g = flat(&reference["grads"][3]);
     let clipped = clip_grad_value(&pair, grads_for(&reference, 3, &pair), 0.5).expect("valid");
     let clipped = raw(&clipped, &pair);
     assert!(

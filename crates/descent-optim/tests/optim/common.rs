@@ -38,6 +38,14 @@ pub fn floats(value: &Value) -> Vec<f64> {
     }
 }
 
+/// A reference entry with `W` and `b` (start, gradient or step), flattened: `W` row-major
+/// then `b`, the reference's own flat index `k`.
+pub fn flat(value: &Value) -> Vec<f64> {
+    let mut v = floats(&value["W"]);
+    v.extend(floats(&value["b"]));
+    v
+}
+
 /// Parameters after one step, flattened: `W` row-major then `b`.
 pub type Flat = Vec<f64>;
 

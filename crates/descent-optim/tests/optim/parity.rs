@@ -7,7 +7,7 @@ use burn::tensor::backend::AutodiffBackend;
 use descent_optim::optim::*;
 use serde_json::Value;
 
-use super::common::{F32, F64, Pair, floats, reference, run, start};
+use super::common::{F32, F64, Pair, flat, reference, run, start};
 
 /// Reference entries that have no counterpart in this crate (yet), with the reason.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
@@ -54,11 +54,7 @@ fn errors(ours: &[Vec<f64>], entry: &Value) -> (f64, f64) {
         .as_array()
         .expect("trajectory")
         .iter()
-        .map(|step| {
-            let mut v = floats(&step["W"]);
-            v.extend(floats(&step["b"]));
-            v
-        })
+        .map(flat)
         .collect();
     assert_eq!(
         ours.len(),
