@@ -1,102 +1,55 @@
 //! # descent-data
 //!
-//! Data for descent's optimizer studies. This first part holds the batch order, the heart
-//! of GD vs SGD: the order in which a dataset of `n` items is visited in an epoch is a
-//! pure function of `(seed, epoch)`, identical on every machine and backend, so a resumed
-//! run continues mid-epoch exactly where it stopped. Datasets (IDX / Fashion-MNIST, the
-//! embedded digits, synthetic problems) and batchers follow.
+//! Data for descent's optimizer studies, following burn's conventions: an in-memory
+//! [`ArrayDataset`] implements burn's `Dataset`, and [`ArrayBatcher`] (a burn `Batcher`
+//! whose items are indices) is the only place tensors are made.
+//!
+//! - **Sources**: the IDX format of the MNIST family ([`idx`]), Fashion-MNIST and MNIST from
+//!   disk with checksums ([`fashion_mnist`], [`mnist()`]), the UCI digits compiled in
+//!   ([`digits()`]), and seeded synthetic problems with their known optima ([`synthetic`]).
+//! - **Preparation**: seeded train / validation splits ([`train_validation_split`]) and
+//!   standardisation fitted on the training split only ([`Standardizer`]).
+//! - **Batching**: a [`BatchPlan`] gives the batches of any epoch as a pure function of
+//!   `(seed, epoch)`: batch sizes from 1 to the full dataset, shuffled, sequential, with
+//!   replacement, or stratified by class, with or without the last partial batch.
+//!
+//! ```
+//! use descent_data::{digits, BatchPlan, BatchSize, BatchSpec, Sampling};
+//!
+//! let data = digits()?;
+//! let spec = BatchSpec { size: BatchSize::Items(128), drop_last: false, sampling: Sampling::Stratified };
+//! let plan = BatchPlan::new(spec, &data, 7)?;
+//! let epoch = plan.epoch(0);
+//! assert_eq!(epoch.len(), 15); // 14 batches of 128 and one of 5
+//! assert_eq!(epoch.batch(0).map(<[usize]>::len), Some(128));
+//! # Ok::<(), descent_data::DataError>(())
+//! ```
 
 #![warn(missing_docs)]
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-use thiserror::Error;
+mod batch;
+mod batcher;
+mod dataset;
+mod digits;
+mod error;
+pub mod idx;
+mod mnist;
+mod rng;
+mod split;
+pub mod synthetic;
 
-/// What can go wrong when data is described or read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum DataError {
-    /// A batch size outside `1..=n`.
-    #[error("batch size {batch_size} is not in 1..={len} (the dataset has {len} items)")]
-    BatchSize {
-        /// The requested batch size.
-        batch_size: usize,
-        /// The number of items.
-        len: usize,
-    },
-}
+pub use batch::{BatchPlan, BatchSize, BatchSpec, Epoch, Sampling, epoch_permutation};
+pub use batcher::{ArrayBatcher, Batch, BatchTargets};
+pub use dataset::{ArrayDataset, Example, Target, Targets};
+pub use digits::{DIGITS_CSV_GZ, DIGITS_LEN, DIGITS_MD5, digits};
+pub use error::{DataError, IdxProblem};
+pub use mnist::{
+    DATA_ENV, DEBIAN_FASHION_MNIST, TrainTest, fashion_mnist, fashion_mnist_search_path,
+    locate_fashion_mnist, mnist,
+};
+pub use split::{Standardization, Standardizer, TrainValidation, train_validation_split};
 
-/// The ChaCha8 stream for `(seed, epoch)`: the seed is the key, the epoch the stream id,
-/// so epochs are independent and any epoch can be produced without the ones before it.
-fn epoch_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(epoch);
-    rng
-}
-
-/// The order in which the `len` items are visited in `epoch`: a permutation of `0..len`
-/// that depends only on `(seed, epoch, len)`.
-pub fn epoch_permutation(seed: u64, epoch: u64, len: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    order.shuffle(&mut epoch_rng(seed, epoch));
-    order
-}
-
-/// The batches of one epoch: consecutive chunks of [`epoch_permutation`] of size
-/// `batch_size`; the last one is shorter unless `drop_last`.
-pub fn epoch_batches(
-    seed: u64,
-    epoch: u64,
-    len: usize,
-    batch_size: usize,
-    drop_last: bool,
-) -> Result<Vec<Vec<usize>>, DataError> {
-    if batch_size == 0 || batch_size > len {
-        return Err(DataError::BatchSize { batch_size, len });
-    }
-    let order = epoch_permutation(seed, epoch, len);
-    Ok(order
-        .chunks(batch_size)
-        .filter(|chunk| !drop_last || chunk.len() == batch_size)
-        .map(<[usize]>::to_vec)
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_seed_and_epoch_give_the_same_order() {
-        assert_eq!(epoch_permutation(7, 3, 100), epoch_permutation(7, 3, 100));
-    }
-
-    #[test]
-    fn epochs_and_seeds_give_different_orders() {
-        assert_ne!(epoch_permutation(7, 0, 100), epoch_permutation(7, 1, 100));
-        assert_ne!(epoch_permutation(7, 0, 100), epoch_permutation(8, 0, 100));
-    }
-
-    #[test]
-    fn every_item_is_visited_once_per_epoch() {
-        let batches = epoch_batches(1, 2, 103, 10, false).unwrap();
-        assert_eq!(batches.len(), 11);
-        let mut seen: Vec<usize> = batches.concat();
-        seen.sort_unstable();
-        assert_eq!(seen, (0..103).collect::<Vec<_>>());
-        assert_eq!(epoch_batches(1, 2, 103, 10, true).unwrap().len(), 10);
-    }
-
-    #[test]
-    fn batch_sizes_outside_the_dataset_are_errors() {
-        assert_eq!(
-            epoch_batches(0, 0, 5, 0, false),
-            Err(DataError::BatchSize {
-                batch_size: 0,
-                len: 5
-            })
-        );
-        assert!(epoch_batches(0, 0, 5, 6, false).is_err());
-        assert_eq!(epoch_batches(0, 0, 5, 5, false).unwrap().len(), 1);
-    }
+/// MD5 of `bytes` as lower-case hex (what `md5sum` prints).
+pub fn md5_hex(bytes: &[u8]) -> String {
+    mnist::md5_hex(bytes)
 }
