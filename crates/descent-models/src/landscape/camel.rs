@@ -79,7 +79,7 @@ impl Family for SixHumpCamel {
         let quartic = x2
             .clone()
             .square()
-            .div_scalar(3.0)
+            .mul_scalar(1.0 / 3.0)
             .sub(x2.clone().mul_scalar(2.1))
             .add_scalar(4.0)
             .mul(x2);

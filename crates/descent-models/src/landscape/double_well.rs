@@ -104,11 +104,11 @@ impl Family for DoubleWell {
         let well = x2
             .clone()
             .square()
-            .div_scalar(4.0)
-            .sub(x2.clone().mul(x).div_scalar(3.0))
+            .mul_scalar(0.25)
+            .sub(x2.clone().mul(x).mul_scalar(1.0 / 3.0))
             .sub(x2);
         if n > 1 {
-            well.add(w.slice(1..n).square().sum().div_scalar(2.0))
+            well.add(w.slice(1..n).square().sum().mul_scalar(0.5))
         } else {
             well
         }

@@ -97,6 +97,10 @@ impl PlotWindow {
 ///
 /// Callers go through [`Landscape`], which checks the dimension first; so implementations may
 /// assume `w.len() == self.dim()`.
+///
+/// Graphs multiply by reciprocals instead of calling `div_scalar`: burn-autodiff 0.21's
+/// backward of `div_scalar` computes `1 / rhs` in `f32`, which puts a relative error of about
+/// `1e-8` into `f64` gradients (`mul_scalar` is exact).
 pub(crate) trait Family {
     fn name(&self) -> &'static str;
     fn dim(&self) -> usize;

@@ -101,8 +101,8 @@ impl Family for BoundedSaddle {
         let x2 = x.square();
         x2.clone()
             .square()
-            .div_scalar(4.0)
-            .sub(x2.div_scalar(2.0))
-            .add(y.square().div_scalar(2.0))
+            .mul_scalar(0.25)
+            .sub(x2.mul_scalar(0.5))
+            .add(y.square().mul_scalar(0.5))
     }
 }
