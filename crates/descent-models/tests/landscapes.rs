@@ -3,6 +3,8 @@
 //! critical points against the gradient and Hessian there; and the stochastic finite sums
 //! against the statistics they promise.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{ElementConversion, Tensor};
 use descent_models::ModelError;
