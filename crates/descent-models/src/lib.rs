@@ -12,4 +12,4 @@ mod error;
 pub mod landscape;
 
 pub use error::ModelError;
-pub use landscape::{Landscape, Point};
+pub use landscape::{Landscape, LandscapeSpec, NoiseSpec, Point, Stochastic};

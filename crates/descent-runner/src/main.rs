@@ -163,25 +163,28 @@ struct Outcome {
 
 const TARGET: f64 = 1e-3;
 
-fn walk<B, O>(landscape: Landscape, start: [f64; 2], optimizer: O, lr: f64, steps: usize) -> Outcome
+fn walk<B, O>(
+    landscape: &Landscape,
+    start: [f64; 2],
+    optimizer: O,
+    lr: f64,
+    steps: usize,
+) -> Result<Outcome>
 where
     B: AutodiffBackend,
     O: SimpleOptimizer<B::InnerBackend>,
 {
     let device = Default::default();
-    let mut point = Point::<B>::new(&start, &device);
+    let mut point = Point::<B>::on(landscape, &start, &device)?;
     let mut optimizer: OptimizerAdaptor<O, Point<B>, B> = OptimizerAdaptor::from(optimizer);
     let mut steps_to_target = None;
     let mut diverged_at = None;
     for step in 1..=steps {
-        let loss = landscape.loss(point.w.val());
+        let loss = landscape.loss(point.w.val())?;
         let grads = GradientsParams::from_grads(loss.backward(), &point);
         point = optimizer.step(lr, point, grads);
         let coordinates = point.valid().coordinates();
-        let value = match coordinates.as_slice() {
-            [x, y] => landscape.value([*x, *y]),
-            _ => f64::NAN,
-        };
+        let value = landscape.value(&coordinates).unwrap_or(f64::NAN);
         if !value.is_finite() || value > 1e12 {
             diverged_at = Some(step);
             break;
@@ -191,31 +194,29 @@ where
         }
     }
     let coordinates = point.valid().coordinates();
-    let [mx, my] = landscape.minimiser();
-    let (final_loss, distance) = match coordinates.as_slice() {
-        [x, y] => (
-            landscape.value([*x, *y]),
-            ((x - mx).powi(2) + (y - my).powi(2)).sqrt(),
-        ),
-        _ => (f64::NAN, f64::NAN),
-    };
-    Outcome {
+    let final_loss = landscape.value(&coordinates).unwrap_or(f64::NAN);
+    let distance = landscape
+        .distance_to_minimiser(&coordinates)
+        .ok()
+        .flatten()
+        .unwrap_or(f64::NAN);
+    Ok(Outcome {
         final_loss,
         distance,
         steps_to_target,
         diverged_at,
-    }
+    })
 }
 
 fn default_experiment<B: AutodiffBackend>(steps: usize, backend: &str) -> Result<()> {
     let problems = [
         (
-            Landscape::ElongatedBowl,
+            Landscape::elongated_bowl(),
             [-2.0, 1.0],
             "elongated bowl x^2 + 4y^2 from (-2, 1)",
         ),
         (
-            Landscape::Rosenbrock,
+            Landscape::rosenbrock(),
             [-1.5, 2.0],
             "Rosenbrock from (-1.5, 2)",
         ),
@@ -227,40 +228,40 @@ fn default_experiment<B: AutodiffBackend>(steps: usize, backend: &str) -> Result
             "{:<28} {:>8} {:>12} {:>12} {:>16}",
             "optimizer", "lr", "final loss", "distance", "steps to 1e-3"
         );
-        let bowl = landscape == Landscape::ElongatedBowl;
+        let bowl = landscape == Landscape::elongated_bowl();
         let rows: Vec<(&str, f64, Outcome)> = vec![
             (
                 "GD",
                 if bowl { 0.1 } else { 1e-3 },
                 walk::<B, _>(
-                    landscape,
+                    &landscape,
                     start,
                     SgdConfig::new().build()?,
                     if bowl { 0.1 } else { 1e-3 },
                     steps,
-                ),
+                )?,
             ),
             (
                 "GD, lr above 2/lambda_max",
                 0.26,
-                walk::<B, _>(landscape, start, SgdConfig::new().build()?, 0.26, steps),
+                walk::<B, _>(&landscape, start, SgdConfig::new().build()?, 0.26, steps)?,
             ),
             (
                 "heavy ball (momentum 0.9)",
                 if bowl { 0.02 } else { 2e-4 },
                 walk::<B, _>(
-                    landscape,
+                    &landscape,
                     start,
                     SgdConfig::new().with_momentum(0.9).build()?,
                     if bowl { 0.02 } else { 2e-4 },
                     steps,
-                ),
+                )?,
             ),
             (
                 "Nesterov (momentum 0.9)",
                 if bowl { 0.02 } else { 2e-4 },
                 walk::<B, _>(
-                    landscape,
+                    &landscape,
                     start,
                     SgdConfig::new()
                         .with_momentum(0.9)
@@ -268,44 +269,44 @@ fn default_experiment<B: AutodiffBackend>(steps: usize, backend: &str) -> Result
                         .build()?,
                     if bowl { 0.02 } else { 2e-4 },
                     steps,
-                ),
+                )?,
             ),
             (
                 "Adam",
                 0.02,
-                walk::<B, _>(landscape, start, AdamConfig::new().build()?, 0.02, steps),
+                walk::<B, _>(&landscape, start, AdamConfig::new().build()?, 0.02, steps)?,
             ),
             (
                 "RMSProp",
                 0.005,
                 walk::<B, _>(
-                    landscape,
+                    &landscape,
                     start,
                     RmsPropConfig::new().build()?,
                     0.005,
                     steps,
-                ),
+                )?,
             ),
             (
                 "Adagrad",
                 0.5,
-                walk::<B, _>(landscape, start, AdagradConfig::new().build()?, 0.5, steps),
+                walk::<B, _>(&landscape, start, AdagradConfig::new().build()?, 0.5, steps)?,
             ),
             (
                 "Lion",
                 0.002,
-                walk::<B, _>(landscape, start, LionConfig::new().build()?, 0.002, steps),
+                walk::<B, _>(&landscape, start, LionConfig::new().build()?, 0.002, steps)?,
             ),
             (
                 "Schedule-Free AdamW",
                 0.02,
                 walk::<B, _>(
-                    landscape,
+                    &landscape,
                     start,
                     ScheduleFreeAdamWConfig::new().build()?,
                     0.02,
                     steps,
-                ),
+                )?,
             ),
         ];
         for (name, lr, outcome) in rows {

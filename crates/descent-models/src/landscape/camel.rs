@@ -1,0 +1,90 @@
+//! The six-hump camel: two global minima among four local ones.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use super::{CriticalKind, CriticalPoint, Family, PlotWindow, pair, split2};
+
+/// The six-hump camel `f(x, y) = (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2`.
+///
+/// Two global minima of value about -1.0316285 at about `(0.089842, -0.712656)` and
+/// `(-0.089842, 0.712656)`; four local minima (values about -0.2155 and 2.1043, in symmetric
+/// pairs), seven saddles (one at the origin) and two local maxima. All fifteen stationary points
+/// are listed, to full `f64` precision (found by Newton's method; `f(-w) = f(w)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SixHumpCamel;
+
+impl Family for SixHumpCamel {
+    fn name(&self) -> &'static str {
+        "six_hump_camel"
+    }
+
+    fn dim(&self) -> usize {
+        2
+    }
+
+    fn value(&self, w: &[f64]) -> f64 {
+        let (x, y) = pair(w);
+        let x2 = x * x;
+        let y2 = y * y;
+        (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (4.0 * y2 - 4.0) * y2
+    }
+
+    fn gradient(&self, w: &[f64]) -> Vec<f64> {
+        let (x, y) = pair(w);
+        vec![
+            8.0 * x - 8.4 * x.powi(3) + 2.0 * x.powi(5) + y,
+            x - 8.0 * y + 16.0 * y.powi(3),
+        ]
+    }
+
+    fn hessian(&self, w: &[f64]) -> Vec<f64> {
+        let (x, y) = pair(w);
+        vec![
+            8.0 - 25.2 * x * x + 10.0 * x.powi(4),
+            1.0,
+            1.0,
+            -8.0 + 48.0 * y * y,
+        ]
+    }
+
+    fn critical_points(&self) -> Vec<CriticalPoint> {
+        use CriticalKind::*;
+        // One of each symmetric pair; the other is its negative.
+        let half = [
+            ([0.08984201310031807, -0.7126564030207396], GlobalMinimum),
+            ([1.7036067149699814, -0.7960835686726251], LocalMinimum),
+            ([1.6071047529201976, 0.5686514548841313], LocalMinimum),
+            ([1.1092053368047865, -0.7682680925095399], Saddle),
+            ([1.2960702671671092, 0.6050843880386585], Saddle),
+            ([1.6380679841897785, 0.22867406904439408], Saddle),
+            ([1.2302298765166526, 0.16233458445899498], LocalMaximum),
+        ];
+        let mut points = vec![CriticalPoint::new(vec![0.0, 0.0], Saddle)];
+        for ([x, y], kind) in half {
+            points.push(CriticalPoint::new(vec![x, y], kind));
+            points.push(CriticalPoint::new(vec![-x, -y], kind));
+        }
+        points
+    }
+
+    fn window(&self) -> PlotWindow {
+        PlotWindow::new((-2.0, 2.0), (-1.0, 1.0))
+    }
+
+    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
+        let (x, y) = split2(w);
+        let x2 = x.clone().square();
+        let y2 = y.clone().square();
+        let quartic = x2
+            .clone()
+            .square()
+            .mul_scalar(1.0 / 3.0)
+            .sub(x2.clone().mul_scalar(2.1))
+            .add_scalar(4.0)
+            .mul(x2);
+        let cross = x.mul(y);
+        let wall = y2.clone().mul_scalar(4.0).sub_scalar(4.0).mul(y2);
+        quartic.add(cross).add(wall)
+    }
+}

@@ -1,0 +1,392 @@
+//! Loss landscapes: test functions with analytic derivatives, for watching optimizers walk.
+//!
+//! Every landscape has a name, a dimension, its value, gradient and Hessian in `f64` (the
+//! independent check of burn's autodiff), its known critical points (all global minima, and the
+//! saddles and other stationary points where they are known in closed form or to full `f64`
+//! precision), a window for contour plots, and its value as a differentiable burn graph.
+//!
+//! | family | formula | global minima |
+//! |---|---|---|
+//! | [`Quadratic`] | `1/2 (w - c)^T A (w - c)`, `A = Q diag(lambda) Q^T` | `c` (if all `lambda >= 0`) |
+//! | [`Rosenbrock`] | `sum_i 100 (w_{i+1} - w_i^2)^2 + (1 - w_i)^2` | `(1, ..., 1)` |
+//! | [`Himmelblau`] | `(x^2 + y - 11)^2 + (x + y^2 - 7)^2` | four, value 0 |
+//! | [`Beale`] | `sum_k (c_k - x + x y^k)^2` | `(3, 1/2)` |
+//! | [`Rastrigin`] | `10 n + sum_i w_i^2 - 10 cos(2 pi w_i)` | `0` |
+//! | [`SixHumpCamel`] | `(4 - 2.1 x^2 + x^4/3) x^2 + x y + (4 y^2 - 4) y^2` | two, value -1.0316 |
+//! | [`StrictSaddle`] | `x^2 - y^2` | none (saddle at 0) |
+//! | [`BoundedSaddle`] | `x^4/4 - x^2/2 + y^2/2` | `(+-1, 0)` |
+//! | [`DoubleWell`] | `x^4/4 - x^3/3 - x^2 + 1/2 sum_j w_j^2` | `(2, 0, ...)`; shallow one at `(-1, 0, ...)` |
+//!
+//! [`Landscape`] is the type callers hold; [`LandscapeSpec`] is the plain description that
+//! experiment files are parsed into; [`Stochastic`] turns any landscape into a finite sum whose
+//! mini-batch gradients carry noise of a chosen variance (and [`Stochastic::two_d_rosenbrock`]
+//! is DeepOBS's `two_d_rosenbrock`).
+
+mod beale;
+mod camel;
+mod double_well;
+mod himmelblau;
+mod quadratic;
+mod rastrigin;
+mod rosenbrock;
+mod saddle;
+mod spec;
+mod stochastic;
+
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element, Tensor, TensorData};
+
+use crate::ModelError;
+
+pub use beale::Beale;
+pub use camel::SixHumpCamel;
+pub use double_well::DoubleWell;
+pub use himmelblau::Himmelblau;
+pub use quadratic::{Quadratic, Rotation};
+pub use rastrigin::Rastrigin;
+pub use rosenbrock::Rosenbrock;
+pub use saddle::{BoundedSaddle, StrictSaddle};
+pub use spec::{LandscapeSpec, NoiseSpec};
+pub use stochastic::{Stochastic, TWO_D_ROSENBROCK_START};
+
+/// What kind of stationary point (zero gradient) a [`CriticalPoint`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CriticalKind {
+    /// A minimum with the least value of the landscape.
+    GlobalMinimum,
+    /// A minimum that is not global: where an optimizer can get stuck.
+    LocalMinimum,
+    /// A saddle point: the Hessian has negative and positive eigenvalues.
+    Saddle,
+    /// A local maximum.
+    LocalMaximum,
+}
+
+/// A point where the gradient vanishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriticalPoint {
+    /// Its coordinates.
+    pub point: Vec<f64>,
+    /// What kind of point it is.
+    pub kind: CriticalKind,
+}
+
+impl CriticalPoint {
+    fn new(point: Vec<f64>, kind: CriticalKind) -> Self {
+        CriticalPoint { point, kind }
+    }
+}
+
+/// The region of the `(w_0, w_1)` plane a contour plot should show.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlotWindow {
+    /// The range of `w_0`.
+    pub x: (f64, f64),
+    /// The range of `w_1` (for a 1-D landscape, an arbitrary range for the plot's other axis).
+    pub y: (f64, f64),
+}
+
+impl PlotWindow {
+    fn new(x: (f64, f64), y: (f64, f64)) -> Self {
+        PlotWindow { x, y }
+    }
+}
+
+/// One landscape family: what each of them computes, for points of the right dimension.
+///
+/// Callers go through [`Landscape`], which checks the dimension first; so implementations may
+/// assume `w.len() == self.dim()`.
+///
+/// Graphs multiply by reciprocals instead of calling `div_scalar`: burn-autodiff 0.21's
+/// backward of `div_scalar` computes `1 / rhs` in `f32`, which puts a relative error of about
+/// `1e-8` into `f64` gradients (`mul_scalar` is exact).
+pub(crate) trait Family {
+    fn name(&self) -> &'static str;
+    fn dim(&self) -> usize;
+    fn value(&self, w: &[f64]) -> f64;
+    fn gradient(&self, w: &[f64]) -> Vec<f64>;
+    /// Row-major, `dim * dim`.
+    fn hessian(&self, w: &[f64]) -> Vec<f64>;
+    fn critical_points(&self) -> Vec<CriticalPoint>;
+    fn window(&self) -> PlotWindow;
+    /// Shape `[1]`; `w` has shape `[dim]`.
+    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1>;
+}
+
+/// A loss landscape: any of the families of this module.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Landscape {
+    /// `1/2 (w - c)^T A (w - c)` with chosen eigenvalues and rotation.
+    Quadratic(Quadratic),
+    /// Rosenbrock's valley, 2-D or N-D.
+    Rosenbrock(Rosenbrock),
+    /// Himmelblau's function: four global minima.
+    Himmelblau(Himmelblau),
+    /// Beale's function: a flat plateau and narrow valleys.
+    Beale(Beale),
+    /// Rastrigin's function: a bowl covered in local minima.
+    Rastrigin(Rastrigin),
+    /// The six-hump camel: two global and four local minima.
+    SixHumpCamel(SixHumpCamel),
+    /// `x^2 - y^2`: a strict saddle, unbounded below.
+    StrictSaddle(StrictSaddle),
+    /// `x^4/4 - x^2/2 + y^2/2`: a strict saddle between two minima.
+    BoundedSaddle(BoundedSaddle),
+    /// An asymmetric double well: a shallow and a deep minimum.
+    DoubleWell(DoubleWell),
+}
+
+/// Runs `$body` with `$f` bound to the family inside `$landscape`.
+macro_rules! dispatch {
+    ($landscape:expr, $f:ident => $body:expr) => {
+        match $landscape {
+            Landscape::Quadratic($f) => $body,
+            Landscape::Rosenbrock($f) => $body,
+            Landscape::Himmelblau($f) => $body,
+            Landscape::Beale($f) => $body,
+            Landscape::Rastrigin($f) => $body,
+            Landscape::SixHumpCamel($f) => $body,
+            Landscape::StrictSaddle($f) => $body,
+            Landscape::BoundedSaddle($f) => $body,
+            Landscape::DoubleWell($f) => $body,
+        }
+    };
+}
+
+impl Landscape {
+    /// The elongated bowl `x^2 + 4 y^2` (a [`Quadratic`] with eigenvalues 2 and 8): GD is
+    /// stable for `eta < 2/8` and momentum pays off. Minimum 0 at the origin.
+    pub fn elongated_bowl() -> Self {
+        Landscape::Quadratic(Quadratic::elongated_bowl())
+    }
+
+    /// Rosenbrock's 2-D valley `(1 - x)^2 + 100 (y - x^2)^2`, minimum 0 at `(1, 1)`.
+    pub fn rosenbrock() -> Self {
+        Landscape::Rosenbrock(Rosenbrock::two_d())
+    }
+
+    /// Short name of the family, as in experiment files (`"elongated_bowl"` for that preset).
+    pub fn name(&self) -> &'static str {
+        dispatch!(self, f => f.name())
+    }
+
+    /// The number of coordinates.
+    pub fn dim(&self) -> usize {
+        dispatch!(self, f => f.dim())
+    }
+
+    /// `Ok` if `w` has [`Self::dim`] coordinates.
+    pub fn check(&self, w: &[f64]) -> Result<(), ModelError> {
+        self.check_len(w.len())
+    }
+
+    fn check_len(&self, got: usize) -> Result<(), ModelError> {
+        if got == self.dim() {
+            Ok(())
+        } else {
+            Err(ModelError::Dimension {
+                landscape: self.name(),
+                expected: self.dim(),
+                got,
+            })
+        }
+    }
+
+    /// The value at `w`.
+    pub fn value(&self, w: &[f64]) -> Result<f64, ModelError> {
+        self.check(w)?;
+        Ok(dispatch!(self, f => f.value(w)))
+    }
+
+    /// The gradient at `w`.
+    pub fn gradient(&self, w: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check(w)?;
+        Ok(dispatch!(self, f => f.gradient(w)))
+    }
+
+    /// The Hessian at `w`, row-major (`dim * dim` entries, entry `(i, j)` at `i * dim + j`).
+    pub fn hessian(&self, w: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check(w)?;
+        Ok(dispatch!(self, f => f.hessian(w)))
+    }
+
+    /// The known stationary points: all global minima, and the local minima, saddles and
+    /// maxima that each family's documentation lists.
+    pub fn critical_points(&self) -> Vec<CriticalPoint> {
+        dispatch!(self, f => f.critical_points())
+    }
+
+    /// All global minimisers (none for a landscape unbounded below).
+    pub fn minimisers(&self) -> Vec<Vec<f64>> {
+        self.points_of(CriticalKind::GlobalMinimum)
+    }
+
+    /// The known saddle points.
+    pub fn saddles(&self) -> Vec<Vec<f64>> {
+        self.points_of(CriticalKind::Saddle)
+    }
+
+    fn points_of(&self, kind: CriticalKind) -> Vec<Vec<f64>> {
+        self.critical_points()
+            .into_iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.point)
+            .collect()
+    }
+
+    /// The global minimum value, where there is one.
+    pub fn minimum(&self) -> Option<f64> {
+        let first = self.minimisers().into_iter().next()?;
+        Some(dispatch!(self, f => f.value(&first)))
+    }
+
+    /// Euclidean distance from `w` to the nearest global minimiser (`None` if there is none).
+    pub fn distance_to_minimiser(&self, w: &[f64]) -> Result<Option<f64>, ModelError> {
+        self.check(w)?;
+        Ok(self
+            .minimisers()
+            .iter()
+            .map(|m| {
+                m.iter()
+                    .zip(w)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .reduce(f64::min))
+    }
+
+    /// Where a contour plot of the `(w_0, w_1)` plane should look.
+    pub fn window(&self) -> PlotWindow {
+        dispatch!(self, f => f.window())
+    }
+
+    /// The value as a differentiable burn graph: `w` has shape `[dim]`, the result shape `[1]`.
+    pub fn loss<B: Backend>(&self, w: Tensor<B, 1>) -> Result<Tensor<B, 1>, ModelError> {
+        let [n] = w.dims();
+        self.check_len(n)?;
+        Ok(dispatch!(self, f => f.graph(w)))
+    }
+}
+
+macro_rules! from_family {
+    ($($family:ident),*) => {
+        $(impl From<$family> for Landscape {
+            fn from(f: $family) -> Self {
+                Landscape::$family(f)
+            }
+        })*
+    };
+}
+
+from_family!(
+    Quadratic,
+    Rosenbrock,
+    Himmelblau,
+    Beale,
+    Rastrigin,
+    SixHumpCamel,
+    StrictSaddle,
+    BoundedSaddle,
+    DoubleWell
+);
+
+/// The first two coordinates (NaN for missing ones, which [`Landscape`]'s checks rule out).
+fn pair(w: &[f64]) -> (f64, f64) {
+    match w {
+        [x, y, ..] => (*x, *y),
+        [x] => (*x, f64::NAN),
+        [] => (f64::NAN, f64::NAN),
+    }
+}
+
+/// The first two entries of a 2-D landscape's parameter tensor, each of shape `[1]`.
+fn split2<B: Backend>(w: Tensor<B, 1>) -> (Tensor<B, 1>, Tensor<B, 1>) {
+    (w.clone().slice(0..1), w.slice(1..2))
+}
+
+/// A constant tensor on `like`'s device and in its float type.
+fn constant<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    like: &Tensor<B, 1>,
+) -> Tensor<B, D> {
+    Tensor::from_data(
+        TensorData::new(values, shape),
+        (&like.device(), like.dtype()),
+    )
+}
+
+/// A module holding one parameter vector: a point on a landscape.
+#[derive(Module, Debug)]
+pub struct Point<B: Backend> {
+    /// The coordinates.
+    pub w: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> Point<B> {
+    /// A point at `start` on `device`, in the backend's float type.
+    pub fn new(start: &[f64], device: &B::Device) -> Self {
+        let dtype: DType = <B::FloatElem as Element>::dtype();
+        let data = TensorData::new(start.to_vec(), [start.len()]);
+        Point {
+            w: Param::from_tensor(Tensor::from_data(data, (device, dtype))),
+        }
+    }
+
+    /// The point on `landscape` at `start`, checked against its dimension.
+    pub fn on(
+        landscape: &Landscape,
+        start: &[f64],
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
+        landscape.check(start)?;
+        Ok(Self::new(start, device))
+    }
+
+    /// The coordinates, read back as `f64`.
+    pub fn coordinates(&self) -> Vec<f64> {
+        self.w
+            .val()
+            .into_data()
+            .convert::<f64>()
+            .to_vec()
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray<f64>>;
+
+    #[test]
+    fn a_start_point_of_the_wrong_dimension_is_an_error() {
+        let err = Point::<B>::on(&Landscape::rosenbrock(), &[1.0], &Default::default()).err();
+        assert_eq!(
+            err,
+            Some(ModelError::Dimension {
+                landscape: "rosenbrock",
+                expected: 2,
+                got: 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_tensor_of_the_wrong_dimension_is_an_error_not_a_panic() {
+        let point = Point::<B>::new(&[1.0, 2.0, 3.0], &Default::default());
+        let err = Landscape::elongated_bowl().loss(point.w.val()).err();
+        assert_eq!(
+            err,
+            Some(ModelError::Dimension {
+                landscape: "elongated_bowl",
+                expected: 2,
+                got: 3
+            })
+        );
+    }
+}

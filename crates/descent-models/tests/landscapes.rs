@@ -1,0 +1,628 @@
+//! Every landscape checked three ways against itself: burn's autodiff against the analytic
+//! gradient, the analytic Hessian against differences of the analytic gradient, and the listed
+//! critical points against the gradient and Hessian there; and the stochastic finite sums
+//! against the statistics they promise.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::{ElementConversion, Tensor};
+use descent_models::ModelError;
+use descent_models::landscape::{
+    CriticalKind, DoubleWell, Landscape, LandscapeSpec, NoiseSpec, Point, Quadratic, Rastrigin,
+    Rosenbrock, Rotation, Stochastic, TWO_D_ROSENBROCK_START,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type B = Autodiff<NdArray<f64>>;
+
+/// One or more instances of every family, in several dimensions.
+fn landscapes() -> Vec<Landscape> {
+    let build = |spec: LandscapeSpec| spec.build().unwrap();
+    vec![
+        build(LandscapeSpec::ElongatedBowl),
+        build(LandscapeSpec::Quadratic {
+            eigenvalues: vec![1.0, 10.0],
+            rotation: Rotation::Angle(0.7),
+            centre: Some(vec![1.0, -2.0]),
+        }),
+        build(LandscapeSpec::Quadratic {
+            eigenvalues: vec![0.1, 1.0, 3.0, 7.0, 20.0, 50.0],
+            rotation: Rotation::Seeded(7),
+            centre: Some(vec![0.5, -0.5, 1.0, 0.0, 2.0, -1.0]),
+        }),
+        build(LandscapeSpec::Quadratic {
+            eigenvalues: vec![3.0, 0.5, -1.0, 7.0, 2.0],
+            rotation: Rotation::Seeded(8),
+            centre: None,
+        }),
+        build(LandscapeSpec::Quadratic {
+            eigenvalues: vec![4.0],
+            rotation: Rotation::None,
+            centre: Some(vec![0.25]),
+        }),
+        build(LandscapeSpec::Rosenbrock { dim: 2 }),
+        build(LandscapeSpec::Rosenbrock { dim: 5 }),
+        build(LandscapeSpec::Himmelblau),
+        build(LandscapeSpec::Beale),
+        build(LandscapeSpec::Rastrigin { dim: 2 }),
+        build(LandscapeSpec::Rastrigin { dim: 4 }),
+        build(LandscapeSpec::SixHumpCamel),
+        build(LandscapeSpec::StrictSaddle),
+        build(LandscapeSpec::BoundedSaddle),
+        build(LandscapeSpec::DoubleWell { dim: 1 }),
+        build(LandscapeSpec::DoubleWell { dim: 2 }),
+        build(LandscapeSpec::DoubleWell { dim: 3 }),
+    ]
+}
+
+/// Seeded random points in the landscape's plot window (later coordinates use the `y` range).
+fn random_points(landscape: &Landscape, count: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let window = landscape.window();
+    (0..count)
+        .map(|_| {
+            (0..landscape.dim())
+                .map(|i| {
+                    let (lo, hi) = if i == 0 { window.x } else { window.y };
+                    rng.random_range(lo..hi)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Eigenvalues of a symmetric row-major matrix by cyclic Jacobi rotations.
+fn symmetric_eigenvalues(h: &[f64], n: usize) -> Vec<f64> {
+    let mut a = h.to_vec();
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
+        if off < 1e-30 * max_abs(&a).powi(2).max(1e-300) {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+        }
+    }
+    (0..n).map(|i| a[i * n + i]).collect()
+}
+
+fn autodiff(landscape: &Landscape, w: &[f64]) -> (f64, Vec<f64>) {
+    let point = Point::<B>::on(landscape, w, &Default::default()).unwrap();
+    let value = landscape.loss(point.w.val()).unwrap();
+    assert_eq!(value.dims(), [1], "{}", landscape.name());
+    let grads = value.clone().backward();
+    let grad = point.w.grad(&grads).unwrap();
+    let grad: Vec<f64> = grad.into_data().convert::<f64>().to_vec().unwrap();
+    (value.into_scalar().elem(), grad)
+}
+
+#[test]
+fn autodiff_gradient_and_value_match_the_analytic_ones() {
+    for (l, landscape) in landscapes().iter().enumerate() {
+        for w in random_points(landscape, 6, 100 + l as u64) {
+            let (value, grad) = autodiff(landscape, &w);
+            let expected = landscape.gradient(&w).unwrap();
+            let scale = max_abs(&expected).max(1.0);
+            for (i, (g, e)) in grad.iter().zip(&expected).enumerate() {
+                assert!(
+                    (g - e).abs() <= 1e-10 * scale,
+                    "{} at {w:?}: d/dw{i} autodiff {g} vs analytic {e}",
+                    landscape.name()
+                );
+            }
+            let v = landscape.value(&w).unwrap();
+            assert!(
+                (value - v).abs() <= 1e-10 * v.abs().max(1.0),
+                "{} at {w:?}: value {value} vs {v}",
+                landscape.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_hessian_matches_central_differences_of_the_gradient() {
+    let h = 1e-5;
+    for (l, landscape) in landscapes().iter().enumerate() {
+        let n = landscape.dim();
+        for w in random_points(landscape, 6, 200 + l as u64) {
+            let hessian = landscape.hessian(&w).unwrap();
+            assert_eq!(hessian.len(), n * n);
+            let scale = max_abs(&hessian).max(1.0);
+            for j in 0..n {
+                let mut plus = w.clone();
+                let mut minus = w.clone();
+                plus[j] += h;
+                minus[j] -= h;
+                let gp = landscape.gradient(&plus).unwrap();
+                let gm = landscape.gradient(&minus).unwrap();
+                for i in 0..n {
+                    let fd = (gp[i] - gm[i]) / (2.0 * h);
+                    let an = hessian[i * n + j];
+                    assert!(
+                        (fd - an).abs() <= 1e-6 * scale,
+                        "{} at {w:?}: H[{i},{j}] analytic {an} vs differences {fd}",
+                        landscape.name()
+                    );
+                    assert_eq!(an, hessian[j * n + i], "{} not symmetric", landscape.name());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_gradient_vanishes_at_every_listed_critical_point() {
+    for landscape in landscapes() {
+        let points = landscape.critical_points();
+        assert!(!points.is_empty(), "{} lists nothing", landscape.name());
+        for c in points {
+            let g = landscape.gradient(&c.point).unwrap();
+            let scale = max_abs(&landscape.hessian(&c.point).unwrap()).max(1.0)
+                * max_abs(&c.point).max(1.0);
+            assert!(
+                max_abs(&g) <= 1e-13 * scale,
+                "{} at {:?}: gradient {g:?}",
+                landscape.name(),
+                c.point
+            );
+        }
+    }
+}
+
+#[test]
+fn critical_point_kinds_agree_with_the_hessian_eigenvalue_signs() {
+    for landscape in landscapes() {
+        let n = landscape.dim();
+        for c in landscape.critical_points() {
+            let eig = symmetric_eigenvalues(&landscape.hessian(&c.point).unwrap(), n);
+            let negative = eig.iter().filter(|&&e| e < -1e-9).count();
+            let positive = eig.iter().filter(|&&e| e > 1e-9).count();
+            let what = format!("{} at {:?}: eigenvalues {eig:?}", landscape.name(), c.point);
+            match c.kind {
+                CriticalKind::GlobalMinimum | CriticalKind::LocalMinimum => {
+                    assert_eq!(positive, n, "{what}")
+                }
+                CriticalKind::LocalMaximum => assert_eq!(negative, n, "{what}"),
+                CriticalKind::Saddle => {
+                    assert!(negative >= 1 && positive >= 1, "{what}");
+                    if n == 2 {
+                        assert_eq!((negative, positive), (1, 1), "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn saddles_are_listed_where_the_landscape_has_them() {
+    let name_and_count = |l: &Landscape| (l.name(), l.dim(), l.saddles().len());
+    let counts: Vec<_> = landscapes().iter().map(name_and_count).collect();
+    for expected in [
+        ("strict_saddle", 2, 1),
+        ("bounded_saddle", 2, 1),
+        ("quadratic", 5, 1),
+        ("himmelblau", 2, 4),
+        ("beale", 2, 2),
+        ("six_hump_camel", 2, 7),
+        ("double_well", 2, 1),
+        ("double_well", 1, 0),
+    ] {
+        assert!(counts.contains(&expected), "{expected:?} not in {counts:?}");
+    }
+    // Beale's saddle on its plateau is exactly [[0, 27.75], [27.75, 0]].
+    let beale = LandscapeSpec::Beale.build().unwrap();
+    assert_eq!(
+        beale.hessian(&[0.0, 1.0]).unwrap(),
+        vec![0.0, 27.75, 27.75, 0.0]
+    );
+}
+
+#[test]
+fn global_minima_have_the_documented_values_and_nothing_listed_or_sampled_is_lower() {
+    let documented = [
+        ("elongated_bowl", 0.0),
+        ("quadratic", 0.0),
+        ("rosenbrock", 0.0),
+        ("himmelblau", 0.0),
+        ("beale", 0.0),
+        ("rastrigin", 0.0),
+        ("six_hump_camel", -1.0316284534898774),
+        ("bounded_saddle", -0.25),
+        ("double_well", -8.0 / 3.0),
+    ];
+    for (l, landscape) in landscapes().iter().enumerate() {
+        let Some(minimum) = landscape.minimum() else {
+            assert!(landscape.minimisers().is_empty());
+            continue;
+        };
+        if let Some((_, value)) = documented.iter().find(|(n, _)| *n == landscape.name()) {
+            assert!((minimum - value).abs() < 1e-14, "{}", landscape.name());
+        }
+        let tolerance = 1e-12 * minimum.abs().max(1.0);
+        for m in landscape.minimisers() {
+            let v = landscape.value(&m).unwrap();
+            assert!(
+                (v - minimum).abs() < tolerance,
+                "{} at {m:?}",
+                landscape.name()
+            );
+        }
+        for c in landscape.critical_points() {
+            let v = landscape.value(&c.point).unwrap();
+            assert!(
+                v >= minimum - tolerance,
+                "{} at {:?}",
+                landscape.name(),
+                c.point
+            );
+            if c.kind != CriticalKind::GlobalMinimum {
+                assert!(
+                    v > minimum + tolerance,
+                    "{} at {:?}",
+                    landscape.name(),
+                    c.point
+                );
+            }
+        }
+        for w in random_points(landscape, 2000, 300 + l as u64) {
+            let v = landscape.value(&w).unwrap();
+            assert!(
+                v >= minimum - tolerance,
+                "{} at {w:?}: {v}",
+                landscape.name()
+            );
+        }
+    }
+    let well = Landscape::from(DoubleWell::new(2).unwrap());
+    assert!((well.value(&[-1.0, 0.0]).unwrap() + 5.0 / 12.0).abs() < 1e-15);
+    assert_eq!(well.value(&[0.0, 0.0]).unwrap(), 0.0);
+    assert_eq!(well.minimisers(), vec![vec![2.0, 0.0]]);
+}
+
+#[test]
+fn himmelblau_and_the_camel_list_all_their_global_minima() {
+    let himmelblau = LandscapeSpec::Himmelblau.build().unwrap();
+    assert_eq!(himmelblau.minimisers().len(), 4);
+    let camel = LandscapeSpec::SixHumpCamel.build().unwrap();
+    assert_eq!(camel.minimisers().len(), 2);
+    assert_eq!(camel.critical_points().len(), 15);
+    let bounded = LandscapeSpec::BoundedSaddle.build().unwrap();
+    assert_eq!(bounded.minimisers(), vec![vec![1.0, 0.0], vec![-1.0, 0.0]]);
+    assert_eq!(
+        bounded.distance_to_minimiser(&[-0.5, 0.0]).unwrap(),
+        Some(0.5)
+    );
+    let saddle = LandscapeSpec::StrictSaddle.build().unwrap();
+    assert!(saddle.minimisers().is_empty());
+    assert_eq!(saddle.distance_to_minimiser(&[1.0, 1.0]).unwrap(), None);
+}
+
+#[test]
+fn the_elongated_bowl_is_x2_plus_4y2() {
+    let bowl = Landscape::elongated_bowl();
+    assert_eq!(bowl.name(), "elongated_bowl");
+    for [x, y] in [[-2.0, 1.0], [0.3, -0.7], [1.5, 2.5]] {
+        assert_eq!(bowl.value(&[x, y]).unwrap(), x * x + 4.0 * y * y);
+        assert_eq!(bowl.gradient(&[x, y]).unwrap(), vec![2.0 * x, 8.0 * y]);
+    }
+    assert_eq!(bowl.hessian(&[0.0, 0.0]).unwrap(), vec![2.0, 0.0, 0.0, 8.0]);
+    assert_eq!(bowl.minimisers(), vec![vec![0.0, 0.0]]);
+}
+
+#[test]
+fn a_rotated_quadratic_has_the_chosen_spectrum_and_eigenvectors() {
+    let eigenvalues = [0.5, 2.0, 9.0, 30.0];
+    let n = eigenvalues.len();
+    let q = Quadratic::new(&eigenvalues, Rotation::Seeded(3), None).unwrap();
+    let (a, basis) = (q.matrix(), q.basis());
+    for (k, lambda) in eigenvalues.iter().enumerate() {
+        for i in 0..n {
+            let av: f64 = (0..n).map(|j| a[i * n + j] * basis[j * n + k]).sum();
+            assert!((av - lambda * basis[i * n + k]).abs() < 1e-12);
+        }
+    }
+    let mut found = symmetric_eigenvalues(a, n);
+    found.sort_by(f64::total_cmp);
+    for (f, e) in found.iter().zip(eigenvalues) {
+        assert!((f - e).abs() < 1e-10, "{found:?}");
+    }
+    // A genuine rotation: not diagonal.
+    assert!(a[1].abs() > 1e-3);
+    // Angle rotation: the bowl's first axis along (cos, sin).
+    let theta: f64 = 0.4;
+    let rotated =
+        Landscape::from(Quadratic::new(&[1.0, 5.0], Rotation::Angle(theta), None).unwrap());
+    let along = [theta.cos(), theta.sin()];
+    assert!((rotated.value(&along).unwrap() - 0.5).abs() < 1e-15);
+    let across = [-theta.sin(), theta.cos()];
+    assert!((rotated.value(&across).unwrap() - 2.5).abs() < 1e-15);
+}
+
+#[test]
+fn bad_descriptions_and_wrong_dimensions_are_errors() {
+    assert_eq!(
+        Rosenbrock::new(1).err(),
+        Some(ModelError::TooFewDimensions {
+            landscape: "rosenbrock",
+            min: 2,
+            got: 1
+        })
+    );
+    assert!(Rastrigin::new(0).is_err());
+    assert!(DoubleWell::new(0).is_err());
+    assert!(LandscapeSpec::Rosenbrock { dim: 0 }.build().is_err());
+    assert!(
+        LandscapeSpec::Quadratic {
+            eigenvalues: vec![1.0, f64::NEG_INFINITY],
+            rotation: Rotation::None,
+            centre: None,
+        }
+        .build()
+        .is_err()
+    );
+    let rosenbrock = Landscape::from(Rosenbrock::new(3).unwrap());
+    let wrong = Some(ModelError::Dimension {
+        landscape: "rosenbrock",
+        expected: 3,
+        got: 2,
+    });
+    assert_eq!(rosenbrock.value(&[1.0, 1.0]).err(), wrong);
+    assert_eq!(rosenbrock.gradient(&[1.0, 1.0]).err(), wrong);
+    assert_eq!(rosenbrock.hessian(&[1.0, 1.0]).err(), wrong);
+    assert_eq!(rosenbrock.distance_to_minimiser(&[1.0, 1.0]).err(), wrong);
+}
+
+#[test]
+fn specs_build_what_they_describe() {
+    let built: Vec<(&str, usize)> = landscapes().iter().map(|l| (l.name(), l.dim())).collect();
+    assert!(built.contains(&("rosenbrock", 5)));
+    assert!(built.contains(&("rastrigin", 4)));
+    assert!(built.contains(&("quadratic", 6)));
+    assert_eq!(
+        LandscapeSpec::Rosenbrock { dim: 2 }.build().unwrap(),
+        Landscape::rosenbrock()
+    );
+    assert_eq!(
+        LandscapeSpec::ElongatedBowl.build().unwrap(),
+        Landscape::elongated_bowl()
+    );
+}
+
+// ---- stochastic finite sums ----
+
+fn stochastic(landscape: Landscape, examples: usize, sigma: f64, seed: u64) -> Stochastic {
+    NoiseSpec {
+        examples,
+        sigma,
+        seed,
+    }
+    .build(landscape)
+    .unwrap()
+}
+
+#[test]
+fn the_noise_sums_to_zero_and_the_full_batch_is_the_landscape() {
+    for (l, landscape) in [
+        Landscape::elongated_bowl(),
+        Landscape::from(Rosenbrock::new(5).unwrap()),
+        LandscapeSpec::Himmelblau.build().unwrap(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = stochastic(landscape.clone(), 1000, 2.0, l as u64);
+        assert_eq!(s.noise().len(), 1000);
+        for j in 0..landscape.dim() {
+            let sum: f64 = s.noise().iter().map(|xi| xi[j]).sum();
+            assert!(sum.abs() < 1e-12, "{}: sum {sum}", landscape.name());
+        }
+        for w in random_points(&landscape, 4, 400 + l as u64) {
+            let full = s.full_gradient(&w).unwrap();
+            let exact = landscape.gradient(&w).unwrap();
+            for (f, e) in full.iter().zip(&exact) {
+                assert!((f - e).abs() < 1e-12 * e.abs().max(1.0));
+            }
+            let (fv, ev) = (s.full_value(&w).unwrap(), landscape.value(&w).unwrap());
+            assert!((fv - ev).abs() < 1e-12 * ev.abs().max(1.0));
+        }
+    }
+}
+
+#[test]
+fn the_noise_is_reproducible_from_its_seed() {
+    let a = stochastic(Landscape::rosenbrock(), 50, 1.0, 5);
+    assert_eq!(a, stochastic(Landscape::rosenbrock(), 50, 1.0, 5));
+    assert_ne!(
+        a.noise(),
+        stochastic(Landscape::rosenbrock(), 50, 1.0, 6).noise()
+    );
+    assert_eq!((a.examples(), a.sigma(), a.seed()), (50, 1.0, 5));
+}
+
+#[test]
+fn minibatch_gradient_variance_matches_sampling_without_replacement() {
+    // Few examples, so the finite-population factor (n - B) / (n - 1) is far from 1 and the
+    // usual mistakes are far off: sigma^2 / B is 80% too big, a divisor n instead of n - 1
+    // 10% too small. 50 000 batches measure the variance to about 1% per coordinate.
+    let (n, batch, sigma) = (10, 4, 1.5);
+    let landscape = LandscapeSpec::Quadratic {
+        eigenvalues: vec![1.0, 2.0, 3.0],
+        rotation: Rotation::Seeded(1),
+        centre: None,
+    }
+    .build()
+    .unwrap();
+    let s = stochastic(landscape.clone(), n, sigma, 11);
+    let w = [0.3, -1.2, 2.0];
+    let exact = landscape.gradient(&w).unwrap();
+    let predicted = s.minibatch_variance(batch).unwrap();
+    let population = s.population_variance();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let draws = 50_000;
+    let mut sum = [0.0; 3];
+    let mut sum_sq = [0.0; 3];
+    for _ in 0..draws {
+        let indices = rand::seq::index::sample(&mut rng, n, batch).into_vec();
+        let g = s.gradient(&w, &indices).unwrap();
+        for j in 0..3 {
+            let noise = g[j] - exact[j];
+            sum[j] += noise;
+            sum_sq[j] += noise * noise;
+        }
+    }
+    for j in 0..3 {
+        let mean = sum[j] / draws as f64;
+        let variance = sum_sq[j] / draws as f64 - mean * mean;
+        let formula = population[j] * (n - batch) as f64 / (batch * (n - 1)) as f64;
+        assert!((predicted[j] - formula).abs() < 1e-15);
+        assert!(
+            (variance / predicted[j] - 1.0).abs() < 0.04,
+            "coordinate {j}: measured {variance}, predicted {}",
+            predicted[j]
+        );
+        // Unbiased: the mean noise is within four standard errors of zero.
+        assert!(mean.abs() < 4.0 * (predicted[j] / draws as f64).sqrt());
+    }
+    assert_eq!(s.minibatch_variance(n).unwrap(), vec![0.0; 3]);
+    assert_eq!(s.minibatch_variance(1).unwrap(), population);
+}
+
+#[test]
+fn the_noise_variance_is_sigma_squared_for_many_examples() {
+    let sigma = 0.7;
+    let s = stochastic(
+        LandscapeSpec::Rastrigin { dim: 3 }.build().unwrap(),
+        20_000,
+        sigma,
+        3,
+    );
+    // Relative standard error sqrt(2 / n) = 1%.
+    for s2 in s.population_variance() {
+        assert!((s2 / (sigma * sigma) - 1.0).abs() < 0.05, "{s2}");
+    }
+    let deepobs = Stochastic::two_d_rosenbrock(42);
+    assert_eq!(deepobs.examples(), 10_000);
+    assert_eq!(deepobs.landscape(), &Landscape::rosenbrock());
+    assert_eq!(TWO_D_ROSENBROCK_START, [-0.5, 1.5]);
+    for s2 in deepobs.population_variance() {
+        assert!((s2 - 1.0).abs() < 0.06, "{s2}");
+    }
+}
+
+#[test]
+fn the_minibatch_graph_matches_the_analytic_minibatch_gradient() {
+    for (l, landscape) in landscapes().into_iter().enumerate() {
+        let s = stochastic(landscape.clone(), 32, 3.0, 500 + l as u64);
+        let batches: [&[usize]; 3] = [&[0], &[3, 7, 7, 31], &[5, 1, 2, 9, 10, 11, 12, 30]];
+        for (w, batch) in random_points(&landscape, 3, 600 + l as u64)
+            .iter()
+            .zip(batches)
+        {
+            let point = Point::<B>::on(&landscape, w, &Default::default()).unwrap();
+            let loss = s.loss(point.w.val(), batch).unwrap();
+            assert_eq!(loss.dims(), [1]);
+            let grads = loss.clone().backward();
+            let grad: Vec<f64> = point
+                .w
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .convert::<f64>()
+                .to_vec()
+                .unwrap();
+            let expected = s.gradient(w, batch).unwrap();
+            let scale = max_abs(&expected).max(1.0);
+            for (g, e) in grad.iter().zip(&expected) {
+                assert!(
+                    (g - e).abs() <= 1e-10 * scale,
+                    "{}: {g} vs {e}",
+                    landscape.name()
+                );
+            }
+            let v: f64 = loss.into_scalar().elem();
+            let e = s.value(w, batch).unwrap();
+            assert!((v - e).abs() <= 1e-10 * e.abs().max(1.0));
+            // Per-example losses average to the batch loss.
+            let mean = batch
+                .iter()
+                .map(|&i| s.value(w, &[i]).unwrap())
+                .sum::<f64>()
+                / batch.len() as f64;
+            assert!((mean - e).abs() <= 1e-10 * e.abs().max(1.0));
+        }
+    }
+}
+
+#[test]
+fn bad_noise_and_bad_batches_are_errors() {
+    let rosenbrock = Landscape::rosenbrock;
+    assert_eq!(
+        Stochastic::new(rosenbrock(), 0, 1.0, 0).err(),
+        Some(ModelError::NoExamples)
+    );
+    assert_eq!(
+        Stochastic::new(rosenbrock(), 5, -1.0, 0).err(),
+        Some(ModelError::NoiseScale(-1.0))
+    );
+    assert!(Stochastic::new(rosenbrock(), 5, f64::NAN, 0).is_err());
+    let s = stochastic(rosenbrock(), 5, 1.0, 0);
+    assert_eq!(
+        s.gradient(&[0.0, 0.0], &[]).err(),
+        Some(ModelError::EmptyBatch)
+    );
+    assert_eq!(
+        s.value(&[0.0, 0.0], &[1, 5]).err(),
+        Some(ModelError::BatchIndex {
+            index: 5,
+            examples: 5
+        })
+    );
+    assert!(s.gradient(&[0.0], &[1]).is_err());
+    assert_eq!(
+        s.minibatch_variance(6).err(),
+        Some(ModelError::BatchSize {
+            size: 6,
+            examples: 5
+        })
+    );
+    assert!(s.minibatch_variance(0).is_err());
+    let point = Point::<B>::new(&[0.0, 0.0], &Default::default());
+    assert!(s.loss(point.w.val(), &[9]).is_err());
+    let wrong = Tensor::<B, 1>::zeros([3], &Default::default());
+    assert!(s.loss(wrong, &[0]).is_err());
+    let one = stochastic(rosenbrock(), 1, 1.0, 0);
+    assert_eq!(one.minibatch_variance(1).unwrap(), vec![0.0, 0.0]);
+}
