@@ -1,21 +1,24 @@
 //! `descent`: run optimizer experiments and report what they show.
 //!
-//! For now one experiment is built in (`descent run` with no file): every optimizer of
-//! `descent-optim` walks two classic 2-D landscapes from the same start, and a table
-//! reports where each got. Experiment files, sweeps, seeds and plots follow.
+//! One TOML file in `experiments/` becomes many runs (variants x sweep points x seeds); each
+//! run writes its metrics beside the resolved config, and the experiment gets a summary over
+//! seeds and plots. See `descent help <command>` and the README.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
-use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{GradientsParams, Optimizer, SimpleOptimizer};
-use burn::tensor::backend::AutodiffBackend;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use descent_models::{Landscape, Point};
-use descent_optim::optim::*;
 
-/// Study gradient-descent optimizers with real numbers.
+mod config;
+mod execute;
+mod optim;
+mod output;
+mod problem;
+mod summary;
+mod train;
+
+/// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
 #[command(name = "descent", version, about, long_about = None)]
 struct Cli {
@@ -25,30 +28,116 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run an experiment; with no file, the built-in default (optimizers on 2-D landscapes).
-    Run {
-        /// Experiment file (TOML). Not yet supported: only the built-in default runs.
-        file: Option<std::path::PathBuf>,
-        /// Backend to run on (must be compiled in through its cargo feature).
-        #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
-        backend: BackendChoice,
-        /// Optimizer steps per landscape.
-        #[arg(long, default_value_t = 2000)]
-        steps: usize,
+    /// Run an experiment file (or, with no file, the embedded default experiments).
+    ///
+    /// Every variant runs at every sweep point with every seed. Outputs go to
+    /// OUT/<experiment>/: config.toml (resolved, with git revision, backend, precision and
+    /// machine), one directory per run (metrics.csv, timing.csv, trajectory.csv for
+    /// landscapes, run.json), summary.json, summary.md and plots/ (SVG and PNG).
+    ///
+    /// Exit status: 0 on success (diverged runs are results, not failures), 2 for bad input
+    /// (nothing is written), 1 if a run fails for another reason.
+    Run(RunArgs),
+    /// Parse and check an experiment file completely; run nothing.
+    Validate {
+        /// The experiment file.
+        file: PathBuf,
+        /// Override a field, e.g. --set variants.*.lr=0.1 (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// List the experiments in a directory with their one-line descriptions.
+    List {
+        /// Where to look.
+        #[arg(default_value = "experiments")]
+        dir: PathBuf,
+    },
+    /// Re-render summary.json, summary.md and the plots of an experiment directory from its
+    /// stored metrics.
+    Report {
+        /// An experiment directory (OUT/<experiment>).
+        dir: PathBuf,
+    },
+    /// Finish an interrupted experiment: finished runs are kept, interrupted runs continue
+    /// from their last checkpoint (bit for bit on ndarray), the rest start.
+    Resume {
+        /// An experiment directory (OUT/<experiment>).
+        dir: PathBuf,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
+    /// one summary.
+    Merge {
+        /// The shards' experiment directories.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged experiment goes (default: the first directory with `-merged`).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum BackendChoice {
-    /// CPU, burn-ndarray, f64.
+#[derive(clap::Args, Debug, Clone)]
+struct RunArgs {
+    /// The experiment file (TOML). Without it, the embedded default experiments run.
+    file: Option<PathBuf>,
+    /// Output directory; the experiment goes to OUT/<experiment name>.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Backend (compiled in through its cargo feature).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
+    backend: BackendChoice,
+    /// Floating-point precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
+    /// Parallel runs (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seeds, replacing the file's list: e.g. --seeds 0,1,2,3,4.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    /// Override a field, e.g. --set variants.*.lr=0.1 --set batch.size=full (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// No progress bars (for CI logs).
+    #[arg(long)]
+    quiet: bool,
+    /// Run only shard I of N (0-based): runs whose index is I modulo N.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Replace an existing output directory of the same experiment.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// Compute backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// CPU: burn-ndarray.
     Ndarray,
-    /// GPU through wgpu (Vulkan, Metal, DX12), f32.
+    /// GPU through wgpu (Vulkan, Metal, DX12).
     Wgpu,
+}
+
+/// Floating-point precision of parameters and arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats (ndarray only).
+    F64,
 }
 
 /// An error in what the user asked for: reported with exit code 2.
 #[derive(Debug)]
-struct UsageError(String);
+pub struct UsageError(pub String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,11 +159,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            if e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -83,248 +172,84 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run {
-            file,
-            backend,
-            steps,
-        } => {
-            if let Some(file) = file {
-                return Err(UsageError(format!(
-                    "{}: experiment files are not supported yet; run `descent run` for the built-in default",
-                    file.display()
-                ))
-                .into());
-            }
-            if steps == 0 {
-                return Err(UsageError("--steps must be at least 1".into()).into());
-            }
-            match backend {
-                BackendChoice::Ndarray => run_default_ndarray(steps),
-                BackendChoice::Wgpu => run_default_wgpu(steps),
-            }
-        }
+        Command::Run(args) => execute::run(&args),
+        Command::Validate { file, sets } => execute::validate(&file, &sets),
+        Command::List { dir } => list(&dir),
+        Command::Report { dir } => execute::report(&dir),
+        Command::Resume { dir, jobs, quiet } => execute::resume(&dir, jobs, quiet),
+        Command::Merge { dirs, out } => execute::merge(&dirs, out.as_deref()),
     }
 }
 
-#[cfg(feature = "ndarray")]
-fn run_default_ndarray(steps: usize) -> Result<()> {
-    default_experiment::<burn::backend::Autodiff<burn::backend::NdArray<f64>>>(
-        steps,
-        "ndarray (f64)",
-    )
-}
-
-#[cfg(not(feature = "ndarray"))]
-fn run_default_ndarray(_: usize) -> Result<()> {
-    Err(UsageError(format!(
-        "backend `ndarray` is not compiled in; available: {}",
-        available()
-    ))
-    .into())
-}
-
-#[cfg(feature = "wgpu")]
-fn run_default_wgpu(steps: usize) -> Result<()> {
-    default_experiment::<burn::backend::Autodiff<burn::backend::Wgpu>>(steps, "wgpu (f32)")
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn run_default_wgpu(_: usize) -> Result<()> {
-    Err(UsageError(format!(
-        "backend `wgpu` is not compiled in (build with `--features wgpu`); available: {}",
-        available()
-    ))
-    .into())
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn available() -> &'static str {
-    if cfg!(feature = "ndarray") {
-        "ndarray"
-    } else {
-        "none"
+fn list(dir: &Path) -> Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| UsageError(format!("{}: cannot list experiments: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        println!("no experiments (*.toml) in {}", dir.display());
     }
-}
-
-#[cfg(all(feature = "wgpu", not(feature = "ndarray")))]
-fn available() -> &'static str {
-    "wgpu"
-}
-
-/// Where one optimizer got on one landscape.
-struct Outcome {
-    final_loss: f64,
-    distance: f64,
-    steps_to_target: Option<usize>,
-    diverged_at: Option<usize>,
-}
-
-const TARGET: f64 = 1e-3;
-
-fn walk<B, O>(
-    landscape: &Landscape,
-    start: [f64; 2],
-    optimizer: O,
-    lr: f64,
-    steps: usize,
-) -> Result<Outcome>
-where
-    B: AutodiffBackend,
-    O: SimpleOptimizer<B::InnerBackend>,
-{
-    let device = Default::default();
-    let mut point = Point::<B>::on(landscape, &start, &device)?;
-    let mut optimizer: OptimizerAdaptor<O, Point<B>, B> = OptimizerAdaptor::from(optimizer);
-    let mut steps_to_target = None;
-    let mut diverged_at = None;
-    for step in 1..=steps {
-        let loss = landscape.loss(point.w.val())?;
-        let grads = GradientsParams::from_grads(loss.backward(), &point);
-        point = optimizer.step(lr, point, grads);
-        let coordinates = point.valid().coordinates();
-        let value = landscape.value(&coordinates).unwrap_or(f64::NAN);
-        if !value.is_finite() || value > 1e12 {
-            diverged_at = Some(step);
-            break;
-        }
-        if value < TARGET && steps_to_target.is_none() {
-            steps_to_target = Some(step);
-        }
-    }
-    let coordinates = point.valid().coordinates();
-    let final_loss = landscape.value(&coordinates).unwrap_or(f64::NAN);
-    let distance = landscape
-        .distance_to_minimiser(&coordinates)
-        .ok()
-        .flatten()
-        .unwrap_or(f64::NAN);
-    Ok(Outcome {
-        final_loss,
-        distance,
-        steps_to_target,
-        diverged_at,
-    })
-}
-
-fn default_experiment<B: AutodiffBackend>(steps: usize, backend: &str) -> Result<()> {
-    let problems = [
-        (
-            Landscape::elongated_bowl(),
-            [-2.0, 1.0],
-            "elongated bowl x^2 + 4y^2 from (-2, 1)",
-        ),
-        (
-            Landscape::rosenbrock(),
-            [-1.5, 2.0],
-            "Rosenbrock from (-1.5, 2)",
-        ),
-    ];
-    println!("descent: built-in default experiment on {backend}, {steps} steps per run");
-    for (landscape, start, title) in problems {
-        println!("\n{title}");
-        println!(
-            "{:<28} {:>8} {:>12} {:>12} {:>16}",
-            "optimizer", "lr", "final loss", "distance", "steps to 1e-3"
-        );
-        let bowl = landscape == Landscape::elongated_bowl();
-        let rows: Vec<(&str, f64, Outcome)> = vec![
-            (
-                "GD",
-                if bowl { 0.1 } else { 1e-3 },
-                walk::<B, _>(
-                    &landscape,
-                    start,
-                    SgdConfig::new().build()?,
-                    if bowl { 0.1 } else { 1e-3 },
-                    steps,
-                )?,
+    for file in files {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match config::load(&file, &[], None) {
+            Ok(plan) => println!(
+                "{stem:<28} {:>4} runs  {}",
+                plan.runs.len(),
+                plan.base.description
             ),
-            (
-                "GD, lr above 2/lambda_max",
-                0.26,
-                walk::<B, _>(&landscape, start, SgdConfig::new().build()?, 0.26, steps)?,
-            ),
-            (
-                "heavy ball (momentum 0.9)",
-                if bowl { 0.02 } else { 2e-4 },
-                walk::<B, _>(
-                    &landscape,
-                    start,
-                    SgdConfig::new().with_momentum(0.9).build()?,
-                    if bowl { 0.02 } else { 2e-4 },
-                    steps,
-                )?,
-            ),
-            (
-                "Nesterov (momentum 0.9)",
-                if bowl { 0.02 } else { 2e-4 },
-                walk::<B, _>(
-                    &landscape,
-                    start,
-                    SgdConfig::new()
-                        .with_momentum(0.9)
-                        .with_nesterov(true)
-                        .build()?,
-                    if bowl { 0.02 } else { 2e-4 },
-                    steps,
-                )?,
-            ),
-            (
-                "Adam",
-                0.02,
-                walk::<B, _>(&landscape, start, AdamConfig::new().build()?, 0.02, steps)?,
-            ),
-            (
-                "RMSProp",
-                0.005,
-                walk::<B, _>(
-                    &landscape,
-                    start,
-                    RmsPropConfig::new().build()?,
-                    0.005,
-                    steps,
-                )?,
-            ),
-            (
-                "Adagrad",
-                0.5,
-                walk::<B, _>(&landscape, start, AdagradConfig::new().build()?, 0.5, steps)?,
-            ),
-            (
-                "Lion",
-                0.002,
-                walk::<B, _>(&landscape, start, LionConfig::new().build()?, 0.002, steps)?,
-            ),
-            (
-                "Schedule-Free AdamW",
-                0.02,
-                walk::<B, _>(
-                    &landscape,
-                    start,
-                    ScheduleFreeAdamWConfig::new().build()?,
-                    0.02,
-                    steps,
-                )?,
-            ),
-        ];
-        for (name, lr, outcome) in rows {
-            let reached = match (outcome.diverged_at, outcome.steps_to_target) {
-                (Some(step), _) => format!("diverged at {step}"),
-                (None, Some(step)) => step.to_string(),
-                (None, None) => "not reached".to_string(),
-            };
-            let (loss, distance) = if outcome.diverged_at.is_some() {
-                ("-".to_string(), "-".to_string())
-            } else {
-                (
-                    format!("{:.3e}", outcome.final_loss),
-                    format!("{:.3e}", outcome.distance),
-                )
-            };
-            println!("{name:<28} {lr:>8} {loss:>12} {distance:>12} {reached:>16}");
+            Err(e) => println!("{stem:<28} INVALID  {e:#}"),
         }
     }
     Ok(())
+}
+
+/// Git revision of the working tree the binary runs in, if any.
+pub fn git_revision() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "HEAD"]) {
+        Some(rev) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{rev}-dirty") } else { rev }
+        }
+        None => "unknown (not a git checkout)".into(),
+    }
+}
+
+/// One line about the machine: CPU model, cores, OS.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} cores, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// Reads a path that must exist, for messages.
+pub fn must_exist(path: &Path, what: &str) -> Result<()> {
+    if !path.exists() {
+        return Err(UsageError(format!("{}: no such {what}", path.display())).into());
+    }
+    Ok(())
+}
+
+/// Context naming a file.
+pub fn in_file<T>(result: Result<T>, path: &Path) -> Result<T> {
+    result.with_context(|| path.display().to_string())
 }

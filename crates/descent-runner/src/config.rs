@@ -1,0 +1,632 @@
+//! Experiment files: the TOML schema, `--set` overrides, sweeps, and the list of runs.
+//!
+//! A file is read as a TOML table first, so that overrides and sweep points can address any
+//! field by its dotted path; each resolved table is then deserialised into [`Experiment`]
+//! with `deny_unknown_fields` everywhere, and checked field by field. Every error names the
+//! file and the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::UsageError;
+
+/// One experiment file, resolved (no sweep left in it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Name of the experiment: the output directory's name. Defaults to the file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One line saying what the experiment shows (`descent list` prints it).
+    #[serde(default)]
+    pub description: String,
+    /// What is optimised.
+    pub problem: Problem,
+    /// How batches are drawn.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// When a run stops.
+    pub budget: Budget,
+    /// What is measured, and how often.
+    #[serde(default)]
+    pub eval: Eval,
+    /// The seeds: every variant and sweep point runs once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// A target for time-to-target and steps-to-target.
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// When a run counts as diverged.
+    #[serde(default)]
+    pub divergence: Divergence,
+    /// Checkpoints for `descent resume`.
+    #[serde(default)]
+    pub checkpoint: Checkpoint,
+    /// The optimizer variants compared.
+    pub variants: Vec<Variant>,
+    /// A grid over config paths (`"variants.*.lr" = [0.01, 0.1]`); each point is a run per
+    /// variant and seed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<Value>>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// What is optimised: a landscape (set `landscape`) or a model on a dataset (set `dataset`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    /// A landscape: `quadratic`, `elongated_bowl`, `rosenbrock`, `himmelblau`, `beale`,
+    /// `rastrigin`, `six_hump_camel`, `strict_saddle`, `bounded_saddle`, `double_well`,
+    /// `two_d_rosenbrock`.
+    pub landscape: Option<String>,
+    /// The start point on the landscape.
+    pub start: Option<Vec<f64>>,
+    /// Quadratic: the Hessian's eigenvalues.
+    pub eigenvalues: Option<Vec<f64>>,
+    /// Quadratic: rotation angle of the eigenvectors in radians (2-D).
+    pub angle: Option<f64>,
+    /// Dimension of the N-D landscapes (rosenbrock, rastrigin, double_well).
+    pub dim: Option<usize>,
+    /// Stochastic landscape: noise scale per coordinate of the finite sum's examples.
+    pub noise_sigma: Option<f64>,
+    /// Stochastic landscape: number of examples of the finite sum.
+    pub noise_examples: Option<usize>,
+
+    /// A dataset: `digits` (embedded), `fashion-mnist`, `mnist`, `blobs`, `two_moons`,
+    /// `spirals`, `logistic`, `linear_regression`.
+    pub dataset: Option<String>,
+    /// Directory of Fashion-MNIST / MNIST files.
+    pub data_path: Option<PathBuf>,
+    /// Seed of synthetic data and of the validation split (fixed across run seeds).
+    pub data_seed: Option<u64>,
+    /// Synthetic data: number of training items.
+    pub samples: Option<usize>,
+    /// Synthetic data: number of classes.
+    pub classes: Option<usize>,
+    /// Synthetic data: features per item.
+    pub features: Option<usize>,
+    /// Synthetic data: noise level.
+    pub noise: Option<f64>,
+    /// Items held out of the training set for validation (0: none).
+    pub validation: Option<usize>,
+    /// `none`, `per_feature` or `global`, fitted on the training split.
+    pub standardize: Option<String>,
+    /// The model: `linear`, `softmax`, `mlp`, `fmnist_mlp`, `mlp_256_128`, `cnn_2c2d`.
+    pub model: Option<String>,
+    /// MLP hidden widths.
+    pub hidden: Option<Vec<usize>>,
+    /// MLP activation: `relu` or `tanh`.
+    pub activation: Option<String>,
+    /// `cross_entropy` or `mse` (default: what the dataset needs).
+    pub loss: Option<String>,
+    /// L2 penalty `lambda/2 ||w||^2` in the objective.
+    pub l2: Option<f64>,
+}
+
+/// Batch size and sampling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Items per batch, or `"full"`.
+    #[serde(default)]
+    pub size: BatchSizeValue,
+    /// `shuffled`, `sequential`, `with_replacement` or `stratified`.
+    #[serde(default = "default_sampling")]
+    pub sampling: String,
+    /// Drop the last partial batch of each epoch.
+    #[serde(default)]
+    pub drop_last: bool,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            size: BatchSizeValue::default(),
+            sampling: default_sampling(),
+            drop_last: false,
+        }
+    }
+}
+
+fn default_sampling() -> String {
+    "shuffled".into()
+}
+
+/// A batch size: a number or the word `full`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchSizeValue {
+    /// A number of items.
+    Items(i64),
+    /// `"full"`.
+    Word(String),
+}
+
+impl Default for BatchSizeValue {
+    fn default() -> Self {
+        BatchSizeValue::Word("full".into())
+    }
+}
+
+/// When a run stops: the first limit reached.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Optimizer steps.
+    pub steps: Option<u64>,
+    /// Epochs (passes over the training set).
+    pub epochs: Option<u64>,
+    /// Wall-clock seconds (not reproducible: the number of steps depends on the machine).
+    pub seconds: Option<f64>,
+}
+
+/// Measurement cadence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eval {
+    /// Steps between validation / test evaluations (also at step 0 and at the end).
+    #[serde(default)]
+    pub every: Option<u64>,
+    /// Steps between rows of train loss, learning rate and gradient norm.
+    #[serde(default = "one")]
+    pub log_every: u64,
+}
+
+impl Default for Eval {
+    fn default() -> Self {
+        Eval {
+            every: None,
+            log_every: 1,
+        }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A target value of a metric.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// `train_loss`, `val_loss`, `test_loss`, `val_accuracy` or `test_accuracy`.
+    pub metric: String,
+    /// Reached when a loss is at or below it, or an accuracy at or above it.
+    pub value: f64,
+}
+
+/// When a run has diverged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Divergence {
+    /// A train loss above this is divergence (non-finite always is).
+    #[serde(default)]
+    pub max_loss: Option<f64>,
+    /// ... or above this multiple of the initial train loss.
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+}
+
+impl Default for Divergence {
+    fn default() -> Self {
+        Divergence {
+            max_loss: None,
+            factor: default_factor(),
+        }
+    }
+}
+
+fn default_factor() -> f64 {
+    1e6
+}
+
+/// Checkpointing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// Steps between checkpoints; 0 or absent: none.
+    #[serde(default)]
+    pub every: u64,
+}
+
+/// One optimizer variant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Its name in tables, plots and run ids.
+    pub name: String,
+    /// The (initial / peak) learning rate.
+    pub lr: f64,
+    /// `kind` (sgd, adam, adamw, nadam, radam, adamax, rmsprop, adagrad, adadelta, lion,
+    /// schedule_free_sgd, schedule_free_adamw, noisy_gd) and that optimizer's fields
+    /// (defaults: PyTorch's).
+    pub optimizer: Table,
+    /// A learning-rate schedule: `kind` and its fields (see the README).
+    #[serde(default)]
+    pub schedule: Option<Table>,
+    /// Linear warm-up from 0 over this many steps before the schedule.
+    #[serde(default)]
+    pub warmup: Option<u64>,
+    /// Clip gradients to this global L2 norm.
+    #[serde(default)]
+    pub clip_norm: Option<f64>,
+    /// Clip every gradient coordinate to `[-v, v]`.
+    #[serde(default)]
+    pub clip_value: Option<f64>,
+}
+
+/// One point of a sweep: the assignments made, and a label for tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// `path=value` pairs joined by spaces; empty without a sweep.
+    pub label: String,
+    /// The swept paths and their values here.
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+/// One run: a variant at a sweep point with a seed.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Unique, file-name safe.
+    pub id: String,
+    /// Position in the full (unsharded) run list.
+    pub index: usize,
+    /// The variant's name.
+    pub variant: String,
+    /// The sweep point.
+    pub point: SweepPoint,
+    /// The seed.
+    pub seed: u64,
+    /// The experiment as resolved for this point (only this variant in `variants`).
+    pub experiment: Experiment,
+}
+
+/// An experiment file expanded into runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Where it came from.
+    pub file: PathBuf,
+    /// The experiment's name.
+    pub name: String,
+    /// The experiment as resolved without the sweep (the first point's values).
+    pub base: Experiment,
+    /// The resolved table, overrides applied (what `config.toml` records).
+    pub table: Table,
+    /// Every run, in a fixed order.
+    pub runs: Vec<RunSpec>,
+}
+
+/// Reads, overrides and expands an experiment file. Every problem found is a [`UsageError`]
+/// naming the file and field.
+pub fn load(file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("{}: cannot read the experiment file: {e}", file.display())))?;
+    parse(&text, file, sets, seeds)
+}
+
+/// [`load`] from text; `file` names the source in messages.
+pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
+    let shown = file.display();
+    let mut table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| UsageError(format!("{shown}: {}", one_line(&e.to_string()))))?;
+    for set in sets {
+        let (path, value) = set.split_once('=').ok_or_else(|| {
+            UsageError(format!("--set {set}: expected key.path=value"))
+        })?;
+        let value = parse_value(value.trim());
+        assign(&mut table, path.trim(), value)
+            .map_err(|e| UsageError(format!("{shown}: --set {set}: {e}")))?;
+    }
+    if let Some(seeds) = seeds {
+        let list = seeds.iter().map(|&s| Value::Integer(s as i64)).collect();
+        table.insert("seeds".into(), Value::Array(list));
+    }
+    let base: Experiment = deserialize(&table, &shown.to_string())?;
+    let name = base
+        .name
+        .clone()
+        .or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "experiment".into());
+    check_name("name", &name, &shown.to_string())?;
+
+    let points = sweep_points(&base.sweep, &shown.to_string())?;
+    let mut sweepless = table.clone();
+    sweepless.remove("sweep");
+    let mut runs = Vec::new();
+    for point in &points {
+        let mut resolved = sweepless.clone();
+        for (path, value) in &point.1 {
+            assign(&mut resolved, path, value.clone()).map_err(|e| {
+                UsageError(format!("{shown}: sweep.\"{path}\": {e}"))
+            })?;
+        }
+        let experiment: Experiment = deserialize(&resolved, &shown.to_string())?;
+        validate(&experiment, &shown.to_string(), &point.0.label)?;
+        for variant in &experiment.variants {
+            for &seed in &experiment.seeds {
+                let mut single = experiment.clone();
+                single.variants = vec![variant.clone()];
+                let id = run_id(&variant.name, &point.0, seed, points.len() > 1);
+                runs.push(RunSpec {
+                    id,
+                    index: runs.len(),
+                    variant: variant.name.clone(),
+                    point: point.0.clone(),
+                    seed,
+                    experiment: single,
+                });
+            }
+        }
+    }
+    let mut ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        bail!(UsageError(format!(
+            "{shown}: two runs would share the id {}: variant names must be distinct",
+            w[0]
+        )));
+    }
+    Ok(Plan {
+        file: file.to_path_buf(),
+        name,
+        base,
+        table,
+        runs,
+    })
+}
+
+fn one_line(message: &str) -> String {
+    message.trim().replace('\n', " ").replace("  ", " ")
+}
+
+fn deserialize(table: &Table, shown: &str) -> Result<Experiment> {
+    Experiment::deserialize(Value::Table(table.clone()))
+        .map_err(|e| UsageError(format!("{shown}: {}", one_line(&e.to_string()))).into())
+}
+
+/// A command-line value: TOML if it parses as a TOML value, else a plain string.
+fn parse_value(text: &str) -> Value {
+    let doc = format!("v = {text}");
+    doc.parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// Sets `path` (dotted; `variants.<name>`, `variants.<index>` or `variants.*` select array
+/// entries) to `value`. The last key may be new; every table on the way must exist.
+pub fn assign(table: &mut Table, path: &str, value: Value) -> std::result::Result<(), String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!("`{path}` is not a key path"));
+    }
+    assign_in(table, &keys, &value, path)
+}
+
+fn assign_in(table: &mut Table, keys: &[&str], value: &Value, path: &str) -> std::result::Result<(), String> {
+    let (first, rest) = (keys[0], &keys[1..]);
+    if rest.is_empty() {
+        table.insert(first.to_string(), value.clone());
+        return Ok(());
+    }
+    let Some(next) = table.get_mut(first) else {
+        // Optional tables (e.g. `schedule`) may be created by an assignment.
+        let mut fresh = Table::new();
+        assign_in(&mut fresh, rest, value, path)?;
+        table.insert(first.to_string(), Value::Table(fresh));
+        return Ok(());
+    };
+    match next {
+        Value::Table(inner) => assign_in(inner, rest, value, path),
+        Value::Array(items) => {
+            let selector = rest[0];
+            let tail = &rest[1..];
+            if tail.is_empty() {
+                return Err(format!("`{path}` must name a field inside `{first}.{selector}`"));
+            }
+            let mut matched = 0;
+            for (i, item) in items.iter_mut().enumerate() {
+                let Value::Table(inner) = item else { continue };
+                let by_name = inner.get("name").and_then(Value::as_str) == Some(selector);
+                if selector == "*" || by_name || selector == i.to_string() {
+                    assign_in(inner, tail, value, path)?;
+                    matched += 1;
+                }
+            }
+            if matched == 0 {
+                return Err(format!("no entry of `{first}` is called `{selector}`"));
+            }
+            Ok(())
+        }
+        _ => Err(format!("`{first}` is a value, not a table, so `{path}` cannot be set")),
+    }
+}
+
+type Assignments = Vec<(String, Value)>;
+
+/// The grid's points in a fixed order (keys sorted, last key fastest).
+fn sweep_points(sweep: &BTreeMap<String, Vec<Value>>, shown: &str) -> Result<Vec<(SweepPoint, Assignments)>> {
+    let mut points: Vec<Assignments> = vec![Vec::new()];
+    for (path, values) in sweep {
+        if values.is_empty() {
+            bail!(UsageError(format!("{shown}: sweep.\"{path}\" is an empty list; give at least one value")));
+        }
+        if path.starts_with("sweep") || path == "seeds" {
+            bail!(UsageError(format!(
+                "{shown}: sweep.\"{path}\": sweeps cannot set `sweep` or `seeds` (seeds are a list already)"
+            )));
+        }
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut p = p.clone();
+                    p.push((path.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    Ok(points
+        .into_iter()
+        .map(|assignments| {
+            let label = assignments
+                .iter()
+                .map(|(k, v)| format!("{}={}", short_key(k), show(v)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let values = assignments
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                .collect();
+            (SweepPoint { label, values }, assignments)
+        })
+        .collect())
+}
+
+fn short_key(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn run_id(variant: &str, point: &SweepPoint, seed: u64, swept: bool) -> String {
+    let mut id = sanitize(variant);
+    if swept {
+        id.push('-');
+        id.push_str(&sanitize(&point.label.replace(' ', "-")));
+    }
+    id.push_str(&format!("-s{seed}"));
+    id
+}
+
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' })
+        .collect()
+}
+
+fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        bail!(UsageError(format!(
+            "{shown}: {field} = {name:?}: a name must be non-empty, not start with '.', and have no slashes"
+        )));
+    }
+    Ok(())
+}
+
+fn invalid(shown: &str, point: &str, field: &str, message: String) -> anyhow::Error {
+    let at = if point.is_empty() { String::new() } else { format!(" (sweep point {point})") };
+    UsageError(format!("{shown}{at}: {field}: {message}")).into()
+}
+
+/// Checks what serde cannot: ranges, consistency, names. Optimizer, schedule, model and data
+/// fields are checked when they are built (see `build`), before anything runs.
+fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
+    let err = |field: &str, message: String| invalid(shown, point, field, message);
+    if e.variants.is_empty() {
+        return Err(err("variants", "no variants: add at least one [[variants]] table".into()));
+    }
+    if e.seeds.is_empty() {
+        return Err(err("seeds", "the seed list is empty; give at least one seed".into()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, v) in e.variants.iter().enumerate() {
+        check_name(&format!("variants[{i}].name"), &v.name, shown)?;
+        if !seen.insert(v.name.as_str()) {
+            return Err(err(&format!("variants[{i}].name"), format!("{:?} is used twice", v.name)));
+        }
+        if !(v.lr.is_finite() && v.lr > 0.0) {
+            return Err(err(
+                &format!("variants.{}.lr", v.name),
+                format!("{} is not allowed; the learning rate must be a finite number > 0", v.lr),
+            ));
+        }
+        for (field, value) in [("clip_norm", v.clip_norm), ("clip_value", v.clip_value)] {
+            if let Some(x) = value
+                && !(x.is_finite() && x > 0.0)
+            {
+                return Err(err(&format!("variants.{}.{field}", v.name), format!("{x} must be > 0")));
+            }
+        }
+        if v.clip_norm.is_some() && v.clip_value.is_some() {
+            return Err(err(
+                &format!("variants.{}", v.name),
+                "clip_norm and clip_value are exclusive; choose one".into(),
+            ));
+        }
+    }
+    let b = &e.budget;
+    if b.steps.is_none() && b.epochs.is_none() && b.seconds.is_none() {
+        return Err(err("budget", "give at least one of steps, epochs, seconds".into()));
+    }
+    if b.steps == Some(0) || b.epochs == Some(0) {
+        return Err(err("budget", "steps and epochs must be at least 1".into()));
+    }
+    if let Some(s) = b.seconds
+        && !(s.is_finite() && s > 0.0)
+    {
+        return Err(err("budget.seconds", format!("{s} must be a finite number > 0")));
+    }
+    if e.eval.log_every == 0 {
+        return Err(err("eval.log_every", "must be at least 1".into()));
+    }
+    if e.eval.every == Some(0) {
+        return Err(err("eval.every", "must be at least 1".into()));
+    }
+    if let Some(t) = &e.target {
+        const METRICS: [&str; 5] = ["train_loss", "val_loss", "test_loss", "val_accuracy", "test_accuracy"];
+        if !METRICS.contains(&t.metric.as_str()) {
+            return Err(err("target.metric", format!("{:?} is not one of {}", t.metric, METRICS.join(", "))));
+        }
+        if !t.value.is_finite() {
+            return Err(err("target.value", "must be finite".into()));
+        }
+    }
+    if let Some(m) = e.divergence.max_loss
+        && !(m > 0.0)
+    {
+        return Err(err("divergence.max_loss", format!("{m} must be > 0")));
+    }
+    if !(e.divergence.factor > 1.0) {
+        return Err(err("divergence.factor", format!("{} must be > 1", e.divergence.factor)));
+    }
+    match (&e.problem.landscape, &e.problem.dataset) {
+        (Some(_), Some(_)) => {
+            return Err(err("problem", "set either `landscape` or `dataset`, not both".into()));
+        }
+        (None, None) => {
+            return Err(err("problem", "set `landscape` (a 2-D function) or `dataset` (with a model)".into()));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The resolved configuration as TOML text, with a header of facts about this run.
+pub fn resolved_toml(table: &Table, meta: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("# Resolved experiment, as run. Rerun with `descent run <this file>`.\n");
+    for (k, v) in meta {
+        out.push_str(&format!("# {k}: {v}\n"));
+    }
+    out.push('\n');
+    out.push_str(&toml::to_string_pretty(table).unwrap_or_default());
+    out.push_str("\n[meta]\n");
+    for (k, v) in meta {
+        out.push_str(&format!("{k} = {}\n", Value::String(v.clone())));
+    }
+    out
+}

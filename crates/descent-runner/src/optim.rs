@@ -1,0 +1,449 @@
+//! Optimizers and schedules from experiment tables.
+//!
+//! An optimizer table is laid over the descent-optim config's own defaults (PyTorch's), as
+//! JSON: a key the config does not have is an unknown field, a value of the wrong JSON type a
+//! type error, both named; the config's `validate` then checks the ranges. So every field of
+//! every optimizer is available in experiment files without a second list of them here.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use descent_optim::clip::Clipping;
+use descent_optim::optim::*;
+use descent_optim::schedule::{
+    ConstantLrConfig, CosineAnnealingLrConfig, CosineAnnealingWarmRestartsConfig, CyclicLrConfig,
+    ExponentialLrConfig, InverseSqrtLrConfig, LinearLrConfig, MultiStepLrConfig,
+    OneCycleLrConfig, PolynomialLrConfig, Schedule, ScheduleConfig, StepLrConfig,
+    WarmupStableDecayConfig,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json};
+use toml::Table;
+
+use crate::config::Variant;
+
+/// The optimizer kinds an experiment can name.
+pub const OPTIMIZERS: &[&str] = &[
+    "sgd",
+    "adam",
+    "adamw",
+    "nadam",
+    "radam",
+    "adamax",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "lion",
+    "schedule_free_sgd",
+    "schedule_free_adamw",
+    "noisy_gd",
+];
+
+/// The schedule kinds an experiment can name.
+pub const SCHEDULES: &[&str] = &[
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "cosine",
+    "warm_restarts",
+    "linear",
+    "polynomial",
+    "inverse_sqrt",
+    "cyclic",
+    "one_cycle",
+    "wsd",
+];
+
+/// `user` (a TOML table, `kind` excluded) laid over `default`'s serialised fields.
+fn overlay<C: Serialize + DeserializeOwned>(
+    default: &C,
+    user: &Table,
+    field: &str,
+    skip: &[&str],
+) -> std::result::Result<C, String> {
+    let Ok(Json::Object(mut fields)) = serde_json::to_value(default) else {
+        return Err(format!("{field}: internal error: config is not a table"));
+    };
+    for (key, value) in user {
+        if key == "kind" || skip.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(slot) = fields.get_mut(key) else {
+            let mut allowed: Vec<&str> = fields.keys().map(String::as_str).collect();
+            allowed.retain(|k| !skip.contains(k));
+            return Err(format!(
+                "{field}.{key}: unknown field; allowed: {}",
+                allowed.join(", ")
+            ));
+        };
+        let given = serde_json::to_value(value).map_err(|e| format!("{field}.{key}: {e}"))?;
+        let fits = matches!(
+            (&*slot, &given),
+            (Json::Number(_), Json::Number(_))
+                | (Json::Bool(_), Json::Bool(_))
+                | (Json::String(_), Json::String(_))
+                | (Json::Array(_), Json::Array(_))
+                | (Json::Null, _)
+        );
+        if !fits {
+            return Err(format!(
+                "{field}.{key} = {given}: expected {}",
+                kind_of(slot)
+            ));
+        }
+        *slot = given;
+    }
+    serde_json::from_value(Json::Object(fields)).map_err(|e| format!("{field}: {e}"))
+}
+
+fn kind_of(value: &Json) -> &'static str {
+    match value {
+        Json::Number(_) => "a number",
+        Json::Bool(_) => "true or false",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        _ => "a table",
+    }
+}
+
+fn kind<'a>(table: &'a Table, field: &str, allowed: &[&str]) -> std::result::Result<&'a str, String> {
+    match table.get("kind") {
+        Some(toml::Value::String(k)) if allowed.contains(&k.as_str()) => Ok(k),
+        Some(toml::Value::String(k)) => Err(format!(
+            "{field}.kind = {k:?} is not known; allowed: {}",
+            allowed.join(", ")
+        )),
+        _ => Err(format!(
+            "{field}.kind is missing; allowed: {}",
+            allowed.join(", ")
+        )),
+    }
+}
+
+macro_rules! any_optimizer {
+    ($( $variant:ident => $kind:literal, $config:ident, $opt:ty );* $(;)?) => {
+        /// Any optimizer, on module `M`: enum dispatch keeps the step a direct call.
+        #[allow(clippy::large_enum_variant)]
+        pub enum AnyOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
+            $(
+                #[doc = concat!("`", $kind, "`")]
+                $variant(OptimizerAdaptor<$opt, M, B>),
+            )*
+        }
+
+        /// A checked optimizer config, ready to build for any module and backend.
+        #[derive(Debug, Clone)]
+        pub enum OptimizerConfig {
+            $(
+                #[doc = concat!("`", $kind, "`")]
+                $variant($config),
+            )*
+        }
+
+        impl OptimizerConfig {
+            /// Parses and checks `variants.<name>.optimizer`; `seed` seeds noisy optimizers.
+            pub fn parse(table: &Table, field: &str, seed: u64) -> std::result::Result<Self, String> {
+                let kind = kind(table, field, OPTIMIZERS)?;
+                let config = match kind {
+                    $(
+                        $kind => OptimizerConfig::$variant(overlay(&$config::new_default(seed), table, field, &[])?),
+                    )*
+                    _ => unreachable_kind(kind)?,
+                };
+                config.validate().map_err(|e| format!("{field}: {e}"))?;
+                Ok(config)
+            }
+
+            fn validate(&self) -> std::result::Result<(), descent_optim::OptimError> {
+                match self {
+                    $( OptimizerConfig::$variant(c) => c.validate(), )*
+                }
+            }
+
+            /// The optimizer for module type `M` on backend `B`.
+            pub fn init<M: AutodiffModule<B>, B: AutodiffBackend>(&self) -> Result<AnyOptimizer<M, B>> {
+                Ok(match self {
+                    $( OptimizerConfig::$variant(c) => AnyOptimizer::$variant(c.init()?), )*
+                })
+            }
+        }
+
+        impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
+            /// One step with learning rate `lr`.
+            pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+                match self {
+                    $( AnyOptimizer::$variant(o) => o.step(lr, module, grads), )*
+                }
+            }
+
+            /// The state, serialised (f64 precision, so f64 runs resume bit for bit).
+            pub fn save(&self) -> Result<Vec<u8>> {
+                let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
+                Ok(match self {
+                    $( AnyOptimizer::$variant(o) => recorder.record(o.to_record(), ())?, )*
+                })
+            }
+
+            /// Restores the state [`save`](Self::save) produced.
+            pub fn load(self, bytes: Vec<u8>, device: &B::Device) -> Result<Self> {
+                let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
+                Ok(match self {
+                    $( AnyOptimizer::$variant(o) => {
+                        let record = recorder.load(bytes, device)?;
+                        AnyOptimizer::$variant(o.load_record(record))
+                    } )*
+                })
+            }
+        }
+    };
+}
+
+fn unreachable_kind<T>(kind: &str) -> std::result::Result<T, String> {
+    Err(format!("optimizer kind {kind:?} is not known"))
+}
+
+/// Builds each config with PyTorch's defaults (the seed only matters to noisy GD).
+trait NewDefault {
+    fn new_default(seed: u64) -> Self;
+}
+
+macro_rules! new_default {
+    ($($config:ident),*) => {
+        $( impl NewDefault for $config { fn new_default(_: u64) -> Self { $config::new() } } )*
+    };
+}
+new_default!(
+    SgdConfig,
+    AdamConfig,
+    AdamWConfig,
+    NAdamConfig,
+    RAdamConfig,
+    AdamaxConfig,
+    RmsPropConfig,
+    AdagradConfig,
+    AdadeltaConfig,
+    LionConfig,
+    ScheduleFreeSgdConfig,
+    ScheduleFreeAdamWConfig
+);
+
+impl NewDefault for NoisyGdConfig {
+    fn new_default(seed: u64) -> Self {
+        NoisyGdConfig::new(0.0).with_seed(seed)
+    }
+}
+
+any_optimizer! {
+    Sgd => "sgd", SgdConfig, Sgd;
+    Adam => "adam", AdamConfig, Adam;
+    AdamW => "adamw", AdamWConfig, AdamW;
+    NAdam => "nadam", NAdamConfig, NAdam;
+    RAdam => "radam", RAdamConfig, RAdam;
+    Adamax => "adamax", AdamaxConfig, Adamax;
+    RmsProp => "rmsprop", RmsPropConfig, RmsProp;
+    Adagrad => "adagrad", AdagradConfig, Adagrad;
+    Adadelta => "adadelta", AdadeltaConfig, Adadelta;
+    Lion => "lion", LionConfig, Lion;
+    ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd;
+    ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW;
+    NoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd;
+}
+
+impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
+    /// The module at which a Schedule-Free optimizer's model is evaluated (its averaged
+    /// point `x`); the module itself for every other optimizer.
+    pub fn eval_point(&self, module: M) -> M {
+        match self {
+            AnyOptimizer::ScheduleFreeSgd(o) => schedule_free_eval(module, o),
+            AnyOptimizer::ScheduleFreeAdamW(o) => schedule_free_eval(module, o),
+            _ => module,
+        }
+    }
+}
+
+/// A variant's learning rate as a pure function of the step, and its clipping.
+#[derive(Debug, Clone)]
+pub struct LrPlan {
+    schedule: Arc<dyn Schedule>,
+    /// Gradient clipping, if any.
+    pub clipping: Option<Clipping>,
+}
+
+impl LrPlan {
+    /// The learning rate of step `step` (from 0).
+    pub fn lr(&self, step: u64) -> f64 {
+        self.schedule.lr(step as usize)
+    }
+}
+
+/// The learning-rate plan of `variant` for a run of `total_steps` steps (when known).
+pub fn lr_plan(variant: &Variant, total_steps: Option<u64>) -> std::result::Result<LrPlan, String> {
+    let field = format!("variants.{}.schedule", variant.name);
+    let main = match &variant.schedule {
+        None => ScheduleConfig::Constant(
+            ConstantLrConfig::new(variant.lr)
+                .with_factor(1.0)
+                .with_total_iters(0),
+        ),
+        Some(table) => schedule_config(table, &field, variant.lr, total_steps)?,
+    };
+    let config = match variant.warmup {
+        None | Some(0) => main,
+        Some(w) => {
+            let w = w as usize;
+            ScheduleConfig::Sequential {
+                schedules: vec![
+                    ScheduleConfig::Linear(
+                        LinearLrConfig::new(variant.lr)
+                            .with_start_factor(1.0 / w as f64)
+                            .with_end_factor(1.0)
+                            .with_total_iters(w),
+                    ),
+                    main,
+                ],
+                milestones: vec![w],
+            }
+        }
+    };
+    let schedule = config.build().map_err(|e| format!("{field}: {e}"))?;
+    let clipping = match (variant.clip_norm, variant.clip_value) {
+        (Some(n), _) => Some(Clipping::GlobalNorm(n)),
+        (None, Some(v)) => Some(Clipping::Value(v)),
+        (None, None) => None,
+    };
+    Ok(LrPlan {
+        schedule: Arc::from(schedule),
+        clipping,
+    })
+}
+
+fn schedule_config(
+    table: &Table,
+    field: &str,
+    lr: f64,
+    total_steps: Option<u64>,
+) -> std::result::Result<ScheduleConfig, String> {
+    let kind = kind(table, field, SCHEDULES)?;
+    // Lengths default to the whole run when the budget fixes it.
+    let total = |key: &str| -> std::result::Result<usize, String> {
+        match (table.get(key), total_steps) {
+            (Some(_), _) => Ok(1), // overwritten by the user's value
+            (None, Some(t)) => Ok(t as usize),
+            (None, None) => Err(format!(
+                "{field}.{key} is needed: the budget does not fix the number of steps"
+            )),
+        }
+    };
+    let required = |key: &str| -> std::result::Result<(), String> {
+        if table.contains_key(key) {
+            Ok(())
+        } else {
+            Err(format!("{field}.{key} is required for a {kind} schedule"))
+        }
+    };
+    let no_lr = ["initial_lr", "max_lr"];
+    if let Some(k) = no_lr.iter().find(|k| table.contains_key(**k)) {
+        return Err(format!(
+            "{field}.{k}: the learning rate is the variant's `lr`; set that instead"
+        ));
+    }
+    if table.get("cycle_momentum").and_then(toml::Value::as_bool) == Some(true) {
+        return Err(format!(
+            "{field}.cycle_momentum = true is not supported by the runner (it would change \
+             the optimizer's momentum every step); leave it out"
+        ));
+    }
+    Ok(match kind {
+        "constant" => ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &[])?),
+        "step" => {
+            required("step_size")?;
+            ScheduleConfig::Step(overlay(&StepLrConfig::new(lr, 1), table, field, &[])?)
+        }
+        "multistep" => {
+            required("milestones")?;
+            ScheduleConfig::MultiStep(overlay(&MultiStepLrConfig::new(lr, vec![]), table, field, &[])?)
+        }
+        "exponential" => {
+            required("gamma")?;
+            ScheduleConfig::Exponential(overlay(&ExponentialLrConfig::new(lr, 1.0), table, field, &[])?)
+        }
+        "cosine" => ScheduleConfig::CosineAnnealing(overlay(
+            &CosineAnnealingLrConfig::new(lr, total("t_max")?),
+            table,
+            field,
+            &[],
+        )?),
+        "warm_restarts" => {
+            required("t_0")?;
+            ScheduleConfig::CosineAnnealingWarmRestarts(overlay(
+                &CosineAnnealingWarmRestartsConfig::new(lr, 1),
+                table,
+                field,
+                &[],
+            )?)
+        }
+        "linear" => ScheduleConfig::Linear(overlay(&LinearLrConfig::new(lr), table, field, &[])?),
+        "polynomial" => ScheduleConfig::Polynomial(overlay(
+            &PolynomialLrConfig::new(lr).with_total_iters(total("total_iters")?),
+            table,
+            field,
+            &[],
+        )?),
+        "inverse_sqrt" => {
+            ScheduleConfig::InverseSqrt(overlay(&InverseSqrtLrConfig::new(lr), table, field, &[])?)
+        }
+        "cyclic" => {
+            required("base_lr")?;
+            ScheduleConfig::Cyclic(overlay(
+                &CyclicLrConfig::new(lr / 10.0, lr).with_cycle_momentum(false),
+                table,
+                field,
+                &["max_lr"],
+            )?)
+        }
+        "one_cycle" => ScheduleConfig::OneCycle(overlay(
+            &OneCycleLrConfig::new(lr, total("total_steps")?).with_cycle_momentum(false),
+            table,
+            field,
+            &[],
+        )?),
+        "wsd" => {
+            required("stable_steps")?;
+            required("decay_steps")?;
+            ScheduleConfig::WarmupStableDecay(overlay(
+                &WarmupStableDecayConfig::new(lr, 0, 0),
+                table,
+                field,
+                &[],
+            )?)
+        }
+        other => return Err(format!("{field}.kind = {other:?} is not known")),
+    })
+}
+
+/// Reads a run's optimizer: used by `validate` and by the run itself.
+pub fn optimizer_config(variant: &Variant, seed: u64) -> std::result::Result<OptimizerConfig, String> {
+    OptimizerConfig::parse(&variant.optimizer, &format!("variants.{}.optimizer", variant.name), seed)
+}
+
+/// For tests and `--help`: the default fields of an optimizer kind.
+#[allow(dead_code)]
+pub fn default_fields(kind: &str) -> Option<Map<String, Json>> {
+    let mut table = Table::new();
+    table.insert("kind".into(), toml::Value::String(kind.into()));
+    let config = OptimizerConfig::parse(&table, "optimizer", 0).ok()?;
+    let value = match &config {
+        OptimizerConfig::Sgd(c) => serde_json::to_value(c),
+        OptimizerConfig::Adam(c) => serde_json::to_value(c),
+        _ => return None,
+    }
+    .ok()?;
+    value.as_object().cloned()
+}

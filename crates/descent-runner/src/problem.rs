@@ -1,0 +1,572 @@
+//! What a run optimises: a landscape, or a model on a dataset. Built once per experiment
+//! (datasets are loaded and checked before any run starts), instantiated per run seed.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor};
+use descent_data::{
+    ArrayBatcher, ArrayDataset, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
+    Standardization, Standardizer, synthetic, train_validation_split,
+};
+use descent_models::landscape::{LandscapeSpec, Rotation};
+use descent_models::loss::{ClassLabels, Loss, Objective, Targets};
+use descent_models::{
+    Cnn2c2dConfig, Landscape, LinearRegressionConfig, MlpConfig, Model, ModelConfig, Point,
+    SoftmaxRegressionConfig, Stochastic,
+};
+
+use crate::config::{BatchConfig, BatchSizeValue, Problem as ProblemConfig};
+
+/// Everything an evaluation measures; `None` where it does not apply.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// Validation loss.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Test loss (for landscapes: the full objective).
+    pub test_loss: Option<f64>,
+    /// Test accuracy.
+    pub test_accuracy: Option<f64>,
+    /// Further named measurements, written to `measurements.csv`.
+    pub extra: Vec<(&'static str, f64)>,
+}
+
+/// A problem, ready to run.
+#[derive(Debug, Clone)]
+pub enum Task {
+    /// A landscape walked by one point.
+    Landscape(LandscapeTask),
+    /// A model trained on data.
+    Supervised(SupervisedTask),
+}
+
+/// A landscape, possibly as a stochastic finite sum.
+#[derive(Debug, Clone)]
+pub struct LandscapeTask {
+    /// The function.
+    pub landscape: Landscape,
+    /// Its finite-sum version, when mini-batches should carry noise.
+    pub stochastic: Option<Stochastic>,
+    /// Where every run starts.
+    pub start: Vec<f64>,
+}
+
+/// A model on a dataset.
+#[derive(Debug, Clone)]
+pub struct SupervisedTask {
+    /// Training items.
+    pub train: Arc<ArrayDataset>,
+    /// Validation items, when held out.
+    pub validation: Option<Arc<ArrayDataset>>,
+    /// Test items.
+    pub test: Option<Arc<ArrayDataset>>,
+    /// The model (its seed is replaced by the run's).
+    pub model: ModelConfig,
+    /// Loss and L2 penalty.
+    pub objective: Objective,
+}
+
+fn bad(field: &str, message: impl std::fmt::Display) -> String {
+    format!("problem.{field}: {message}")
+}
+
+/// The landscapes an experiment can name.
+pub const LANDSCAPES: &[&str] = &[
+    "quadratic",
+    "elongated_bowl",
+    "rosenbrock",
+    "himmelblau",
+    "beale",
+    "rastrigin",
+    "six_hump_camel",
+    "strict_saddle",
+    "bounded_saddle",
+    "double_well",
+    "two_d_rosenbrock",
+];
+
+/// The datasets an experiment can name.
+pub const DATASETS: &[&str] = &[
+    "digits",
+    "fashion-mnist",
+    "mnist",
+    "blobs",
+    "two_moons",
+    "spirals",
+    "logistic",
+    "linear_regression",
+];
+
+/// The models an experiment can name.
+pub const MODELS: &[&str] = &["linear", "softmax", "mlp", "fmnist_mlp", "mlp_256_128", "cnn_2c2d"];
+
+impl Task {
+    /// Builds the problem: loads or generates data, checks every field. Errors are
+    /// `problem.<field>: ...` messages.
+    pub fn build(p: &ProblemConfig) -> std::result::Result<Task, String> {
+        match (&p.landscape, &p.dataset) {
+            (Some(name), None) => landscape_task(p, name).map(Task::Landscape),
+            (None, Some(name)) => supervised_task(p, name).map(Task::Supervised),
+            _ => Err("problem: set exactly one of `landscape` and `dataset`".into()),
+        }
+    }
+
+    /// The number of items batches are drawn from (1 for a deterministic landscape).
+    pub fn items(&self) -> usize {
+        match self {
+            Task::Landscape(t) => t.stochastic.as_ref().map_or(1, Stochastic::examples),
+            Task::Supervised(t) => t.train.len(),
+        }
+    }
+
+    /// The batch plan for `batch` with `seed`.
+    pub fn batch_plan(&self, batch: &BatchConfig, seed: u64) -> std::result::Result<BatchPlan, String> {
+        let size = match &batch.size {
+            BatchSizeValue::Word(w) if w == "full" => BatchSize::Full,
+            BatchSizeValue::Items(n) if *n >= 1 => BatchSize::Items(*n as usize),
+            BatchSizeValue::Items(n) => {
+                return Err(format!("batch.size = {n}: must be at least 1 (or \"full\")"));
+            }
+            BatchSizeValue::Word(w) => {
+                return Err(format!("batch.size = {w:?}: must be a number of items or \"full\""));
+            }
+        };
+        let sampling = match batch.sampling.as_str() {
+            "shuffled" => Sampling::Shuffled,
+            "sequential" => Sampling::Sequential,
+            "with_replacement" => Sampling::WithReplacement,
+            "stratified" => Sampling::Stratified,
+            other => {
+                return Err(format!(
+                    "batch.sampling = {other:?}: allowed: shuffled, sequential, with_replacement, stratified"
+                ));
+            }
+        };
+        let spec = BatchSpec {
+            size,
+            drop_last: batch.drop_last,
+            sampling,
+        };
+        let planned = match self {
+            Task::Supervised(t) => BatchPlan::new(spec, &t.train, seed),
+            Task::Landscape(_) => BatchPlan::for_len(spec, self.items(), seed),
+        };
+        planned.map_err(|e| format!("batch: {e}"))
+    }
+
+    /// A short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Task::Landscape(t) => match &t.stochastic {
+                Some(s) => format!("{} (finite sum of {}, sigma {})", t.landscape.name(), s.examples(), s.sigma()),
+                None => t.landscape.name().to_string(),
+            },
+            Task::Supervised(t) => format!("{} on {} ({} items)", model_name(&t.model), t.train.name(), t.train.len()),
+        }
+    }
+}
+
+fn model_name(m: &ModelConfig) -> &'static str {
+    match m {
+        ModelConfig::LinearRegression(_) => "linear",
+        ModelConfig::SoftmaxRegression(_) => "softmax",
+        ModelConfig::Mlp(_) => "mlp",
+        ModelConfig::Cnn2c2d(_) => "cnn_2c2d",
+    }
+}
+
+fn not_for(p: &ProblemConfig, kind: &str, fields: &[(&str, bool)]) -> std::result::Result<(), String> {
+    let _ = p;
+    match fields.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(bad(field, format!("does not apply to a {kind} problem"))),
+        None => Ok(()),
+    }
+}
+
+fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<LandscapeTask, String> {
+    not_for(
+        p,
+        "landscape",
+        &[
+            ("data_path", p.data_path.is_some()),
+            ("model", p.model.is_some()),
+            ("hidden", p.hidden.is_some()),
+            ("activation", p.activation.is_some()),
+            ("loss", p.loss.is_some()),
+            ("l2", p.l2.is_some()),
+            ("validation", p.validation.is_some()),
+            ("standardize", p.standardize.is_some()),
+            ("samples", p.samples.is_some()),
+            ("classes", p.classes.is_some()),
+            ("features", p.features.is_some()),
+        ],
+    )?;
+    let dim = p.dim.unwrap_or(2);
+    let spec = match name {
+        "quadratic" => LandscapeSpec::Quadratic {
+            eigenvalues: p
+                .eigenvalues
+                .clone()
+                .ok_or_else(|| bad("eigenvalues", "a quadratic needs its Hessian's eigenvalues"))?,
+            rotation: p.angle.map_or(Rotation::None, Rotation::Angle),
+            centre: None,
+        },
+        "elongated_bowl" => LandscapeSpec::ElongatedBowl,
+        "rosenbrock" => LandscapeSpec::Rosenbrock { dim },
+        "himmelblau" => LandscapeSpec::Himmelblau,
+        "beale" => LandscapeSpec::Beale,
+        "rastrigin" => LandscapeSpec::Rastrigin { dim },
+        "six_hump_camel" => LandscapeSpec::SixHumpCamel,
+        "strict_saddle" => LandscapeSpec::StrictSaddle,
+        "bounded_saddle" => LandscapeSpec::BoundedSaddle,
+        "double_well" => LandscapeSpec::DoubleWell { dim },
+        "two_d_rosenbrock" => LandscapeSpec::Rosenbrock { dim: 2 },
+        other => {
+            return Err(bad(
+                "landscape",
+                format!("{other:?} is not known; allowed: {}", LANDSCAPES.join(", ")),
+            ));
+        }
+    };
+    if name != "quadratic" && (p.eigenvalues.is_some() || p.angle.is_some()) {
+        return Err(bad("eigenvalues", "only a quadratic takes eigenvalues and angle"));
+    }
+    let landscape = spec.build().map_err(|e| bad("landscape", e))?;
+    let seed = p.data_seed.unwrap_or(0);
+    let stochastic = if name == "two_d_rosenbrock" {
+        Some(Stochastic::two_d_rosenbrock(seed))
+    } else {
+        match (p.noise_sigma, p.noise_examples) {
+            (None, None) => None,
+            (Some(sigma), examples) => Some(
+                Stochastic::new(landscape.clone(), examples.unwrap_or(100), sigma, seed)
+                    .map_err(|e| bad("noise_sigma", e))?,
+            ),
+            (None, Some(_)) => {
+                return Err(bad("noise_examples", "needs noise_sigma (the noise scale) too"));
+            }
+        }
+    };
+    let start = match (&p.start, name) {
+        (Some(s), _) => s.clone(),
+        (None, "two_d_rosenbrock") => descent_models::landscape::TWO_D_ROSENBROCK_START.to_vec(),
+        (None, _) => return Err(bad("start", "a landscape needs a start point")),
+    };
+    landscape.check(&start).map_err(|e| bad("start", e))?;
+    if start.iter().any(|x| !x.is_finite()) {
+        return Err(bad("start", "coordinates must be finite"));
+    }
+    Ok(LandscapeTask {
+        landscape,
+        stochastic,
+        start,
+    })
+}
+
+fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<SupervisedTask, String> {
+    not_for(
+        p,
+        "dataset",
+        &[
+            ("start", p.start.is_some()),
+            ("eigenvalues", p.eigenvalues.is_some()),
+            ("angle", p.angle.is_some()),
+            ("dim", p.dim.is_some()),
+            ("noise_sigma", p.noise_sigma.is_some()),
+            ("noise_examples", p.noise_examples.is_some()),
+        ],
+    )?;
+    let seed = p.data_seed.unwrap_or(0);
+    let samples = p.samples.unwrap_or(1000);
+    let features = p.features.unwrap_or(2);
+    let classes = p.classes.unwrap_or(3);
+    let noise = p.noise.unwrap_or(0.1);
+    let synthetic_only = [
+        ("samples", p.samples.is_some()),
+        ("classes", p.classes.is_some()),
+        ("features", p.features.is_some()),
+        ("noise", p.noise.is_some()),
+    ];
+    let (train, test) = match name {
+        "digits" | "fashion-mnist" | "mnist" => {
+            not_for(p, name, &synthetic_only)?;
+            match name {
+                "digits" => {
+                    let all = descent_data::digits().map_err(|e| bad("dataset", e))?;
+                    // The digits have no test set of their own: a fixed fifth is held out.
+                    let split = train_validation_split(&all, all.len() / 5, seed ^ 0x7e57)
+                        .map_err(|e| bad("dataset", e))?;
+                    (split.train, Some(split.validation))
+                }
+                "fashion-mnist" => {
+                    let set = descent_data::fashion_mnist(p.data_path.as_deref())
+                        .map_err(|e| bad("dataset", e))?;
+                    (set.train, Some(set.test))
+                }
+                _ => {
+                    let dir = p
+                        .data_path
+                        .as_deref()
+                        .ok_or_else(|| bad("data_path", "mnist needs the directory of its IDX files"))?;
+                    let set = descent_data::mnist(dir).map_err(|e| bad("data_path", e))?;
+                    (set.train, Some(set.test))
+                }
+            }
+        }
+        _ => {
+            if p.data_path.is_some() {
+                return Err(bad("data_path", "synthetic datasets are generated, not read"));
+            }
+            let generated = match name {
+                "blobs" => synthetic::blobs(classes, samples.div_ceil(classes) * 5 / 4, features, noise.max(0.0) * 10.0, seed),
+                "two_moons" => synthetic::two_moons(samples * 5 / 8, noise, seed),
+                "spirals" => synthetic::spirals(classes, samples * 5 / 4 / classes.max(1), noise, seed),
+                "logistic" => synthetic::logistic(samples * 5 / 4, features, noise == 0.0, seed).map(|(d, _)| d),
+                "linear_regression" => synthetic::linear_regression(samples * 5 / 4, features, noise, seed).map(|r| r.data),
+                other => {
+                    return Err(bad(
+                        "dataset",
+                        format!("{other:?} is not known; allowed: {}", DATASETS.join(", ")),
+                    ));
+                }
+            }
+            .map_err(|e| bad("dataset", e))?;
+            // A fifth of what was generated is the test set.
+            let split = train_validation_split(&generated, generated.len() / 5, seed ^ 0x7e57)
+                .map_err(|e| bad("samples", e))?;
+            (split.train, Some(split.validation))
+        }
+    };
+    let (mut train, mut validation) = match p.validation.unwrap_or(0) {
+        0 => (train, None),
+        n => {
+            let split = train_validation_split(&train, n, seed).map_err(|e| bad("validation", e))?;
+            (split.train, Some(split.validation))
+        }
+    };
+    let mut test = test;
+    let standardization = match p.standardize.as_deref().unwrap_or("none") {
+        "none" => Standardization::None,
+        "per_feature" => Standardization::PerFeature,
+        "global" => Standardization::Global,
+        other => {
+            return Err(bad(
+                "standardize",
+                format!("{other:?}: allowed: none, per_feature, global"),
+            ));
+        }
+    };
+    if standardization != Standardization::None {
+        let fitted = Standardizer::fit(&train, standardization);
+        fitted.apply(&mut train);
+        if let Some(v) = validation.as_mut() {
+            fitted.apply(v);
+        }
+        if let Some(t) = test.as_mut() {
+            fitted.apply(t);
+        }
+    }
+    let regression = train.classes().is_none();
+    let loss = match p.loss.as_deref() {
+        None if regression => Loss::Mse,
+        None => Loss::CrossEntropy,
+        Some("mse") if regression => Loss::Mse,
+        Some("cross_entropy") if !regression => Loss::CrossEntropy,
+        Some(l @ ("mse" | "cross_entropy")) => {
+            return Err(bad("loss", format!("{l} does not fit the {name} dataset's targets")));
+        }
+        Some(other) => return Err(bad("loss", format!("{other:?}: allowed: cross_entropy, mse"))),
+    };
+    let l2 = p.l2.unwrap_or(0.0);
+    if !(l2.is_finite() && l2 >= 0.0) {
+        return Err(bad("l2", format!("{l2}: must be a finite number >= 0")));
+    }
+    let d_input = train.feature_len();
+    let outputs = train.classes().unwrap_or(1);
+    let model_name = p.model.as_deref().unwrap_or(if regression { "linear" } else { "softmax" });
+    let activation = match p.activation.as_deref() {
+        None | Some("relu") => descent_models::Activation::Relu,
+        Some("tanh") => descent_models::Activation::Tanh,
+        Some(other) => return Err(bad("activation", format!("{other:?}: allowed: relu, tanh"))),
+    };
+    if p.hidden.is_some() && model_name != "mlp" {
+        return Err(bad("hidden", format!("only the mlp model takes hidden widths, not {model_name}")));
+    }
+    let model = match model_name {
+        "linear" => ModelConfig::LinearRegression(LinearRegressionConfig::new(d_input).with_d_output(outputs)),
+        "softmax" => ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(d_input, outputs)),
+        "mlp" => ModelConfig::Mlp(
+            MlpConfig::new(d_input, p.hidden.clone().unwrap_or_else(|| vec![64]), outputs)
+                .with_activation(activation),
+        ),
+        "fmnist_mlp" => ModelConfig::Mlp(
+            MlpConfig::fmnist_mlp()
+                .with_d_input(d_input)
+                .with_classes(outputs)
+                .with_activation(activation),
+        ),
+        "mlp_256_128" => ModelConfig::Mlp(
+            MlpConfig::mnist_256_128()
+                .with_d_input(d_input)
+                .with_classes(outputs)
+                .with_activation(activation),
+        ),
+        "cnn_2c2d" => {
+            if train.item_shape() != [1, 28, 28] {
+                return Err(bad(
+                    "model",
+                    format!("cnn_2c2d needs 28x28 images; {name} items have shape {:?}", train.item_shape()),
+                ));
+            }
+            ModelConfig::Cnn2c2d(Cnn2c2dConfig::new().with_classes(outputs))
+        }
+        other => return Err(bad("model", format!("{other:?} is not known; allowed: {}", MODELS.join(", ")))),
+    };
+    if regression && !matches!(model, ModelConfig::LinearRegression(_) | ModelConfig::Mlp(_)) {
+        return Err(bad("model", format!("{model_name} is a classifier; {name} has real-valued targets")));
+    }
+    Ok(SupervisedTask {
+        train: Arc::new(train),
+        validation: validation.map(Arc::new),
+        test: test.map(Arc::new),
+        model,
+        objective: Objective { loss, l2 },
+    })
+}
+
+/// A module a run trains: what the loop needs beyond burn's `AutodiffModule`.
+pub trait Trainable<B: AutodiffBackend>: AutodiffModule<B> + Clone + Send + 'static {}
+impl<B: AutodiffBackend, M: AutodiffModule<B> + Clone + Send + 'static> Trainable<B> for M {}
+
+impl LandscapeTask {
+    /// The run's point at the start.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Point<B>> {
+        Ok(Point::on(&self.landscape, &self.start, device)?)
+    }
+
+    /// The loss on `batch` (noise examples; ignored without noise).
+    pub fn loss<B: Backend>(&self, point: &Point<B>, batch: &[usize]) -> Result<Tensor<B, 1>> {
+        let w = point.w.val();
+        Ok(match &self.stochastic {
+            Some(s) => s.loss(w, batch)?,
+            None => self.landscape.loss(w)?,
+        })
+    }
+
+    /// The full objective and the distance to the nearest minimiser.
+    pub fn evaluate<B: Backend>(&self, point: &Point<B>) -> Result<Evaluation> {
+        let w = point.coordinates();
+        let value = self.landscape.value(&w)?;
+        let mut extra = Vec::new();
+        if let Some(d) = self.landscape.distance_to_minimiser(&w)? {
+            extra.push(("distance_to_minimiser", d));
+        }
+        Ok(Evaluation {
+            test_loss: Some(value),
+            extra,
+            ..Evaluation::default()
+        })
+    }
+}
+
+impl SupervisedTask {
+    /// The run's model, initialised from `seed`.
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<descent_models::AnyModel<B>> {
+        let mut config = self.model.clone();
+        match &mut config {
+            ModelConfig::LinearRegression(c) => c.seed = seed,
+            ModelConfig::SoftmaxRegression(c) => c.seed = seed,
+            ModelConfig::Mlp(c) => c.seed = seed,
+            ModelConfig::Cnn2c2d(c) => c.seed = seed,
+        }
+        Ok(config.init(device)?)
+    }
+
+    /// The objective on the training items `batch`.
+    pub fn loss<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        batcher: &ArrayBatcher,
+        batch: &[usize],
+        device: &B::Device,
+    ) -> Result<Tensor<B, 1>> {
+        let assembled = batcher.assemble::<B>(batch, device);
+        let targets = targets(assembled.targets, batcher.dataset().classes())?;
+        let output = model.forward(assembled.inputs)?;
+        Ok(self.objective.value(model, output, &targets)?)
+    }
+
+    /// Validation and test loss (data term only) and accuracy, on the inner backend.
+    pub fn evaluate<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        device: &B::Device,
+    ) -> Result<Evaluation> {
+        let mut evaluation = Evaluation::default();
+        if let Some(v) = &self.validation {
+            let (loss, accuracy) = self.measure(model, v, device)?;
+            evaluation.val_loss = Some(loss);
+            evaluation.val_accuracy = accuracy;
+        }
+        if let Some(t) = &self.test {
+            let (loss, accuracy) = self.measure(model, t, device)?;
+            evaluation.test_loss = Some(loss);
+            evaluation.test_accuracy = accuracy;
+        }
+        Ok(evaluation)
+    }
+
+    fn measure<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        data: &Arc<ArrayDataset>,
+        device: &B::Device,
+    ) -> Result<(f64, Option<f64>)> {
+        // Chunks bound the memory of a forward pass over a large test set.
+        const CHUNK: usize = 2000;
+        let batcher = ArrayBatcher::new(data.clone());
+        let data_only = Objective {
+            loss: self.objective.loss,
+            l2: 0.0,
+        };
+        let indices: Vec<usize> = (0..data.len()).collect();
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for chunk in indices.chunks(CHUNK) {
+            let batch = batcher.assemble::<B>(chunk, device);
+            let labels = match &batch.targets {
+                BatchTargets::Classes(l) => Some(l.clone()),
+                _ => None,
+            };
+            let targets = targets(batch.targets, data.classes())?;
+            let output = model.forward(batch.inputs)?;
+            if let Some(labels) = labels {
+                correct += count_correct(output.clone(), labels);
+            }
+            let loss: f64 = data_only.value(model, output, &targets)?.into_scalar().elem();
+            loss_sum += loss * chunk.len() as f64;
+        }
+        let n = data.len() as f64;
+        let accuracy = data.classes().map(|_| correct as f64 / n);
+        Ok((loss_sum / n, accuracy))
+    }
+}
+
+fn count_correct<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> usize {
+    let predicted = logits.argmax(1).flatten::<1>(0, 1);
+    let hits: i64 = predicted.equal(labels).int().sum().into_scalar().elem();
+    hits as usize
+}
+
+fn targets<B: Backend>(targets: BatchTargets<B>, classes: Option<usize>) -> Result<Targets<B>> {
+    Ok(match (targets, classes) {
+        (BatchTargets::Classes(labels), Some(classes)) => {
+            Targets::Classes(ClassLabels::from_tensor(labels, classes)?)
+        }
+        (BatchTargets::Values(values), _) => Targets::Values(values),
+        _ => anyhow::bail!("the dataset has no targets to train on"),
+    })
+}

@@ -1,0 +1,270 @@
+//! Statistics over seeds: per variant and sweep point, mean, std, min, max, n and a 95%
+//! confidence interval of each final and best metric, steps and time to target, and the
+//! diverged runs.
+//!
+//! `summary.json` keeps what is reproducible (`groups[].metrics`, `steps_to_target`,
+//! `diverged`) apart from wall-clock times (`groups[].timing`), so two runs of one
+//! experiment, or a sharded run merged, compare equal outside `timing`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::output::RunRecord;
+
+/// Summary statistics of one quantity over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Number of values (finite ones; diverged runs have none).
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n - 1; 0 for one value).
+    pub std: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Half-width of the 95% confidence interval of the mean (Student's t; absent for n < 2).
+    pub ci95: Option<f64>,
+}
+
+impl Stats {
+    /// The statistics of the finite `values`, or `None` if there are none.
+    pub fn of(values: &[f64]) -> Option<Stats> {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        let n = v.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        let ci95 = (n > 1)
+            .then(|| StudentsT::new(0.0, 1.0, (n - 1) as f64).ok())
+            .flatten()
+            .map(|t| t.inverse_cdf(0.975) * std / (n as f64).sqrt());
+        Some(Stats {
+            n,
+            mean,
+            std,
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ci95,
+        })
+    }
+}
+
+/// One variant at one sweep point, over its seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// The variant.
+    pub variant: String,
+    /// The sweep point's label (empty without a sweep).
+    pub point: String,
+    /// The swept values.
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// The seeds run.
+    pub seeds: Vec<u64>,
+    /// Statistics of each final and best metric (finished runs).
+    pub metrics: BTreeMap<String, Stats>,
+    /// Steps to the target, over the runs that reached it.
+    pub steps_to_target: Option<Stats>,
+    /// How many runs reached the target.
+    pub reached_target: usize,
+    /// The runs that diverged: `(seed, step)`.
+    pub diverged: Vec<(u64, u64)>,
+    /// Wall-clock statistics (not reproducible).
+    pub timing: BTreeMap<String, Stats>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The target, as text, if any.
+    pub target: Option<String>,
+    /// The groups, in run-list order.
+    pub groups: Vec<Group>,
+}
+
+/// Summarises `records` (any order; grouped by variant and point in first-seen index order).
+pub fn summarize(experiment: &str, target: Option<String>, records: &[RunRecord]) -> Summary {
+    let mut sorted: Vec<&RunRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| r.index);
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut members: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+    for r in sorted {
+        let key = (r.variant.clone(), r.point.label.clone());
+        if !members.contains_key(&key) {
+            order.push(key.clone());
+        }
+        members.entry(key).or_default().push(r);
+    }
+    let groups = order
+        .into_iter()
+        .filter_map(|key| {
+            let runs = members.remove(&key)?;
+            Some(group(key.0, key.1, &runs))
+        })
+        .collect();
+    Summary {
+        experiment: experiment.to_string(),
+        target,
+        groups,
+    }
+}
+
+fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
+    let finished: Vec<&&RunRecord> = runs.iter().filter(|r| r.diverged_at.is_none()).collect();
+    let mut metrics = BTreeMap::new();
+    let quantities: [(&str, fn(&RunRecord) -> Option<f64>); 10] = [
+        ("final_train_loss", |r| r.last.train_loss),
+        ("final_val_loss", |r| r.last.val_loss),
+        ("final_val_accuracy", |r| r.last.val_accuracy),
+        ("final_test_loss", |r| r.last.test_loss),
+        ("final_test_accuracy", |r| r.last.test_accuracy),
+        ("best_train_loss", |r| r.best.train_loss),
+        ("best_val_loss", |r| r.best.val_loss),
+        ("best_val_accuracy", |r| r.best.val_accuracy),
+        ("best_test_loss", |r| r.best.test_loss),
+        ("best_test_accuracy", |r| r.best.test_accuracy),
+    ];
+    for (name, get) in quantities {
+        let values: Vec<f64> = finished.iter().filter_map(|r| get(r)).collect();
+        if let Some(stats) = Stats::of(&values) {
+            metrics.insert(name.to_string(), stats);
+        }
+    }
+    let steps: Vec<f64> = runs.iter().filter_map(|r| r.steps_to_target.map(|s| s as f64)).collect();
+    let mut timing = BTreeMap::new();
+    let seconds: Vec<f64> = finished.iter().map(|r| r.seconds).collect();
+    if let Some(s) = Stats::of(&seconds) {
+        timing.insert("seconds".to_string(), s);
+    }
+    let per_step: Vec<f64> = finished
+        .iter()
+        .filter(|r| r.steps > 0)
+        .map(|r| r.seconds / r.steps as f64)
+        .collect();
+    if let Some(s) = Stats::of(&per_step) {
+        timing.insert("seconds_per_step".to_string(), s);
+    }
+    let to_target: Vec<f64> = runs.iter().filter_map(|r| r.seconds_to_target).collect();
+    if let Some(s) = Stats::of(&to_target) {
+        timing.insert("seconds_to_target".to_string(), s);
+    }
+    Group {
+        variant,
+        point,
+        values: runs.first().map(|r| r.point.values.clone()).unwrap_or_default(),
+        seeds: runs.iter().map(|r| r.seed).collect(),
+        metrics,
+        steps_to_target: Stats::of(&steps),
+        reached_target: steps.len(),
+        diverged: runs
+            .iter()
+            .filter_map(|r| r.diverged_at.map(|s| (r.seed, s)))
+            .collect(),
+        timing,
+    }
+}
+
+fn show(value: f64) -> String {
+    let a = value.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{value:.3e}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+fn mean_std(stats: Option<&Stats>) -> String {
+    match stats {
+        Some(s) if s.n > 1 => format!("{} ± {}", show(s.mean), show(s.std)),
+        Some(s) => show(s.mean),
+        None => "–".into(),
+    }
+}
+
+/// `summary.md`: one table, one row per group.
+pub fn markdown(summary: &Summary, description: &str) -> String {
+    let mut out = format!("# {}\n\n", summary.experiment);
+    if !description.is_empty() {
+        let _ = writeln!(out, "{description}\n");
+    }
+    let any = |name: &str| summary.groups.iter().any(|g| g.metrics.contains_key(name));
+    let mut columns: Vec<(&str, &str)> = vec![("final_train_loss", "final train loss")];
+    for (key, title) in [
+        ("final_val_loss", "final val loss"),
+        ("final_test_loss", "final test loss"),
+        ("final_test_accuracy", "final test acc."),
+        ("best_test_accuracy", "best test acc."),
+    ] {
+        if any(key) {
+            columns.push((key, title));
+        }
+    }
+    out.push_str("mean ± std over seeds (n = finished runs); diverged runs are counted apart.\n\n");
+    out.push_str("| variant | point | n |");
+    for (_, title) in &columns {
+        let _ = write!(out, " {title} |");
+    }
+    if let Some(t) = &summary.target {
+        let _ = write!(out, " steps to {t} |");
+    }
+    out.push_str(" diverged | s/step |\n|---|---|---|");
+    for _ in &columns {
+        out.push_str("---|");
+    }
+    if summary.target.is_some() {
+        out.push_str("---|");
+    }
+    out.push_str("---|---|\n");
+    for g in &summary.groups {
+        let n = g.seeds.len() - g.diverged.len();
+        let _ = write!(out, "| {} | {} | {n} |", g.variant, if g.point.is_empty() { "–" } else { &g.point });
+        for (key, _) in &columns {
+            let _ = write!(out, " {} |", mean_std(g.metrics.get(*key)));
+        }
+        if summary.target.is_some() {
+            let _ = write!(
+                out,
+                " {} ({}/{}) |",
+                mean_std(g.steps_to_target.as_ref()),
+                g.reached_target,
+                g.seeds.len()
+            );
+        }
+        let diverged = if g.diverged.is_empty() {
+            "0".to_string()
+        } else {
+            let at: Vec<String> = g.diverged.iter().map(|(seed, step)| format!("seed {seed} at step {step}")).collect();
+            format!("{} ({})", g.diverged.len(), at.join(", "))
+        };
+        let _ = writeln!(out, " {diverged} | {} |", mean_std(g.timing.get("seconds_per_step")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_match_a_hand_computation() {
+        let s = Stats::of(&[1.0, 2.0, 3.0, 4.0, f64::NAN]).unwrap();
+        assert_eq!((s.n, s.mean, s.min, s.max), (4, 2.5, 1.0, 4.0));
+        assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-15);
+        // t_{0.975, 3} = 3.182446...
+        assert!((s.ci95.unwrap() - 3.182446305284263 * s.std / 2.0).abs() < 1e-9);
+        assert_eq!(Stats::of(&[7.0]).unwrap().ci95, None);
+        assert!(Stats::of(&[]).is_none());
+    }
+}

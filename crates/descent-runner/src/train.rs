@@ -1,0 +1,338 @@
+//! One run: the optimisation loop, its measurements, checkpoints and divergence.
+//!
+//! The hot loop does per step: assemble the batch, forward, backward, (clip), step. Reading a
+//! value back from the device (a sync on a GPU) happens only on logged steps
+//! (`eval.log_every`), evaluations only every `eval.every` steps.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::module::{AutodiffModule, Module};
+use burn::optim::GradientsParams;
+use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor};
+use descent_data::{ArrayBatcher, BatchPlan, Epoch};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Experiment, RunSpec};
+use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config};
+use crate::output::{self, Checkpoint, MetricsRow, RunRecord, RunStatus, TrajectoryRow};
+use crate::problem::{Evaluation, Task};
+
+/// What a run reports while it goes: called with (steps done, total steps if known).
+pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
+
+/// The facts of a run's budget, fixed before it starts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    /// Steps to take (None: only a time limit).
+    pub steps: Option<u64>,
+    /// Wall-clock limit.
+    pub seconds: Option<f64>,
+    /// Batches per epoch.
+    pub batches_per_epoch: u64,
+    /// Steps between logged rows.
+    pub log_every: u64,
+    /// Steps between evaluations.
+    pub eval_every: u64,
+    /// Steps between checkpoints (0: none).
+    pub checkpoint_every: u64,
+}
+
+/// The budget and cadences of `experiment` on `task` with `plan`.
+pub fn limits(experiment: &Experiment, task: &Task, plan: &BatchPlan) -> Limits {
+    let per_epoch = plan.batches_per_epoch() as u64;
+    let by_epochs = experiment.budget.epochs.map(|e| e * per_epoch);
+    let steps = match (experiment.budget.steps, by_epochs) {
+        (Some(s), Some(e)) => Some(s.min(e)),
+        (s, e) => s.or(e),
+    };
+    let default_eval = match task {
+        Task::Landscape(_) => experiment.eval.log_every,
+        Task::Supervised(_) => steps.map_or(per_epoch, |s| (s / 20).max(1)),
+    };
+    Limits {
+        steps,
+        seconds: experiment.budget.seconds,
+        batches_per_epoch: per_epoch,
+        log_every: experiment.eval.log_every,
+        eval_every: experiment.eval.every.unwrap_or(default_eval),
+        checkpoint_every: experiment.checkpoint.every,
+    }
+}
+
+/// Runs `run` on backend `B` into `dir`, resuming from its checkpoint when there is one.
+pub fn execute<B: AutodiffBackend>(
+    task: &Task,
+    run: &RunSpec,
+    dir: &Path,
+    device: &B::Device,
+    progress: Progress,
+) -> Result<RunRecord> {
+    let experiment = &run.experiment;
+    let variant = &experiment.variants[0];
+    let plan = task
+        .batch_plan(&experiment.batch, run.seed)
+        .map_err(anyhow::Error::msg)?;
+    let limits = limits(experiment, task, &plan);
+    let lr = lr_plan(variant, limits.steps).map_err(anyhow::Error::msg)?;
+    let optimizer = optimizer_config(variant, run.seed).map_err(anyhow::Error::msg)?;
+    match task {
+        Task::Landscape(t) => {
+            let module = t.init::<B>(device)?;
+            let task = t.clone();
+            let walker = Walker {
+                loss: move |m: &descent_models::Point<B>, batch: &[usize]| task.loss(m, batch),
+                evaluate: {
+                    let t = t.clone();
+                    move |m: &descent_models::Point<B::InnerBackend>| t.evaluate(m)
+                },
+                coordinates: |m: &descent_models::Point<B>| Some(m.coordinates()),
+                landscape_value: {
+                    let t = t.clone();
+                    move |w: &[f64]| t.landscape.value(w).ok()
+                },
+            };
+            run_loop(run, dir, device, module, optimizer.init()?, &lr, &plan, limits, walker, progress)
+        }
+        Task::Supervised(t) => {
+            let module = t.init::<B>(run.seed, device)?;
+            let batcher = ArrayBatcher::new(Arc::clone(&t.train));
+            let train_task = t.clone();
+            let eval_task = t.clone();
+            let eval_device = device.clone();
+            let step_device = device.clone();
+            let walker = Walker {
+                loss: move |m: &descent_models::AnyModel<B>, batch: &[usize]| {
+                    train_task.loss(m, &batcher, batch, &step_device)
+                },
+                evaluate: move |m: &descent_models::AnyModel<B::InnerBackend>| {
+                    eval_task.evaluate(m, &eval_device)
+                },
+                coordinates: |_: &descent_models::AnyModel<B>| None,
+                landscape_value: |_: &[f64]| None,
+            };
+            run_loop(run, dir, device, module, optimizer.init()?, &lr, &plan, limits, walker, progress)
+        }
+    }
+}
+
+/// The problem-specific parts of the loop.
+struct Walker<L, E, C, V> {
+    loss: L,
+    evaluate: E,
+    coordinates: C,
+    landscape_value: V,
+}
+
+/// The state a run carries from step to step (and into a checkpoint).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Progressed {
+    /// Steps taken.
+    pub step: u64,
+    /// Items seen.
+    pub samples: u64,
+    /// Wall seconds spent before this process (resumed runs).
+    pub seconds_before: f64,
+    /// Train loss at step 0 (the divergence reference).
+    pub initial_loss: Option<f64>,
+    /// Metric rows so far.
+    pub rows: Vec<MetricsRow>,
+    /// `(step, wall seconds)` of each row.
+    pub timing: Vec<(u64, f64)>,
+    /// Landscape coordinates so far.
+    pub trajectory: Vec<TrajectoryRow>,
+    /// `(step, name, value)` of further measurements.
+    pub measurements: Vec<(u64, String, f64)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_loop<B, M, L, E, C, V>(
+    run: &RunSpec,
+    dir: &Path,
+    device: &B::Device,
+    mut module: M,
+    mut optimizer: AnyOptimizer<M, B>,
+    lr: &LrPlan,
+    plan: &BatchPlan,
+    limits: Limits,
+    walker: Walker<L, E, C, V>,
+    progress: Progress,
+) -> Result<RunRecord>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Clone,
+    L: Fn(&M, &[usize]) -> Result<Tensor<B, 1>>,
+    E: Fn(&M::InnerModule) -> Result<Evaluation>,
+    C: Fn(&M) -> Option<Vec<f64>>,
+    V: Fn(&[f64]) -> Option<f64>,
+{
+    let experiment = &run.experiment;
+    let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
+    let mut state = Progressed::default();
+    if let Some(checkpoint) = output::read_checkpoint(dir)? {
+        let record = recorder
+            .load(checkpoint.module, device)
+            .context("checkpoint: model record")?;
+        module = module.load_record(record);
+        optimizer = optimizer
+            .load(checkpoint.optimizer, device)
+            .context("checkpoint: optimizer record")?;
+        state = checkpoint.progress;
+        state.seconds_before = state.timing.last().map_or(0.0, |t| t.1);
+    }
+    let started = Instant::now();
+    let elapsed = |state: &Progressed| state.seconds_before + started.elapsed().as_secs_f64();
+    let mut epoch_cache: Option<(u64, Epoch)> = None;
+    let mut status = RunStatus::Finished;
+    let divergence = &experiment.divergence;
+    let target = experiment.target.clone();
+    let mut target_reached = state_target(&state, target.as_ref());
+
+    loop {
+        let step = state.step;
+        let out_of_steps = limits.steps.is_some_and(|s| step >= s);
+        let out_of_time = limits.seconds.is_some_and(|s| elapsed(&state) >= s);
+        let last = out_of_steps || out_of_time;
+        let (epoch_index, batch_index) = plan.locate(step);
+        if epoch_cache.as_ref().is_none_or(|(e, _)| *e != epoch_index) {
+            epoch_cache = Some((epoch_index, plan.epoch(epoch_index)));
+        }
+        let batch: Vec<usize> = epoch_cache
+            .as_ref()
+            .and_then(|(_, e)| e.batch(batch_index))
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        let logged = step % limits.log_every == 0 || last;
+        let evaluated = step % limits.eval_every == 0 || last;
+
+        let loss = (walker.loss)(&module, &batch)?;
+        let mut row = MetricsRow {
+            step,
+            epoch: epoch_index,
+            samples: state.samples,
+            ..MetricsRow::default()
+        };
+        let mut diverged = false;
+        if logged {
+            let value: f64 = loss.clone().into_scalar().elem();
+            row.train_loss = Some(value);
+            let reference = *state.initial_loss.get_or_insert(value);
+            let threshold = divergence
+                .max_loss
+                .unwrap_or(f64::INFINITY)
+                .min(divergence.factor * reference.abs().max(1.0));
+            diverged = !value.is_finite() || value > threshold;
+        }
+        if evaluated && !diverged {
+            let eval_module = optimizer.eval_point(module.clone()).valid();
+            let evaluation = (walker.evaluate)(&eval_module)?;
+            row.val_loss = evaluation.val_loss;
+            row.val_accuracy = evaluation.val_accuracy;
+            row.test_loss = evaluation.test_loss;
+            row.test_accuracy = evaluation.test_accuracy;
+            for (name, value) in evaluation.extra {
+                state.measurements.push((step, name.to_string(), value));
+            }
+        }
+        if logged && let Some(w) = (walker.coordinates)(&module) {
+            let value = (walker.landscape_value)(&w);
+            state.trajectory.push(TrajectoryRow { step, w, loss: value });
+        }
+
+        if diverged || last {
+            if logged || evaluated {
+                state.timing.push((step, elapsed(&state)));
+                note_target(&mut target_reached, target.as_ref(), &row, elapsed(&state));
+                state.rows.push(row);
+            }
+            if diverged {
+                status = RunStatus::Diverged { step };
+            }
+            break;
+        }
+
+        let grads = GradientsParams::from_grads(loss.backward(), &module);
+        let (grads, norm) = match lr.clipping {
+            Some(clipping) => {
+                let (g, n) = clipping.apply(&module, grads)?;
+                (g, logged.then_some(n))
+            }
+            None if logged => {
+                let n = descent_optim::clip::global_grad_norm(&module, &grads);
+                (grads, Some(n))
+            }
+            None => (grads, None),
+        };
+        let rate = lr.lr(step);
+        if logged || evaluated {
+            row.lr = Some(rate);
+            row.grad_norm = norm;
+            state.timing.push((step, elapsed(&state)));
+            note_target(&mut target_reached, target.as_ref(), &row, elapsed(&state));
+            state.rows.push(row);
+        }
+        module = optimizer.step(rate, module, grads);
+        state.step += 1;
+        state.samples += batch.len() as u64;
+        progress(state.step, limits.steps);
+
+        if limits.checkpoint_every > 0 && state.step % limits.checkpoint_every == 0 {
+            let checkpoint = Checkpoint {
+                progress: state.clone(),
+                module: recorder.record(module.clone().into_record(), ())?,
+                optimizer: optimizer.save()?,
+            };
+            output::write_partial(dir, run, &state, &checkpoint)?;
+        }
+    }
+    let record = RunRecord::new(run, status, &state, target_reached, limits);
+    output::write_run(dir, run, &state, &record)?;
+    Ok(record)
+}
+
+/// When the target was first reached: `(step, seconds)`.
+pub type TargetReached = Option<(u64, f64)>;
+
+fn reached(target: &crate::config::Target, row: &MetricsRow) -> bool {
+    let value = match target.metric.as_str() {
+        "train_loss" => row.train_loss,
+        "val_loss" => row.val_loss,
+        "test_loss" => row.test_loss,
+        "val_accuracy" => row.val_accuracy,
+        "test_accuracy" => row.test_accuracy,
+        _ => None,
+    };
+    match value {
+        Some(v) if target.metric.ends_with("accuracy") => v >= target.value,
+        Some(v) => v <= target.value,
+        None => false,
+    }
+}
+
+fn note_target(
+    reached_at: &mut TargetReached,
+    target: Option<&crate::config::Target>,
+    row: &MetricsRow,
+    seconds: f64,
+) {
+    if reached_at.is_none()
+        && let Some(t) = target
+        && reached(t, row)
+    {
+        *reached_at = Some((row.step, seconds));
+    }
+}
+
+fn state_target(state: &Progressed, target: Option<&crate::config::Target>) -> TargetReached {
+    let t = target?;
+    state
+        .rows
+        .iter()
+        .zip(&state.timing)
+        .find(|(row, _)| reached(t, row))
+        .map(|(row, (_, s))| (row.step, *s))
+}
