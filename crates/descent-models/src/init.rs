@@ -42,7 +42,7 @@ pub fn uniform(rng: &mut ChaCha8Rng, n: usize, bound: f64) -> Vec<f64> {
 
 /// The backend's float dtype: tensors are always made with it spelled out, because the
 /// default dtype is fixed per device type by whichever tensor is made first.
-pub(crate) fn float_dtype<B: Backend>() -> DType {
+pub fn float_dtype<B: Backend>() -> DType {
     <B::FloatElem as Element>::dtype()
 }
 

@@ -58,6 +58,18 @@ impl MlpConfig {
         Self::new(784, vec![256, 128], 10)
     }
 
+    /// The same hidden layers on inputs of width `d_input` (a preset on other data).
+    pub fn with_d_input(mut self, d_input: usize) -> Self {
+        self.d_input = d_input;
+        self
+    }
+
+    /// The same hidden layers with `classes` outputs.
+    pub fn with_classes(mut self, classes: usize) -> Self {
+        self.classes = classes;
+        self
+    }
+
     /// The widths of all layers, input first, classes last.
     pub fn widths(&self) -> Vec<usize> {
         let mut widths = Vec::with_capacity(self.hidden.len() + 2);
