@@ -1,5 +1,7 @@
 //! The losses and the L2 penalty against hand computations, in f64.
 
+#![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
+
 use burn::backend::{Autodiff, NdArray};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{ElementConversion, Tensor, TensorData};

@@ -1,6 +1,8 @@
 //! Shapes, parameter counts and the seeded initialisation, on `NdArray<f32>` (this binary
 //! uses f32 only: the default float dtype is fixed per device type by the first tensor).
 
+#![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
+
 use burn::backend::NdArray;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::Linear;
