@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// What can go wrong when a model or landscape is described.
+/// What can go wrong when a model, a loss or a landscape is described or used.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ModelError {
     /// A point (or tensor, or centre) whose length is not the landscape's dimension.
@@ -45,9 +45,6 @@ pub enum ModelError {
     /// A noise scale that is negative or not finite.
     #[error("noise scale sigma = {0} must be finite and non-negative")]
     NoiseScale(f64),
-    /// A mini-batch with no indices.
-    #[error("a mini-batch needs at least one example index")]
-    EmptyBatch,
     /// A mini-batch index past the end of the finite sum.
     #[error("example index {index} is out of range, the finite sum has {examples} examples")]
     BatchIndex {
@@ -64,4 +61,66 @@ pub enum ModelError {
         /// How many examples there are.
         examples: usize,
     },
+    /// A layer, input or output of width zero.
+    #[error("the {what} has a width of zero")]
+    ZeroWidth {
+        /// Which width.
+        what: &'static str,
+    },
+    /// An MLP described without hidden layers (that model is softmax or linear regression).
+    #[error("an MLP needs at least one hidden layer; without one use softmax or linear regression")]
+    NoHiddenLayers,
+    /// A classifier with fewer than two classes.
+    #[error("a classifier needs at least 2 classes, got {0}")]
+    TooFewClasses(usize),
+    /// An input whose shape the model cannot take.
+    #[error("the {model} takes inputs of shape {expected}, got {got:?}")]
+    InputShape {
+        /// The model's name.
+        model: &'static str,
+        /// The shape it takes, in words (`N` is any batch size).
+        expected: String,
+        /// The shape given.
+        got: Vec<usize>,
+    },
+    /// Targets that do not match the model's output.
+    #[error("targets of shape {targets:?} do not match an output of shape {output:?}")]
+    TargetShape {
+        /// The output's shape.
+        output: Vec<usize>,
+        /// The targets' shape (for class labels, `[N]`).
+        targets: Vec<usize>,
+    },
+    /// Labels for a different number of classes than the model's output has.
+    #[error("labels for {labels} classes given to an output of {output} classes")]
+    Classes {
+        /// The output's width.
+        output: usize,
+        /// The labels' number of classes.
+        labels: usize,
+    },
+    /// A batch of no examples: its mean loss is undefined.
+    #[error("the batch is empty")]
+    EmptyBatch,
+    /// A class label outside `0..classes`.
+    #[error("label {label} at position {index} is not a class of 0..{classes}")]
+    Label {
+        /// Where in the batch.
+        index: usize,
+        /// The label.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A loss given the other kind of targets (class labels for MSE, values for cross-entropy).
+    #[error("the {loss} loss needs {needs}")]
+    TargetKind {
+        /// The loss's name.
+        loss: &'static str,
+        /// What it needs.
+        needs: &'static str,
+    },
+    /// An L2 penalty coefficient that is negative or not finite.
+    #[error("the L2 penalty coefficient must be finite and >= 0, got {0}")]
+    Penalty(f64),
 }

@@ -9,7 +9,15 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod init;
 pub mod landscape;
+pub mod loss;
+pub mod model;
 
 pub use error::ModelError;
 pub use landscape::{Landscape, LandscapeSpec, NoiseSpec, Point, Stochastic};
+pub use loss::{ClassLabels, Loss, Objective, Targets};
+pub use model::{
+    Activation, AnyModel, Cnn2c2d, Cnn2c2dConfig, LinearRegression, LinearRegressionConfig, Mlp,
+    MlpConfig, Model, ModelConfig, SoftmaxRegression, SoftmaxRegressionConfig,
+};

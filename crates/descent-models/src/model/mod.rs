@@ -1,0 +1,146 @@
+//! The models optimizers are run on, each a burn [`Module`] made by `XxxConfig::init`.
+//!
+//! | model | config | input | output | loss |
+//! |---|---|---|---|---|
+//! | [`LinearRegression`] | [`LinearRegressionConfig`] | `(N, d)` | `(N, k)` | MSE (convex) |
+//! | [`SoftmaxRegression`] | [`SoftmaxRegressionConfig`] | `(N, d)` | `(N, classes)` logits | cross-entropy (convex) |
+//! | [`Mlp`] | [`MlpConfig`] (presets `fmnist_mlp`, `mnist_256_128`) | `(N, d)` | `(N, classes)` logits | cross-entropy |
+//! | [`Cnn2c2d`] | [`Cnn2c2dConfig`] | `(N, 784)` or `(N, 1, 28, 28)` | `(N, classes)` logits | cross-entropy |
+//!
+//! Every config carries a `seed`; the same seed gives the same initial weights on every
+//! backend (see [`crate::init`]). [`Model`] is the one interface a training loop needs, and
+//! [`AnyModel`] / [`ModelConfig`] pick a model at run time.
+
+mod cnn;
+mod mlp;
+mod regression;
+
+pub use cnn::{Cnn2c2d, Cnn2c2dConfig};
+pub use mlp::{Activation, Mlp, MlpConfig};
+pub use regression::{
+    LinearRegression, LinearRegressionConfig, SoftmaxRegression, SoftmaxRegressionConfig,
+};
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::ModelError;
+
+/// What a training loop needs from a model: rows in, one output row per input row.
+pub trait Model<B: Backend>: Module<B> {
+    /// A short name, as in experiment files and error messages.
+    fn name(&self) -> &'static str;
+
+    /// The width of an input row.
+    fn d_input(&self) -> usize;
+
+    /// The width of an output row: the number of classes for a classifier.
+    fn d_output(&self) -> usize;
+
+    /// The outputs (logits, for a classifier) for a batch of input rows `(N, d_input)`.
+    ///
+    /// Every model takes flat rows so that one data pipeline feeds them all; the 2c2d CNN
+    /// reads each row as a 28x28 image (its [`Cnn2c2d::forward_images`] takes images).
+    fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError>;
+}
+
+/// An input batch must be `(N, d_input)`; burn itself would panic deep in a matmul.
+pub(crate) fn check_rows<B: Backend>(
+    model: &'static str,
+    x: &Tensor<B, 2>,
+    d_input: usize,
+) -> core::result::Result<(), ModelError> {
+    let dims = x.dims();
+    if dims[1] != d_input {
+        return Err(ModelError::InputShape {
+            model,
+            expected: format!("(N, {d_input})"),
+            got: dims.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Any of the models, for code that picks one at run time.
+// A run holds one model, so the unboxed CNN variant's size costs nothing; boxing it is not an
+// option, burn has no `Module` impl for `Box`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum AnyModel<B: Backend> {
+    /// Linear regression.
+    LinearRegression(LinearRegression<B>),
+    /// Softmax (multinomial logistic) regression.
+    SoftmaxRegression(SoftmaxRegression<B>),
+    /// A multilayer perceptron.
+    Mlp(Mlp<B>),
+    /// The DeepOBS 2c2d CNN.
+    Cnn2c2d(Cnn2c2d<B>),
+}
+
+impl<B: Backend> Model<B> for AnyModel<B> {
+    fn name(&self) -> &'static str {
+        match self {
+            AnyModel::LinearRegression(m) => m.name(),
+            AnyModel::SoftmaxRegression(m) => m.name(),
+            AnyModel::Mlp(m) => m.name(),
+            AnyModel::Cnn2c2d(m) => m.name(),
+        }
+    }
+
+    fn d_input(&self) -> usize {
+        match self {
+            AnyModel::LinearRegression(m) => m.d_input(),
+            AnyModel::SoftmaxRegression(m) => m.d_input(),
+            AnyModel::Mlp(m) => m.d_input(),
+            AnyModel::Cnn2c2d(m) => m.d_input(),
+        }
+    }
+
+    fn d_output(&self) -> usize {
+        match self {
+            AnyModel::LinearRegression(m) => m.d_output(),
+            AnyModel::SoftmaxRegression(m) => m.d_output(),
+            AnyModel::Mlp(m) => m.d_output(),
+            AnyModel::Cnn2c2d(m) => m.d_output(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError> {
+        match self {
+            AnyModel::LinearRegression(m) => m.forward(x),
+            AnyModel::SoftmaxRegression(m) => m.forward(x),
+            AnyModel::Mlp(m) => m.forward(x),
+            AnyModel::Cnn2c2d(m) => m.forward(x),
+        }
+    }
+}
+
+/// The config of any of the models.
+#[derive(Config, Debug)]
+pub enum ModelConfig {
+    /// Linear regression.
+    LinearRegression(LinearRegressionConfig),
+    /// Softmax regression.
+    SoftmaxRegression(SoftmaxRegressionConfig),
+    /// A multilayer perceptron.
+    Mlp(MlpConfig),
+    /// The DeepOBS 2c2d CNN.
+    Cnn2c2d(Cnn2c2dConfig),
+}
+
+impl ModelConfig {
+    /// The model, initialised from its config's seed.
+    pub fn init<B: Backend>(
+        &self,
+        device: &B::Device,
+    ) -> core::result::Result<AnyModel<B>, ModelError> {
+        Ok(match self {
+            ModelConfig::LinearRegression(c) => AnyModel::LinearRegression(c.init(device)?),
+            ModelConfig::SoftmaxRegression(c) => AnyModel::SoftmaxRegression(c.init(device)?),
+            ModelConfig::Mlp(c) => AnyModel::Mlp(c.init(device)?),
+            ModelConfig::Cnn2c2d(c) => AnyModel::Cnn2c2d(c.init(device)?),
+        })
+    }
+}
