@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -306,21 +306,25 @@ pub struct Plan {
 /// Reads, overrides and expands an experiment file. Every problem found is a [`UsageError`]
 /// naming the file and field.
 pub fn load(file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| UsageError(format!("{}: cannot read the experiment file: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot read the experiment file: {e}",
+            file.display()
+        ))
+    })?;
     parse(&text, file, sets, seeds)
 }
 
 /// [`load`] from text; `file` names the source in messages.
 pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
     let shown = file.display();
-    let mut table: Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| UsageError(format!("{shown}: {}", one_line(&e.to_string()))))?;
+    let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
+        UsageError(format!("{shown}: {}", one_line(&e.to_string())))
+    })?;
     for set in sets {
-        let (path, value) = set.split_once('=').ok_or_else(|| {
-            UsageError(format!("--set {set}: expected key.path=value"))
-        })?;
+        let (path, value) = set
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--set {set}: expected key.path=value")))?;
         let value = parse_value(value.trim());
         assign(&mut table, path.trim(), value)
             .map_err(|e| UsageError(format!("{shown}: --set {set}: {e}")))?;
@@ -344,9 +348,8 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
     for point in &points {
         let mut resolved = sweepless.clone();
         for (path, value) in &point.1 {
-            assign(&mut resolved, path, value.clone()).map_err(|e| {
-                UsageError(format!("{shown}: sweep.\"{path}\": {e}"))
-            })?;
+            assign(&mut resolved, path, value.clone())
+                .map_err(|e| UsageError(format!("{shown}: sweep.\"{path}\": {e}")))?;
         }
         let experiment: Experiment = deserialize(&resolved, &shown.to_string())?;
         validate(&experiment, &shown.to_string(), &point.0.label)?;
@@ -411,7 +414,12 @@ pub fn assign(table: &mut Table, path: &str, value: Value) -> std::result::Resul
     assign_in(table, &keys, &value, path)
 }
 
-fn assign_in(table: &mut Table, keys: &[&str], value: &Value, path: &str) -> std::result::Result<(), String> {
+fn assign_in(
+    table: &mut Table,
+    keys: &[&str],
+    value: &Value,
+    path: &str,
+) -> std::result::Result<(), String> {
     let (first, rest) = (keys[0], &keys[1..]);
     if rest.is_empty() {
         table.insert(first.to_string(), value.clone());
@@ -430,7 +438,9 @@ fn assign_in(table: &mut Table, keys: &[&str], value: &Value, path: &str) -> std
             let selector = rest[0];
             let tail = &rest[1..];
             if tail.is_empty() {
-                return Err(format!("`{path}` must name a field inside `{first}.{selector}`"));
+                return Err(format!(
+                    "`{path}` must name a field inside `{first}.{selector}`"
+                ));
             }
             let mut matched = 0;
             for (i, item) in items.iter_mut().enumerate() {
@@ -446,18 +456,25 @@ fn assign_in(table: &mut Table, keys: &[&str], value: &Value, path: &str) -> std
             }
             Ok(())
         }
-        _ => Err(format!("`{first}` is a value, not a table, so `{path}` cannot be set")),
+        _ => Err(format!(
+            "`{first}` is a value, not a table, so `{path}` cannot be set"
+        )),
     }
 }
 
 type Assignments = Vec<(String, Value)>;
 
 /// The grid's points in a fixed order (keys sorted, last key fastest).
-fn sweep_points(sweep: &BTreeMap<String, Vec<Value>>, shown: &str) -> Result<Vec<(SweepPoint, Assignments)>> {
+fn sweep_points(
+    sweep: &BTreeMap<String, Vec<Value>>,
+    shown: &str,
+) -> Result<Vec<(SweepPoint, Assignments)>> {
     let mut points: Vec<Assignments> = vec![Vec::new()];
     for (path, values) in sweep {
         if values.is_empty() {
-            bail!(UsageError(format!("{shown}: sweep.\"{path}\" is an empty list; give at least one value")));
+            bail!(UsageError(format!(
+                "{shown}: sweep.\"{path}\" is an empty list; give at least one value"
+            )));
         }
         if path.starts_with("sweep") || path == "seeds" {
             bail!(UsageError(format!(
@@ -485,7 +502,12 @@ fn sweep_points(sweep: &BTreeMap<String, Vec<Value>>, shown: &str) -> Result<Vec
                 .join(" ");
             let values = assignments
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                    )
+                })
                 .collect();
             (SweepPoint { label, values }, assignments)
         })
@@ -515,7 +537,13 @@ fn run_id(variant: &str, point: &SweepPoint, seed: u64, swept: bool) -> String {
 
 fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.=".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -529,7 +557,11 @@ fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
 }
 
 fn invalid(shown: &str, point: &str, field: &str, message: String) -> anyhow::Error {
-    let at = if point.is_empty() { String::new() } else { format!(" (sweep point {point})") };
+    let at = if point.is_empty() {
+        String::new()
+    } else {
+        format!(" (sweep point {point})")
+    };
     UsageError(format!("{shown}{at}: {field}: {message}")).into()
 }
 
@@ -538,28 +570,43 @@ fn invalid(shown: &str, point: &str, field: &str, message: String) -> anyhow::Er
 fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
     let err = |field: &str, message: String| invalid(shown, point, field, message);
     if e.variants.is_empty() {
-        return Err(err("variants", "no variants: add at least one [[variants]] table".into()));
+        return Err(err(
+            "variants",
+            "no variants: add at least one [[variants]] table".into(),
+        ));
     }
     if e.seeds.is_empty() {
-        return Err(err("seeds", "the seed list is empty; give at least one seed".into()));
+        return Err(err(
+            "seeds",
+            "the seed list is empty; give at least one seed".into(),
+        ));
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, v) in e.variants.iter().enumerate() {
         check_name(&format!("variants[{i}].name"), &v.name, shown)?;
         if !seen.insert(v.name.as_str()) {
-            return Err(err(&format!("variants[{i}].name"), format!("{:?} is used twice", v.name)));
+            return Err(err(
+                &format!("variants[{i}].name"),
+                format!("{:?} is used twice", v.name),
+            ));
         }
         if !(v.lr.is_finite() && v.lr > 0.0) {
             return Err(err(
                 &format!("variants.{}.lr", v.name),
-                format!("{} is not allowed; the learning rate must be a finite number > 0", v.lr),
+                format!(
+                    "{} is not allowed; the learning rate must be a finite number > 0",
+                    v.lr
+                ),
             ));
         }
         for (field, value) in [("clip_norm", v.clip_norm), ("clip_value", v.clip_value)] {
             if let Some(x) = value
                 && !(x.is_finite() && x > 0.0)
             {
-                return Err(err(&format!("variants.{}.{field}", v.name), format!("{x} must be > 0")));
+                return Err(err(
+                    &format!("variants.{}.{field}", v.name),
+                    format!("{x} must be > 0"),
+                ));
             }
         }
         if v.clip_norm.is_some() && v.clip_value.is_some() {
@@ -571,7 +618,10 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
     }
     let b = &e.budget;
     if b.steps.is_none() && b.epochs.is_none() && b.seconds.is_none() {
-        return Err(err("budget", "give at least one of steps, epochs, seconds".into()));
+        return Err(err(
+            "budget",
+            "give at least one of steps, epochs, seconds".into(),
+        ));
     }
     if b.steps == Some(0) || b.epochs == Some(0) {
         return Err(err("budget", "steps and epochs must be at least 1".into()));
@@ -579,7 +629,10 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
     if let Some(s) = b.seconds
         && !(s.is_finite() && s > 0.0)
     {
-        return Err(err("budget.seconds", format!("{s} must be a finite number > 0")));
+        return Err(err(
+            "budget.seconds",
+            format!("{s} must be a finite number > 0"),
+        ));
     }
     if e.eval.log_every == 0 {
         return Err(err("eval.log_every", "must be at least 1".into()));
@@ -588,9 +641,18 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
         return Err(err("eval.every", "must be at least 1".into()));
     }
     if let Some(t) = &e.target {
-        const METRICS: [&str; 5] = ["train_loss", "val_loss", "test_loss", "val_accuracy", "test_accuracy"];
+        const METRICS: [&str; 5] = [
+            "train_loss",
+            "val_loss",
+            "test_loss",
+            "val_accuracy",
+            "test_accuracy",
+        ];
         if !METRICS.contains(&t.metric.as_str()) {
-            return Err(err("target.metric", format!("{:?} is not one of {}", t.metric, METRICS.join(", "))));
+            return Err(err(
+                "target.metric",
+                format!("{:?} is not one of {}", t.metric, METRICS.join(", ")),
+            ));
         }
         if !t.value.is_finite() {
             return Err(err("target.value", "must be finite".into()));
@@ -602,14 +664,23 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
         return Err(err("divergence.max_loss", format!("{m} must be > 0")));
     }
     if !(e.divergence.factor > 1.0) {
-        return Err(err("divergence.factor", format!("{} must be > 1", e.divergence.factor)));
+        return Err(err(
+            "divergence.factor",
+            format!("{} must be > 1", e.divergence.factor),
+        ));
     }
     match (&e.problem.landscape, &e.problem.dataset) {
         (Some(_), Some(_)) => {
-            return Err(err("problem", "set either `landscape` or `dataset`, not both".into()));
+            return Err(err(
+                "problem",
+                "set either `landscape` or `dataset`, not both".into(),
+            ));
         }
         (None, None) => {
-            return Err(err("problem", "set `landscape` (a 2-D function) or `dataset` (with a model)".into()));
+            return Err(err(
+                "problem",
+                "set `landscape` (a 2-D function) or `dataset` (with a model)".into(),
+            ));
         }
         _ => {}
     }
@@ -618,7 +689,8 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
 
 /// The resolved configuration as TOML text, with a header of facts about this run.
 pub fn resolved_toml(table: &Table, meta: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("# Resolved experiment, as run. Rerun with `descent run <this file>`.\n");
+    let mut out =
+        String::from("# Resolved experiment, as run. Rerun with `descent run <this file>`.\n");
     for (k, v) in meta {
         out.push_str(&format!("# {k}: {v}\n"));
     }

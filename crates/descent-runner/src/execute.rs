@@ -44,9 +44,16 @@ fn usage(message: String) -> anyhow::Error {
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let bad = || usage(format!("--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"));
+    let bad = || {
+        usage(format!(
+            "--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if n == 0 || i >= n {
         return Err(bad());
     }
@@ -76,7 +83,8 @@ fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
         {
             &task
         } else {
-            point_task = Task::build(&run.experiment.problem).map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+            point_task = Task::build(&run.experiment.problem)
+                .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
             &point_task
         };
         let batch = task
@@ -84,8 +92,10 @@ fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
         let limits = crate::train::limits(&run.experiment, task, &batch);
         let variant = &run.experiment.variants[0];
-        crate::optim::optimizer_config(variant, run.seed).map_err(|e| usage(format!("{shown}{at}: {e}")))?;
-        crate::optim::lr_plan(variant, limits.steps).map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        crate::optim::optimizer_config(variant, run.seed)
+            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        crate::optim::lr_plan(variant, limits.steps)
+            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
     }
     let runs = plan
         .runs
@@ -150,16 +160,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let plans: Vec<Plan> = match &args.file {
         Some(file) => {
             if file.is_dir() {
-                return Err(usage(format!("{}: is a directory, not an experiment file", file.display())));
+                return Err(usage(format!(
+                    "{}: is a directory, not an experiment file",
+                    file.display()
+                )));
             }
             vec![config::load(file, &args.sets, args.seeds.as_deref())?]
         }
         None => DEFAULTS
             .iter()
-            .map(|(file, text)| config::parse(text, Path::new(file), &args.sets, args.seeds.as_deref()))
+            .map(|(file, text)| {
+                config::parse(text, Path::new(file), &args.sets, args.seeds.as_deref())
+            })
             .collect::<Result<_>>()?,
     };
-    let prepared: Vec<Prepared> = plans.into_iter().map(|p| prepare(p, shard)).collect::<Result<_>>()?;
+    let prepared: Vec<Prepared> = plans
+        .into_iter()
+        .map(|p| prepare(p, shard))
+        .collect::<Result<_>>()?;
     for p in &prepared {
         let dir = args.out.join(&p.plan.name);
         if dir.exists() && !args.overwrite {
@@ -173,9 +191,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     for p in prepared {
         let dir = args.out.join(&p.plan.name);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
         }
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         write_config(&dir, &p.plan, args.backend, args.precision, shard)?;
         let plan_file = RunPlan {
             file: p.plan.file.clone(),
@@ -184,8 +204,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
             shard,
             runs: p.runs.iter().map(|r| r.id.clone()).collect(),
         };
-        output::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&plan_file)?)?;
-        execute_all(&dir, &p, args.backend, args.precision, args.jobs, args.quiet)?;
+        output::write_atomic(
+            &dir.join("plan.json"),
+            &serde_json::to_vec_pretty(&plan_file)?,
+        )?;
+        execute_all(
+            &dir,
+            &p,
+            args.backend,
+            args.precision,
+            args.jobs,
+            args.quiet,
+        )?;
         finish(&dir, &p.plan)?;
     }
     Ok(())
@@ -202,9 +232,15 @@ fn write_config(
     meta.insert("source".to_string(), plan.file.display().to_string());
     meta.insert("git_revision".to_string(), crate::git_revision());
     meta.insert("backend".to_string(), name(backend).to_string());
-    meta.insert("precision".to_string(), format!("{precision:?}").to_lowercase());
+    meta.insert(
+        "precision".to_string(),
+        format!("{precision:?}").to_lowercase(),
+    );
     meta.insert("machine".to_string(), crate::machine());
-    meta.insert("descent_version".to_string(), env!("CARGO_PKG_VERSION").to_string());
+    meta.insert(
+        "descent_version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
     if let Some((i, n)) = shard {
         meta.insert("shard".to_string(), format!("{i}/{n}"));
     }
@@ -235,9 +271,11 @@ fn execute_all(
     });
     let overall = bars.add(ProgressBar::new(pending.len() as u64));
     overall.set_style(
-        ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     overall.set_prefix(prepared.plan.name.clone());
     overall.enable_steady_tick(Duration::from_millis(250));
@@ -261,9 +299,11 @@ fn execute_all(
                     let Some(run) = pending.get(i) else { break };
                     let bar = bars.insert_before(&overall, ProgressBar::new(0));
                     bar.set_style(
-                        ProgressStyle::with_template("  {prefix:30!} [{bar:25}] {pos}/{len} steps {per_sec}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("=> "),
+                        ProgressStyle::with_template(
+                            "  {prefix:30!} [{bar:25}] {pos}/{len} steps {per_sec}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
                     );
                     bar.set_prefix(run.id.clone());
                     let report = |done: u64, total: Option<u64>| {
@@ -275,7 +315,9 @@ fn execute_all(
                     let run_dir = dir.join(&run.id);
                     let result = std::fs::create_dir_all(&run_dir)
                         .with_context(|| format!("cannot create {}", run_dir.display()))
-                        .and_then(|()| on_backend(backend, precision, &prepared.task, run, &run_dir, &report));
+                        .and_then(|()| {
+                            on_backend(backend, precision, &prepared.task, run, &run_dir, &report)
+                        });
                     bar.finish_and_clear();
                     bars.remove(&bar);
                     match result {
@@ -285,7 +327,10 @@ fn execute_all(
                                 None => format!(
                                     "finished, {} steps, final train loss {}",
                                     record.steps,
-                                    record.last.train_loss.map_or("–".into(), |l| format!("{l:.6e}"))
+                                    record
+                                        .last
+                                        .train_loss
+                                        .map_or("–".into(), |l| format!("{l:.6e}"))
                                 ),
                             };
                             let _ = bars.println(format!("{}: {verdict}", run.id));
@@ -332,17 +377,23 @@ fn on_backend(
     };
     match (backend, precision) {
         #[cfg(feature = "ndarray")]
-        (BackendChoice::Ndarray, Precision::F32) => {
-            go::<burn::backend::Autodiff<burn::backend::NdArray<f32>>>(task, run, dir, Default::default(), progress)
-        }
+        (BackendChoice::Ndarray, Precision::F32) => go::<
+            burn::backend::Autodiff<burn::backend::NdArray<f32>>,
+        >(
+            task, run, dir, Default::default(), progress
+        ),
         #[cfg(feature = "ndarray")]
-        (BackendChoice::Ndarray, Precision::F64) => {
-            go::<burn::backend::Autodiff<burn::backend::NdArray<f64>>>(task, run, dir, Default::default(), progress)
-        }
+        (BackendChoice::Ndarray, Precision::F64) => go::<
+            burn::backend::Autodiff<burn::backend::NdArray<f64>>,
+        >(
+            task, run, dir, Default::default(), progress
+        ),
         #[cfg(feature = "wgpu")]
-        (BackendChoice::Wgpu, Precision::F32) => {
-            go::<burn::backend::Autodiff<burn::backend::Wgpu<f32>>>(task, run, dir, Default::default(), progress)
-        }
+        (BackendChoice::Wgpu, Precision::F32) => go::<
+            burn::backend::Autodiff<burn::backend::Wgpu<f32>>,
+        >(
+            task, run, dir, Default::default(), progress
+        ),
         _ => Err(usage(format!(
             "backend {} with precision {precision:?} is not available in this binary",
             name(backend)
@@ -369,16 +420,26 @@ fn go<B: AutodiffBackend>(
 
 fn target_text(plan: &Plan) -> Option<String> {
     plan.base.target.as_ref().map(|t| {
-        let op = if t.metric.ends_with("accuracy") { ">=" } else { "<=" };
+        let op = if t.metric.ends_with("accuracy") {
+            ">="
+        } else {
+            "<="
+        };
         format!("{} {op} {}", t.metric, t.value)
     })
 }
 
 /// Summary and plots of `dir`, printed.
 fn finish(dir: &Path, plan: &Plan) -> Result<()> {
-    let records: Vec<RunRecord> = output::read_records(dir)?.into_iter().map(|(_, r)| r).collect();
+    let records: Vec<RunRecord> = output::read_records(dir)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
     let summary = summary::summarize(&plan.name, target_text(plan), &records);
-    output::write_atomic(&dir.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+    output::write_atomic(
+        &dir.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
     let md = summary::markdown(&summary, &plan.base.description);
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     println!("{md}");
@@ -390,8 +451,12 @@ fn finish(dir: &Path, plan: &Plan) -> Result<()> {
 fn recorded(dir: &Path) -> Result<(Plan, RunPlan)> {
     crate::must_exist(dir, "experiment directory")?;
     let config_path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&config_path)
-        .map_err(|e| usage(format!("{}: cannot read: {e} (is this an experiment directory?)", config_path.display())))?;
+    let text = std::fs::read_to_string(&config_path).map_err(|e| {
+        usage(format!(
+            "{}: cannot read: {e} (is this an experiment directory?)",
+            config_path.display()
+        ))
+    })?;
     let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| usage(format!("{}: {e}", config_path.display())))?;
@@ -400,7 +465,8 @@ fn recorded(dir: &Path) -> Result<(Plan, RunPlan)> {
     let plan = config::parse(&body, &config_path, &[], None)?;
     let plan_path = dir.join("plan.json");
     let run_plan: RunPlan = serde_json::from_slice(
-        &std::fs::read(&plan_path).map_err(|e| usage(format!("{}: cannot read: {e}", plan_path.display())))?,
+        &std::fs::read(&plan_path)
+            .map_err(|e| usage(format!("{}: cannot read: {e}", plan_path.display())))?,
     )
     .with_context(|| plan_path.display().to_string())?;
     Ok((plan, run_plan))
@@ -416,7 +482,8 @@ pub fn validate(file: &Path, sets: &[String]) -> Result<()> {
         prepared.plan.name,
         prepared.plan.runs.len(),
         prepared.plan.base.variants.len(),
-        prepared.plan.runs.len() / (prepared.plan.base.variants.len() * prepared.plan.base.seeds.len()).max(1),
+        prepared.plan.runs.len()
+            / (prepared.plan.base.variants.len() * prepared.plan.base.seeds.len()).max(1),
         prepared.plan.base.seeds.len(),
         prepared.task.describe()
     );
@@ -434,7 +501,14 @@ pub fn resume(dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<()> {
     let (plan, run_plan) = recorded(dir)?;
     check_backend(run_plan.backend, run_plan.precision)?;
     let prepared = prepare(plan, run_plan.shard)?;
-    execute_all(dir, &prepared, run_plan.backend, run_plan.precision, jobs, quiet)?;
+    execute_all(
+        dir,
+        &prepared,
+        run_plan.backend,
+        run_plan.precision,
+        jobs,
+        quiet,
+    )?;
     finish(dir, &prepared.plan)
 }
 
@@ -476,16 +550,23 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
         }
     };
     if target.exists() {
-        return Err(usage(format!("{}: exists already; choose another --out", target.display())));
+        return Err(usage(format!(
+            "{}: exists already; choose another --out",
+            target.display()
+        )));
     }
-    std::fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
+    std::fs::create_dir_all(&target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
     std::fs::copy(dirs[0].join("config.toml"), target.join("config.toml"))
         .with_context(|| format!("cannot copy config.toml into {}", target.display()))?;
     if let Ok(bytes) = std::fs::read(dirs[0].join("plan.json")) {
         let mut run_plan: RunPlan = serde_json::from_slice(&bytes)?;
         run_plan.shard = None;
         run_plan.runs = plan.runs.iter().map(|r| r.id.clone()).collect();
-        output::write_atomic(&target.join("plan.json"), &serde_json::to_vec_pretty(&run_plan)?)?;
+        output::write_atomic(
+            &target.join("plan.json"),
+            &serde_json::to_vec_pretty(&run_plan)?,
+        )?;
     }
     for (src, record) in &runs {
         let dst = target.join(&record.run_id);
@@ -493,13 +574,17 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
         for entry in std::fs::read_dir(src)? {
             let path = entry?.path();
             if let Some(file) = path.file_name() {
-                std::fs::copy(&path, dst.join(file)).with_context(|| format!("cannot copy {}", path.display()))?;
+                std::fs::copy(&path, dst.join(file))
+                    .with_context(|| format!("cannot copy {}", path.display()))?;
             }
         }
     }
     finish(&target, &plan)?;
     if missing > 0 {
-        eprintln!("note: {missing} of {} runs are in none of the shards", plan.runs.len());
+        eprintln!(
+            "note: {missing} of {} runs are in none of the shards",
+            plan.runs.len()
+        );
     }
     Ok(())
 }

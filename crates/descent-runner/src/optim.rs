@@ -17,13 +17,12 @@ use descent_optim::clip::Clipping;
 use descent_optim::optim::*;
 use descent_optim::schedule::{
     ConstantLrConfig, CosineAnnealingLrConfig, CosineAnnealingWarmRestartsConfig, CyclicLrConfig,
-    ExponentialLrConfig, InverseSqrtLrConfig, LinearLrConfig, MultiStepLrConfig,
-    OneCycleLrConfig, PolynomialLrConfig, Schedule, ScheduleConfig, StepLrConfig,
-    WarmupStableDecayConfig,
+    ExponentialLrConfig, InverseSqrtLrConfig, LinearLrConfig, MultiStepLrConfig, OneCycleLrConfig,
+    PolynomialLrConfig, Schedule, ScheduleConfig, StepLrConfig, WarmupStableDecayConfig,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use toml::Table;
 
 use crate::config::Variant;
@@ -113,7 +112,11 @@ fn kind_of(value: &Json) -> &'static str {
     }
 }
 
-fn kind<'a>(table: &'a Table, field: &str, allowed: &[&str]) -> std::result::Result<&'a str, String> {
+fn kind<'a>(
+    table: &'a Table,
+    field: &str,
+    allowed: &[&str],
+) -> std::result::Result<&'a str, String> {
     match table.get("kind") {
         Some(toml::Value::String(k)) if allowed.contains(&k.as_str()) => Ok(k),
         Some(toml::Value::String(k)) => Err(format!(
@@ -361,18 +364,30 @@ fn schedule_config(
         ));
     }
     Ok(match kind {
-        "constant" => ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &[])?),
+        "constant" => {
+            ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &[])?)
+        }
         "step" => {
             required("step_size")?;
             ScheduleConfig::Step(overlay(&StepLrConfig::new(lr, 1), table, field, &[])?)
         }
         "multistep" => {
             required("milestones")?;
-            ScheduleConfig::MultiStep(overlay(&MultiStepLrConfig::new(lr, vec![]), table, field, &[])?)
+            ScheduleConfig::MultiStep(overlay(
+                &MultiStepLrConfig::new(lr, vec![]),
+                table,
+                field,
+                &[],
+            )?)
         }
         "exponential" => {
             required("gamma")?;
-            ScheduleConfig::Exponential(overlay(&ExponentialLrConfig::new(lr, 1.0), table, field, &[])?)
+            ScheduleConfig::Exponential(overlay(
+                &ExponentialLrConfig::new(lr, 1.0),
+                table,
+                field,
+                &[],
+            )?)
         }
         "cosine" => ScheduleConfig::CosineAnnealing(overlay(
             &CosineAnnealingLrConfig::new(lr, total("t_max")?),
@@ -429,21 +444,13 @@ fn schedule_config(
 }
 
 /// Reads a run's optimizer: used by `validate` and by the run itself.
-pub fn optimizer_config(variant: &Variant, seed: u64) -> std::result::Result<OptimizerConfig, String> {
-    OptimizerConfig::parse(&variant.optimizer, &format!("variants.{}.optimizer", variant.name), seed)
-}
-
-/// For tests and `--help`: the default fields of an optimizer kind.
-#[allow(dead_code)]
-pub fn default_fields(kind: &str) -> Option<Map<String, Json>> {
-    let mut table = Table::new();
-    table.insert("kind".into(), toml::Value::String(kind.into()));
-    let config = OptimizerConfig::parse(&table, "optimizer", 0).ok()?;
-    let value = match &config {
-        OptimizerConfig::Sgd(c) => serde_json::to_value(c),
-        OptimizerConfig::Adam(c) => serde_json::to_value(c),
-        _ => return None,
-    }
-    .ok()?;
-    value.as_object().cloned()
+pub fn optimizer_config(
+    variant: &Variant,
+    seed: u64,
+) -> std::result::Result<OptimizerConfig, String> {
+    OptimizerConfig::parse(
+        &variant.optimizer,
+        &format!("variants.{}.optimizer", variant.name),
+        seed,
+    )
 }

@@ -124,7 +124,13 @@ fn fold(values: impl Iterator<Item = Option<f64>>, better: fn(f64, f64) -> f64) 
 
 impl RunRecord {
     /// The record of `run` ending with `status` after `state`.
-    pub fn new(run: &RunSpec, status: RunStatus, state: &Progressed, target: TargetReached, limits: Limits) -> RunRecord {
+    pub fn new(
+        run: &RunSpec,
+        status: RunStatus,
+        state: &Progressed,
+        target: TargetReached,
+        limits: Limits,
+    ) -> RunRecord {
         let rows = &state.rows;
         let best = Best {
             train_loss: fold(rows.iter().map(|r| r.train_loss), f64::min),
@@ -164,7 +170,8 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
     std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 fn cell(value: Option<f64>) -> String {
@@ -229,13 +236,25 @@ fn measurements_csv(rows: &[(u64, String, f64)]) -> String {
 }
 
 fn write_tables(dir: &Path, state: &Progressed) -> Result<()> {
-    write_atomic(&dir.join("metrics.csv"), metrics_csv(&state.rows).as_bytes())?;
-    write_atomic(&dir.join("timing.csv"), timing_csv(&state.timing).as_bytes())?;
+    write_atomic(
+        &dir.join("metrics.csv"),
+        metrics_csv(&state.rows).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("timing.csv"),
+        timing_csv(&state.timing).as_bytes(),
+    )?;
     if !state.trajectory.is_empty() {
-        write_atomic(&dir.join("trajectory.csv"), trajectory_csv(&state.trajectory).as_bytes())?;
+        write_atomic(
+            &dir.join("trajectory.csv"),
+            trajectory_csv(&state.trajectory).as_bytes(),
+        )?;
     }
     if !state.measurements.is_empty() {
-        write_atomic(&dir.join("measurements.csv"), measurements_csv(&state.measurements).as_bytes())?;
+        write_atomic(
+            &dir.join("measurements.csv"),
+            measurements_csv(&state.measurements).as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -282,7 +301,12 @@ fn unframe(bytes: &[u8], path: &Path) -> Result<Vec<Vec<u8>>> {
 
 /// Writes the tables so far and the checkpoint (the checkpoint last: if the process dies
 /// between the two, the tables are only ahead, and a resume rewrites them).
-pub fn write_partial(dir: &Path, run: &RunSpec, state: &Progressed, checkpoint: &Checkpoint) -> Result<()> {
+pub fn write_partial(
+    dir: &Path,
+    run: &RunSpec,
+    state: &Progressed,
+    checkpoint: &Checkpoint,
+) -> Result<()> {
     let _ = run;
     write_tables(dir, state)?;
     let header = serde_json::to_vec(&checkpoint.progress)?;
@@ -298,10 +322,12 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut parts = unframe(&bytes, &path)?.into_iter();
-    let (Some(header), Some(module), Some(optimizer)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(header), Some(module), Some(optimizer)) = (parts.next(), parts.next(), parts.next())
+    else {
         bail!("{}: incomplete checkpoint", path.display());
     };
-    let progress = serde_json::from_slice(&header).with_context(|| format!("{}: header", path.display()))?;
+    let progress =
+        serde_json::from_slice(&header).with_context(|| format!("{}: header", path.display()))?;
     Ok(Some(Checkpoint {
         progress,
         module,
@@ -316,7 +342,8 @@ pub fn write_run(dir: &Path, run: &RunSpec, state: &Progressed, record: &RunReco
     write_atomic(&dir.join("run.json"), &serde_json::to_vec_pretty(record)?)?;
     let checkpoint = dir.join("checkpoint.bin");
     if checkpoint.exists() {
-        std::fs::remove_file(&checkpoint).with_context(|| format!("cannot remove {}", checkpoint.display()))?;
+        std::fs::remove_file(&checkpoint)
+            .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
     }
     Ok(())
 }
@@ -328,15 +355,16 @@ pub fn read_record(dir: &Path) -> Result<Option<RunRecord>> {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(
-        serde_json::from_slice(&bytes).with_context(|| format!("{}: not a run record", path.display()))?,
-    ))
+    Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+        format!("{}: not a run record", path.display())
+    })?))
 }
 
 /// Every run record under an experiment directory, in run-list order.
 pub fn read_records(dir: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
     let mut records = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
         if path.is_dir()

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use burn::module::AutodiffModule;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor};
 use descent_data::{
     ArrayBatcher, ArrayDataset, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
@@ -102,7 +101,14 @@ pub const DATASETS: &[&str] = &[
 ];
 
 /// The models an experiment can name.
-pub const MODELS: &[&str] = &["linear", "softmax", "mlp", "fmnist_mlp", "mlp_256_128", "cnn_2c2d"];
+pub const MODELS: &[&str] = &[
+    "linear",
+    "softmax",
+    "mlp",
+    "fmnist_mlp",
+    "mlp_256_128",
+    "cnn_2c2d",
+];
 
 impl Task {
     /// Builds the problem: loads or generates data, checks every field. Errors are
@@ -124,15 +130,23 @@ impl Task {
     }
 
     /// The batch plan for `batch` with `seed`.
-    pub fn batch_plan(&self, batch: &BatchConfig, seed: u64) -> std::result::Result<BatchPlan, String> {
+    pub fn batch_plan(
+        &self,
+        batch: &BatchConfig,
+        seed: u64,
+    ) -> std::result::Result<BatchPlan, String> {
         let size = match &batch.size {
             BatchSizeValue::Word(w) if w == "full" => BatchSize::Full,
             BatchSizeValue::Items(n) if *n >= 1 => BatchSize::Items(*n as usize),
             BatchSizeValue::Items(n) => {
-                return Err(format!("batch.size = {n}: must be at least 1 (or \"full\")"));
+                return Err(format!(
+                    "batch.size = {n}: must be at least 1 (or \"full\")"
+                ));
             }
             BatchSizeValue::Word(w) => {
-                return Err(format!("batch.size = {w:?}: must be a number of items or \"full\""));
+                return Err(format!(
+                    "batch.size = {w:?}: must be a number of items or \"full\""
+                ));
             }
         };
         let sampling = match batch.sampling.as_str() {
@@ -162,10 +176,20 @@ impl Task {
     pub fn describe(&self) -> String {
         match self {
             Task::Landscape(t) => match &t.stochastic {
-                Some(s) => format!("{} (finite sum of {}, sigma {})", t.landscape.name(), s.examples(), s.sigma()),
+                Some(s) => format!(
+                    "{} (finite sum of {}, sigma {})",
+                    t.landscape.name(),
+                    s.examples(),
+                    s.sigma()
+                ),
                 None => t.landscape.name().to_string(),
             },
-            Task::Supervised(t) => format!("{} on {} ({} items)", model_name(&t.model), t.train.name(), t.train.len()),
+            Task::Supervised(t) => format!(
+                "{} on {} ({} items)",
+                model_name(&t.model),
+                t.train.name(),
+                t.train.len()
+            ),
         }
     }
 }
@@ -179,7 +203,11 @@ fn model_name(m: &ModelConfig) -> &'static str {
     }
 }
 
-fn not_for(p: &ProblemConfig, kind: &str, fields: &[(&str, bool)]) -> std::result::Result<(), String> {
+fn not_for(
+    p: &ProblemConfig,
+    kind: &str,
+    fields: &[(&str, bool)],
+) -> std::result::Result<(), String> {
     let _ = p;
     match fields.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(bad(field, format!("does not apply to a {kind} problem"))),
@@ -233,7 +261,10 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
         }
     };
     if name != "quadratic" && (p.eigenvalues.is_some() || p.angle.is_some()) {
-        return Err(bad("eigenvalues", "only a quadratic takes eigenvalues and angle"));
+        return Err(bad(
+            "eigenvalues",
+            "only a quadratic takes eigenvalues and angle",
+        ));
     }
     let landscape = spec.build().map_err(|e| bad("landscape", e))?;
     let seed = p.data_seed.unwrap_or(0);
@@ -247,7 +278,10 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
                     .map_err(|e| bad("noise_sigma", e))?,
             ),
             (None, Some(_)) => {
-                return Err(bad("noise_examples", "needs noise_sigma (the noise scale) too"));
+                return Err(bad(
+                    "noise_examples",
+                    "needs noise_sigma (the noise scale) too",
+                ));
             }
         }
     };
@@ -308,10 +342,9 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
                     (set.train, Some(set.test))
                 }
                 _ => {
-                    let dir = p
-                        .data_path
-                        .as_deref()
-                        .ok_or_else(|| bad("data_path", "mnist needs the directory of its IDX files"))?;
+                    let dir = p.data_path.as_deref().ok_or_else(|| {
+                        bad("data_path", "mnist needs the directory of its IDX files")
+                    })?;
                     let set = descent_data::mnist(dir).map_err(|e| bad("data_path", e))?;
                     (set.train, Some(set.test))
                 }
@@ -319,14 +352,29 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         }
         _ => {
             if p.data_path.is_some() {
-                return Err(bad("data_path", "synthetic datasets are generated, not read"));
+                return Err(bad(
+                    "data_path",
+                    "synthetic datasets are generated, not read",
+                ));
             }
             let generated = match name {
-                "blobs" => synthetic::blobs(classes, samples.div_ceil(classes) * 5 / 4, features, noise.max(0.0) * 10.0, seed),
+                "blobs" => synthetic::blobs(
+                    classes,
+                    samples.div_ceil(classes) * 5 / 4,
+                    features,
+                    noise.max(0.0) * 10.0,
+                    seed,
+                ),
                 "two_moons" => synthetic::two_moons(samples * 5 / 8, noise, seed),
-                "spirals" => synthetic::spirals(classes, samples * 5 / 4 / classes.max(1), noise, seed),
-                "logistic" => synthetic::logistic(samples * 5 / 4, features, noise == 0.0, seed).map(|(d, _)| d),
-                "linear_regression" => synthetic::linear_regression(samples * 5 / 4, features, noise, seed).map(|r| r.data),
+                "spirals" => {
+                    synthetic::spirals(classes, samples * 5 / 4 / classes.max(1), noise, seed)
+                }
+                "logistic" => synthetic::logistic(samples * 5 / 4, features, noise == 0.0, seed)
+                    .map(|(d, _)| d),
+                "linear_regression" => {
+                    synthetic::linear_regression(samples * 5 / 4, features, noise, seed)
+                        .map(|r| r.data)
+                }
                 other => {
                     return Err(bad(
                         "dataset",
@@ -344,7 +392,8 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
     let (mut train, mut validation) = match p.validation.unwrap_or(0) {
         0 => (train, None),
         n => {
-            let split = train_validation_split(&train, n, seed).map_err(|e| bad("validation", e))?;
+            let split =
+                train_validation_split(&train, n, seed).map_err(|e| bad("validation", e))?;
             (split.train, Some(split.validation))
         }
     };
@@ -377,9 +426,17 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         Some("mse") if regression => Loss::Mse,
         Some("cross_entropy") if !regression => Loss::CrossEntropy,
         Some(l @ ("mse" | "cross_entropy")) => {
-            return Err(bad("loss", format!("{l} does not fit the {name} dataset's targets")));
+            return Err(bad(
+                "loss",
+                format!("{l} does not fit the {name} dataset's targets"),
+            ));
         }
-        Some(other) => return Err(bad("loss", format!("{other:?}: allowed: cross_entropy, mse"))),
+        Some(other) => {
+            return Err(bad(
+                "loss",
+                format!("{other:?}: allowed: cross_entropy, mse"),
+            ));
+        }
     };
     let l2 = p.l2.unwrap_or(0.0);
     if !(l2.is_finite() && l2 >= 0.0) {
@@ -387,21 +444,33 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
     }
     let d_input = train.feature_len();
     let outputs = train.classes().unwrap_or(1);
-    let model_name = p.model.as_deref().unwrap_or(if regression { "linear" } else { "softmax" });
+    let model_name = p
+        .model
+        .as_deref()
+        .unwrap_or(if regression { "linear" } else { "softmax" });
     let activation = match p.activation.as_deref() {
         None | Some("relu") => descent_models::Activation::Relu,
         Some("tanh") => descent_models::Activation::Tanh,
         Some(other) => return Err(bad("activation", format!("{other:?}: allowed: relu, tanh"))),
     };
     if p.hidden.is_some() && model_name != "mlp" {
-        return Err(bad("hidden", format!("only the mlp model takes hidden widths, not {model_name}")));
+        return Err(bad(
+            "hidden",
+            format!("only the mlp model takes hidden widths, not {model_name}"),
+        ));
     }
     let model = match model_name {
-        "linear" => ModelConfig::LinearRegression(LinearRegressionConfig::new(d_input).with_d_output(outputs)),
+        "linear" => ModelConfig::LinearRegression(
+            LinearRegressionConfig::new(d_input).with_d_output(outputs),
+        ),
         "softmax" => ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(d_input, outputs)),
         "mlp" => ModelConfig::Mlp(
-            MlpConfig::new(d_input, p.hidden.clone().unwrap_or_else(|| vec![64]), outputs)
-                .with_activation(activation),
+            MlpConfig::new(
+                d_input,
+                p.hidden.clone().unwrap_or_else(|| vec![64]),
+                outputs,
+            )
+            .with_activation(activation),
         ),
         "fmnist_mlp" => ModelConfig::Mlp(
             MlpConfig::fmnist_mlp()
@@ -419,15 +488,31 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
             if train.item_shape() != [1, 28, 28] {
                 return Err(bad(
                     "model",
-                    format!("cnn_2c2d needs 28x28 images; {name} items have shape {:?}", train.item_shape()),
+                    format!(
+                        "cnn_2c2d needs 28x28 images; {name} items have shape {:?}",
+                        train.item_shape()
+                    ),
                 ));
             }
             ModelConfig::Cnn2c2d(Cnn2c2dConfig::new().with_classes(outputs))
         }
-        other => return Err(bad("model", format!("{other:?} is not known; allowed: {}", MODELS.join(", ")))),
+        other => {
+            return Err(bad(
+                "model",
+                format!("{other:?} is not known; allowed: {}", MODELS.join(", ")),
+            ));
+        }
     };
-    if regression && !matches!(model, ModelConfig::LinearRegression(_) | ModelConfig::Mlp(_)) {
-        return Err(bad("model", format!("{model_name} is a classifier; {name} has real-valued targets")));
+    if regression
+        && !matches!(
+            model,
+            ModelConfig::LinearRegression(_) | ModelConfig::Mlp(_)
+        )
+    {
+        return Err(bad(
+            "model",
+            format!("{model_name} is a classifier; {name} has real-valued targets"),
+        ));
     }
     Ok(SupervisedTask {
         train: Arc::new(train),
@@ -437,10 +522,6 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         objective: Objective { loss, l2 },
     })
 }
-
-/// A module a run trains: what the loop needs beyond burn's `AutodiffModule`.
-pub trait Trainable<B: AutodiffBackend>: AutodiffModule<B> + Clone + Send + 'static {}
-impl<B: AutodiffBackend, M: AutodiffModule<B> + Clone + Send + 'static> Trainable<B> for M {}
 
 impl LandscapeTask {
     /// The run's point at the start.
@@ -475,7 +556,11 @@ impl LandscapeTask {
 
 impl SupervisedTask {
     /// The run's model, initialised from `seed`.
-    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<descent_models::AnyModel<B>> {
+    pub fn init<B: Backend>(
+        &self,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<descent_models::AnyModel<B>> {
         let mut config = self.model.clone();
         match &mut config {
             ModelConfig::LinearRegression(c) => c.seed = seed,
@@ -546,7 +631,10 @@ impl SupervisedTask {
             if let Some(labels) = labels {
                 correct += count_correct(output.clone(), labels);
             }
-            let loss: f64 = data_only.value(model, output, &targets)?.into_scalar().elem();
+            let loss: f64 = data_only
+                .value(model, output, &targets)?
+                .into_scalar()
+                .elem();
             loss_sum += loss * chunk.len() as f64;
         }
         let n = data.len() as f64;

@@ -142,7 +142,10 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
             metrics.insert(name.to_string(), stats);
         }
     }
-    let steps: Vec<f64> = runs.iter().filter_map(|r| r.steps_to_target.map(|s| s as f64)).collect();
+    let steps: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.steps_to_target.map(|s| s as f64))
+        .collect();
     let mut timing = BTreeMap::new();
     let seconds: Vec<f64> = finished.iter().map(|r| r.seconds).collect();
     if let Some(s) = Stats::of(&seconds) {
@@ -163,7 +166,10 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
     Group {
         variant,
         point,
-        values: runs.first().map(|r| r.point.values.clone()).unwrap_or_default(),
+        values: runs
+            .first()
+            .map(|r| r.point.values.clone())
+            .unwrap_or_default(),
         seeds: runs.iter().map(|r| r.seed).collect(),
         metrics,
         steps_to_target: Stats::of(&steps),
@@ -178,7 +184,9 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
 
 fn show(value: f64) -> String {
     let a = value.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+    if value == value.trunc() && a < 1e9 {
+        format!("{value:.0}")
+    } else if !(1e-3..1e5).contains(&a) {
         format!("{value:.3e}")
     } else {
         format!("{value:.4}")
@@ -229,7 +237,12 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
     out.push_str("---|---|\n");
     for g in &summary.groups {
         let n = g.seeds.len() - g.diverged.len();
-        let _ = write!(out, "| {} | {} | {n} |", g.variant, if g.point.is_empty() { "–" } else { &g.point });
+        let _ = write!(
+            out,
+            "| {} | {} | {n} |",
+            g.variant,
+            if g.point.is_empty() { "–" } else { &g.point }
+        );
         for (key, _) in &columns {
             let _ = write!(out, " {} |", mean_std(g.metrics.get(*key)));
         }
@@ -245,10 +258,18 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
         let diverged = if g.diverged.is_empty() {
             "0".to_string()
         } else {
-            let at: Vec<String> = g.diverged.iter().map(|(seed, step)| format!("seed {seed} at step {step}")).collect();
+            let at: Vec<String> = g
+                .diverged
+                .iter()
+                .map(|(seed, step)| format!("seed {seed} at step {step}"))
+                .collect();
             format!("{} ({})", g.diverged.len(), at.join(", "))
         };
-        let _ = writeln!(out, " {diverged} | {} |", mean_std(g.timing.get("seconds_per_step")));
+        let _ = writeln!(
+            out,
+            " {diverged} | {} |",
+            mean_std(g.timing.get("seconds_per_step"))
+        );
     }
     out
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
@@ -26,7 +26,7 @@ use crate::problem::{Evaluation, Task};
 pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
 
 /// The facts of a run's budget, fixed before it starts.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
     /// Steps to take (None: only a time limit).
     pub steps: Option<u64>,
@@ -96,7 +96,18 @@ pub fn execute<B: AutodiffBackend>(
                     move |w: &[f64]| t.landscape.value(w).ok()
                 },
             };
-            run_loop(run, dir, device, module, optimizer.init()?, &lr, &plan, limits, walker, progress)
+            run_loop(
+                run,
+                dir,
+                device,
+                module,
+                optimizer.init()?,
+                &lr,
+                &plan,
+                limits,
+                walker,
+                progress,
+            )
         }
         Task::Supervised(t) => {
             let module = t.init::<B>(run.seed, device)?;
@@ -115,7 +126,18 @@ pub fn execute<B: AutodiffBackend>(
                 coordinates: |_: &descent_models::AnyModel<B>| None,
                 landscape_value: |_: &[f64]| None,
             };
-            run_loop(run, dir, device, module, optimizer.init()?, &lr, &plan, limits, walker, progress)
+            run_loop(
+                run,
+                dir,
+                device,
+                module,
+                optimizer.init()?,
+                &lr,
+                &plan,
+                limits,
+                walker,
+                progress,
+            )
         }
     }
 }
@@ -240,7 +262,11 @@ where
         }
         if logged && let Some(w) = (walker.coordinates)(&module) {
             let value = (walker.landscape_value)(&w);
-            state.trajectory.push(TrajectoryRow { step, w, loss: value });
+            state.trajectory.push(TrajectoryRow {
+                step,
+                w,
+                loss: value,
+            });
         }
 
         if diverged || last {
