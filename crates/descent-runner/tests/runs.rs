@@ -1,0 +1,339 @@
+//! The runner end to end, through the real binary: outputs, determinism, resume after
+//! SIGKILL, shards merged, divergence reported.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn descent(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the descent binary runs")
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A small MLP on the embedded digits: 2 variants x 2 seeds, with checkpoints.
+const DIGITS: &str = r#"
+name = "small"
+description = "test experiment"
+seeds = [0, 1]
+
+[problem]
+dataset = "digits"
+model = "mlp"
+hidden = [16]
+standardize = "global"
+validation = 100
+
+[batch]
+size = 64
+sampling = "stratified"
+
+[budget]
+steps = 60
+
+[eval]
+every = 20
+log_every = 2
+
+[checkpoint]
+every = 7
+
+[[variants]]
+name = "momentum"
+lr = 0.05
+optimizer = { kind = "sgd", momentum = 0.9 }
+schedule = { kind = "cosine" }
+
+[[variants]]
+name = "adam"
+lr = 0.003
+optimizer = { kind = "adam" }
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_dirs(experiment: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(experiment)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("run.json").exists())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `summary.json` without its wall-clock part.
+fn reproducible_summary(experiment: &Path) -> serde_json::Value {
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&read(&experiment.join("summary.json"))).unwrap();
+    for group in summary["groups"].as_array_mut().unwrap() {
+        group.as_object_mut().unwrap().remove("timing");
+    }
+    summary
+}
+
+/// The run's files that must repeat exactly.
+fn deterministic_files(run: &Path) -> Vec<(String, String)> {
+    ["metrics.csv", "trajectory.csv", "measurements.csv"]
+        .iter()
+        .filter(|f| run.join(f).exists())
+        .map(|f| (f.to_string(), read(&run.join(f))))
+        .collect()
+}
+
+#[test]
+fn a_run_writes_every_output_and_repeats_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "small.toml", DIGITS);
+    for out in ["a", "b"] {
+        ok(&descent(
+            tmp.path(),
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--out",
+                out,
+                "--quiet",
+                "--jobs",
+                "2",
+            ],
+        ));
+    }
+    let (a, b) = (tmp.path().join("a/small"), tmp.path().join("b/small"));
+    for f in ["config.toml", "plan.json", "summary.json", "summary.md"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let config = read(&a.join("config.toml"));
+    for key in ["git_revision", "backend", "precision", "machine"] {
+        assert!(config.contains(key), "config.toml lacks {key}");
+    }
+    let runs = run_dirs(&a);
+    assert_eq!(runs.len(), 4);
+    for run in &runs {
+        for f in ["metrics.csv", "timing.csv", "run.json"] {
+            assert!(run.join(f).is_file(), "{}/{f} missing", run.display());
+        }
+        assert!(
+            !run.join("checkpoint.bin").exists(),
+            "finished runs keep no checkpoint"
+        );
+        let twin = b.join(run.file_name().unwrap());
+        assert_eq!(
+            deterministic_files(run),
+            deterministic_files(&twin),
+            "{}",
+            run.display()
+        );
+        let metrics = read(&run.join("metrics.csv"));
+        assert!(
+            metrics.starts_with("step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy")
+        );
+        // log_every = 2 over 60 steps, plus the final row at step 60.
+        assert_eq!(metrics.lines().count(), 1 + 31);
+    }
+    assert_eq!(reproducible_summary(&a), reproducible_summary(&b));
+    // Learning happened: every finished run beats chance on the validation set.
+    let summary = reproducible_summary(&a);
+    for group in summary["groups"].as_array().unwrap() {
+        let accuracy = group["metrics"]["final_val_accuracy"]["mean"]
+            .as_f64()
+            .unwrap();
+        assert!(accuracy > 0.6, "{group}");
+    }
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Long enough to be killed mid-way; one job, so runs are in flight one at a time.
+    let text = DIGITS
+        .replace("steps = 60", "steps = 400")
+        .replace("seeds = [0, 1]", "seeds = [3]");
+    let file = write(tmp.path(), "small.toml", &text);
+    let file = file.to_str().unwrap();
+    ok(&descent(
+        tmp.path(),
+        &["run", file, "--out", "whole", "--quiet", "--jobs", "1"],
+    ));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(["run", file, "--out", "killed", "--quiet", "--jobs", "1"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = tmp.path().join("killed/small");
+    // Kill once the second run has a checkpoint: the first is finished, the second halfway.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let second = killed.join("adam-s3/checkpoint.bin");
+        if second.exists() {
+            let header = std::fs::read(&second).unwrap_or_default();
+            if header.len() > 1000 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed; make it longer"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(
+        !killed.join("summary.json").exists(),
+        "the run was killed before the end"
+    );
+
+    ok(&descent(
+        tmp.path(),
+        &["resume", killed.to_str().unwrap(), "--quiet"],
+    ));
+    let whole = tmp.path().join("whole/small");
+    let runs = run_dirs(&whole);
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let resumed = killed.join(run.file_name().unwrap());
+        assert_eq!(
+            deterministic_files(&run),
+            deterministic_files(&resumed),
+            "{}",
+            run.display()
+        );
+    }
+    assert_eq!(reproducible_summary(&whole), reproducible_summary(&killed));
+}
+
+#[test]
+fn shards_merged_give_the_unsharded_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "sweep"
+seeds = [0, 1]
+[problem]
+landscape = "quadratic"
+eigenvalues = [1.0, 10.0]
+angle = 0.5
+start = [2.0, -1.0]
+[budget]
+steps = 150
+[[variants]]
+name = "gd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+[[variants]]
+name = "heavy-ball"
+lr = 0.1
+optimizer = { kind = "sgd", momentum = 0.5 }
+[sweep]
+"variants.*.lr" = [0.01, 0.1, 0.19, 0.21]
+"#;
+    let file = write(tmp.path(), "sweep.toml", text);
+    let file = file.to_str().unwrap();
+    ok(&descent(
+        tmp.path(),
+        &["run", file, "--out", "all", "--quiet"],
+    ));
+    ok(&descent(
+        tmp.path(),
+        &["run", file, "--out", "s0", "--shard", "0/2", "--quiet"],
+    ));
+    ok(&descent(
+        tmp.path(),
+        &["run", file, "--out", "s1", "--shard", "1/2", "--quiet"],
+    ));
+    assert_eq!(run_dirs(&tmp.path().join("s0/sweep")).len(), 8);
+    assert_eq!(run_dirs(&tmp.path().join("s1/sweep")).len(), 8);
+    ok(&descent(
+        tmp.path(),
+        &["merge", "s0/sweep", "s1/sweep", "--out", "merged"],
+    ));
+    let all = tmp.path().join("all/sweep");
+    let merged = tmp.path().join("merged");
+    assert_eq!(run_dirs(&merged).len(), 16);
+    assert_eq!(reproducible_summary(&all), reproducible_summary(&merged));
+    // The sweep crosses the stability limit 2/lambda_max = 0.2 of plain GD.
+    let summary = reproducible_summary(&all);
+    let gd_021 = summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["variant"] == "gd" && g["point"] == "lr=0.21")
+        .unwrap();
+    assert_eq!(gd_021["diverged"].as_array().unwrap().len(), 2, "{gd_021}");
+}
+
+#[test]
+fn a_diverging_variant_is_reported_while_the_others_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "cliff"
+[problem]
+landscape = "elongated_bowl"
+start = [-4.0, 1.5]
+[budget]
+steps = 300
+[[variants]]
+name = "stable"
+lr = 0.2
+optimizer = { kind = "sgd" }
+[[variants]]
+name = "far-above"
+lr = 1.0
+optimizer = { kind = "sgd" }
+[[variants]]
+name = "adam"
+lr = 0.1
+optimizer = { kind = "adam" }
+"#;
+    let file = write(tmp.path(), "cliff.toml", text);
+    let out = descent(
+        tmp.path(),
+        &["run", file.to_str().unwrap(), "--out", "o", "--quiet"],
+    );
+    ok(&out);
+    let dir = tmp.path().join("o/cliff");
+    let record = |run: &str| -> serde_json::Value {
+        serde_json::from_str(&read(&dir.join(run).join("run.json"))).unwrap()
+    };
+    let far = record("far-above-s0");
+    assert_eq!(far["status"], "diverged");
+    // lr = 1 on eigenvalue 8: the error grows 7x per step, the loss 49x: 1e6 x the start loss
+    // (25) is passed at step 4.
+    let step = far["diverged_at"].as_u64().unwrap();
+    assert!((3..=6).contains(&step), "{step}");
+    for run in ["stable-s0", "adam-s0"] {
+        assert_eq!(record(run)["status"], "finished");
+        assert_eq!(record(run)["steps"], 300);
+    }
+    let md = read(&dir.join("summary.md"));
+    assert!(md.contains(&format!("seed 0 at step {step}")), "{md}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("far-above"), "{stdout}");
+}
