@@ -61,10 +61,19 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
 }
 
 /// Everything checked before a directory is made.
-struct Prepared {
-    plan: Plan,
-    task: Task,
-    runs: Vec<RunSpec>,
+pub(crate) struct Prepared {
+    /// The expanded file.
+    pub plan: Plan,
+    /// The problem, built once.
+    pub task: Task,
+    /// The runs of this shard.
+    pub runs: Vec<RunSpec>,
+}
+
+/// Checks a plan completely (problem, data, every run's optimizer and schedule) and keeps the
+/// runs of `shard`.
+pub(crate) fn prepare_plan(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
+    prepare(plan, shard)
 }
 
 fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
@@ -106,7 +115,7 @@ fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
     Ok(Prepared { plan, task, runs })
 }
 
-fn check_backend(backend: BackendChoice, precision: Precision) -> Result<()> {
+pub(crate) fn check_backend(backend: BackendChoice, precision: Precision) -> Result<()> {
     let available = available_backends();
     let compiled = match backend {
         BackendChoice::Ndarray => cfg!(feature = "ndarray"),
@@ -116,9 +125,9 @@ fn check_backend(backend: BackendChoice, precision: Precision) -> Result<()> {
         return Err(usage(format!(
             "--backend {}: not compiled into this binary; available: {}. Rebuild with \
              `--features {}`.",
-            name(backend),
+            backend_name(backend),
             available.join(", "),
-            name(backend)
+            backend_name(backend)
         )));
     }
     if backend == BackendChoice::Wgpu && precision == Precision::F64 {
@@ -127,7 +136,7 @@ fn check_backend(backend: BackendChoice, precision: Precision) -> Result<()> {
     Ok(())
 }
 
-fn name(backend: BackendChoice) -> &'static str {
+pub(crate) fn backend_name(backend: BackendChoice) -> &'static str {
     match backend {
         BackendChoice::Ndarray => "ndarray",
         BackendChoice::Wgpu => "wgpu",
@@ -231,7 +240,7 @@ fn write_config(
     let mut meta = BTreeMap::new();
     meta.insert("source".to_string(), plan.file.display().to_string());
     meta.insert("git_revision".to_string(), crate::git_revision());
-    meta.insert("backend".to_string(), name(backend).to_string());
+    meta.insert("backend".to_string(), backend_name(backend).to_string());
     meta.insert(
         "precision".to_string(),
         format!("{precision:?}").to_lowercase(),
@@ -284,7 +293,7 @@ fn execute_all(
             "{}: {} runs on {} ({:?}), {} at a time",
             prepared.plan.name,
             pending.len(),
-            name(backend),
+            backend_name(backend),
             precision,
             jobs
         );
@@ -321,7 +330,7 @@ fn execute_all(
                     bar.finish_and_clear();
                     bars.remove(&bar);
                     match result {
-                        Ok(record) => {
+                        Ok(crate::train::Finished { record, .. }) => {
                             let verdict = match record.diverged_at {
                                 Some(step) => format!("diverged at step {step}"),
                                 None => format!(
@@ -359,14 +368,14 @@ fn execute_all(
     Ok(())
 }
 
-fn on_backend(
+pub(crate) fn on_backend(
     backend: BackendChoice,
     precision: Precision,
     task: &Task,
     run: &RunSpec,
     dir: &Path,
     progress: crate::train::Progress,
-) -> Result<RunRecord> {
+) -> Result<crate::train::Finished> {
     // A sweep over the problem's own fields gets its own task.
     let rebuilt;
     let task = if run.point.values.keys().any(|k| k.starts_with("problem")) {
@@ -396,7 +405,7 @@ fn on_backend(
         ),
         _ => Err(usage(format!(
             "backend {} with precision {precision:?} is not available in this binary",
-            name(backend)
+            backend_name(backend)
         ))),
     }
 }
@@ -407,7 +416,7 @@ fn go<B: AutodiffBackend>(
     dir: &Path,
     device: B::Device,
     progress: crate::train::Progress,
-) -> Result<RunRecord> {
+) -> Result<crate::train::Finished> {
     use burn::tensor::Element;
     // One precision per process; ignoring "already set" keeps repeated runs working.
     let _ = burn::tensor::set_default_dtypes::<B>(

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod compare;
 mod config;
 mod execute;
 mod optim;
@@ -70,6 +71,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run the same runs on several backends (same seeds, weights and batches) and compare
+    /// time per step, samples/s, final metrics and how far parameters and losses drift apart.
+    ///
+    /// Writes OUT/<experiment>-compare/compare.json and compare.md, and each backend's run
+    /// directories beside them.
+    Compare(compare::CompareArgs),
     /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
     /// one summary.
     Merge {
@@ -180,6 +187,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Report { dir } => execute::report(&dir),
         Command::Resume { dir, jobs, quiet } => execute::resume(&dir, jobs, quiet),
         Command::Merge { dirs, out } => execute::merge(&dirs, out.as_deref()),
+        Command::Compare(args) => compare::compare(&args),
     }
 }
 

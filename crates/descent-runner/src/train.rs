@@ -71,7 +71,7 @@ pub fn execute<B: AutodiffBackend>(
     dir: &Path,
     device: &B::Device,
     progress: Progress,
-) -> Result<RunRecord> {
+) -> Result<Finished> {
     let experiment = &run.experiment;
     let variant = &experiment.variants[0];
     let plan = task
@@ -183,7 +183,7 @@ fn run_loop<B, M, L, E, C, V>(
     limits: Limits,
     walker: Walker<L, E, C, V>,
     progress: Progress,
-) -> Result<RunRecord>
+) -> Result<Finished>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Clone,
@@ -317,7 +317,40 @@ where
     }
     let record = RunRecord::new(run, status, &state, target_reached, limits);
     output::write_run(dir, run, &state, &record)?;
-    Ok(record)
+    let mut reader = ParameterReader::default();
+    module.visit(&mut reader);
+    Ok(Finished {
+        record,
+        parameters: reader.values,
+        rows: state.rows,
+        timing: state.timing,
+    })
+}
+
+/// What a run leaves besides its files: for `descent compare`.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// `run.json`.
+    pub record: RunRecord,
+    /// Every float parameter, flattened in visiting order.
+    pub parameters: Vec<f64>,
+    /// The metric rows.
+    pub rows: Vec<MetricsRow>,
+    /// `(step, wall seconds)` per row.
+    pub timing: Vec<(u64, f64)>,
+}
+
+/// Reads every float parameter back to the host.
+#[derive(Default)]
+struct ParameterReader {
+    values: Vec<f64>,
+}
+
+impl<B: burn::tensor::backend::Backend> burn::module::ModuleVisitor<B> for ParameterReader {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+        let data = param.val().into_data().convert::<f64>();
+        self.values.extend(data.iter::<f64>());
+    }
 }
 
 /// When the target was first reached: `(step, seconds)`.
