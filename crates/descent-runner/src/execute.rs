@@ -398,11 +398,30 @@ pub(crate) fn on_backend(
             task, run, dir, Default::default(), progress
         ),
         #[cfg(feature = "wgpu")]
-        (BackendChoice::Wgpu, Precision::F32) => go::<
-            burn::backend::Autodiff<burn::backend::Wgpu<f32>>,
-        >(
-            task, run, dir, Default::default(), progress
-        ),
+        (BackendChoice::Wgpu, Precision::F32) => {
+            // burn panics when no adapter exists; say what to install instead.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                go::<burn::backend::Autodiff<burn::backend::Wgpu<f32>>>(
+                    task,
+                    run,
+                    dir,
+                    Default::default(),
+                    progress,
+                )
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(anyhow::anyhow!(
+                    "the wgpu backend failed: {message}. Is a GPU driver installed? Without a \
+                     GPU, Mesa's lavapipe runs Vulkan on the CPU (apt-get install \
+                     mesa-vulkan-drivers); on headless NVIDIA machines see the README's GPU section"
+                ))
+            })
+        }
         _ => Err(usage(format!(
             "backend {} with precision {precision:?} is not available in this binary",
             backend_name(backend)

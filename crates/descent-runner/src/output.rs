@@ -309,7 +309,8 @@ pub fn write_partial(
 ) -> Result<()> {
     let _ = run;
     write_tables(dir, state)?;
-    let header = serde_json::to_vec(&checkpoint.progress)?;
+    // MessagePack stores every f64 as its 8 bytes: the metrics reload bit for bit.
+    let header = rmp_serde::to_vec(&checkpoint.progress)?;
     let bytes = frame(&[&header, &checkpoint.module, &checkpoint.optimizer]);
     write_atomic(&dir.join("checkpoint.bin"), &bytes)
 }
@@ -327,7 +328,7 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
         bail!("{}: incomplete checkpoint", path.display());
     };
     let progress =
-        serde_json::from_slice(&header).with_context(|| format!("{}: header", path.display()))?;
+        rmp_serde::from_slice(&header).with_context(|| format!("{}: header", path.display()))?;
     Ok(Some(Checkpoint {
         progress,
         module,

@@ -289,3 +289,4 @@ mod tests {
         assert!(Stats::of(&[]).is_none());
     }
 }
+
