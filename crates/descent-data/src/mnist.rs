@@ -1,8 +1,9 @@
 //! Fashion-MNIST and MNIST from IDX files on disk.
 //!
-//! Fashion-MNIST is looked for, in order, in an explicit directory (config or CLI), in
-//! `$DESCENT_DATA` (the directory itself or its `fashion-mnist/` subdirectory), then in
-//! `/usr/share/datasets/fashion-mnist/`, where Debian's `dataset-fashion-mnist` puts it.
+//! Fashion-MNIST is looked for in an explicit directory (config or CLI) when one is given,
+//! and only there; otherwise in `$DESCENT_DATA` (the directory itself or its
+//! `fashion-mnist/` subdirectory), then in `/usr/share/datasets/fashion-mnist/`, where
+//! Debian's `dataset-fashion-mnist` puts it.
 //! Each file may be gzip-compressed (`name.gz`) or not (`name`).
 //!
 //! Fashion-MNIST's files are checked against their published MD5s. Debian recompresses the
@@ -28,7 +29,7 @@ const CLASSES: usize = 10;
 const MAX_PIXEL: f32 = 255.0;
 const HINT: &str = "Install it with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), \
      or download the four IDX files from https://github.com/zalandoresearch/fashion-mnist \
-     and point DESCENT_DATA (or the experiment's `data.path`) at their directory";
+     and point DESCENT_DATA (or the experiment's `problem.data_path`) at their directory";
 
 /// One of the four files of an MNIST-family dataset, with Fashion-MNIST's checksums.
 struct KnownFile {
@@ -70,12 +71,13 @@ pub struct TrainTest {
     pub test: ArrayDataset,
 }
 
-/// The directories searched for Fashion-MNIST, in order.
+/// The directories searched for Fashion-MNIST, in order. An explicit directory is the only
+/// one searched: a path the user named and got wrong must not be silently replaced.
 pub fn fashion_mnist_search_path(explicit: Option<&Path>) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
     if let Some(dir) = explicit {
-        dirs.push(dir.to_path_buf());
+        return vec![dir.to_path_buf()];
     }
+    let mut dirs = Vec::new();
     if let Some(env) = std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
         let env = PathBuf::from(env);
         dirs.push(env.join("fashion-mnist"));

@@ -30,9 +30,13 @@ fn bits<B: Backend, M: Module<B>>(model: &M) -> Vec<Vec<u32>> {
 /// Whether a Vulkan driver is installed (an ICD manifest where the loader looks); without
 /// one the test says SKIPPED, unless `DESCENT_REQUIRE_WGPU` (set by `.ci/run`) is set.
 fn vulkan_driver() -> bool {
-    let found = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"]
-        .iter()
-        .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+    let found = [
+        "/usr/share/vulkan/icd.d",
+        "/etc/vulkan/icd.d",
+        "/usr/local/share/vulkan/icd.d",
+    ]
+    .iter()
+    .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
         || std::env::var_os("VK_ICD_FILENAMES").is_some()
         || std::env::var_os("VK_DRIVER_FILES").is_some();
     if !found {

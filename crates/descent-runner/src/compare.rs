@@ -97,7 +97,10 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 /// `descent compare`.
 pub fn compare(args: &CompareArgs) -> Result<()> {
     if args.backends.len() < 2 {
-        return Err(UsageError("--backends: name at least two backends to compare, e.g. ndarray,wgpu".into()).into());
+        return Err(UsageError(
+            "--backends: name at least two backends to compare, e.g. ndarray,wgpu".into(),
+        )
+        .into());
     }
     for &b in &args.backends {
         crate::execute::check_backend(b, Precision::F32)?;
@@ -122,9 +125,14 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let dir = args.out.join(format!("{}-compare", prepared.plan.name));
     if dir.exists() {
         if !args.overwrite {
-            return Err(UsageError(format!("{}: exists already; pass --overwrite or another --out", dir.display())).into());
+            return Err(UsageError(format!(
+                "{}: exists already; pass --overwrite or another --out",
+                dir.display()
+            ))
+            .into());
         }
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
     }
     let mut results = Vec::new();
     let mut finished: Vec<(String, String, Finished)> = Vec::new();
@@ -132,16 +140,25 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         for &backend in &args.backends {
             let name = backend_name(backend);
             let run_dir = dir.join(name).join(&run.id);
-            std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+            std::fs::create_dir_all(&run_dir)
+                .with_context(|| format!("cannot create {}", run_dir.display()))?;
             eprintln!("{}: {} on {name} ...", prepared.plan.name, run.id);
-            let done = on_backend(backend, Precision::F32, &prepared.task, run, &run_dir, &|_, _| {})?;
+            let done = on_backend(
+                backend,
+                Precision::F32,
+                &prepared.task,
+                run,
+                &run_dir,
+                &|_, _| {},
+            )?;
             results.push(summarize(name, run, &done));
             finished.push((run.id.clone(), name.to_string(), done));
         }
     }
     let mut pairs = Vec::new();
     for run in &prepared.runs {
-        let mine: Vec<&(String, String, Finished)> = finished.iter().filter(|f| f.0 == run.id).collect();
+        let mine: Vec<&(String, String, Finished)> =
+            finished.iter().filter(|f| f.0 == run.id).collect();
         for (i, a) in mine.iter().enumerate() {
             for b in &mine[i + 1..] {
                 pairs.push(pair(&run.id, a, b));
@@ -174,7 +191,10 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         verdict,
     };
     std::fs::create_dir_all(&dir)?;
-    output::write_atomic(&dir.join("compare.json"), &serde_json::to_vec_pretty(&comparison)?)?;
+    output::write_atomic(
+        &dir.join("compare.json"),
+        &serde_json::to_vec_pretty(&comparison)?,
+    )?;
     let md = markdown(&comparison);
     output::write_atomic(&dir.join("compare.md"), md.as_bytes())?;
     println!("{md}");
@@ -208,7 +228,13 @@ fn summarize(backend: &str, run: &RunSpec, done: &Finished) -> BackendResult {
 }
 
 fn max_abs(values: impl Iterator<Item = f64>) -> f64 {
-    values.fold(0.0, |m, v| if v.is_nan() { f64::INFINITY } else { m.max(v.abs()) })
+    values.fold(0.0, |m, v| {
+        if v.is_nan() {
+            f64::INFINITY
+        } else {
+            m.max(v.abs())
+        }
+    })
 }
 
 fn pair(run: &str, a: &(String, String, Finished), b: &(String, String, Finished)) -> PairResult {
@@ -219,11 +245,18 @@ fn pair(run: &str, a: &(String, String, Finished), b: &(String, String, Finished
         f64::INFINITY
     };
     let losses = |f: &Finished| -> Vec<(u64, f64)> {
-        f.rows.iter().filter_map(|r| r.train_loss.map(|l| (r.step, l))).collect()
+        f.rows
+            .iter()
+            .filter_map(|r| r.train_loss.map(|l| (r.step, l)))
+            .collect()
     };
     let (la, lb) = (losses(&a.2), losses(&b.2));
     let loss_difference = if la.len() == lb.len() {
-        max_abs(la.iter().zip(&lb).map(|(x, y)| if x.0 == y.0 { x.1 - y.1 } else { f64::NAN }))
+        max_abs(
+            la.iter()
+                .zip(&lb)
+                .map(|(x, y)| if x.0 == y.0 { x.1 - y.1 } else { f64::NAN }),
+        )
     } else {
         f64::INFINITY
     };
@@ -257,8 +290,10 @@ fn markdown(c: &Comparison) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.run,
             r.backend,
-            r.median_step_seconds.map_or("–".into(), |s| format!("{:.3}", s * 1e3)),
-            r.samples_per_second.map_or("–".into(), |s| format!("{s:.0}")),
+            r.median_step_seconds
+                .map_or("–".into(), |s| format!("{:.3}", s * 1e3)),
+            r.samples_per_second
+                .map_or("–".into(), |s| format!("{s:.0}")),
             show(r.final_train_loss),
             show(r.final_test_loss),
             show(r.final_test_accuracy)

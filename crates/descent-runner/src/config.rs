@@ -147,6 +147,8 @@ pub enum BatchSizeValue {
     Items(i64),
     /// `"full"`.
     Word(String),
+    /// Anything else: refused with a message when the plan is built.
+    Other(Value),
 }
 
 impl Default for BatchSizeValue {
@@ -581,6 +583,13 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
             "the seed list is empty; give at least one seed".into(),
         ));
     }
+    let mut distinct = std::collections::BTreeSet::new();
+    if let Some(seed) = e.seeds.iter().find(|s| !distinct.insert(**s)) {
+        return Err(err(
+            "seeds",
+            format!("seed {seed} is listed twice; each seed runs once"),
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, v) in e.variants.iter().enumerate() {
         check_name(&format!("variants[{i}].name"), &v.name, shown)?;
@@ -659,11 +668,11 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
         }
     }
     if let Some(m) = e.divergence.max_loss
-        && !(m > 0.0)
+        && (m.is_nan() || m <= 0.0)
     {
         return Err(err("divergence.max_loss", format!("{m} must be > 0")));
     }
-    if !(e.divergence.factor > 1.0) {
+    if e.divergence.factor.is_nan() || e.divergence.factor <= 1.0 {
         return Err(err(
             "divergence.factor",
             format!("{} must be > 1", e.divergence.factor),

@@ -187,6 +187,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .into_iter()
         .map(|p| prepare(p, shard))
         .collect::<Result<_>>()?;
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(usage(format!(
+            "--out {}: is a file, not a directory",
+            args.out.display()
+        )));
+    }
     for p in &prepared {
         let dir = args.out.join(&p.plan.name);
         if dir.exists() && !args.overwrite {
@@ -496,7 +502,12 @@ fn recorded(dir: &Path) -> Result<(Plan, RunPlan)> {
         &std::fs::read(&plan_path)
             .map_err(|e| usage(format!("{}: cannot read: {e}", plan_path.display())))?,
     )
-    .with_context(|| plan_path.display().to_string())?;
+    .map_err(|e| {
+        usage(format!(
+            "{}: damaged ({e}); it is written by `descent run`",
+            plan_path.display()
+        ))
+    })?;
     Ok((plan, run_plan))
 }
 

@@ -44,6 +44,9 @@ pub const OPTIMIZERS: &[&str] = &[
     "noisy_gd",
 ];
 
+/// Schedule fields that the variant's `lr` sets.
+const LR_KEYS: [&str; 2] = ["initial_lr", "max_lr"];
+
 /// The schedule kinds an experiment can name.
 pub const SCHEDULES: &[&str] = &[
     "constant",
@@ -83,6 +86,15 @@ fn overlay<C: Serialize + DeserializeOwned>(
             ));
         };
         let given = serde_json::to_value(value).map_err(|e| format!("{field}.{key}: {e}"))?;
+        let whole = |v: &Json| v.is_u64() || v.is_i64();
+        if whole(slot) && !whole(&given) {
+            return Err(format!("{field}.{key} = {given}: expected a whole number"));
+        }
+        if slot.is_u64() && given.is_i64() && !given.is_u64() {
+            return Err(format!(
+                "{field}.{key} = {given}: expected a whole number >= 0"
+            ));
+        }
         let fits = matches!(
             (&*slot, &given),
             (Json::Number(_), Json::Number(_))
@@ -351,7 +363,7 @@ fn schedule_config(
             Err(format!("{field}.{key} is required for a {kind} schedule"))
         }
     };
-    let no_lr = ["initial_lr", "max_lr"];
+    let no_lr = LR_KEYS;
     if let Some(k) = no_lr.iter().find(|k| table.contains_key(**k)) {
         return Err(format!(
             "{field}.{k}: the learning rate is the variant's `lr`; set that instead"
@@ -365,11 +377,11 @@ fn schedule_config(
     }
     Ok(match kind {
         "constant" => {
-            ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &[])?)
+            ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &LR_KEYS)?)
         }
         "step" => {
             required("step_size")?;
-            ScheduleConfig::Step(overlay(&StepLrConfig::new(lr, 1), table, field, &[])?)
+            ScheduleConfig::Step(overlay(&StepLrConfig::new(lr, 1), table, field, &LR_KEYS)?)
         }
         "multistep" => {
             required("milestones")?;
@@ -377,7 +389,7 @@ fn schedule_config(
                 &MultiStepLrConfig::new(lr, vec![]),
                 table,
                 field,
-                &[],
+                &LR_KEYS,
             )?)
         }
         "exponential" => {
@@ -386,14 +398,14 @@ fn schedule_config(
                 &ExponentialLrConfig::new(lr, 1.0),
                 table,
                 field,
-                &[],
+                &LR_KEYS,
             )?)
         }
         "cosine" => ScheduleConfig::CosineAnnealing(overlay(
             &CosineAnnealingLrConfig::new(lr, total("t_max")?),
             table,
             field,
-            &[],
+            &LR_KEYS,
         )?),
         "warm_restarts" => {
             required("t_0")?;
@@ -401,33 +413,38 @@ fn schedule_config(
                 &CosineAnnealingWarmRestartsConfig::new(lr, 1),
                 table,
                 field,
-                &[],
+                &LR_KEYS,
             )?)
         }
-        "linear" => ScheduleConfig::Linear(overlay(&LinearLrConfig::new(lr), table, field, &[])?),
+        "linear" => {
+            ScheduleConfig::Linear(overlay(&LinearLrConfig::new(lr), table, field, &LR_KEYS)?)
+        }
         "polynomial" => ScheduleConfig::Polynomial(overlay(
             &PolynomialLrConfig::new(lr).with_total_iters(total("total_iters")?),
             table,
             field,
-            &[],
+            &LR_KEYS,
         )?),
-        "inverse_sqrt" => {
-            ScheduleConfig::InverseSqrt(overlay(&InverseSqrtLrConfig::new(lr), table, field, &[])?)
-        }
+        "inverse_sqrt" => ScheduleConfig::InverseSqrt(overlay(
+            &InverseSqrtLrConfig::new(lr),
+            table,
+            field,
+            &LR_KEYS,
+        )?),
         "cyclic" => {
             required("base_lr")?;
             ScheduleConfig::Cyclic(overlay(
                 &CyclicLrConfig::new(lr / 10.0, lr).with_cycle_momentum(false),
                 table,
                 field,
-                &["max_lr"],
+                &LR_KEYS,
             )?)
         }
         "one_cycle" => ScheduleConfig::OneCycle(overlay(
             &OneCycleLrConfig::new(lr, total("total_steps")?).with_cycle_momentum(false),
             table,
             field,
-            &[],
+            &LR_KEYS,
         )?),
         "wsd" => {
             required("stable_steps")?;
@@ -436,7 +453,7 @@ fn schedule_config(
                 &WarmupStableDecayConfig::new(lr, 0, 0),
                 table,
                 field,
-                &[],
+                &LR_KEYS,
             )?)
         }
         other => return Err(format!("{field}.kind = {other:?} is not known")),

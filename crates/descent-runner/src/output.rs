@@ -356,9 +356,13 @@ pub fn read_record(dir: &Path) -> Result<Option<RunRecord>> {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-        format!("{}: not a run record", path.display())
-    })?))
+    let record = serde_json::from_slice(&bytes).map_err(|e| {
+        crate::UsageError(format!(
+            "{}: damaged run record ({e}); delete the run's directory and `descent resume` to rerun it",
+            path.display()
+        ))
+    })?;
+    Ok(Some(record))
 }
 
 /// Every run record under an experiment directory, in run-list order.

@@ -148,6 +148,11 @@ impl Task {
                     "batch.size = {w:?}: must be a number of items or \"full\""
                 ));
             }
+            BatchSizeValue::Other(v) => {
+                return Err(format!(
+                    "batch.size = {v}: must be a whole number of items or \"full\""
+                ));
+            }
         };
         let sampling = match batch.sampling.as_str() {
             "shuffled" => Sampling::Shuffled,
@@ -273,6 +278,12 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
     } else {
         match (p.noise_sigma, p.noise_examples) {
             (None, None) => None,
+            (Some(_), Some(0)) => {
+                return Err(bad(
+                    "noise_examples",
+                    "0: the finite sum needs at least 1 example",
+                ));
+            }
             (Some(sigma), examples) => Some(
                 Stochastic::new(landscape.clone(), examples.unwrap_or(100), sigma, seed)
                     .map_err(|e| bad("noise_sigma", e))?,
@@ -357,23 +368,44 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
                     "synthetic datasets are generated, not read",
                 ));
             }
+            if samples < 10 {
+                return Err(bad(
+                    "samples",
+                    format!("{samples}: at least 10 items are needed"),
+                ));
+            }
+            if matches!(name, "blobs" | "spirals") && classes < 2 {
+                return Err(bad(
+                    "classes",
+                    format!("{classes}: at least 2 classes are needed"),
+                ));
+            }
+            if features == 0 {
+                return Err(bad("features", "0: at least 1 feature is needed"));
+            }
+            if !(noise.is_finite() && noise >= 0.0) {
+                return Err(bad(
+                    "noise",
+                    format!("{noise}: must be a finite number >= 0"),
+                ));
+            }
+            // Generate a quarter more than `samples`: that fifth of the total is the test set.
+            let total = samples + samples / 4;
             let generated = match name {
                 "blobs" => synthetic::blobs(
                     classes,
-                    samples.div_ceil(classes) * 5 / 4,
+                    total.div_ceil(classes),
                     features,
-                    noise.max(0.0) * 10.0,
+                    p.noise.unwrap_or(1.0),
                     seed,
                 ),
-                "two_moons" => synthetic::two_moons(samples * 5 / 8, noise, seed),
-                "spirals" => {
-                    synthetic::spirals(classes, samples * 5 / 4 / classes.max(1), noise, seed)
+                "two_moons" => synthetic::two_moons(total.div_ceil(2), noise, seed),
+                "spirals" => synthetic::spirals(classes, total.div_ceil(classes), noise, seed),
+                "logistic" => {
+                    synthetic::logistic(total, features, noise == 0.0, seed).map(|(d, _)| d)
                 }
-                "logistic" => synthetic::logistic(samples * 5 / 4, features, noise == 0.0, seed)
-                    .map(|(d, _)| d),
                 "linear_regression" => {
-                    synthetic::linear_regression(samples * 5 / 4, features, noise, seed)
-                        .map(|r| r.data)
+                    synthetic::linear_regression(total, features, noise, seed).map(|r| r.data)
                 }
                 other => {
                     return Err(bad(
@@ -457,6 +489,14 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         return Err(bad(
             "hidden",
             format!("only the mlp model takes hidden widths, not {model_name}"),
+        ));
+    }
+    if let Some(hidden) = &p.hidden
+        && (hidden.is_empty() || hidden.contains(&0))
+    {
+        return Err(bad(
+            "hidden",
+            format!("{hidden:?}: give at least one hidden width, each at least 1"),
         ));
     }
     let model = match model_name {

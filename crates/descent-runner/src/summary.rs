@@ -121,10 +121,13 @@ pub fn summarize(experiment: &str, target: Option<String>, records: &[RunRecord]
     }
 }
 
+/// Reads one quantity of a run.
+type Getter = fn(&RunRecord) -> Option<f64>;
+
 fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
     let finished: Vec<&&RunRecord> = runs.iter().filter(|r| r.diverged_at.is_none()).collect();
     let mut metrics = BTreeMap::new();
-    let quantities: [(&str, fn(&RunRecord) -> Option<f64>); 10] = [
+    let quantities: [(&str, Getter); 10] = [
         ("final_train_loss", |r| r.last.train_loss),
         ("final_val_loss", |r| r.last.val_loss),
         ("final_val_accuracy", |r| r.last.val_accuracy),
@@ -289,4 +292,3 @@ mod tests {
         assert!(Stats::of(&[]).is_none());
     }
 }
-

@@ -12,9 +12,13 @@ use std::process::Command;
 
 /// Whether a Vulkan driver is installed (an ICD manifest where the loader looks).
 fn vulkan_driver() -> bool {
-    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"]
-        .iter()
-        .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+    [
+        "/usr/share/vulkan/icd.d",
+        "/etc/vulkan/icd.d",
+        "/usr/local/share/vulkan/icd.d",
+    ]
+    .iter()
+    .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
         || std::env::var_os("VK_ICD_FILENAMES").is_some()
         || std::env::var_os("VK_DRIVER_FILES").is_some()
 }
@@ -27,7 +31,9 @@ fn skip_without_vulkan() -> bool {
         std::env::var("DESCENT_REQUIRE_WGPU").is_err(),
         "DESCENT_REQUIRE_WGPU is set but no Vulkan driver is installed (apt-get install mesa-vulkan-drivers)"
     );
-    eprintln!("SKIPPED: no Vulkan driver (apt-get install mesa-vulkan-drivers runs wgpu on the CPU)");
+    eprintln!(
+        "SKIPPED: no Vulkan driver (apt-get install mesa-vulkan-drivers runs wgpu on the CPU)"
+    );
     true
 }
 
@@ -58,7 +64,16 @@ fn compare(dir: &Path, text: &str, name: &str) -> serde_json::Value {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_descent"))
-        .args(["compare", file.to_str().unwrap(), "--backends", "ndarray,wgpu", "--steps", "50", "--out", "out"])
+        .args([
+            "compare",
+            file.to_str().unwrap(),
+            "--backends",
+            "ndarray,wgpu",
+            "--steps",
+            "50",
+            "--out",
+            "out",
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
@@ -70,7 +85,8 @@ fn compare(dir: &Path, text: &str, name: &str) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("ms/step"), "{stdout}");
-    let json = std::fs::read_to_string(dir.join(format!("out/{name}-compare/compare.json"))).unwrap();
+    let json =
+        std::fs::read_to_string(dir.join(format!("out/{name}-compare/compare.json"))).unwrap();
     serde_json::from_str(&json).unwrap()
 }
 

@@ -906,7 +906,6 @@ fn bad_input_is_refused_with_status_2_a_message_and_nothing_written() {
 // --- Runner bugs: each case says what happens now and what should. ---
 
 #[test]
-#[ignore = "runner bug: `classes = 0` on a synthetic dataset panics (divide by zero, problem.rs supervised_task) with exit 101 instead of exit 2 naming problem.classes"]
 fn zero_classes_is_refused() {
     assert_case(&Case::config(
         "zero-classes",
@@ -920,7 +919,6 @@ fn zero_classes_is_refused() {
 }
 
 #[test]
-#[ignore = "runner bug: `hidden = [0]` passes `validate` (exit 0); `run` starts, the run fails with exit 1 and leaves the output directory behind, instead of exit 2 naming problem.hidden before anything is written"]
 fn zero_hidden_width_is_refused() {
     assert_case(&Case::config(
         "zero-hidden-width",
@@ -930,7 +928,6 @@ fn zero_hidden_width_is_refused() {
 }
 
 #[test]
-#[ignore = "runner bug: `seeds = [0, 0]` is refused with \"two runs would share the id gd-s0: variant names must be distinct\": it blames the variant names and never names `seeds`"]
 fn duplicate_seeds_are_named() {
     assert_case(
         &Case::config(
@@ -943,7 +940,6 @@ fn duplicate_seeds_are_named() {
 }
 
 #[test]
-#[ignore = "runner bug: `batch.size = 1.5` gives \"data did not match any variant of untagged enum BatchSizeValue in `batch.size`\": a Rust type name, and not what is allowed (a number of items or \"full\")"]
 fn fractional_batch_size_says_what_is_allowed() {
     assert_case(
         &Case::config(
@@ -956,7 +952,6 @@ fn fractional_batch_size_says_what_is_allowed() {
 }
 
 #[test]
-#[ignore = "runner bug: an unknown schedule field lists `initial_lr` among the allowed fields (\"allowed: eta_min, initial_lr, t_max\"), but `initial_lr` is itself refused (\"the learning rate is the variant's `lr`\")"]
 fn unknown_schedule_field_lists_only_allowed_fields() {
     assert_case(
         &Case::config(
@@ -969,7 +964,6 @@ fn unknown_schedule_field_lists_only_allowed_fields() {
 }
 
 #[test]
-#[ignore = "runner bug: `schedule = { kind = \"step\", step_size = 2.5 }` gives \"variants.gd.schedule: invalid type: floating point `2.5`, expected usize\" without naming step_size (the same for any integer field of a schedule or optimizer given a float or a negative number)"]
 fn fractional_step_size_names_the_field() {
     assert_case(&Case::config(
         "fractional-step-size",
@@ -979,7 +973,6 @@ fn fractional_step_size_names_the_field() {
 }
 
 #[test]
-#[ignore = "runner bug: `noise_examples = 0` is reported as \"problem.noise_sigma: a stochastic landscape needs at least one example\": the wrong field"]
 fn zero_noise_examples_names_the_field() {
     assert_case(&Case::config(
         "zero-noise-examples",
@@ -993,7 +986,6 @@ fn zero_noise_examples_names_the_field() {
 }
 
 #[test]
-#[ignore = "runner bug (arguable): `--out` naming an existing regular file exits 1 (\"cannot create FILE/name: Not a directory\") after all checks, not 2 as bad input"]
 fn out_that_is_a_file_is_refused() {
     fn taken(dir: &Path) {
         std::fs::write(dir.join("taken"), "not a directory").unwrap();
@@ -1009,7 +1001,6 @@ fn out_that_is_a_file_is_refused() {
 }
 
 #[test]
-#[ignore = "runner bug (arguable): `descent resume DIR` (and `merge`) with a damaged DIR/plan.json exits 1 (\"plan.json: expected value at line 1 column 1\"), not 2 as bad input; the same for a damaged run.json"]
 fn damaged_plan_is_refused() {
     fn damaged(dir: &Path) {
         std::fs::write(dir.join("damaged.toml"), BASE).unwrap();
