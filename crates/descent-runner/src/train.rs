@@ -80,66 +80,55 @@ pub fn execute<B: AutodiffBackend>(
     let limits = limits(experiment, task, &plan);
     let lr = lr_plan(variant, limits.steps).map_err(anyhow::Error::msg)?;
     let optimizer = optimizer_config(variant, run.seed).map_err(anyhow::Error::msg)?;
+    let context = LoopContext {
+        run,
+        dir,
+        device,
+        lr: &lr,
+        plan: &plan,
+        limits,
+        progress,
+    };
     match task {
-        Task::Landscape(t) => {
-            let module = t.init::<B>(device)?;
-            let task = t.clone();
-            let walker = Walker {
-                loss: move |m: &descent_models::Point<B>, batch: &[usize]| task.loss(m, batch),
-                evaluate: {
-                    let t = t.clone();
-                    move |m: &descent_models::Point<B::InnerBackend>| t.evaluate(m)
-                },
+        Task::Landscape(t) => run_loop(
+            &context,
+            t.init::<B>(device)?,
+            optimizer.init()?,
+            Walker {
+                loss: |m: &descent_models::Point<B>, batch: &[usize]| t.loss(m, batch),
+                evaluate: |m: &descent_models::Point<B::InnerBackend>| t.evaluate(m),
                 coordinates: |m: &descent_models::Point<B>| Some(m.coordinates()),
-                landscape_value: {
-                    let t = t.clone();
-                    move |w: &[f64]| t.landscape.value(w).ok()
-                },
-            };
-            run_loop(
-                run,
-                dir,
-                device,
-                module,
-                optimizer.init()?,
-                &lr,
-                &plan,
-                limits,
-                walker,
-                progress,
-            )
-        }
+                landscape_value: |w: &[f64]| t.landscape.value(w).ok(),
+            },
+        ),
         Task::Supervised(t) => {
-            let module = t.init::<B>(run.seed, device)?;
             let batcher = ArrayBatcher::new(Arc::clone(&t.train));
-            let train_task = t.clone();
-            let eval_task = t.clone();
-            let eval_device = device.clone();
-            let step_device = device.clone();
-            let walker = Walker {
-                loss: move |m: &descent_models::AnyModel<B>, batch: &[usize]| {
-                    train_task.loss(m, &batcher, batch, &step_device)
-                },
-                evaluate: move |m: &descent_models::AnyModel<B::InnerBackend>| {
-                    eval_task.evaluate(m, &eval_device)
-                },
-                coordinates: |_: &descent_models::AnyModel<B>| None,
-                landscape_value: |_: &[f64]| None,
-            };
             run_loop(
-                run,
-                dir,
-                device,
-                module,
+                &context,
+                t.init::<B>(run.seed, device)?,
                 optimizer.init()?,
-                &lr,
-                &plan,
-                limits,
-                walker,
-                progress,
+                Walker {
+                    loss: |m: &descent_models::AnyModel<B>, batch: &[usize]| {
+                        t.loss(m, &batcher, batch, device)
+                    },
+                    evaluate: |m: &descent_models::AnyModel<B::InnerBackend>| t.evaluate(m, device),
+                    coordinates: |_: &descent_models::AnyModel<B>| None,
+                    landscape_value: |_: &[f64]| None,
+                },
             )
         }
     }
+}
+
+/// What every run's loop is given besides its module and optimizer.
+struct LoopContext<'a, B: AutodiffBackend> {
+    run: &'a RunSpec,
+    dir: &'a Path,
+    device: &'a B::Device,
+    lr: &'a LrPlan,
+    plan: &'a BatchPlan,
+    limits: Limits,
+    progress: Progress<'a>,
 }
 
 /// The problem-specific parts of the loop.
@@ -171,18 +160,11 @@ pub struct Progressed {
     pub measurements: Vec<(u64, String, f64)>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_loop<B, M, L, E, C, V>(
-    run: &RunSpec,
-    dir: &Path,
-    device: &B::Device,
+    context: &LoopContext<B>,
     mut module: M,
     mut optimizer: AnyOptimizer<M, B>,
-    lr: &LrPlan,
-    plan: &BatchPlan,
-    limits: Limits,
     walker: Walker<L, E, C, V>,
-    progress: Progress,
 ) -> Result<Finished>
 where
     B: AutodiffBackend,
@@ -192,6 +174,15 @@ where
     C: Fn(&M) -> Option<Vec<f64>>,
     V: Fn(&[f64]) -> Option<f64>,
 {
+    let LoopContext {
+        run,
+        dir,
+        device,
+        lr,
+        plan,
+        limits,
+        progress,
+    } = *context;
     let experiment = &run.experiment;
     let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
     let mut state = Progressed::default();
