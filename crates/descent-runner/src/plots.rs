@@ -7,13 +7,21 @@
 //!
 //! Runs are grouped by variant and sweep point; a group's curve is the mean over its
 //! seeds with a ± one standard deviation band, taken at each step over the seeds that
-//! have a finite value there (a diverged run stops where it diverged).
+//! have a finite value there (a diverged run stops where it diverged). The band is
+//! clipped to the seeds' own range, so that a spread wider than the mean does not
+//! reach down to zero, which a log axis cannot show; and on a log loss axis the top
+//! stops at 100 × the largest starting value, so one diverging group does not squash
+//! the others.
+//!
+//! The PNGs' text is set by [`text::Crisp`] rather than by `plotters`, whose
+//! `ab_glyph` text spacing is uneven.
 
 mod axis;
 mod contour;
 mod data;
 mod figure;
 mod sweep;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +32,7 @@ use plotters::style::{FontStyle, RGBColor};
 
 use axis::Axis;
 use data::{PointValue, Run};
-use figure::{Band, Figure, Key, Line, Marker, Shape, palette};
+use figure::{Band, Figure, Key, Line, Marker, Shape, colors_for};
 
 /// DejaVu Sans (see `assets/README.md` for its licence): `plotters` draws PNG text with
 /// `ab_glyph`, which needs a font in memory.
@@ -55,7 +63,10 @@ pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
     register_font()?;
     let runs = data::load(dir)?;
     if runs.is_empty() {
-        bail!("{} holds no runs (no subdirectory has a run.json)", dir.display());
+        bail!(
+            "{} holds no runs (no subdirectory has a run.json)",
+            dir.display()
+        );
     }
     let out = dir.join("plots");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -113,7 +124,10 @@ fn register_font() -> Result<()> {
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT_BYTES).is_ok()
     });
-    ensure!(ok, "the embedded font assets/DejaVuSans.ttf could not be loaded");
+    ensure!(
+        ok,
+        "the embedded font assets/DejaVuSans.ttf could not be loaded"
+    );
     Ok(())
 }
 
@@ -149,7 +163,8 @@ fn groups(runs: &[Run]) -> Vec<Group<'_>> {
             .then_with(|| cmp_points(&ra[0].values, &rb[0].values))
             .then_with(|| la.cmp(lb))
     });
-    let colors = palette(keyed.len());
+    let variants: Vec<&str> = keyed.iter().map(|((v, _), _)| *v).collect();
+    let colors = colors_for(&variants);
     keyed
         .into_iter()
         .zip(colors)
@@ -205,11 +220,14 @@ fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
     Some((mean, var.sqrt()))
 }
 
-/// A group's mean ± std of one column at each step.
+/// A group's mean of one column at a step, and its band: mean ± std, clipped to the
+/// range of the seeds' values (so that a spread wider than the mean does not run to
+/// zero, which a log axis cannot show).
 struct Aggregate {
     step: u64,
     mean: f64,
-    std: f64,
+    lo: f64,
+    hi: f64,
 }
 
 fn aggregate(runs: &[&Run], column: &str) -> Vec<Aggregate> {
@@ -221,7 +239,17 @@ fn aggregate(runs: &[&Run], column: &str) -> Vec<Aggregate> {
     }
     by_step
         .into_iter()
-        .filter_map(|(step, vs)| mean_std(&vs).map(|(mean, std)| Aggregate { step, mean, std }))
+        .filter_map(|(step, vs)| {
+            let (mean, std) = mean_std(&vs)?;
+            let min = vs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            Some(Aggregate {
+                step,
+                mean,
+                lo: (mean - std).max(min),
+                hi: (mean + std).min(max),
+            })
+        })
         .collect()
 }
 
@@ -305,8 +333,8 @@ const METRICS: [Metric; 7] = [
     },
 ];
 
-/// A group's curve as plotted: `(x, mean, std)`.
-type Curve = Vec<(f64, f64, f64)>;
+/// A group's curve as plotted: `(x, mean, band low, band high)`.
+type Curve = Vec<(f64, f64, f64, f64)>;
 
 fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure> {
     let curves: Vec<(&Group, Curve)> = groups
@@ -314,7 +342,7 @@ fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure>
         .map(|g| {
             let curve = aggregate(&g.runs, m.column)
                 .into_iter()
-                .map(|a| (a.step as f64, a.mean, a.std))
+                .map(|a| (a.step as f64, a.mean, a.lo, a.hi))
                 .collect();
             (g, curve)
         })
@@ -349,7 +377,7 @@ fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
                 .into_iter()
                 .filter_map(|a| {
                     let (t, _) = mean_std(wall.get(&a.step)?)?;
-                    Some((t, a.mean, a.std))
+                    Some((t, a.mean, a.lo, a.hi))
                 })
                 .collect();
             (g, curve)
@@ -395,19 +423,27 @@ fn curves_figure(
     let y = if m.scale == Scale::Rate && !log && lo >= 0.0 {
         Axis::linear(0.0, if hi > 0.0 { hi * 1.05 } else { 1.0 })
     } else {
+        // A diverging group would squash everything else into a sliver: on a log axis
+        // the top stops at 100 × the largest starting value, and what rises past it
+        // leaves the chart.
+        let ceiling = if log && m.band {
+            100.0
+                * curves
+                    .iter()
+                    .map(|(_, c)| c[0].1)
+                    .fold(f64::MIN_POSITIVE, f64::max)
+        } else {
+            f64::INFINITY
+        };
         let mut extent = Vec::new();
         for (_, c) in &curves {
-            for &(_, mean, std) in c {
-                extent.push(mean);
+            for &(_, mean, lo, hi) in c {
+                extent.push(mean.min(ceiling));
                 if m.band {
-                    extent.push(mean + std);
-                    // On a log axis the band may not pull the axis more than a decade
-                    // below the lowest mean: `mean − std` is often ≤ 0 there.
-                    extent.push(if log {
-                        (mean - std).max(mean / 10.0)
-                    } else {
-                        mean - std
-                    });
+                    extent.push(hi.min(ceiling));
+                    if lo > 0.0 || !log {
+                        extent.push(lo.min(ceiling));
+                    }
                 }
             }
         }
@@ -423,19 +459,19 @@ fn curves_figure(
         let seeds = g.runs.len();
         if m.band && seeds > 1 {
             fig.bands.push(Band {
-                points: c.iter().map(|&(x, mean, std)| (x, mean - std, mean + std)).collect(),
+                points: c.iter().map(|&(x, _, lo, hi)| (x, lo, hi)).collect(),
                 color: g.color,
             });
         }
         fig.lines.push(Line::solid(
-            c.iter().map(|&(x, mean, _)| (x, mean)).collect(),
+            c.iter().map(|&(x, mean, _, _)| (x, mean)).collect(),
             g.color,
             2,
         ));
         // Sparse curves (evaluations every few hundred steps) show where they were
         // measured.
         if c.len() <= 40 {
-            fig.markers.extend(c.iter().map(|&(x, mean, _)| Marker {
+            fig.markers.extend(c.iter().map(|&(x, mean, _, _)| Marker {
                 x,
                 y: mean,
                 dx: 0,
@@ -452,8 +488,10 @@ fn curves_figure(
         fig.legend.push((g.name.clone(), key));
     }
     if m.band && curves.iter().any(|(g, _)| g.runs.len() > 1) {
-        fig.legend
-            .push(("band: ± 1 std over seeds".into(), Key::Band(RGBColor(150, 150, 150))));
+        fig.legend.push((
+            "band: ± 1 std over seeds".into(),
+            Key::Band(RGBColor(150, 150, 150)),
+        ));
     }
     Some(fig)
 }
@@ -601,9 +639,9 @@ mod tests {
         // The diverged seed stops at step 25 (whose loss is infinite).
         assert_eq!(agg.len(), 61);
         let at = |s: u64| agg.iter().find(|a| a.step == s).unwrap();
-        assert!(at(24).std > 0.0);
+        assert!(at(24).hi > at(24).lo);
         let late = at(40);
-        assert!(late.mean.is_finite() && late.std.is_finite());
+        assert!(late.mean.is_finite() && late.lo <= late.mean && late.mean <= late.hi);
         // Only evaluation steps have a validation loss.
         assert_eq!(aggregate(&sgd.runs, "val_loss").len(), 7);
     }
@@ -624,6 +662,9 @@ mod tests {
         std::fs::write(run.join("metrics.csv"), "step,train_loss\n0,1.0\n1,oops\n").unwrap();
         let err = render(tmp.path(), None).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("metrics.csv") && msg.contains("line 3"), "{msg}");
+        assert!(
+            msg.contains("metrics.csv") && msg.contains("line 3"),
+            "{msg}"
+        );
     }
 }

@@ -16,7 +16,13 @@ pub(crate) struct Axis {
     /// Ticks above this are left out: the sweep plot keeps a strip at the top for
     /// diverged runs, where a value on the axis would mean nothing.
     tick_hi: f64,
+    /// Ticks given by the caller (a sweep's values), the first `given` of them.
+    ticks: [f64; MAX_GIVEN],
+    given: usize,
 }
+
+/// At most this many ticks can be given; more values than that get round ones.
+const MAX_GIVEN: usize = 12;
 
 impl Axis {
     /// A linear axis; `lo < hi` is forced by widening a degenerate range.
@@ -27,6 +33,8 @@ impl Axis {
             hi,
             log: false,
             tick_hi: hi,
+            ticks: [0.0; MAX_GIVEN],
+            given: 0,
         }
     }
 
@@ -38,6 +46,8 @@ impl Axis {
             hi,
             log: true,
             tick_hi: hi,
+            ticks: [0.0; MAX_GIVEN],
+            given: 0,
         }
     }
 
@@ -96,6 +106,21 @@ impl Axis {
         }
     }
 
+    /// The same axis labelled at exactly these values (those on it), when there are
+    /// two to [`MAX_GIVEN`] of them: a sweep's values read better than round numbers.
+    pub fn with_ticks(mut self, values: &[f64]) -> Self {
+        let on: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|v| (0.0..=1.0).contains(&self.frac(*v)))
+            .collect();
+        if (2..=MAX_GIVEN).contains(&on.len()) {
+            self.ticks[..on.len()].copy_from_slice(&on);
+            self.given = on.len();
+        }
+        self
+    }
+
     fn transform(&self, v: f64) -> f64 {
         if self.log { v.log10() } else { v }
     }
@@ -128,9 +153,19 @@ impl Axis {
 
     /// The labelled ticks.
     fn major(&self, max: usize) -> Vec<f64> {
+        if self.given > 0 {
+            return self.ticks[..self.given].to_vec();
+        }
         let max = max.max(2);
         if self.log {
             let powers = self.powers();
+            // Within two decades, 1-2-5 ticks label more than the powers alone.
+            if powers.len() <= 2 {
+                let ticks = self.mantissa_ticks(&[1.0, 2.0, 5.0]);
+                if ticks.len() >= 3 && ticks.len() <= max {
+                    return ticks;
+                }
+            }
             if powers.len() >= 2 {
                 let every = powers.len().div_ceil(max) as i64;
                 // The same decades at every zoom: those whose exponent `every` divides.
@@ -141,10 +176,6 @@ impl Axis {
                     .collect();
                 return if kept.len() >= 2 { kept } else { powers };
             }
-            let ticks = self.mantissa_ticks(&[1.0, 2.0, 5.0]);
-            if ticks.len() >= 3 && ticks.len() <= max {
-                return ticks;
-            }
         }
         let step = nice_step(self.hi_tick() - self.lo, max);
         linear_ticks(self.lo, self.hi_tick(), step)
@@ -152,8 +183,17 @@ impl Axis {
 
     /// The unlabelled grid lines between the labelled ticks.
     fn minor(&self, max_major: usize) -> Vec<f64> {
+        if self.given > 0 {
+            // Given ticks are irregular; the round ones make the grid instead.
+            let given = &self.ticks[..self.given];
+            let round = Axis { given: 0, ..*self };
+            let mut lines = round.major(max_major);
+            lines.extend(round.minor(max_major));
+            lines.retain(|v| !given.iter().any(|g| (g - v).abs() <= 1e-9 * g.abs()));
+            return lines;
+        }
         let major = self.major(max_major);
-        if self.log && self.powers().len() >= 2 {
+        if self.log && (self.powers().len() >= 2 || major.len() >= 3) {
             if self.powers().len() > major.len() {
                 // Decades were skipped for their labels; their lines stay as minor ones.
                 return self
@@ -173,7 +213,11 @@ impl Axis {
         }
         let step = major[1] - major[0];
         let mantissa = step / 10f64.powf(step.log10().floor());
-        let parts = if (mantissa - 2.0).abs() < 1e-6 { 4.0 } else { 5.0 };
+        let parts = if (mantissa - 2.0).abs() < 1e-6 {
+            4.0
+        } else {
+            5.0
+        };
         linear_ticks(self.lo, self.hi_tick(), step / parts)
             .into_iter()
             .filter(|v| major.iter().all(|m| (m - v).abs() > step * 1e-6))
@@ -226,7 +270,7 @@ fn widen(lo: f64, hi: f64, log: bool) -> (f64, f64) {
         }
         (lo, hi)
     } else {
-        if !(hi - lo > 1e-12 * lo.abs().max(hi.abs())) {
+        if (hi - lo).is_nan() || hi - lo <= 1e-12 * lo.abs().max(hi.abs()) {
             let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
             return (lo - d, hi + d);
         }
@@ -248,7 +292,7 @@ fn nice_step(span: f64, max: usize) -> f64 {
 }
 
 fn linear_ticks(lo: f64, hi: f64, step: f64) -> Vec<f64> {
-    if !(step > 0.0) || !step.is_finite() {
+    if !step.is_finite() || step <= 0.0 {
         return Vec::new();
     }
     let first = (lo / step - 1e-9).ceil() as i64;
@@ -286,7 +330,11 @@ pub(crate) fn fmt_tick(v: f64) -> String {
     let a = v.abs();
     if (1e-3..1e5).contains(&a) {
         // Shortest round-trip form, trimmed of float noise past 10 significant digits.
-        let s = format!("{:.*}", 10usize.saturating_sub(a.log10().floor() as usize + 1), v);
+        let s = format!(
+            "{:.*}",
+            10usize.saturating_sub(a.log10().floor() as usize + 1),
+            v
+        );
         let s = if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_owned()
         } else {
@@ -362,6 +410,19 @@ mod tests {
         assert!(a.minor(8).len() > 10);
         let a = Axis::log(0.3, 4.0);
         assert_eq!(a.major(8), vec![0.5, 1.0, 2.0]);
+        let a = Axis::log(0.003, 0.6);
+        assert_eq!(a.major(9), vec![0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]);
+        let a = Axis::log(0.01, 0.05);
+        assert_eq!(a.major(9), vec![0.01, 0.02, 0.05]);
+    }
+
+    #[test]
+    fn given_ticks_win() {
+        let a = Axis::log(10.0, 100.0).with_ticks(&[16.0, 64.0, 1000.0]);
+        assert_eq!(a.major(8), vec![16.0, 64.0]);
+        assert!(a.minor(8).contains(&20.0));
+        let a = Axis::log(10.0, 100.0).with_ticks(&[16.0]);
+        assert_eq!(a.major(8), vec![10.0, 20.0, 50.0, 100.0]);
     }
 
     #[test]

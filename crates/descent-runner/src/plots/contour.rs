@@ -127,7 +127,9 @@ pub(crate) fn figure(
 
     let mut cells = Vec::new();
     for j in 0..fy {
+        // Both edges from the same expression, so neighbouring rows meet exactly.
         let y0 = y.lo() + j as f64 * cell_h;
+        let y1 = y.lo() + (j + 1) as f64 * cell_h;
         // Runs of equal band along a row become one rectangle.
         let mut i = 0;
         while i < fx {
@@ -138,7 +140,7 @@ pub(crate) fn figure(
             }
             cells.push(Cell {
                 x: (x.lo() + i as f64 * cell_w, x.lo() + k as f64 * cell_w),
-                y: (y0, y0 + cell_h),
+                y: (y0, y1),
                 color: color_at(band as f64 / (LEVELS - 1) as f64),
             });
             i = k;
@@ -187,7 +189,8 @@ pub(crate) fn figure(
         };
         let finite = |w: &&[f64; 2]| w[0].is_finite() && w[1].is_finite();
         if let Some(start) = p.points.iter().find(finite) {
-            fig.markers.push(marker(*start, Shape::Ring, RGBColor(0, 0, 0), 6));
+            fig.markers
+                .push(marker(*start, Shape::Ring, RGBColor(0, 0, 0), 6));
         }
         if let Some(end) = p.points.iter().rev().find(finite)
             && (0.0..=1.0).contains(&x.frac(end[0]))
@@ -197,7 +200,8 @@ pub(crate) fn figure(
         }
     }
     for m in &contour.minima {
-        fig.markers.push(marker(*m, Shape::Cross, RGBColor(0, 0, 0), 7));
+        fig.markers
+            .push(marker(*m, Shape::Cross, RGBColor(0, 0, 0), 7));
     }
 
     let mut shown = vec![false; groups.len()];
@@ -220,8 +224,10 @@ pub(crate) fn figure(
         ));
     }
     if !contour.minima.is_empty() {
-        fig.legend
-            .push(("minimum".into(), Key::Marker(RGBColor(0, 0, 0), Shape::Cross)));
+        fig.legend.push((
+            "minimum".into(),
+            Key::Marker(RGBColor(0, 0, 0), Shape::Cross),
+        ));
     }
     fig
 }
@@ -249,7 +255,7 @@ impl Levels {
     }
 
     fn band(&self, v: f64) -> usize {
-        if !(v > self.lo) {
+        if v.is_nan() || v <= self.lo {
             return 0;
         }
         let k = ((v / self.lo).ln() / self.ratio.ln()).floor();
@@ -393,7 +399,9 @@ mod tests {
     #[test]
     fn a_circle_is_one_closed_line() {
         let n = 41;
-        let xs: Vec<f64> = (0..n).map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64).collect();
+        let xs: Vec<f64> = (0..n)
+            .map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64)
+            .collect();
         let ys = xs.clone();
         let mut grid = Vec::new();
         for y in &ys {

@@ -75,14 +75,6 @@ impl Run {
             .filter_map(|(step, v)| v.filter(|v| v.is_finite()).map(|v| (*step, v)))
             .collect()
     }
-
-    /// Whether `column` has at least one finite value.
-    pub fn has(&self, column: &str) -> bool {
-        self.metrics
-            .columns
-            .get(column)
-            .is_some_and(|vs| vs.iter().flatten().any(|v| v.is_finite()))
-    }
 }
 
 /// Reads every run directory (a subdirectory holding a `run.json`) of `dir`, in name
@@ -123,7 +115,10 @@ fn load_run(dir: &Path) -> Result<Run> {
         .to_owned();
     let point = json.get("point");
     let mut values = BTreeMap::new();
-    if let Some(map) = point.and_then(|p| p.get("values")).and_then(Value::as_object) {
+    if let Some(map) = point
+        .and_then(|p| p.get("values"))
+        .and_then(Value::as_object)
+    {
         for (key, value) in map {
             let value = match value {
                 Value::Number(n) => n.as_f64().map(PointValue::Num),

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::Axis;
+use super::text::Crisp;
 
 /// Width and height of every picture, in pixels.
 pub(crate) const SIZE: (u32, u32) = (1000, 700);
@@ -22,7 +23,7 @@ const LEGEND_PX: f64 = 15.0;
 const X_LABEL_AREA: u32 = 58;
 const Y_LABEL_AREA: u32 = 84;
 const MARGIN: u32 = 18;
-/// More points than this in one line are thinned to what the pixels can show.
+/// A band keeps at most this many points (half of them per edge).
 const MAX_POINTS: usize = 4000;
 
 /// Colours for up to ten groups (matplotlib's "tab10" with red last, since red marks
@@ -52,6 +53,67 @@ pub(crate) fn palette(n: usize) -> Vec<RGBColor> {
             RGBColor(r, g, b)
         })
         .collect()
+}
+
+/// Colours for groups given by their variants: distinct colours while there are at
+/// most ten groups; beyond that one hue per variant, light to dark over its groups
+/// (in sweep order), so a crowded legend still reads as families.
+pub(crate) fn colors_for(variants: &[&str]) -> Vec<RGBColor> {
+    if variants.len() <= 10 {
+        return palette(variants.len());
+    }
+    let mut distinct: Vec<&str> = Vec::new();
+    for v in variants {
+        if !distinct.contains(v) {
+            distinct.push(v);
+        }
+    }
+    if distinct.len() > 10 {
+        return palette(variants.len());
+    }
+    let bases = palette(distinct.len());
+    let mut seen = vec![0usize; distinct.len()];
+    variants
+        .iter()
+        .map(|v| {
+            let k = distinct.iter().position(|d| d == v).unwrap_or(0);
+            let m = variants.iter().filter(|o| *o == v).count();
+            let i = seen[k];
+            seen[k] += 1;
+            let (h, s, _) = rgb_to_hsl(bases[k]);
+            let l = if m > 1 {
+                0.64 - 0.36 * i as f64 / (m - 1) as f64
+            } else {
+                0.45
+            };
+            let (r, g, b) = hsl_to_rgb(h, s, l);
+            RGBColor(r, g, b)
+        })
+        .collect()
+}
+
+fn rgb_to_hsl(c: RGBColor) -> (f64, f64, f64) {
+    let (r, g, b) = (
+        f64::from(c.0) / 255.0,
+        f64::from(c.1) / 255.0,
+        f64::from(c.2) / 255.0,
+    );
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let l = (max + min) / 2.0;
+    let d = max - min;
+    if d < 1e-12 {
+        return (0.0, 0.0, l);
+    }
+    let s = d / (1.0 - (2.0 * l - 1.0).abs());
+    let h = if max == r {
+        ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / d + 2.0
+    } else {
+        (r - g) / d + 4.0
+    } / 6.0;
+    (h, s, l)
 }
 
 fn hsl_to_rgb(h: f64, s: f64, l: f64) -> (u8, u8, u8) {
@@ -177,12 +239,14 @@ pub(crate) struct Heat {
     pub bar_label: String,
 }
 
-/// A text note inside the plotting area, at fractions of its width and height.
+/// A shaded strip across the top of the plotting area, from `from` (a fraction of
+/// its height) up, named in the tick-label column beside it.
 #[derive(Clone, Debug)]
-pub(crate) struct Note {
-    pub text: String,
-    pub at: (f64, f64),
-    pub color: RGBColor,
+pub(crate) struct Strip {
+    pub from: f64,
+    pub fill: RGBColor,
+    pub label: String,
+    pub label_color: RGBColor,
 }
 
 /// Everything one picture shows.
@@ -195,12 +259,11 @@ pub(crate) struct Figure {
     pub y: Axis,
     pub heat: Option<Heat>,
     /// A shaded strip across the top, from this fraction of the height up.
-    pub top_strip: Option<(f64, RGBColor)>,
+    pub top_strip: Option<Strip>,
     pub bands: Vec<Band>,
     pub lines: Vec<Line>,
     pub error_bars: Vec<ErrorBar>,
     pub markers: Vec<Marker>,
-    pub notes: Vec<Note>,
     pub legend: Vec<(String, Key)>,
 }
 
@@ -219,7 +282,6 @@ impl Figure {
             lines: Vec::new(),
             error_bars: Vec::new(),
             markers: Vec::new(),
-            notes: Vec::new(),
             legend: Vec::new(),
         }
     }
@@ -235,7 +297,7 @@ impl Figure {
         }
         let png = dir.join(format!("{name}.png"));
         {
-            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            let root = Crisp(BitMapBackend::new(&png, SIZE)).into_drawing_area();
             draw(&root, self)
                 .and_then(|()| root.present())
                 .with_context(|| format!("drawing {}", png.display()))?;
@@ -289,7 +351,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
     if let Some(heat) = &fig.heat {
         chart.draw_series(heat.cells.iter().map(|c| {
             Rectangle::new(
-                [(x.clamp(c.x.0), y.clamp(c.y.0)), (x.clamp(c.x.1), y.clamp(c.y.1))],
+                [
+                    (x.clamp(c.x.0), y.clamp(c.y.0)),
+                    (x.clamp(c.x.1), y.clamp(c.y.1)),
+                ],
                 c.color.filled(),
             )
         }))?;
@@ -300,17 +365,25 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
             }
         }
     }
-    if let Some((from, color)) = fig.top_strip {
+    if let Some(strip) = &fig.top_strip {
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(x.lo(), y.at(from)), (x.hi(), y.hi())],
-            color.filled(),
+            [(x.lo(), y.at(strip.from)), (x.hi(), y.hi())],
+            strip.fill.filled(),
         )))?;
+        // Beside the strip, where a tick label would be: inside, markers may sit.
+        let (px, py) = chart.backend_coord(&(x.lo(), y.at((strip.from + 1.0) / 2.0)));
+        root.draw(&Text::new(
+            strip.label.clone(),
+            (px - 8, py),
+            font(TICK_PX)
+                .color(&strip.label_color)
+                .pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
     }
     for band in &fig.bands {
-        let pts = thin_band(&band.points);
+        let pts = thin_band(&x, &band.points);
         // A polygon per run of finite points, so a gap does not join across.
-        for run in pts.split(|(bx, lo, hi)| !(bx.is_finite() && lo.is_finite() && hi.is_finite()))
-        {
+        for run in pts.split(|(bx, lo, hi)| !(bx.is_finite() && lo.is_finite() && hi.is_finite())) {
             if run.len() < 2 {
                 continue;
             }
@@ -327,14 +400,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
         let style = ShapeStyle::from(bar_.color).stroke_width(2);
         let (lo, hi) = (y.clamp(bar_.lo), y.clamp(bar_.hi));
         let dx = bar_.dx;
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((bar_.x, lo))
-                + PathElement::new(vec![(dx - 5, 0), (dx + 5, 0)], style),
-        ))?;
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((bar_.x, hi))
-                + PathElement::new(vec![(dx - 5, 0), (dx + 5, 0)], style),
-        ))?;
+        // An end that runs off the axis (`mean − std ≤ 0` on a log axis) gets no cap,
+        // so that it reads as continuing.
+        for (end, value) in [(lo, bar_.lo), (hi, bar_.hi)] {
+            if (0.0..=1.0).contains(&y.frac(value)) {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((bar_.x, end))
+                        + PathElement::new(vec![(dx - 5, 0), (dx + 5, 0)], style),
+                ))?;
+            }
+        }
         // The vertical stroke, in pixels so it can be offset like its marker.
         let top = chart.backend_coord(&(bar_.x, hi));
         let bottom = chart.backend_coord(&(bar_.x, lo));
@@ -352,22 +427,18 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
             }
             let style = ShapeStyle::from(line.color.mix(line.alpha)).stroke_width(line.width);
             if line.dashed {
-                chart.draw_series(std::iter::once(DashedPathElement::new(
-                    piece.into_iter(),
-                    6,
-                    5,
-                    style,
-                )))?;
+                chart.draw_series(std::iter::once(DashedPathElement::new(piece, 6, 5, style)))?;
             } else {
                 chart.draw_series(std::iter::once(PathElement::new(piece, style)))?;
             }
         }
     }
     for m in &fig.markers {
-        if !(m.x.is_finite() && m.y.is_finite()) {
+        // Off the chart (a diverging curve past a capped axis) is not drawn at its edge.
+        if !((0.0..=1.0).contains(&x.frac(m.x)) && (0.0..=1.0).contains(&y.frac(m.y))) {
             continue;
         }
-        let at = (x.clamp(m.x), y.clamp(m.y));
+        let at = (m.x, m.y);
         match m.shape {
             Shape::Dot => chart.draw_series(std::iter::once(
                 EmptyElement::at(at)
@@ -384,16 +455,6 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
             ))?,
         };
     }
-    for note in &fig.notes {
-        chart.draw_series(std::iter::once(Text::new(
-            note.text.clone(),
-            (x.at(note.at.0), y.at(note.at.1)),
-            font(LEGEND_PX)
-                .color(&note.color)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        )))?;
-    }
-
     if let Some(heat) = &fig.heat {
         draw_color_bar(&bar, heat)?;
     }
@@ -401,7 +462,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
     Ok(())
 }
 
-fn draw_color_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, heat: &Heat) -> DrawResult<DB> {
+fn draw_color_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    heat: &Heat,
+) -> DrawResult<DB> {
     let mut chart = ChartBuilder::on(area)
         .margin_top(MARGIN)
         .margin_bottom(MARGIN + X_LABEL_AREA)
@@ -456,14 +520,24 @@ fn draw_legend<DB: DrawingBackend>(
     }
     let (w, h) = area.dim_in_pixel();
     let top = MARGIN as i32 + 4;
-    let fits = ((h as i32 - top - MARGIN as i32 - X_LABEL_AREA as i32) / LEGEND_ROW).max(1) as usize;
+    let room = h as i32 - top - MARGIN as i32;
+    // Rows close up (down to a smaller font) before entries are left out.
+    let (row, px) = if entries.len() as i32 * LEGEND_ROW <= room {
+        (LEGEND_ROW, LEGEND_PX)
+    } else {
+        (
+            (room / entries.len() as i32).clamp(17, LEGEND_ROW),
+            LEGEND_PX - 2.0,
+        )
+    };
+    let fits = (room / row).max(1) as usize;
     let shown = if entries.len() > fits {
         fits - 1
     } else {
         entries.len()
     };
     let rows = shown + usize::from(entries.len() > shown);
-    let box_h = rows as i32 * LEGEND_ROW + 12;
+    let box_h = rows as i32 * row + 12;
     area.draw(&Rectangle::new(
         [(4, top), (w as i32 - 10, top + box_h)],
         WHITE.filled(),
@@ -472,9 +546,9 @@ fn draw_legend<DB: DrawingBackend>(
         [(4, top), (w as i32 - 10, top + box_h)],
         BLACK.mix(0.35).stroke_width(1),
     ))?;
-    let label_style = font(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Center));
+    let label_style = font(px).pos(Pos::new(HPos::Left, VPos::Center));
     for (i, (label, key)) in entries.iter().take(shown).enumerate() {
-        let cy = top + 6 + LEGEND_ROW / 2 + i as i32 * LEGEND_ROW;
+        let cy = top + 6 + row / 2 + i as i32 * row;
         let (x0, x1) = (14, 14 + LEGEND_SAMPLE);
         let line = |c: RGBColor| PathElement::new(vec![(x0, cy), (x1, cy)], c.stroke_width(3));
         match *key {
@@ -492,10 +566,14 @@ fn draw_legend<DB: DrawingBackend>(
             }
             Key::Marker(c, shape) => draw_marker(area, ((x0 + x1) / 2, cy), shape, c)?,
         }
-        area.draw(&Text::new(label.clone(), (x1 + 10, cy), label_style.clone()))?;
+        area.draw(&Text::new(
+            label.clone(),
+            (x1 + 10, cy),
+            label_style.clone(),
+        ))?;
     }
     if entries.len() > shown {
-        let cy = top + 6 + LEGEND_ROW / 2 + shown as i32 * LEGEND_ROW;
+        let cy = top + 6 + row / 2 + shown as i32 * row;
         area.draw(&Text::new(
             format!("… and {} more", entries.len() - shown),
             (14, cy),
@@ -612,23 +690,21 @@ fn clip_segment(a: (f64, f64), b: (f64, f64)) -> Option<((f64, f64), (f64, f64))
     ))
 }
 
-/// Drops points less than a fifth of a pixel from the last one kept: a long run's
-/// millions of iterates would otherwise bloat the SVG with strokes nobody can see.
+/// Drops points within a pixel (of the whole figure, so less on the plotting area)
+/// of the last point kept, except the final one: nobody can see them, and a long
+/// run's thousands of iterates would bloat the SVG.
 fn thin(x: &Axis, y: &Axis, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    if points.len() <= MAX_POINTS {
-        return points.to_vec();
-    }
     let (w, h) = (f64::from(SIZE.0), f64::from(SIZE.1));
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(MAX_POINTS);
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(MAX_POINTS));
     let mut last: Option<(f64, f64)> = None;
     for (i, &p) in points.iter().enumerate() {
         let q = (x.frac(p.0) * w, y.frac(p.1) * h);
         let keep = match last {
             None => true,
             Some(l) => {
-                !(q.0.is_finite() && q.1.is_finite())
+                !(q.0.is_finite() && q.1.is_finite() && l.0.is_finite() && l.1.is_finite())
                     || i + 1 == points.len()
-                    || (q.0 - l.0).hypot(q.1 - l.1) >= 0.2
+                    || (q.0 - l.0).hypot(q.1 - l.1) >= 1.0
             }
         };
         if keep {
@@ -639,21 +715,32 @@ fn thin(x: &Axis, y: &Axis, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-/// Keeps a band under [`MAX_POINTS`] by merging neighbours into their envelope.
-fn thin_band(points: &[(f64, f64, f64)]) -> Vec<(f64, f64, f64)> {
-    if points.len() <= MAX_POINTS {
-        return points.to_vec();
+/// Merges a band's points that fall in the same pixel column into their envelope,
+/// and keeps it under [`MAX_POINTS`].
+fn thin_band(x: &Axis, points: &[(f64, f64, f64)]) -> Vec<(f64, f64, f64)> {
+    let columns = f64::from(SIZE.0).min(MAX_POINTS as f64 / 2.0);
+    let mut out: Vec<(f64, f64, f64)> = Vec::new();
+    let mut column = None;
+    for &(px, lo, hi) in points {
+        let c = (x.frac(px) * columns).floor();
+        if !(px.is_finite() && lo.is_finite() && hi.is_finite()) {
+            // A gap stays a gap.
+            out.push((px, lo, hi));
+            column = None;
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if column == Some(c) => {
+                last.1 = last.1.min(lo);
+                last.2 = last.2.max(hi);
+            }
+            _ => {
+                out.push((px, lo, hi));
+                column = Some(c);
+            }
+        }
     }
-    let per = points.len().div_ceil(MAX_POINTS / 2);
-    points
-        .chunks(per)
-        .map(|c| {
-            let x = c.iter().map(|p| p.0).sum::<f64>() / c.len() as f64;
-            let lo = c.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-            let hi = c.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
-            (x, lo, hi)
-        })
-        .collect()
+    out
 }
 
 #[cfg(test)]
@@ -667,7 +754,11 @@ mod tests {
         assert_eq!(pieces.len(), 2);
         assert_eq!(pieces[0], vec![(0.5, 0.5), (1.0, 0.5)]);
         assert_eq!(pieces[1], vec![(1.0, 0.2), (0.5, 0.2)]);
-        let pieces = clip(&a, &a, &[(0.1, 0.1), (f64::NAN, 0.0), (0.2, 0.2), (0.3, 0.3)]);
+        let pieces = clip(
+            &a,
+            &a,
+            &[(0.1, 0.1), (f64::NAN, 0.0), (0.2, 0.2), (0.3, 0.3)],
+        );
         assert_eq!(pieces, vec![vec![(0.2, 0.2), (0.3, 0.3)]]);
     }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::axis::Axis;
 use super::data::{PointValue, Run};
-use super::figure::{DIVERGED, ErrorBar, Figure, Key, Line, Marker, Note, Shape, palette};
+use super::figure::{DIVERGED, ErrorBar, Figure, Key, Line, Marker, Shape, Strip, colors_for};
 use super::{mean_std, title};
 
 /// Where the diverged strip starts and where its crosses sit, as fractions of the
@@ -126,7 +126,7 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
                 ys.push(mean);
                 ys.push(mean + std);
                 // A band reaching below zero would stretch a log axis without end.
-                if mean - std > mean / 10.0 || !(mean > 0.0) {
+                if mean - std > mean / 10.0 || mean <= 0.0 {
                     ys.push(mean - std);
                 } else {
                     ys.push(mean / 10.0);
@@ -134,7 +134,10 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
             }
         }
     }
-    let x = Axis::fit(xs, true, 0.06);
+    let mut distinct: Vec<f64> = xs.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    let x = Axis::fit(xs, true, 0.06).with_ticks(&distinct);
     let mut y = Axis::fit(ys.iter().copied(), all_positive, 0.06);
     if any_diverged {
         y = y.with_headroom(STRIP - 0.03);
@@ -157,21 +160,27 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
         y,
     );
     if any_diverged {
-        fig.top_strip = Some((STRIP, plotters::style::RGBColor(0xfd, 0xe8, 0xe8)));
-        fig.notes.push(Note {
-            text: "diverged".into(),
-            at: (0.01, (STRIP + 1.0) / 2.0),
-            color: DIVERGED,
+        fig.top_strip = Some(Strip {
+            from: STRIP,
+            fill: plotters::style::RGBColor(0xfd, 0xe8, 0xe8),
+            label: "diverged".into(),
+            label_color: DIVERGED,
         });
     }
 
-    let colors = palette(lines.len());
-    let n = lines.len() as i32;
+    let variants: Vec<&str> = lines.keys().map(|(v, _)| v.as_str()).collect();
+    let colors = colors_for(&variants);
+    // Lines diverging at the same value spread their crosses a few pixels apart.
+    let mut diverged_here: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (k, cells) in lines.values().enumerate() {
+        for (bits, cell) in cells {
+            if cell.diverged > 0 {
+                diverged_here.entry(*bits).or_default().push(k);
+            }
+        }
+    }
     let diverged_y = y.at(CROSS_AT);
     for (k, (((variant, others), cells), color)) in lines.iter().zip(colors).enumerate() {
-        // Neighbouring lines' crosses sit a few pixels apart instead of on top of
-        // each other.
-        let dx = (2 * k as i32 - (n - 1)) * 5;
         let mut points = Vec::new();
         let mut last_finite: Option<(f64, f64)> = None;
         let mut cliff_drawn = false;
@@ -212,6 +221,10 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
                 }
             }
             if cell.diverged > 0 {
+                let here = diverged_here.get(bits).map_or(&[][..], Vec::as_slice);
+                let j = here.iter().position(|o| *o == k).unwrap_or(0) as i32;
+                let n = here.len() as i32;
+                let dx = ((2 * j - (n - 1)) * 5).clamp(-25, 25);
                 fig.markers.push(Marker {
                     x: xv,
                     y: diverged_y,
