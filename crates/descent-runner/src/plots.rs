@@ -355,7 +355,7 @@ fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure>
         title(experiment, m.title),
         "step",
         m.y_label,
-        Axis::linear(0.0, x_max.max(1.0)),
+        Axis::linear(0.0, x_max.max(1.0)).whole_numbers(),
         m,
         curves,
     )
@@ -611,12 +611,17 @@ mod tests {
             let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
             assert_eq!((w, h), figure::SIZE, "{name}.png");
         }
-        // Keep the pictures for a look when asked to.
+        keep(&written, "");
+    }
+
+    /// Copies the pictures to `$DESCENT_KEEP_PLOTS`, when set, to look at them.
+    fn keep(written: &[PathBuf], prefix: &str) {
         if let Ok(keep) = std::env::var("DESCENT_KEEP_PLOTS") {
             let keep = PathBuf::from(keep);
             std::fs::create_dir_all(&keep).unwrap();
-            for f in &written {
-                std::fs::copy(f, keep.join(f.file_name().unwrap())).unwrap();
+            for f in written {
+                let name = f.file_name().unwrap().to_string_lossy();
+                std::fs::copy(f, keep.join(format!("{prefix}{name}"))).unwrap();
             }
         }
     }
@@ -644,6 +649,53 @@ mod tests {
         assert!(late.mean.is_finite() && late.lo <= late.mean && late.mean <= late.hi);
         // Only evaluation steps have a validation loss.
         assert_eq!(aggregate(&sgd.runs, "val_loss").len(), 7);
+    }
+
+    #[test]
+    fn one_run_without_sweep_or_evaluations() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("only");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("run.json"),
+            r#"{"run_id": "only", "variant": "adam", "point": {"label": "", "values": {}},
+                "seed": 0, "status": "finished", "diverged_at": null}"#,
+        )
+        .unwrap();
+        let mut metrics = String::from(
+            "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
+        );
+        for step in 0..5 {
+            // Losses that reach zero and go negative force linear axes.
+            let loss = 1.0 - 0.5 * f64::from(step);
+            writeln!(metrics, "{step},0,{step},0.01,{loss},NaN,,,,").unwrap();
+        }
+        std::fs::write(run.join("metrics.csv"), metrics).unwrap();
+        // A numeric and a string value for the same key across runs: no sweep plot,
+        // since only one run has a number.
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(
+            other.join("run.json"),
+            r#"{"variant": "sgd", "point": {"label": "batch=full", "values": {"batch.size": "full"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(other.join("metrics.csv"), "step,train_loss\n0,inf\n1,2.0\n").unwrap();
+        let written = render(tmp.path(), None).unwrap();
+        keep(&written, "minimal-");
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "loss_vs_step.svg",
+                "loss_vs_step.png",
+                "lr_vs_step.svg",
+                "lr_vs_step.png"
+            ]
+        );
     }
 
     #[test]

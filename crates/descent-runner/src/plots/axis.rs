@@ -19,6 +19,8 @@ pub(crate) struct Axis {
     /// Ticks given by the caller (a sweep's values), the first `given` of them.
     ticks: [f64; MAX_GIVEN],
     given: usize,
+    /// Ticks on whole numbers only (steps).
+    whole: bool,
 }
 
 /// At most this many ticks can be given; more values than that get round ones.
@@ -35,6 +37,7 @@ impl Axis {
             tick_hi: hi,
             ticks: [0.0; MAX_GIVEN],
             given: 0,
+            whole: false,
         }
     }
 
@@ -48,6 +51,7 @@ impl Axis {
             tick_hi: hi,
             ticks: [0.0; MAX_GIVEN],
             given: 0,
+            whole: false,
         }
     }
 
@@ -121,6 +125,14 @@ impl Axis {
         self
     }
 
+    /// The same axis ticked at whole numbers only: half a step means nothing.
+    pub fn whole_numbers(self) -> Self {
+        Axis {
+            whole: true,
+            ..self
+        }
+    }
+
     fn transform(&self, v: f64) -> f64 {
         if self.log { v.log10() } else { v }
     }
@@ -177,7 +189,10 @@ impl Axis {
                 return if kept.len() >= 2 { kept } else { powers };
             }
         }
-        let step = nice_step(self.hi_tick() - self.lo, max);
+        let mut step = nice_step(self.hi_tick() - self.lo, max);
+        if self.whole {
+            step = step.max(1.0);
+        }
         linear_ticks(self.lo, self.hi_tick(), step)
     }
 
@@ -213,7 +228,9 @@ impl Axis {
         }
         let step = major[1] - major[0];
         let mantissa = step / 10f64.powf(step.log10().floor());
-        let parts = if (mantissa - 2.0).abs() < 1e-6 {
+        let parts = if self.whole && step <= 5.0 {
+            step
+        } else if (mantissa - 2.0).abs() < 1e-6 {
             4.0
         } else {
             5.0
@@ -423,6 +440,15 @@ mod tests {
         assert!(a.minor(8).contains(&20.0));
         let a = Axis::log(10.0, 100.0).with_ticks(&[16.0]);
         assert_eq!(a.major(8), vec![10.0, 20.0, 50.0, 100.0]);
+    }
+
+    #[test]
+    fn steps_tick_on_whole_numbers() {
+        let a = Axis::linear(0.0, 4.0).whole_numbers();
+        assert_eq!(a.major(9), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert!(a.minor(9).is_empty());
+        let a = Axis::linear(0.0, 2000.0).whole_numbers();
+        assert_eq!(a.major(9), vec![0.0, 500.0, 1000.0, 1500.0, 2000.0]);
     }
 
     #[test]
