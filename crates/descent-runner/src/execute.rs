@@ -477,8 +477,47 @@ fn finish(dir: &Path, plan: &Plan) -> Result<()> {
     let md = summary::markdown(&summary, &plan.base.description);
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     println!("{md}");
-    println!("written: {}", dir.display());
+    let plots = render_plots(dir, plan)?;
+    println!(
+        "written: {} ({} plots in plots/)",
+        dir.display(),
+        plots.len()
+    );
     Ok(())
+}
+
+/// The plots of `dir`; for a 2-D landscape with contours, over a window that holds the
+/// landscape's features and the start point.
+fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
+    let landscape = match (
+        &plan.base.problem.landscape,
+        Task::build(&plan.base.problem),
+    ) {
+        (Some(_), Ok(Task::Landscape(t))) if t.landscape.dim() == 2 => Some(t),
+        _ => None,
+    };
+    let Some(task) = landscape else {
+        return crate::plots::render(dir, None);
+    };
+    let window = task.landscape.window();
+    let widen = |(lo, hi): (f64, f64), at: f64| {
+        let (lo, hi) = (lo.min(at), hi.max(at));
+        let margin = 0.05 * (hi - lo);
+        (lo - margin, hi + margin)
+    };
+    let value = |x: f64, y: f64| task.landscape.value(&[x, y]).unwrap_or(f64::NAN);
+    let contour = crate::plots::Contour {
+        value: &value,
+        x: widen(window.x, task.start[0]),
+        y: widen(window.y, task.start[1]),
+        minima: task
+            .landscape
+            .minimisers()
+            .into_iter()
+            .filter_map(|m| Some([*m.first()?, *m.get(1)?]))
+            .collect(),
+    };
+    crate::plots::render(dir, Some(&contour))
 }
 
 /// The plan recorded in an experiment directory.

@@ -15,6 +15,7 @@ mod config;
 mod execute;
 mod optim;
 mod output;
+mod plots;
 mod problem;
 mod summary;
 mod train;

@@ -1,0 +1,272 @@
+//! Sweep plots: final train loss against each swept number, one line per variant, with
+//! diverged runs marked along the top so that the divergence cliff shows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::axis::Axis;
+use super::data::{PointValue, Run};
+use super::figure::{DIVERGED, ErrorBar, Figure, Key, Line, Marker, Shape, Strip, colors_for};
+use super::{mean_std, title};
+
+/// Where the diverged strip starts and where its crosses sit, as fractions of the
+/// height.
+const STRIP: f64 = 0.9;
+const CROSS_AT: f64 = 0.95;
+
+/// What one line knows at one swept value.
+#[derive(Default)]
+struct Cell {
+    finals: Vec<f64>,
+    diverged: usize,
+}
+
+/// One figure per key of `point.values` that takes at least two numeric values:
+/// `(file stem, figure)`.
+pub(crate) fn figures(experiment: &str, runs: &[Run]) -> Vec<(String, Figure)> {
+    let keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.values.keys().map(String::as_str))
+        .collect();
+    let stems = stems(&keys);
+    let mut out = Vec::new();
+    for key in &keys {
+        let distinct: BTreeSet<u64> = runs
+            .iter()
+            .filter_map(|r| match r.values.get(*key) {
+                Some(PointValue::Num(v)) if v.is_finite() => Some(v.to_bits()),
+                _ => None,
+            })
+            .collect();
+        if distinct.len() < 2 {
+            continue;
+        }
+        if let Some(fig) = figure(experiment, runs, key) {
+            let stem = stems.get(key).cloned().unwrap_or_else(|| sanitize(key));
+            out.push((format!("sweep_{stem}"), fig));
+        }
+    }
+    out
+}
+
+/// File-name stems: the key without its `variants.` prefix and `*` wildcards
+/// (`variants.*.lr` → `lr`, `batch.size` → `batch_size`) where that is unique, the
+/// whole key made safe otherwise.
+fn stems<'a>(keys: &BTreeSet<&'a str>) -> BTreeMap<&'a str, String> {
+    let short = |k: &str| {
+        let mut parts: Vec<&str> = k.split('.').filter(|p| *p != "*").collect();
+        if parts.len() > 1 && parts[0] == "variants" {
+            parts.remove(0);
+        }
+        sanitize(&parts.join("_"))
+    };
+    keys.iter()
+        .map(|k| {
+            let s = short(k);
+            let clash = keys.iter().filter(|o| short(o) == s).count() > 1;
+            (*k, if clash { sanitize(k) } else { s })
+        })
+        .collect()
+}
+
+fn sanitize(key: &str) -> String {
+    let mut s = String::new();
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            s.push(c);
+        } else if !s.ends_with('_') {
+            s.push('_');
+        }
+    }
+    let s = s.trim_matches('_').to_owned();
+    if s.is_empty() { "value".into() } else { s }
+}
+
+fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
+    // One line per variant and setting of the other swept keys.
+    let mut lines: BTreeMap<(String, String), BTreeMap<u64, Cell>> = BTreeMap::new();
+    for run in runs {
+        let Some(PointValue::Num(x)) = run.values.get(key) else {
+            continue;
+        };
+        if !x.is_finite() {
+            continue;
+        }
+        let others = run
+            .values
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cell = lines
+            .entry((run.variant.clone(), others))
+            .or_default()
+            .entry(x.to_bits())
+            .or_default();
+        if run.diverged {
+            cell.diverged += 1;
+        } else if let Some((_, last)) = run.series("train_loss").last() {
+            cell.finals.push(*last);
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    let mut any_diverged = false;
+    let mut all_positive = true;
+    for cells in lines.values() {
+        for (bits, cell) in cells {
+            xs.push(f64::from_bits(*bits));
+            any_diverged |= cell.diverged > 0;
+            if let Some((mean, std)) = mean_std(&cell.finals) {
+                all_positive &= mean > 0.0;
+                ys.push(mean);
+                ys.push(mean + std);
+                // A band reaching below zero would stretch a log axis without end.
+                if mean - std > mean / 10.0 || mean <= 0.0 {
+                    ys.push(mean - std);
+                } else {
+                    ys.push(mean / 10.0);
+                }
+            }
+        }
+    }
+    let mut distinct: Vec<f64> = xs.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    let x = Axis::fit(xs, true, 0.06).with_ticks(&distinct);
+    let mut y = Axis::fit(ys.iter().copied(), all_positive, 0.06);
+    if any_diverged {
+        y = y.with_headroom(STRIP - 0.03);
+    }
+    let x_label = if x.is_log() {
+        format!("{key} (log scale)")
+    } else {
+        key.to_owned()
+    };
+    let y_label = if y.is_log() {
+        "final train loss (log scale), mean ± std over seeds"
+    } else {
+        "final train loss, mean ± std over seeds"
+    };
+    let mut fig = Figure::new(
+        title(experiment, &format!("Final train loss vs {key}")),
+        &x_label,
+        y_label,
+        x,
+        y,
+    );
+    if any_diverged {
+        fig.top_strip = Some(Strip {
+            from: STRIP,
+            fill: plotters::style::RGBColor(0xfd, 0xe8, 0xe8),
+            label: "diverged".into(),
+            label_color: DIVERGED,
+        });
+    }
+
+    let variants: Vec<&str> = lines.keys().map(|(v, _)| v.as_str()).collect();
+    let colors = colors_for(&variants);
+    // Lines diverging at the same value spread their crosses a few pixels apart.
+    let mut diverged_here: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (k, cells) in lines.values().enumerate() {
+        for (bits, cell) in cells {
+            if cell.diverged > 0 {
+                diverged_here.entry(*bits).or_default().push(k);
+            }
+        }
+    }
+    let diverged_y = y.at(CROSS_AT);
+    for (k, (((variant, others), cells), color)) in lines.iter().zip(colors).enumerate() {
+        let mut points = Vec::new();
+        let mut last_finite: Option<(f64, f64)> = None;
+        let mut cliff_drawn = false;
+        for (bits, cell) in cells {
+            let xv = f64::from_bits(*bits);
+            match mean_std(&cell.finals) {
+                Some((mean, std)) => {
+                    points.push((xv, mean));
+                    last_finite = Some((xv, mean));
+                    cliff_drawn = false;
+                    fig.error_bars.push(ErrorBar {
+                        x: xv,
+                        lo: mean - std,
+                        hi: mean + std,
+                        dx: 0,
+                        color,
+                    });
+                    fig.markers.push(Marker {
+                        x: xv,
+                        y: mean,
+                        dx: 0,
+                        shape: Shape::Dot,
+                        color,
+                        size: 4,
+                    });
+                }
+                None => {
+                    // A gap in the line; from the last good value, a dashed drop
+                    // to where every seed diverged.
+                    points.push((xv, f64::NAN));
+                    if let (Some(from), true, false) = (last_finite, cell.diverged > 0, cliff_drawn)
+                    {
+                        let mut cliff = Line::solid(vec![from, (xv, diverged_y)], color, 2);
+                        cliff.dashed = true;
+                        fig.lines.push(cliff);
+                        cliff_drawn = true;
+                    }
+                }
+            }
+            if cell.diverged > 0 {
+                let here = diverged_here.get(bits).map_or(&[][..], Vec::as_slice);
+                let j = here.iter().position(|o| *o == k).unwrap_or(0) as i32;
+                let n = here.len() as i32;
+                let dx = ((2 * j - (n - 1)) * 5).clamp(-25, 25);
+                fig.markers.push(Marker {
+                    x: xv,
+                    y: diverged_y,
+                    dx,
+                    shape: Shape::Cross,
+                    color: DIVERGED,
+                    size: 6,
+                });
+            }
+        }
+        fig.lines.push(Line::solid(points, color, 2));
+        let name = if others.is_empty() {
+            variant.clone()
+        } else {
+            format!("{variant} {others}")
+        };
+        fig.legend.push((name, Key::LineMarker(color, Shape::Dot)));
+    }
+    if any_diverged {
+        fig.legend.push((
+            "diverged (≥ 1 seed)".into(),
+            Key::Marker(DIVERGED, Shape::Cross),
+        ));
+    }
+    Some(fig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_short_and_unique() {
+        let keys: BTreeSet<&str> = ["variants.*.lr", "batch.size", "lr", "x"].into();
+        let s = stems(&keys);
+        assert_eq!(s["batch.size"], "batch_size");
+        assert_eq!(s["variants.*.lr"], "variants_lr");
+        assert_eq!(s["lr"], "lr");
+        assert_eq!(s["x"], "x");
+        let keys: BTreeSet<&str> = ["variants.*.lr", "variants.sgd.momentum"].into();
+        let s = stems(&keys);
+        assert_eq!(s["variants.*.lr"], "lr");
+        assert_eq!(s["variants.sgd.momentum"], "sgd_momentum");
+    }
+}
