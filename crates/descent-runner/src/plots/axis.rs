@@ -169,7 +169,17 @@ impl Axis {
     /// The labelled ticks.
     fn major(&self, max: usize) -> Vec<f64> {
         if self.given > 0 {
-            return self.ticks[..self.given].to_vec();
+            // Labels closer than 4% of the axis would overprint each other: keep the first.
+            let mut kept: Vec<f64> = Vec::with_capacity(self.given);
+            for &t in &self.ticks[..self.given] {
+                if kept
+                    .last()
+                    .is_none_or(|&k| (self.frac(t) - self.frac(k)).abs() >= 0.04)
+                {
+                    kept.push(t);
+                }
+            }
+            return kept;
         }
         let max = max.max(2);
         if self.log {
