@@ -195,7 +195,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     for p in &prepared {
         let dir = args.out.join(&p.plan.name);
-        if dir.exists() && !args.overwrite {
+        // The embedded defaults are demonstrations: running them again replaces them.
+        if dir.exists() && !args.overwrite && args.file.is_some() {
             return Err(usage(format!(
                 "{}: exists already; finish it with `descent resume {}`, or pass --overwrite (or another --out)",
                 dir.display(),

@@ -118,7 +118,8 @@ struct RunArgs {
     /// Run only shard I of N (0-based): runs whose index is I modulo N.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Replace an existing output directory of the same experiment.
+    /// Replace an existing output directory of the same experiment (the embedded defaults
+    /// always replace theirs).
     #[arg(long)]
     overwrite: bool,
 }
