@@ -30,7 +30,7 @@ pub struct CompareArgs {
     /// Optimizer steps per run (the experiment's budget is replaced).
     #[arg(long, default_value_t = 50)]
     steps: u64,
-    /// Output directory; results go to OUT/<experiment>-compare.
+    /// Output directory; results go to OUT/EXPERIMENT-compare.
     #[arg(long, default_value = "runs")]
     out: PathBuf,
     /// Seeds, replacing the file's list.

@@ -33,7 +33,7 @@ enum Command {
     /// Run an experiment file (or, with no file, the embedded default experiments).
     ///
     /// Every variant runs at every sweep point with every seed. Outputs go to
-    /// OUT/<experiment>/: config.toml (resolved, with git revision, backend, precision and
+    /// OUT/EXPERIMENT/: config.toml (resolved, with git revision, backend, precision and
     /// machine), one directory per run (metrics.csv, timing.csv, trajectory.csv for
     /// landscapes, run.json), summary.json, summary.md and plots/ (SVG and PNG).
     ///
@@ -57,13 +57,13 @@ enum Command {
     /// Re-render summary.json, summary.md and the plots of an experiment directory from its
     /// stored metrics.
     Report {
-        /// An experiment directory (OUT/<experiment>).
+        /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
     },
     /// Finish an interrupted experiment: finished runs are kept, interrupted runs continue
     /// from their last checkpoint (bit for bit on ndarray), the rest start.
     Resume {
-        /// An experiment directory (OUT/<experiment>).
+        /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
         /// Parallel runs (default: the number of cores).
         #[arg(long)]
@@ -75,7 +75,7 @@ enum Command {
     /// Run the same runs on several backends (same seeds, weights and batches) and compare
     /// time per step, samples/s, final metrics and how far parameters and losses drift apart.
     ///
-    /// Writes OUT/<experiment>-compare/compare.json and compare.md, and each backend's run
+    /// Writes OUT/EXPERIMENT-compare/compare.json and compare.md, and each backend's run
     /// directories beside them.
     Compare(compare::CompareArgs),
     /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
@@ -94,7 +94,7 @@ enum Command {
 struct RunArgs {
     /// The experiment file (TOML). Without it, the embedded default experiments run.
     file: Option<PathBuf>,
-    /// Output directory; the experiment goes to OUT/<experiment name>.
+    /// Output directory; the experiment goes to OUT/EXPERIMENT (the experiment's name).
     #[arg(long, default_value = "runs")]
     out: PathBuf,
     /// Backend (compiled in through its cargo feature).

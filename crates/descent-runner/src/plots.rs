@@ -131,7 +131,7 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
-/// `"<experiment>: <what>"`, or just `what` when the directory has no name.
+/// `"EXPERIMENT: <what>"`, or just `what` when the directory has no name.
 fn title(experiment: &str, what: &str) -> String {
     if experiment.is_empty() {
         what.to_owned()
