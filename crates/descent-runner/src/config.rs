@@ -290,6 +290,13 @@ pub struct RunSpec {
     pub experiment: Experiment,
 }
 
+impl RunSpec {
+    /// Whether this run's sweep point changes the problem (so it needs its own data/model).
+    pub fn sweeps_problem(&self) -> bool {
+        self.point.values.keys().any(|k| k.starts_with("problem"))
+    }
+}
+
 /// An experiment file expanded into runs.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -87,9 +87,7 @@ fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
         };
         // A sweep may change the problem itself; those points are checked by building them.
         let point_task;
-        let task = if run.experiment.problem.landscape == plan.base.problem.landscape
-            && run.point.values.keys().all(|k| !k.starts_with("problem"))
-        {
+        let task = if !run.sweeps_problem() {
             &task
         } else {
             point_task = Task::build(&run.experiment.problem)
@@ -385,7 +383,7 @@ pub(crate) fn on_backend(
 ) -> Result<crate::train::Finished> {
     // A sweep over the problem's own fields gets its own task.
     let rebuilt;
-    let task = if run.point.values.keys().any(|k| k.starts_with("problem")) {
+    let task = if run.sweeps_problem() {
         rebuilt = Task::build(&run.experiment.problem).map_err(anyhow::Error::msg)?;
         &rebuilt
     } else {

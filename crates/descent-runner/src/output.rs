@@ -301,14 +301,8 @@ fn unframe(bytes: &[u8], path: &Path) -> Result<Vec<Vec<u8>>> {
 
 /// Writes the tables so far and the checkpoint (the checkpoint last: if the process dies
 /// between the two, the tables are only ahead, and a resume rewrites them).
-pub fn write_partial(
-    dir: &Path,
-    run: &RunSpec,
-    state: &Progressed,
-    checkpoint: &Checkpoint,
-) -> Result<()> {
-    let _ = run;
-    write_tables(dir, state)?;
+pub fn write_partial(dir: &Path, checkpoint: &Checkpoint) -> Result<()> {
+    write_tables(dir, &checkpoint.progress)?;
     // MessagePack stores every f64 as its 8 bytes: the metrics reload bit for bit.
     let header = rmp_serde::to_vec(&checkpoint.progress)?;
     let bytes = frame(&[&header, &checkpoint.module, &checkpoint.optimizer]);
@@ -337,8 +331,7 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
 }
 
 /// Writes the final tables and `run.json`, then removes the checkpoint.
-pub fn write_run(dir: &Path, run: &RunSpec, state: &Progressed, record: &RunRecord) -> Result<()> {
-    let _ = run;
+pub fn write_run(dir: &Path, state: &Progressed, record: &RunRecord) -> Result<()> {
     write_tables(dir, state)?;
     write_atomic(&dir.join("run.json"), &serde_json::to_vec_pretty(record)?)?;
     let checkpoint = dir.join("checkpoint.bin");

@@ -303,11 +303,11 @@ where
                 module: recorder.record(module.clone().into_record(), ())?,
                 optimizer: optimizer.save()?,
             };
-            output::write_partial(dir, run, &state, &checkpoint)?;
+            output::write_partial(dir, &checkpoint)?;
         }
     }
     let record = RunRecord::new(run, status, &state, target_reached, limits);
-    output::write_run(dir, run, &state, &record)?;
+    output::write_run(dir, &state, &record)?;
     let mut reader = ParameterReader::default();
     module.visit(&mut reader);
     Ok(Finished {
