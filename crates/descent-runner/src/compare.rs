@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::config::{self, RunSpec};
-use crate::execute::{backend_name, on_backend, prepare_plan};
+use crate::execute::{backend_name, on_backend, prepare};
 use crate::output;
 use crate::train::Finished;
 use crate::{BackendChoice, Precision, UsageError};
@@ -121,7 +121,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         run.experiment.budget.epochs = None;
         run.experiment.budget.seconds = None;
     }
-    let prepared = prepare_plan(plan, None)?;
+    let prepared = prepare(plan, None)?;
     let dir = args.out.join(format!("{}-compare", prepared.plan.name));
     if dir.exists() {
         if !args.overwrite {

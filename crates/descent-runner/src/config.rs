@@ -304,7 +304,7 @@ pub struct Plan {
     pub file: PathBuf,
     /// The experiment's name.
     pub name: String,
-    /// The experiment as resolved without the sweep (the first point's values).
+    /// The experiment as resolved at the first sweep point (all of it without a sweep).
     pub base: Experiment,
     /// The resolved table, overrides applied (what `config.toml` records).
     pub table: Table,
@@ -342,15 +342,18 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
         let list = seeds.iter().map(|&s| Value::Integer(s as i64)).collect();
         table.insert("seeds".into(), Value::Array(list));
     }
-    let base: Experiment = deserialize(&table, &shown.to_string())?;
-    let name = base
+    let unswept: Experiment = deserialize(&table, &shown.to_string())?;
+    let name = unswept
         .name
         .clone()
         .or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "experiment".into());
     check_name("name", &name, &shown.to_string())?;
+    // Recorded, so that `report`, `resume` and `merge` (which read config.toml) keep it.
+    table.insert("name".into(), Value::String(name.clone()));
 
-    let points = sweep_points(&base.sweep, &shown.to_string())?;
+    let points = sweep_points(&unswept.sweep, &shown.to_string())?;
+    let mut base: Option<Experiment> = None;
     let mut sweepless = table.clone();
     sweepless.remove("sweep");
     let mut runs = Vec::new();
@@ -362,6 +365,9 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
         }
         let experiment: Experiment = deserialize(&resolved, &shown.to_string())?;
         validate(&experiment, &shown.to_string(), &point.0.label)?;
+        if base.is_none() {
+            base = Some(experiment.clone());
+        }
         for variant in &experiment.variants {
             for &seed in &experiment.seeds {
                 let mut single = experiment.clone();
@@ -386,6 +392,8 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
             w[0]
         )));
     }
+    // `sweep_points` gives at least one point, so there is a first one.
+    let base = base.unwrap_or(unswept);
     Ok(Plan {
         file: file.to_path_buf(),
         name,

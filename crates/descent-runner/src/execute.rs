@@ -72,11 +72,7 @@ pub(crate) struct Prepared {
 
 /// Checks a plan completely (problem, data, every run's optimizer and schedule) and keeps the
 /// runs of `shard`.
-pub(crate) fn prepare_plan(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
-    prepare(plan, shard)
-}
-
-fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
+pub(crate) fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
     let shown = plan.file.display().to_string();
     let task = Task::build(&plan.base.problem).map_err(|e| usage(format!("{shown}: {e}")))?;
     for run in &plan.runs {
@@ -304,7 +300,8 @@ fn execute_all(
         );
     }
     let next = AtomicUsize::new(0);
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // (message, whether the cause is the user's input)
+    let failures: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -355,8 +352,9 @@ fn execute_all(
                         Err(e) => {
                             let message = format!("{}: failed: {e:#}", run.id);
                             let _ = bars.println(&message);
+                            let usage = e.chain().any(|c| c.downcast_ref::<UsageError>().is_some());
                             if let Ok(mut f) = failures.lock() {
-                                f.push(message);
+                                f.push((message, usage));
                             }
                         }
                     }
@@ -368,7 +366,13 @@ fn execute_all(
     overall.finish_and_clear();
     let failures = failures.into_inner().unwrap_or_default();
     if !failures.is_empty() {
-        bail!("{} run(s) failed:\n{}", failures.len(), failures.join("\n"));
+        let all_usage = failures.iter().all(|(_, is_usage)| *is_usage);
+        let messages: Vec<&str> = failures.iter().map(|(m, _)| m.as_str()).collect();
+        let message = format!("{} run(s) failed:\n{}", failures.len(), messages.join("\n"));
+        if all_usage {
+            return Err(usage(message));
+        }
+        bail!(message);
     }
     Ok(())
 }
@@ -617,7 +621,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             return Err(usage(format!("run {} appears in two shards", r.run_id)));
         }
     }
-    let missing = plan.runs.len() - seen.len();
+    let missing = plan.runs.len().saturating_sub(seen.len());
     let target = match out {
         Some(o) => o.to_path_buf(),
         None => {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod compare;
@@ -265,9 +265,4 @@ pub fn must_exist(path: &Path, what: &str) -> Result<()> {
         return Err(UsageError(format!("{}: no such {what}", path.display())).into());
     }
     Ok(())
-}
-
-/// Context naming a file.
-pub fn in_file<T>(result: Result<T>, path: &Path) -> Result<T> {
-    result.with_context(|| path.display().to_string())
 }

@@ -301,13 +301,12 @@ impl LrPlan {
 /// The learning-rate plan of `variant` for a run of `total_steps` steps (when known).
 pub fn lr_plan(variant: &Variant, total_steps: Option<u64>) -> std::result::Result<LrPlan, String> {
     let field = format!("variants.{}.schedule", variant.name);
+    // After a warm-up the schedule restarts at its milestone: its default length is the rest.
+    let warmup = variant.warmup.unwrap_or(0);
+    let after_warmup = total_steps.map(|t| t.saturating_sub(warmup).max(1));
     let main = match &variant.schedule {
-        None => ScheduleConfig::Constant(
-            ConstantLrConfig::new(variant.lr)
-                .with_factor(1.0)
-                .with_total_iters(0),
-        ),
-        Some(table) => schedule_config(table, &field, variant.lr, total_steps)?,
+        None => ScheduleConfig::Constant(ConstantLrConfig::plain(variant.lr)),
+        Some(table) => schedule_config(table, &field, variant.lr, after_warmup)?,
     };
     let config = match variant.warmup {
         None | Some(0) => main,
@@ -470,4 +469,52 @@ pub fn optimizer_config(
         &format!("variants.{}.optimizer", variant.name),
         seed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(schedule: &str, warmup: Option<u64>) -> Variant {
+        let optimizer: Table = "kind = \"sgd\"".parse().unwrap();
+        let schedule: Table = schedule.parse().unwrap();
+        Variant {
+            name: "v".into(),
+            lr: 0.1,
+            optimizer,
+            schedule: Some(schedule),
+            warmup,
+            clip_norm: None,
+            clip_value: None,
+        }
+    }
+
+    #[test]
+    fn a_schedule_after_warmup_spans_the_rest_of_the_run() {
+        let plan = lr_plan(&variant("kind = \"cosine\"", Some(10)), Some(100)).unwrap();
+        assert!((plan.lr(0) - 0.01).abs() < 1e-12, "{}", plan.lr(0));
+        assert!((plan.lr(10) - 0.1).abs() < 1e-12, "{}", plan.lr(10));
+        // Cosine over the 90 remaining steps: nearly at eta_min = 0 on the last one.
+        assert!(plan.lr(99) < 1e-3 * 0.1, "{}", plan.lr(99));
+        let plain = lr_plan(&variant("kind = \"cosine\"", None), Some(100)).unwrap();
+        assert!(plain.lr(99) < 1e-3 * 0.1 && (plain.lr(0) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn optimizer_fields_are_checked_by_name_and_type() {
+        let parse = |text: &str| {
+            let table: Table = text.parse().unwrap();
+            OptimizerConfig::parse(&table, "variants.v.optimizer", 0).map(|_| ())
+        };
+        assert!(parse("kind = \"adam\"\nbeta_2 = 0.99").is_ok());
+        let unknown = parse("kind = \"sgd\"\nmomentun = 0.9").unwrap_err();
+        assert!(unknown.contains("variants.v.optimizer.momentun") && unknown.contains("momentum"));
+        let typed = parse("kind = \"sgd\"\nnesterov = 1").unwrap_err();
+        assert!(
+            typed.contains("nesterov") && typed.contains("true or false"),
+            "{typed}"
+        );
+        let range = parse("kind = \"adam\"\nbeta_1 = 1.0").unwrap_err();
+        assert!(range.contains("beta_1"), "{range}");
+    }
 }

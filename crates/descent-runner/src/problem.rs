@@ -208,12 +208,7 @@ fn model_name(m: &ModelConfig) -> &'static str {
     }
 }
 
-fn not_for(
-    p: &ProblemConfig,
-    kind: &str,
-    fields: &[(&str, bool)],
-) -> std::result::Result<(), String> {
-    let _ = p;
+fn not_for(kind: &str, fields: &[(&str, bool)]) -> std::result::Result<(), String> {
     match fields.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(bad(field, format!("does not apply to a {kind} problem"))),
         None => Ok(()),
@@ -222,7 +217,6 @@ fn not_for(
 
 fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<LandscapeTask, String> {
     not_for(
-        p,
         "landscape",
         &[
             ("data_path", p.data_path.is_some()),
@@ -314,7 +308,6 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
 
 fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<SupervisedTask, String> {
     not_for(
-        p,
         "dataset",
         &[
             ("start", p.start.is_some()),
@@ -338,7 +331,7 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
     ];
     let (train, test) = match name {
         "digits" | "fashion-mnist" | "mnist" => {
-            not_for(p, name, &synthetic_only)?;
+            not_for(name, &synthetic_only)?;
             match name {
                 "digits" => {
                     let all = descent_data::digits().map_err(|e| bad("dataset", e))?;
@@ -366,6 +359,22 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
                 return Err(bad(
                     "data_path",
                     "synthetic datasets are generated, not read",
+                ));
+            }
+            let unused: &[(&str, bool)] = match name {
+                "two_moons" => &[
+                    ("classes", p.classes.is_some()),
+                    ("features", p.features.is_some()),
+                ],
+                "spirals" => &[("features", p.features.is_some())],
+                "logistic" | "linear_regression" => &[("classes", p.classes.is_some())],
+                _ => &[],
+            };
+            not_for(name, unused)?;
+            if name == "linear_regression" && samples <= features {
+                return Err(bad(
+                    "samples",
+                    format!("{samples}: least squares needs more items than features ({features})"),
                 ));
             }
             if samples < 10 {

@@ -21,6 +21,7 @@ use crate::config::{Experiment, RunSpec};
 use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config};
 use crate::output::{self, Checkpoint, MetricsRow, RunRecord, RunStatus, TrajectoryRow};
 use crate::problem::{Evaluation, Task};
+use descent_optim::clip::Clipping;
 
 /// What a run reports while it goes: called with (steps done, total steps if known).
 pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
@@ -45,7 +46,10 @@ pub struct Limits {
 /// The budget and cadences of `experiment` on `task` with `plan`.
 pub fn limits(experiment: &Experiment, task: &Task, plan: &BatchPlan) -> Limits {
     let per_epoch = plan.batches_per_epoch() as u64;
-    let by_epochs = experiment.budget.epochs.map(|e| e * per_epoch);
+    let by_epochs = experiment
+        .budget
+        .epochs
+        .map(|e| e.saturating_mul(per_epoch));
     let steps = match (experiment.budget.steps, by_epochs) {
         (Some(s), Some(e)) => Some(s.min(e)),
         (s, e) => s.or(e),
@@ -158,6 +162,9 @@ pub struct Progressed {
     pub trajectory: Vec<TrajectoryRow>,
     /// `(step, name, value)` of further measurements.
     pub measurements: Vec<(u64, String, f64)>,
+    /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
+    /// only resumed by the same run.
+    pub fingerprint: String,
 }
 
 fn run_loop<B, M, L, E, C, V>(
@@ -185,17 +192,34 @@ where
     } = *context;
     let experiment = &run.experiment;
     let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
-    let mut state = Progressed::default();
+    let fingerprint = format!(
+        "{}|{}|{}",
+        run.id,
+        std::any::type_name::<B>(),
+        toml::to_string(experiment).unwrap_or_default()
+    );
+    let mut state = Progressed {
+        fingerprint: fingerprint.clone(),
+        ..Progressed::default()
+    };
     if let Some(checkpoint) = output::read_checkpoint(dir)? {
+        let path = dir.join("checkpoint.bin");
+        if checkpoint.progress.fingerprint != fingerprint {
+            return Err(crate::UsageError(format!(
+                "{}: written by a run with another configuration or backend; delete it to \
+                 restart this run from the beginning",
+                path.display()
+            ))
+            .into());
+        }
         let record = recorder
             .load(checkpoint.module, device)
-            .context("checkpoint: model record")?;
+            .with_context(|| format!("{}: model record", path.display()))?;
         module = module.load_record(record);
         optimizer = optimizer
             .load(checkpoint.optimizer, device)
-            .context("checkpoint: optimizer record")?;
+            .with_context(|| format!("{}: optimizer record", path.display()))?;
         state = checkpoint.progress;
-        state.seconds_before = state.timing.last().map_or(0.0, |t| t.1);
     }
     let started = Instant::now();
     let elapsed = |state: &Progressed| state.seconds_before + started.elapsed().as_secs_f64();
@@ -214,15 +238,14 @@ where
         if epoch_cache.as_ref().is_none_or(|(e, _)| *e != epoch_index) {
             epoch_cache = Some((epoch_index, plan.epoch(epoch_index)));
         }
-        let batch: Vec<usize> = epoch_cache
+        let batch: &[usize] = epoch_cache
             .as_ref()
             .and_then(|(_, e)| e.batch(batch_index))
-            .map(<[usize]>::to_vec)
-            .unwrap_or_default();
-        let logged = step % limits.log_every == 0 || last;
-        let evaluated = step % limits.eval_every == 0 || last;
+            .context("internal error: the batch plan has no batch for this step")?;
+        let logged = step.is_multiple_of(limits.log_every) || last;
+        let evaluated = step.is_multiple_of(limits.eval_every) || last;
 
-        let loss = (walker.loss)(&module, &batch)?;
+        let loss = (walker.loss)(&module, batch)?;
         let mut row = MetricsRow {
             step,
             epoch: epoch_index,
@@ -261,11 +284,11 @@ where
         }
 
         if diverged || last {
-            if logged || evaluated {
-                state.timing.push((step, elapsed(&state)));
-                note_target(&mut target_reached, target.as_ref(), &row, elapsed(&state));
-                state.rows.push(row);
-            }
+            // Both imply a logged step, so this row is always kept.
+            let now = elapsed(&state);
+            state.timing.push((step, now));
+            note_target(&mut target_reached, target.as_ref(), &row, now);
+            state.rows.push(row);
             if diverged {
                 status = RunStatus::Diverged { step };
             }
@@ -274,9 +297,17 @@ where
 
         let grads = GradientsParams::from_grads(loss.backward(), &module);
         let (grads, norm) = match lr.clipping {
-            Some(clipping) => {
+            Some(clipping @ Clipping::GlobalNorm(_)) => {
                 let (g, n) = clipping.apply(&module, grads)?;
                 (g, logged.then_some(n))
+            }
+            Some(Clipping::Value(max)) => {
+                // The norm before clipping costs a reduction: only on logged steps.
+                let n = logged.then(|| descent_optim::clip::global_grad_norm(&module, &grads));
+                (
+                    descent_optim::clip::clip_grad_value(&module, grads, max)?,
+                    n,
+                )
             }
             None if logged => {
                 let n = descent_optim::clip::global_grad_norm(&module, &grads);
@@ -288,8 +319,9 @@ where
         if logged || evaluated {
             row.lr = Some(rate);
             row.grad_norm = norm;
-            state.timing.push((step, elapsed(&state)));
-            note_target(&mut target_reached, target.as_ref(), &row, elapsed(&state));
+            let now = elapsed(&state);
+            state.timing.push((step, now));
+            note_target(&mut target_reached, target.as_ref(), &row, now);
             state.rows.push(row);
         }
         module = optimizer.step(rate, module, grads);
@@ -297,9 +329,11 @@ where
         state.samples += batch.len() as u64;
         progress(state.step, limits.steps);
 
-        if limits.checkpoint_every > 0 && state.step % limits.checkpoint_every == 0 {
+        if limits.checkpoint_every > 0 && state.step.is_multiple_of(limits.checkpoint_every) {
+            let mut progress = state.clone();
+            progress.seconds_before = elapsed(&state);
             let checkpoint = Checkpoint {
-                progress: state.clone(),
+                progress,
                 module: recorder.record(module.clone().into_record(), ())?,
                 optimizer: optimizer.save()?,
             };

@@ -211,6 +211,26 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_files() {
         "the run was killed before the end"
     );
 
+    // A checkpoint is resumed only by the run that wrote it: edit the config, and resume
+    // refuses (exit 2) instead of continuing a hybrid run.
+    let edited = tmp.path().join("edited");
+    std::fs::create_dir_all(&edited).unwrap();
+    let copy = Command::new("cp")
+        .args(["-r", killed.to_str().unwrap(), edited.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let edited = edited.join("small");
+    let config = read(&edited.join("config.toml")).replace("lr = 0.003", "lr = 0.004");
+    std::fs::write(edited.join("config.toml"), config).unwrap();
+    let refused = descent(tmp.path(), &["resume", edited.to_str().unwrap(), "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("checkpoint.bin") && stderr.contains("another configuration"),
+        "{stderr}"
+    );
+
     ok(&descent(
         tmp.path(),
         &["resume", killed.to_str().unwrap(), "--quiet"],
