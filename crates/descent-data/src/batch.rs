@@ -158,6 +158,12 @@ impl BatchPlan {
         })
     }
 
+    /// Whether every epoch is the same single batch (a full batch without replacement):
+    /// its tensors can be assembled once.
+    pub fn is_fixed_full_batch(&self) -> bool {
+        self.batch_size == self.len && self.sampling != Sampling::WithReplacement
+    }
+
     /// Items per (full) batch.
     pub fn batch_size(&self) -> usize {
         self.batch_size
@@ -194,17 +200,22 @@ impl BatchPlan {
         if rest > 0 {
             sizes.push(rest);
         }
+        // A full batch is the whole set whatever the order, so it is kept in index order:
+        // full-batch GD then computes the same sum on every step, and a runner may assemble
+        // it once.
+        let whole = self.batch_size == self.len;
         let mut epoch = match self.sampling {
-            Sampling::Sequential => Epoch::from_chunks((0..self.len).collect(), sizes),
-            Sampling::Shuffled => {
-                Epoch::from_chunks(epoch_permutation(self.seed, epoch, self.len), sizes)
-            }
             Sampling::WithReplacement => {
                 let batches = self.batches_per_epoch();
                 let items = (0..batches * self.batch_size)
                     .map(|_| rng.random_range(0..self.len))
                     .collect();
                 return Epoch::from_chunks(items, vec![self.batch_size; batches]);
+            }
+            _ if whole => Epoch::from_chunks((0..self.len).collect(), sizes),
+            Sampling::Sequential => Epoch::from_chunks((0..self.len).collect(), sizes),
+            Sampling::Shuffled => {
+                Epoch::from_chunks(epoch_permutation(self.seed, epoch, self.len), sizes)
             }
             Sampling::Stratified => self.stratified(&mut rng, &sizes),
         };

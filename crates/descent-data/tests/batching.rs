@@ -119,6 +119,20 @@ fn full_batch_is_one_batch_of_everything() {
         (0..103).collect::<Vec<_>>().as_slice()
     );
     assert_eq!(plan.locate(7), (7, 0));
+    assert!(plan.is_fixed_full_batch());
+    // Shuffling a full batch changes nothing but the summation order: it stays in index order.
+    let shuffled =
+        BatchPlan::new(spec(BatchSize::Full, Sampling::Shuffled, false), &data, 3).unwrap();
+    assert_eq!(shuffled.epoch(0), shuffled.epoch(5));
+    assert_eq!(shuffled.epoch(2).batch(0), epoch.batch(0));
+    let drawn = BatchPlan::new(
+        spec(BatchSize::Full, Sampling::WithReplacement, false),
+        &data,
+        3,
+    )
+    .unwrap();
+    assert!(!drawn.is_fixed_full_batch());
+    assert_ne!(drawn.epoch(0), drawn.epoch(1));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use anyhow::Result;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor};
 use descent_data::{
-    ArrayBatcher, ArrayDataset, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
+    ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
     Standardization, Standardizer, synthetic, train_validation_split,
 };
 use descent_models::landscape::{LandscapeSpec, Rotation};
@@ -628,26 +628,55 @@ impl SupervisedTask {
         batch: &[usize],
         device: &B::Device,
     ) -> Result<Tensor<B, 1>> {
-        let assembled = batcher.assemble::<B>(batch, device);
-        let targets = targets(assembled.targets, batcher.dataset().classes())?;
-        let output = model.forward(assembled.inputs)?;
+        self.loss_on(model, batcher.assemble::<B>(batch, device))
+    }
+
+    /// The objective on an assembled batch of training items.
+    pub fn loss_on<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        batch: Batch<B>,
+    ) -> Result<Tensor<B, 1>> {
+        let targets = targets(batch.targets, self.train.classes())?;
+        let output = model.forward(batch.inputs)?;
         Ok(self.objective.value(model, output, &targets)?)
     }
 
-    /// Validation and test loss (data term only) and accuracy, on the inner backend.
+    /// Validation and test sets cut into chunks and made tensors on `device`: assembled once
+    /// per run and reused by every evaluation.
+    pub fn eval_sets<B: Backend>(&self, device: &B::Device) -> EvalSets<B> {
+        let chunks = |data: &Option<Arc<ArrayDataset>>| {
+            data.as_ref().map(|d| {
+                // Chunks bound the memory of a forward pass over a large test set.
+                const CHUNK: usize = 2000;
+                let batcher = ArrayBatcher::new(Arc::clone(d));
+                let indices: Vec<usize> = (0..d.len()).collect();
+                indices
+                    .chunks(CHUNK)
+                    .map(|c| batcher.assemble::<B>(c, device))
+                    .collect()
+            })
+        };
+        EvalSets {
+            validation: chunks(&self.validation),
+            test: chunks(&self.test),
+        }
+    }
+
+    /// Validation and test loss (data term only) and accuracy.
     pub fn evaluate<B: Backend>(
         &self,
         model: &descent_models::AnyModel<B>,
-        device: &B::Device,
+        sets: &EvalSets<B>,
     ) -> Result<Evaluation> {
         let mut evaluation = Evaluation::default();
-        if let Some(v) = &self.validation {
-            let (loss, accuracy) = self.measure(model, v, device)?;
+        if let Some(v) = &sets.validation {
+            let (loss, accuracy) = self.measure(model, v)?;
             evaluation.val_loss = Some(loss);
             evaluation.val_accuracy = accuracy;
         }
-        if let Some(t) = &self.test {
-            let (loss, accuracy) = self.measure(model, t, device)?;
+        if let Some(t) = &sets.test {
+            let (loss, accuracy) = self.measure(model, t)?;
             evaluation.test_loss = Some(loss);
             evaluation.test_accuracy = accuracy;
         }
@@ -657,26 +686,22 @@ impl SupervisedTask {
     fn measure<B: Backend>(
         &self,
         model: &descent_models::AnyModel<B>,
-        data: &Arc<ArrayDataset>,
-        device: &B::Device,
+        chunks: &[Batch<B>],
     ) -> Result<(f64, Option<f64>)> {
-        // Chunks bound the memory of a forward pass over a large test set.
-        const CHUNK: usize = 2000;
-        let batcher = ArrayBatcher::new(data.clone());
         let data_only = Objective {
             loss: self.objective.loss,
             l2: 0.0,
         };
-        let indices: Vec<usize> = (0..data.len()).collect();
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for chunk in indices.chunks(CHUNK) {
-            let batch = batcher.assemble::<B>(chunk, device);
+        let classes = self.train.classes();
+        let (mut loss_sum, mut correct, mut n) = (0.0f64, 0usize, 0usize);
+        for batch in chunks {
+            let size = batch.len();
             let labels = match &batch.targets {
                 BatchTargets::Classes(l) => Some(l.clone()),
                 _ => None,
             };
-            let targets = targets(batch.targets, data.classes())?;
-            let output = model.forward(batch.inputs)?;
+            let targets = targets(batch.targets.clone(), classes)?;
+            let output = model.forward(batch.inputs.clone())?;
             if let Some(labels) = labels {
                 correct += count_correct(output.clone(), labels);
             }
@@ -684,12 +709,19 @@ impl SupervisedTask {
                 .value(model, output, &targets)?
                 .into_scalar()
                 .elem();
-            loss_sum += loss * chunk.len() as f64;
+            loss_sum += loss * size as f64;
+            n += size;
         }
-        let n = data.len() as f64;
-        let accuracy = data.classes().map(|_| correct as f64 / n);
+        let n = n.max(1) as f64;
+        let accuracy = classes.map(|_| correct as f64 / n);
         Ok((loss_sum / n, accuracy))
     }
+}
+
+/// The evaluation data of a run, as tensors: see [`SupervisedTask::eval_sets`].
+pub struct EvalSets<B: Backend> {
+    validation: Option<Vec<Batch<B>>>,
+    test: Option<Vec<Batch<B>>>,
 }
 
 fn count_correct<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> usize {

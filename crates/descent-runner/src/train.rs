@@ -107,15 +107,23 @@ pub fn execute<B: AutodiffBackend>(
         ),
         Task::Supervised(t) => {
             let batcher = ArrayBatcher::new(Arc::clone(&t.train));
+            // Full-batch GD sees the same batch every step: its tensors are made once.
+            let full_batch = plan
+                .is_fixed_full_batch()
+                .then(|| batcher.assemble::<B>(&(0..t.train.len()).collect::<Vec<_>>(), device));
+            let eval_sets = t.eval_sets::<B::InnerBackend>(device);
             run_loop(
                 &context,
                 t.init::<B>(run.seed, device)?,
                 optimizer.init()?,
                 Walker {
-                    loss: |m: &descent_models::AnyModel<B>, batch: &[usize]| {
-                        t.loss(m, &batcher, batch, device)
+                    loss: |m: &descent_models::AnyModel<B>, batch: &[usize]| match &full_batch {
+                        Some(whole) => t.loss_on(m, whole.clone()),
+                        None => t.loss(m, &batcher, batch, device),
                     },
-                    evaluate: |m: &descent_models::AnyModel<B::InnerBackend>| t.evaluate(m, device),
+                    evaluate: |m: &descent_models::AnyModel<B::InnerBackend>| {
+                        t.evaluate(m, &eval_sets)
+                    },
                     coordinates: |_: &descent_models::AnyModel<B>| None,
                     landscape_value: |_: &[f64]| None,
                 },
