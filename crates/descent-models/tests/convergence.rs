@@ -1,12 +1,15 @@
-//! Full-batch gradient descent on L2-penalised softmax regression reaches the optimum that
-//! Newton's method, written here in plain f64 and sharing no code with the crate, computes.
+//! Full-batch gradient descent on the convex models reaches optima computed independently in
+//! plain f64, sharing no code with the crate: Newton's method for L2-penalised softmax
+//! regression, the normal equations for least squares.
 
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Module;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use descent_models::init::float_dtype;
-use descent_models::{ClassLabels, Loss, Model, Objective, SoftmaxRegressionConfig, Targets};
+use descent_models::{
+    ClassLabels, LinearRegressionConfig, Loss, Model, Objective, SoftmaxRegressionConfig, Targets,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -150,9 +153,8 @@ fn newton(x: &[[f64; 2]], y: &[usize]) -> (Vec<f64>, f64) {
     (theta, f)
 }
 
-/// `1/L` for the penalised objective: the softmax Hessian `diag p - p p^T` is at most `1/2`
-/// in operator norm, so `L <= lambda_max(X~^T X~ / n) / 2 + lambda`.
-fn step_size(x: &[[f64; 2]]) -> f64 {
+/// The second moments `X~^T X~ / n` of the features with the bias's 1 appended.
+fn second_moments(x: &[[f64; 2]]) -> [[f64; D]; D] {
     let n = x.len() as f64;
     let mut m = [[0.0; D]; D];
     for xi in x {
@@ -163,6 +165,12 @@ fn step_size(x: &[[f64; 2]]) -> f64 {
             }
         }
     }
+    m
+}
+
+/// The largest eigenvalue of `X~^T X~ / n`.
+fn top_eigenvalue(x: &[[f64; 2]]) -> f64 {
+    let m = second_moments(x);
     // Power iteration: M is 3x3 symmetric positive definite.
     let mut v = [1.0; D];
     let mut top = 0.0;
@@ -175,7 +183,13 @@ fn step_size(x: &[[f64; 2]]) -> f64 {
             v[i] = w[i] / top;
         }
     }
-    1.0 / (top / 2.0 + LAMBDA)
+    top
+}
+
+/// `1/L` for the penalised objective: the softmax Hessian `diag p - p p^T` is at most `1/2`
+/// in operator norm, so `L <= lambda_max(X~^T X~ / n) / 2 + lambda`.
+fn step_size(x: &[[f64; 2]]) -> f64 {
+    1.0 / (top_eigenvalue(x) / 2.0 + LAMBDA)
 }
 
 #[test]
@@ -253,4 +267,70 @@ fn gradient_descent_reaches_newtons_optimum_of_softmax_regression() {
         2.0 * gap / LAMBDA
     );
     assert_eq!(model.num_params(), CLASSES * D);
+}
+
+#[test]
+fn gradient_descent_reaches_the_least_squares_solution() {
+    // y = 1.5 x0 - 2 x1 + 0.3 + noise, on the blobs' points.
+    let (x, _) = blobs();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let y: Vec<f64> = x
+        .iter()
+        .map(|p| {
+            let noise: f64 = StandardNormal.sample(&mut rng);
+            1.5 * p[0] - 2.0 * p[1] + 0.3 + 0.1 * noise
+        })
+        .collect();
+    // Normal equations (X~^T X~) beta = X~^T y, and the minimum mean squared error.
+    let m = second_moments(&x);
+    let n = x.len() as f64;
+    let mut rhs = vec![0.0; D];
+    for (p, t) in x.iter().zip(&y) {
+        for (j, v) in [p[0], p[1], 1.0].iter().enumerate() {
+            rhs[j] += v * t / n;
+        }
+    }
+    let beta = cholesky_solve(&m.iter().map(|r| r.to_vec()).collect::<Vec<_>>(), &rhs);
+    let f_star = x
+        .iter()
+        .zip(&y)
+        .map(|(p, t)| (beta[0] * p[0] + beta[1] * p[1] + beta[2] - t).powi(2))
+        .sum::<f64>()
+        / n;
+
+    let device = Default::default();
+    let dtype = float_dtype::<B>();
+    let flat: Vec<f64> = x.iter().flat_map(|p| *p).collect();
+    let inputs: Tensor<B, 2> =
+        Tensor::from_data(TensorData::new(flat, [x.len(), 2]), (&device, dtype));
+    let targets = Targets::Values(Tensor::from_data(
+        TensorData::new(y.clone(), [y.len(), 1]),
+        (&device, dtype),
+    ));
+    let objective_fn = Objective::new(Loss::Mse);
+    let mut model = LinearRegressionConfig::new(2)
+        .with_seed(0)
+        .init::<B>(&device)
+        .unwrap();
+    let mut sgd = SgdConfig::new().init::<B, _>();
+    // The MSE's Hessian is 2 X~^T X~ / n.
+    let lr = 1.0 / (2.0 * top_eigenvalue(&x));
+    let steps = 500;
+    for _ in 0..steps {
+        let output = model.forward(inputs.clone()).unwrap();
+        let loss = objective_fn.value(&model, output, &targets).unwrap();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = sgd.step(lr, model, grads);
+    }
+    let output = model.forward(inputs).unwrap();
+    let last: f64 = objective_fn
+        .value(&model, output, &targets)
+        .unwrap()
+        .into_scalar()
+        .elem();
+    let gap = last - f_star;
+    println!(
+        "least squares: normal equations {f_star:.15}, GD after {steps} steps {last:.15}, gap {gap:.3e}"
+    );
+    assert!((-1e-12..1e-8).contains(&gap), "gap {gap}");
 }

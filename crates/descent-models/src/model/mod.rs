@@ -10,6 +10,28 @@
 //! Every config carries a `seed`; the same seed gives the same initial weights on every
 //! backend (see [`crate::init`]). [`Model`] is the one interface a training loop needs, and
 //! [`AnyModel`] / [`ModelConfig`] pick a model at run time.
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::tensor::{Tensor, TensorData};
+//! use descent_models::init::float_dtype;
+//! use descent_models::{ClassLabels, Loss, MlpConfig, Model, Objective, Targets};
+//!
+//! type B = Autodiff<NdArray<f64>>;
+//! let device = Default::default();
+//! // The 784-256-128-10 preset's hidden layers on 64-feature digits.
+//! let mlp = MlpConfig::mnist_256_128().with_d_input(64).with_seed(1).init::<B>(&device)?;
+//! let x: Tensor<B, 2> = Tensor::from_data(
+//!     TensorData::new(vec![0.5f64; 2 * 64], [2, 64]),
+//!     (&device, float_dtype::<B>()),
+//! );
+//! let targets = Targets::Classes(ClassLabels::new(&[3, 7], 10, &device)?);
+//! let objective = Objective::new(Loss::CrossEntropy).with_l2(1e-4);
+//! let loss = objective.value(&mlp, mlp.forward(x)?, &targets)?;
+//! let grads = loss.backward();
+//! assert!(mlp.layers[0].weight.grad(&grads).is_some());
+//! # Ok::<(), descent_models::ModelError>(())
+//! ```
 
 mod cnn;
 mod mlp;
