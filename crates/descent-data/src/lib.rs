@@ -34,7 +34,7 @@ mod digits;
 mod error;
 pub mod idx;
 mod mnist;
-mod rng;
+pub mod rng;
 mod split;
 pub mod synthetic;
 

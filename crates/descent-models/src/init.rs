@@ -3,8 +3,8 @@
 //! Every number is drawn on the CPU, in `f64`, from a ChaCha8 generator, then rounded to the
 //! backend's float type on the CPU and only then sent to the device; so a seed means the same
 //! initial point on `ndarray` and on a GPU, bit for bit in the same float type. Each layer
-//! draws from its own stream of the generator (stream number = layer index), so adding a layer
-//! to a model leaves the earlier layers' weights as they were.
+//! draws from its own stream of the seed tree (`descent_data::rng`, purpose `ModelInit`,
+//! index = layer), so adding a layer to a model leaves the earlier layers' weights as they were.
 //!
 //! The distributions are PyTorch's defaults for `nn.Linear` and `nn.Conv2d`: weight and bias
 //! both `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (what `kaiming_uniform_(a = sqrt(5))` amounts to),
@@ -16,7 +16,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Element, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use descent_data::rng::{Purpose, stream};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::ModelError;
@@ -26,11 +27,10 @@ pub fn pytorch_bound(fan_in: usize) -> f64 {
     1.0 / (fan_in as f64).sqrt()
 }
 
-/// The generator for layer `layer` of a model seeded with `seed`.
+/// The generator for layer `layer` of a model seeded with `seed`: stream `layer` of the seed
+/// tree's [`Purpose::ModelInit`], so no layer shares numbers with batch orders or noise.
 pub fn layer_rng(seed: u64, layer: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(layer);
-    rng
+    stream(seed, Purpose::ModelInit, layer)
 }
 
 /// `n` draws from `U(-bound, bound)`, computed as PyTorch's `uniform_` does: `-b + 2b u`.

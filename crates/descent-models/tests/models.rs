@@ -342,3 +342,21 @@ fn initial_weights_follow_pytorch_default_bounds() {
         .unwrap();
     check_linear(&softmax.linear, "softmax regression");
 }
+
+#[test]
+fn layer_k_weights_and_epoch_k_order_come_from_different_streams() {
+    // Before the seed tree, layer k and the shuffle of epoch k both drew stream k of the seed.
+    use descent_data::rng::{Purpose, stream};
+    use rand::RngCore;
+    for seed in [0u64, 1, 17] {
+        for k in 0..4u64 {
+            let mut layer = layer_rng(seed, k);
+            let mut epoch = stream(seed, Purpose::Epoch, k);
+            let a: Vec<u64> = (0..8).map(|_| layer.next_u64()).collect();
+            let b: Vec<u64> = (0..8).map(|_| epoch.next_u64()).collect();
+            assert_ne!(a, b, "seed {seed}, layer/epoch {k}");
+            let mut tree = stream(seed, Purpose::ModelInit, k);
+            assert_eq!(a, (0..8).map(|_| tree.next_u64()).collect::<Vec<_>>());
+        }
+    }
+}

@@ -25,7 +25,7 @@ type B = NdArray<f64>;
 
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/reference_schedules.json"
+    "/tests/reference/reference_schedules.json"
 );
 
 /// What a float64 closed form owes PyTorch's (often recursive) float64 computation.

@@ -12,7 +12,8 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-use crate::UsageError;
+use crate::error::UsageError;
+use crate::metric::Metric;
 
 /// One experiment file, resolved (no sweep left in it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,7 +200,7 @@ fn one() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// `train_loss`, `val_loss`, `test_loss`, `val_accuracy` or `test_accuracy`.
-    pub metric: String,
+    pub metric: Metric,
     /// Reached when a loss is at or below it, or an accuracy at or above it.
     pub value: f64,
 }
@@ -330,6 +331,9 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
         UsageError(format!("{shown}: {}", one_line(&e.to_string())))
     })?;
+    // A `config.toml` written by a run carries `[meta]`: facts about that run (revision,
+    // backend, machine), not settings. Rerunning it records its own.
+    table.remove("meta");
     for set in sets {
         let (path, value) = set
             .split_once('=')
@@ -408,8 +412,49 @@ fn one_line(message: &str) -> String {
 }
 
 fn deserialize(table: &Table, shown: &str) -> Result<Experiment> {
-    Experiment::deserialize(Value::Table(table.clone()))
-        .map_err(|e| UsageError(format!("{shown}: {}", one_line(&e.to_string()))).into())
+    serde_path_to_error::deserialize(Value::Table(table.clone())).map_err(|e| {
+        let path = dotted(e.path(), table);
+        let inner = one_line(&e.inner().to_string());
+        let at = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        UsageError(format!("{shown}: {at}{inner}")).into()
+    })
+}
+
+/// A serde path as the dotted path `--set` and sweeps take: entries of `variants` by name.
+fn dotted(path: &serde_path_to_error::Path, table: &Table) -> String {
+    use serde_path_to_error::Segment;
+    let mut out: Vec<String> = Vec::new();
+    let mut at: Option<&Value> = None;
+    for segment in path.iter() {
+        let here = at;
+        match segment {
+            Segment::Map { key } => {
+                at = match here {
+                    None => table.get(key),
+                    Some(Value::Table(t)) => t.get(key),
+                    _ => None,
+                };
+                out.push(key.clone());
+            }
+            Segment::Seq { index } => {
+                let item = match here {
+                    Some(Value::Array(items)) => items.get(*index),
+                    _ => None,
+                };
+                match item.and_then(|v| v.get("name")).and_then(Value::as_str) {
+                    Some(name) => out.push(name.to_string()),
+                    None => out.push(index.to_string()),
+                }
+                at = item;
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    out.join(".")
 }
 
 /// A command-line value: TOML if it parses as a TOML value, else a plain string.
@@ -664,23 +709,10 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
     if e.eval.every == Some(0) {
         return Err(err("eval.every", "must be at least 1".into()));
     }
-    if let Some(t) = &e.target {
-        const METRICS: [&str; 5] = [
-            "train_loss",
-            "val_loss",
-            "test_loss",
-            "val_accuracy",
-            "test_accuracy",
-        ];
-        if !METRICS.contains(&t.metric.as_str()) {
-            return Err(err(
-                "target.metric",
-                format!("{:?} is not one of {}", t.metric, METRICS.join(", ")),
-            ));
-        }
-        if !t.value.is_finite() {
-            return Err(err("target.value", "must be finite".into()));
-        }
+    if let Some(t) = &e.target
+        && !t.value.is_finite()
+    {
+        return Err(err("target.value", "must be finite".into()));
     }
     if let Some(m) = e.divergence.max_loss
         && (m.is_nan() || m <= 0.0)
@@ -712,17 +744,17 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
 }
 
 /// The resolved configuration as TOML text, with a header of facts about this run.
-pub fn resolved_toml(table: &Table, meta: &BTreeMap<String, String>) -> String {
+pub fn resolved_toml(table: &Table, meta: &BTreeMap<String, String>) -> Result<String> {
     let mut out =
         String::from("# Resolved experiment, as run. Rerun with `descent run <this file>`.\n");
     for (k, v) in meta {
         out.push_str(&format!("# {k}: {v}\n"));
     }
     out.push('\n');
-    out.push_str(&toml::to_string_pretty(table).unwrap_or_default());
+    out.push_str(&toml::to_string_pretty(table)?);
     out.push_str("\n[meta]\n");
     for (k, v) in meta {
         out.push_str(&format!("{k} = {}\n", Value::String(v.clone())));
     }
-    out
+    Ok(out)
 }

@@ -13,6 +13,7 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
+use descent_data::rng::{Purpose, derived_seed};
 use descent_optim::clip::Clipping;
 use descent_optim::optim::*;
 use descent_optim::schedule::{
@@ -250,8 +251,10 @@ new_default!(
 );
 
 impl NewDefault for NoisyGdConfig {
+    /// The noise is keyed by the run's seed through the seed tree, so it shares no numbers
+    /// with the run's initial weights or batch order.
     fn new_default(seed: u64) -> Self {
-        NoisyGdConfig::new(0.0).with_seed(seed)
+        NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0))
     }
 }
 

@@ -10,158 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
-use crate::config::{RunSpec, SweepPoint};
-use crate::train::{Limits, Progressed, TargetReached};
-
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MetricsRow {
-    /// Optimizer steps taken before this row's measurements.
-    pub step: u64,
-    /// The epoch this step is in.
-    pub epoch: u64,
-    /// Items seen before this step.
-    pub samples: u64,
-    /// Learning rate of this step's update.
-    pub lr: Option<f64>,
-    /// Loss on this step's batch, before the update.
-    pub train_loss: Option<f64>,
-    /// Global L2 norm of this step's gradient (before clipping).
-    pub grad_norm: Option<f64>,
-    /// Validation loss.
-    pub val_loss: Option<f64>,
-    /// Validation accuracy.
-    pub val_accuracy: Option<f64>,
-    /// Test loss (landscapes: the full objective).
-    pub test_loss: Option<f64>,
-    /// Test accuracy.
-    pub test_accuracy: Option<f64>,
-}
-
-/// The header of `metrics.csv`.
-pub const METRICS_HEADER: &str =
-    "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy";
-
-/// One row of `trajectory.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrajectoryRow {
-    /// The step.
-    pub step: u64,
-    /// The coordinates.
-    pub w: Vec<f64>,
-    /// The landscape's value there.
-    pub loss: Option<f64>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum RunStatus {
-    /// It used its budget.
-    Finished,
-    /// Its loss became non-finite or passed the threshold at `step`.
-    Diverged {
-        /// The step.
-        step: u64,
-    },
-}
-
-/// `run.json`: everything about a finished run that the summary needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// The run's id (its directory's name).
-    pub run_id: String,
-    /// Position in the unsharded run list.
-    pub index: usize,
-    /// The variant.
-    pub variant: String,
-    /// The sweep point.
-    pub point: SweepPoint,
-    /// The seed.
-    pub seed: u64,
-    /// `finished` or `diverged`.
-    pub status: String,
-    /// The step at which it diverged.
-    pub diverged_at: Option<u64>,
-    /// Steps taken.
-    pub steps: u64,
-    /// Items seen.
-    pub samples: u64,
-    /// The last row's values.
-    pub last: MetricsRow,
-    /// The lowest train loss, validation and test loss and the highest accuracies seen.
-    pub best: Best,
-    /// First step at which the target was reached.
-    pub steps_to_target: Option<u64>,
-    /// Wall seconds until then (not reproducible).
-    pub seconds_to_target: Option<f64>,
-    /// Wall seconds of the whole run (not reproducible).
-    pub seconds: f64,
-    /// The budget the run had.
-    pub limits: Limits,
-}
-
-/// Best values over a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Best {
-    /// Lowest train loss.
-    pub train_loss: Option<f64>,
-    /// Lowest validation loss.
-    pub val_loss: Option<f64>,
-    /// Highest validation accuracy.
-    pub val_accuracy: Option<f64>,
-    /// Lowest test loss.
-    pub test_loss: Option<f64>,
-    /// Highest test accuracy.
-    pub test_accuracy: Option<f64>,
-}
-
-fn fold(values: impl Iterator<Item = Option<f64>>, better: fn(f64, f64) -> f64) -> Option<f64> {
-    values.flatten().filter(|v| v.is_finite()).reduce(better)
-}
-
-impl RunRecord {
-    /// The record of `run` ending with `status` after `state`.
-    pub fn new(
-        run: &RunSpec,
-        status: RunStatus,
-        state: &Progressed,
-        target: TargetReached,
-        limits: Limits,
-    ) -> RunRecord {
-        let rows = &state.rows;
-        let best = Best {
-            train_loss: fold(rows.iter().map(|r| r.train_loss), f64::min),
-            val_loss: fold(rows.iter().map(|r| r.val_loss), f64::min),
-            val_accuracy: fold(rows.iter().map(|r| r.val_accuracy), f64::max),
-            test_loss: fold(rows.iter().map(|r| r.test_loss), f64::min),
-            test_accuracy: fold(rows.iter().map(|r| r.test_accuracy), f64::max),
-        };
-        let (status_name, diverged_at) = match status {
-            RunStatus::Finished => ("finished", None),
-            RunStatus::Diverged { step } => ("diverged", Some(step)),
-        };
-        RunRecord {
-            run_id: run.id.clone(),
-            index: run.index,
-            variant: run.variant.clone(),
-            point: run.point.clone(),
-            seed: run.seed,
-            status: status_name.into(),
-            diverged_at,
-            steps: state.step,
-            samples: state.samples,
-            last: rows.last().cloned().unwrap_or_default(),
-            best,
-            steps_to_target: target.map(|t| t.0),
-            seconds_to_target: target.map(|t| t.1),
-            seconds: state.timing.last().map_or(0.0, |t| t.1),
-            limits,
-        }
-    }
-}
+use crate::error::UsageError;
+use crate::state::{METRICS_HEADER, MetricsRow, Progressed, RunRecord, TrajectoryRow};
 
 /// Writes `contents` to `path` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -350,7 +201,7 @@ pub fn read_record(dir: &Path) -> Result<Option<RunRecord>> {
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let record = serde_json::from_slice(&bytes).map_err(|e| {
-        crate::UsageError(format!(
+        UsageError(format!(
             "{}: damaged run record ({e}); delete the run's directory and `descent resume` to rerun it",
             path.display()
         ))

@@ -199,6 +199,16 @@ impl Task {
     }
 }
 
+impl ProblemConfig {
+    /// The landscape task, if this problem is a landscape: built without touching any
+    /// dataset (what plots need).
+    pub fn landscape_task(&self) -> Option<std::result::Result<LandscapeTask, String>> {
+        self.landscape
+            .as_deref()
+            .map(|name| landscape_task(self, name))
+    }
+}
+
 fn model_name(m: &ModelConfig) -> &'static str {
     match m {
         ModelConfig::LinearRegression(_) => "linear",

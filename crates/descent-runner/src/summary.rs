@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::output::RunRecord;
+use crate::metric::Metric;
+use crate::state::RunRecord;
 
 /// Summary statistics of one quantity over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,28 +122,21 @@ pub fn summarize(experiment: &str, target: Option<String>, records: &[RunRecord]
     }
 }
 
-/// Reads one quantity of a run.
-type Getter = fn(&RunRecord) -> Option<f64>;
-
 fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
     let finished: Vec<&&RunRecord> = runs.iter().filter(|r| r.diverged_at.is_none()).collect();
     let mut metrics = BTreeMap::new();
-    let quantities: [(&str, Getter); 10] = [
-        ("final_train_loss", |r| r.last.train_loss),
-        ("final_val_loss", |r| r.last.val_loss),
-        ("final_val_accuracy", |r| r.last.val_accuracy),
-        ("final_test_loss", |r| r.last.test_loss),
-        ("final_test_accuracy", |r| r.last.test_accuracy),
-        ("best_train_loss", |r| r.best.train_loss),
-        ("best_val_loss", |r| r.best.val_loss),
-        ("best_val_accuracy", |r| r.best.val_accuracy),
-        ("best_test_loss", |r| r.best.test_loss),
-        ("best_test_accuracy", |r| r.best.test_accuracy),
-    ];
-    for (name, get) in quantities {
-        let values: Vec<f64> = finished.iter().filter_map(|r| get(r)).collect();
-        if let Some(stats) = Stats::of(&values) {
-            metrics.insert(name.to_string(), stats);
+    for (kind, get) in [
+        (
+            "final",
+            (|r: &RunRecord, m: Metric| r.last.get(m)) as fn(&RunRecord, Metric) -> _,
+        ),
+        ("best", |r: &RunRecord, m: Metric| r.best.of(m)),
+    ] {
+        for metric in Metric::ALL {
+            let values: Vec<f64> = finished.iter().filter_map(|r| get(r, metric)).collect();
+            if let Some(stats) = Stats::of(&values) {
+                metrics.insert(format!("{kind}_{metric}"), stats);
+            }
         }
     }
     let steps: Vec<f64> = runs
@@ -273,6 +267,43 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
             " {diverged} | {} |",
             mean_std(g.timing.get("seconds_per_step"))
         );
+    }
+    out.push_str(&details(summary));
+    out
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map_or("–".into(), show)
+}
+
+/// Every statistic of every metric: what `summary.json` holds, as a table.
+fn details(summary: &Summary) -> String {
+    let mut out = String::from(
+        "\n## Every metric over seeds\n\nn finished runs; std is the sample standard deviation; \
+         95% CI is the half-width of Student's t interval of the mean.\n\n\
+         | variant | point | metric | n | mean | std | min | max | 95% CI |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for g in &summary.groups {
+        let point = if g.point.is_empty() { "–" } else { &g.point };
+        let rows = g
+            .metrics
+            .iter()
+            .map(|(name, stats)| (name.as_str(), stats))
+            .chain(g.steps_to_target.iter().map(|s| ("steps_to_target", s)));
+        for (name, s) in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {point} | {name} | {} | {} | {} | {} | {} | {} |",
+                g.variant,
+                s.n,
+                show(s.mean),
+                show(s.std),
+                show(s.min),
+                show(s.max),
+                optional(s.ci95).replace('–', "– (n < 2)")
+            );
+        }
     }
     out
 }

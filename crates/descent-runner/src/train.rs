@@ -15,33 +15,18 @@ use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use descent_data::{ArrayBatcher, BatchPlan, Epoch};
-use serde::{Deserialize, Serialize};
 
-use crate::config::{Experiment, RunSpec};
+use crate::backend::{self, BackendChoice, OnBackend, Precision};
+use crate::config::{Experiment, RunSpec, Target};
+use crate::error::UsageError;
 use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config};
-use crate::output::{self, Checkpoint, MetricsRow, RunRecord, RunStatus, TrajectoryRow};
+use crate::output::{self, Checkpoint};
 use crate::problem::{Evaluation, Task};
+use crate::state::{
+    Finished, Limits, MetricsRow, Progress, Progressed, RunRecord, RunStatus, TargetReached,
+    TrajectoryRow,
+};
 use descent_optim::clip::Clipping;
-
-/// What a run reports while it goes: called with (steps done, total steps if known).
-pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
-
-/// The facts of a run's budget, fixed before it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Limits {
-    /// Steps to take (None: only a time limit).
-    pub steps: Option<u64>,
-    /// Wall-clock limit.
-    pub seconds: Option<f64>,
-    /// Batches per epoch.
-    pub batches_per_epoch: u64,
-    /// Steps between logged rows.
-    pub log_every: u64,
-    /// Steps between evaluations.
-    pub eval_every: u64,
-    /// Steps between checkpoints (0: none).
-    pub checkpoint_every: u64,
-}
 
 /// The budget and cadences of `experiment` on `task` with `plan`.
 pub fn limits(experiment: &Experiment, task: &Task, plan: &BatchPlan) -> Limits {
@@ -65,6 +50,50 @@ pub fn limits(experiment: &Experiment, task: &Task, plan: &BatchPlan) -> Limits 
         log_every: experiment.eval.log_every,
         eval_every: experiment.eval.every.unwrap_or(default_eval),
         checkpoint_every: experiment.checkpoint.every,
+    }
+}
+
+/// Runs `run` on `backend` at `precision` into `dir` (resuming from its checkpoint when there
+/// is one). A sweep over the problem's own fields gets its own task.
+pub fn run_one(
+    backend: BackendChoice,
+    precision: Precision,
+    task: &Task,
+    run: &RunSpec,
+    dir: &Path,
+    progress: Progress,
+) -> Result<Finished> {
+    let rebuilt;
+    let task = if run.sweeps_problem() {
+        rebuilt = Task::build(&run.experiment.problem).map_err(anyhow::Error::msg)?;
+        &rebuilt
+    } else {
+        task
+    };
+    backend::dispatch(
+        backend,
+        precision,
+        OneRun {
+            task,
+            run,
+            dir,
+            progress,
+        },
+    )
+}
+
+struct OneRun<'a> {
+    task: &'a Task,
+    run: &'a RunSpec,
+    dir: &'a Path,
+    progress: Progress<'a>,
+}
+
+impl OnBackend for OneRun<'_> {
+    type Output = Finished;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Finished> {
+        execute::<B>(self.task, self.run, self.dir, &device, self.progress)
     }
 }
 
@@ -151,30 +180,6 @@ struct Walker<L, E, C, V> {
     landscape_value: V,
 }
 
-/// The state a run carries from step to step (and into a checkpoint).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Progressed {
-    /// Steps taken.
-    pub step: u64,
-    /// Items seen.
-    pub samples: u64,
-    /// Wall seconds spent before this process (resumed runs).
-    pub seconds_before: f64,
-    /// Train loss at step 0 (the divergence reference).
-    pub initial_loss: Option<f64>,
-    /// Metric rows so far.
-    pub rows: Vec<MetricsRow>,
-    /// `(step, wall seconds)` of each row.
-    pub timing: Vec<(u64, f64)>,
-    /// Landscape coordinates so far.
-    pub trajectory: Vec<TrajectoryRow>,
-    /// `(step, name, value)` of further measurements.
-    pub measurements: Vec<(u64, String, f64)>,
-    /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
-    /// only resumed by the same run.
-    pub fingerprint: String,
-}
-
 fn run_loop<B, M, L, E, C, V>(
     context: &LoopContext<B>,
     mut module: M,
@@ -204,7 +209,7 @@ where
         "{}|{}|{}",
         run.id,
         std::any::type_name::<B>(),
-        toml::to_string(experiment).unwrap_or_default()
+        toml::to_string(experiment).context("the resolved experiment cannot be written as TOML")?
     );
     let mut state = Progressed {
         fingerprint: fingerprint.clone(),
@@ -213,7 +218,7 @@ where
     if let Some(checkpoint) = output::read_checkpoint(dir)? {
         let path = dir.join("checkpoint.bin");
         if checkpoint.progress.fingerprint != fingerprint {
-            return Err(crate::UsageError(format!(
+            return Err(UsageError(format!(
                 "{}: written by a run with another configuration or backend; delete it to \
                  restart this run from the beginning",
                 path.display()
@@ -360,19 +365,6 @@ where
     })
 }
 
-/// What a run leaves besides its files: for `descent compare`.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    /// `run.json`.
-    pub record: RunRecord,
-    /// Every float parameter, flattened in visiting order.
-    pub parameters: Vec<f64>,
-    /// The metric rows.
-    pub rows: Vec<MetricsRow>,
-    /// `(step, wall seconds)` per row.
-    pub timing: Vec<(u64, f64)>,
-}
-
 /// Reads every float parameter back to the host.
 #[derive(Default)]
 struct ParameterReader {
@@ -386,28 +378,14 @@ impl<B: burn::tensor::backend::Backend> burn::module::ModuleVisitor<B> for Param
     }
 }
 
-/// When the target was first reached: `(step, seconds)`.
-pub type TargetReached = Option<(u64, f64)>;
-
-fn reached(target: &crate::config::Target, row: &MetricsRow) -> bool {
-    let value = match target.metric.as_str() {
-        "train_loss" => row.train_loss,
-        "val_loss" => row.val_loss,
-        "test_loss" => row.test_loss,
-        "val_accuracy" => row.val_accuracy,
-        "test_accuracy" => row.test_accuracy,
-        _ => None,
-    };
-    match value {
-        Some(v) if target.metric.ends_with("accuracy") => v >= target.value,
-        Some(v) => v <= target.value,
-        None => false,
-    }
+fn reached(target: &Target, row: &MetricsRow) -> bool {
+    row.get(target.metric)
+        .is_some_and(|v| target.metric.reaches(v, target.value))
 }
 
 fn note_target(
     reached_at: &mut TargetReached,
-    target: Option<&crate::config::Target>,
+    target: Option<&Target>,
     row: &MetricsRow,
     seconds: f64,
 ) {
@@ -419,7 +397,7 @@ fn note_target(
     }
 }
 
-fn state_target(state: &Progressed, target: Option<&crate::config::Target>) -> TargetReached {
+fn state_target(state: &Progressed, target: Option<&Target>) -> TargetReached {
     let t = target?;
     state
         .rows

@@ -381,7 +381,7 @@ fn cases() -> Vec<Case> {
         Case::config(
             "lr-wrong-type",
             edit(BASE, "lr = 0.1", r#"lr = "fast""#),
-            &["variants.lr", "fast", "f64"],
+            &["variants.gd.lr", "fast", "f64"],
         ),
         Case::config(
             "optimizer-field-wrong-type",
@@ -395,7 +395,7 @@ fn cases() -> Vec<Case> {
         Case::config(
             "optimizer-not-a-table",
             optimizer(r#"optimizer = "sgd""#),
-            &["variants.optimizer", "expected a map"],
+            &["variants.gd.optimizer", "expected a map"],
         ),
         Case::config(
             "batch-size-word",
@@ -706,7 +706,7 @@ fn cases() -> Vec<Case> {
         Case::cli(
             "set-wrong-type",
             &["validate", "{file}", "--set", "variants.*.lr=fast"],
-            &["set-wrong-type.toml", "variants.lr", "fast", "f64"],
+            &["set-wrong-type.toml", "variants.gd.lr", "fast", "f64"],
         ),
         Case::cli(
             "set-to-an-invalid-value",

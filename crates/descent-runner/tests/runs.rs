@@ -165,6 +165,49 @@ fn a_run_writes_every_output_and_repeats_exactly() {
 }
 
 #[test]
+fn rerunning_the_recorded_config_reproduces_every_metrics_file() {
+    // The README's promise: `config.toml` is the experiment as run; `descent run` on it
+    // repeats the experiment byte for byte (its [meta] facts are not settings).
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "small.toml", DIGITS);
+    ok(&descent(
+        tmp.path(),
+        &["run", file.to_str().unwrap(), "--out", "a", "--quiet"],
+    ));
+    let recorded = tmp.path().join("a/small/config.toml");
+    assert!(read(&recorded).contains("[meta]"));
+    ok(&descent(
+        tmp.path(),
+        &["run", recorded.to_str().unwrap(), "--out", "b", "--quiet"],
+    ));
+    let (a, b) = (tmp.path().join("a/small"), tmp.path().join("b/small"));
+    let runs = run_dirs(&a);
+    assert_eq!(runs.len(), 4);
+    assert_eq!(run_dirs(&b).len(), 4);
+    for run in &runs {
+        let twin = b.join(run.file_name().unwrap());
+        assert_eq!(
+            read(&run.join("metrics.csv")),
+            read(&twin.join("metrics.csv")),
+            "{}",
+            run.display()
+        );
+    }
+    assert_eq!(reproducible_summary(&a), reproducible_summary(&b));
+    // summary.md carries every statistic summary.json has.
+    let md = read(&a.join("summary.md"));
+    for column in [
+        "| n |",
+        "| min |",
+        "| max |",
+        "| 95% CI |",
+        "final_val_accuracy",
+    ] {
+        assert!(md.contains(column), "summary.md lacks {column:?}:\n{md}");
+    }
+}
+
+#[test]
 fn a_run_killed_with_sigkill_resumes_to_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
     // Long enough to be killed mid-way; one job, so runs are in flight one at a time.

@@ -2,8 +2,7 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use descent_data::rng::{Purpose, stream};
 use rand_distr::{Distribution, StandardNormal};
 
 use super::{CriticalKind, CriticalPoint, Family, PlotWindow, constant};
@@ -228,7 +227,7 @@ fn identity(n: usize) -> Vec<f64> {
 /// Haar-distributed (Mezzadri, "How to generate random matrices from the classical compact
 /// groups", 2007). `A = Q diag Q^T` does not depend on the signs, the eigenvectors do.
 fn random_orthogonal(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = stream(seed, Purpose::Rotation, 0);
     let mut a: Vec<f64> = (0..n * n)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
@@ -282,7 +281,10 @@ mod tests {
         for n in [1, 2, 3, 7] {
             let q = random_orthogonal(n, 42);
             assert_eq!(q, random_orthogonal(n, 42));
-            assert_ne!(q, random_orthogonal(n, 43));
+            // O(1) is {1, -1}: two seeds agree half the time there.
+            if n > 1 {
+                assert_ne!(q, random_orthogonal(n, 43));
+            }
             for i in 0..n {
                 for j in 0..n {
                     let dot: f64 = (0..n).map(|k| q[k * n + i] * q[k * n + j]).sum();
@@ -300,7 +302,7 @@ mod tests {
     fn the_seeded_basis_is_the_q_of_a_gaussian_matrix_with_positive_r_diagonal() {
         // R = Q^T G must be upper triangular with a positive diagonal.
         let n = 5;
-        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut rng = stream(9, Purpose::Rotation, 0);
         let g: Vec<f64> = (0..n * n)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();

@@ -2,8 +2,7 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use descent_data::rng::{Purpose, stream};
 use rand_distr::{Distribution, StandardNormal};
 
 use super::{Landscape, constant};
@@ -62,7 +61,7 @@ impl Stochastic {
 
     fn generate(landscape: Landscape, examples: usize, sigma: f64, seed: u64) -> Self {
         let dim = landscape.dim();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = stream(seed, Purpose::LandscapeNoise, 0);
         let mut noise: Vec<Vec<f64>> = (0..examples)
             .map(|_| {
                 (0..dim)

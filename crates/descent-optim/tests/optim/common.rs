@@ -1,5 +1,5 @@
 //! What the optimizer tests share: the reference problem of
-//! `../shared/reference/reference_trajectories.json` as a burn module, and a driver that
+//! `tests/reference/reference_trajectories.json` as a burn module, and a driver that
 //! feeds it the recorded gradients through the real `OptimizerAdaptor` path.
 
 use burn::backend::{Autodiff, NdArray};
@@ -23,10 +23,10 @@ pub struct Pair<B: Backend> {
 pub fn reference() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/reference_trajectories.json"
+        "/tests/reference/reference_trajectories.json"
     );
     let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (is ../shared beside the repo?)"));
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (the reference lives in the repo: crates/descent-optim/tests/reference/)"));
     serde_json::from_str(&text).expect("reference JSON parses")
 }
 

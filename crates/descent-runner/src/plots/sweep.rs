@@ -105,7 +105,7 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
             .or_default();
         if run.diverged {
             cell.diverged += 1;
-        } else if let Some((_, last)) = run.series("train_loss").last() {
+        } else if let Some((_, last)) = run.series(crate::metric::Metric::TrainLoss.name()).last() {
             cell.finals.push(*last);
         }
     }

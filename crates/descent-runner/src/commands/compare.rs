@@ -10,11 +10,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, RunSpec};
-use crate::execute::{backend_name, on_backend, prepare};
+use crate::error::usage;
+use crate::experiment;
 use crate::output;
-use crate::train::Finished;
-use crate::{BackendChoice, Precision, UsageError};
+use crate::provenance;
+use crate::state::Finished;
+use crate::train;
 
 /// Steps not timed at the start of a run (kernel compilation, allocator warm-up).
 const WARM_UP: usize = 5;
@@ -95,18 +98,17 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 /// `descent compare`.
-pub fn compare(args: &CompareArgs) -> Result<()> {
+pub fn execute(args: &CompareArgs) -> Result<()> {
     if args.backends.len() < 2 {
-        return Err(UsageError(
-            "--backends: name at least two backends to compare, e.g. ndarray,wgpu".into(),
-        )
-        .into());
+        return Err(usage(
+            "--backends: name at least two backends to compare, e.g. ndarray,wgpu",
+        ));
     }
     for &b in &args.backends {
-        crate::execute::check_backend(b, Precision::F32)?;
+        backend::check(b, Precision::F32)?;
     }
     if args.steps == 0 {
-        return Err(UsageError("--steps must be at least 1".into()).into());
+        return Err(usage("--steps must be at least 1"));
     }
     let mut sets = args.sets.clone();
     sets.extend([
@@ -121,15 +123,14 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         run.experiment.budget.epochs = None;
         run.experiment.budget.seconds = None;
     }
-    let prepared = prepare(plan, None)?;
+    let prepared = experiment::prepare(plan, None)?;
     let dir = args.out.join(format!("{}-compare", prepared.plan.name));
     if dir.exists() {
         if !args.overwrite {
-            return Err(UsageError(format!(
+            return Err(usage(format!(
                 "{}: exists already; pass --overwrite or another --out",
                 dir.display()
-            ))
-            .into());
+            )));
         }
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("cannot remove {}", dir.display()))?;
@@ -138,12 +139,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let mut finished: Vec<(String, String, Finished)> = Vec::new();
     for run in &prepared.runs {
         for &backend in &args.backends {
-            let name = backend_name(backend);
+            let name = backend.name();
             let run_dir = dir.join(name).join(&run.id);
             std::fs::create_dir_all(&run_dir)
                 .with_context(|| format!("cannot create {}", run_dir.display()))?;
             eprintln!("{}: {} on {name} ...", prepared.plan.name, run.id);
-            let done = on_backend(
+            let done = train::run_one(
                 backend,
                 Precision::F32,
                 &prepared.task,
@@ -184,8 +185,8 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         steps: args.steps,
         precision: "f32",
         tolerance: "max |difference| <= 1e-4 x (1 + max |value|), for parameters and for the loss curve",
-        machine: crate::machine(),
-        git_revision: crate::git_revision(),
+        machine: provenance::machine(),
+        git_revision: provenance::git_revision(),
         results,
         pairs,
         verdict,

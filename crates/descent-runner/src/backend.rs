@@ -1,0 +1,152 @@
+//! The compute backends, chosen at compile time by cargo features (`ndarray`, `wgpu`) and at
+//! run time by `--backend` and `--precision`. This is the only module that names concrete
+//! burn backends: everything else is generic over `B: AutodiffBackend` and reaches a backend
+//! through [`dispatch`].
+
+use anyhow::Result;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+use crate::error::usage;
+
+/// Compute backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// CPU: burn-ndarray.
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12).
+    Wgpu,
+}
+
+impl BackendChoice {
+    /// The name on the command line and in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Ndarray => "ndarray",
+            BackendChoice::Wgpu => "wgpu",
+        }
+    }
+
+    fn compiled(self) -> bool {
+        match self {
+            BackendChoice::Ndarray => cfg!(feature = "ndarray"),
+            BackendChoice::Wgpu => cfg!(feature = "wgpu"),
+        }
+    }
+}
+
+/// Floating-point precision of parameters and arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats (ndarray only).
+    F64,
+}
+
+impl Precision {
+    /// `f32` or `f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+/// The backends compiled into this binary.
+pub fn available() -> Vec<&'static str> {
+    [BackendChoice::Ndarray, BackendChoice::Wgpu]
+        .into_iter()
+        .filter(|b| b.compiled())
+        .map(BackendChoice::name)
+        .collect()
+}
+
+/// Whether `backend` at `precision` can run in this binary; a usage error saying what to do
+/// if not.
+pub fn check(backend: BackendChoice, precision: Precision) -> Result<()> {
+    if !backend.compiled() {
+        return Err(usage(format!(
+            "--backend {}: not compiled into this binary; available: {}. Rebuild with \
+             `--features {}`.",
+            backend.name(),
+            available().join(", "),
+            backend.name()
+        )));
+    }
+    if backend == BackendChoice::Wgpu && precision == Precision::F64 {
+        return Err(usage(
+            "--precision f64: the wgpu backend computes in f32 only; use --precision f32 or \
+             --backend ndarray",
+        ));
+    }
+    Ok(())
+}
+
+/// Work to do on whichever backend [`dispatch`] picks.
+pub trait OnBackend {
+    /// What the work returns.
+    type Output;
+    /// Does the work on backend `B` with `device`.
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+/// Runs `work` on `backend` at `precision`, on the backend's default device.
+pub fn dispatch<W: OnBackend>(
+    backend: BackendChoice,
+    precision: Precision,
+    work: W,
+) -> Result<W::Output> {
+    #[cfg(not(feature = "wgpu"))]
+    let _ = &work;
+    match (backend, precision) {
+        #[cfg(feature = "ndarray")]
+        (BackendChoice::Ndarray, Precision::F32) => {
+            on::<burn::backend::Autodiff<burn::backend::NdArray<f32>>, W>(work)
+        }
+        #[cfg(feature = "ndarray")]
+        (BackendChoice::Ndarray, Precision::F64) => {
+            on::<burn::backend::Autodiff<burn::backend::NdArray<f64>>, W>(work)
+        }
+        #[cfg(feature = "wgpu")]
+        (BackendChoice::Wgpu, Precision::F32) => {
+            // burn panics when no adapter exists; say what to install instead.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                on::<burn::backend::Autodiff<burn::backend::Wgpu<f32>>, W>(work)
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(anyhow::anyhow!(
+                    "the wgpu backend failed: {message}. Is a GPU driver installed? Without a \
+                     GPU, Mesa's lavapipe runs Vulkan on the CPU (apt-get install \
+                     mesa-vulkan-drivers); on headless NVIDIA machines see the README's GPU section"
+                ))
+            })
+        }
+        _ => Err(usage(format!(
+            "backend {} with precision {} is not available in this binary",
+            backend.name(),
+            precision.name()
+        ))),
+    }
+}
+
+#[allow(dead_code)] // unused when no backend feature is on
+fn on<B: AutodiffBackend, W: OnBackend>(work: W) -> Result<W::Output> {
+    use burn::tensor::Element;
+    let device = B::Device::default();
+    // One precision per process; ignoring "already set" keeps repeated runs working.
+    let _ = burn::tensor::set_default_dtypes::<B>(
+        &device,
+        <B::FloatElem as Element>::dtype(),
+        <B::IntElem as Element>::dtype(),
+    );
+    work.run::<B>(device)
+}

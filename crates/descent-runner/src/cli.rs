@@ -1,0 +1,93 @@
+//! The command line: clap's types for every command, and the dispatch to [`crate::commands`].
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::commands::{compare, list, merge, report, resume, run, validate};
+
+/// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
+#[derive(Parser, Debug)]
+#[command(name = "descent", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    /// The command.
+    pub command: Command,
+}
+
+/// The commands of `descent`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an experiment file (or, with no file, the embedded default experiments).
+    ///
+    /// Every variant runs at every sweep point with every seed. Outputs go to
+    /// OUT/EXPERIMENT/: config.toml (resolved, with git revision, backend, precision and
+    /// machine), one directory per run (metrics.csv, timing.csv, trajectory.csv for
+    /// landscapes, run.json), summary.json, summary.md and plots/ (SVG and PNG).
+    ///
+    /// Exit status: 0 on success (diverged runs are results, not failures), 2 for bad input
+    /// (nothing is written), 1 if a run fails for another reason.
+    Run(run::RunArgs),
+    /// Parse and check an experiment file completely; run nothing.
+    Validate {
+        /// The experiment file.
+        file: PathBuf,
+        /// Override a field, e.g. --set variants.*.lr=0.1 (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// List the experiments in a directory with their one-line descriptions.
+    List {
+        /// Where to look.
+        #[arg(default_value = "experiments")]
+        dir: PathBuf,
+    },
+    /// Re-render summary.json, summary.md and the plots of an experiment directory from its
+    /// stored metrics.
+    Report {
+        /// An experiment directory (OUT/EXPERIMENT).
+        dir: PathBuf,
+    },
+    /// Finish an interrupted experiment: finished runs are kept, interrupted runs continue
+    /// from their last checkpoint (bit for bit on ndarray), the rest start.
+    Resume {
+        /// An experiment directory (OUT/EXPERIMENT).
+        dir: PathBuf,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run the same runs on several backends (same seeds, weights and batches) and compare
+    /// time per step, samples/s, final metrics and how far parameters and losses drift apart.
+    ///
+    /// Writes OUT/EXPERIMENT-compare/compare.json and compare.md, and each backend's run
+    /// directories beside them.
+    Compare(compare::CompareArgs),
+    /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
+    /// one summary.
+    Merge {
+        /// The shards' experiment directories.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged experiment goes (default: the first directory with `-merged`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the command `cli` asks for.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => run::execute(&args),
+        Command::Validate { file, sets } => validate::execute(&file, &sets),
+        Command::List { dir } => list::execute(&dir),
+        Command::Report { dir } => report::execute(&dir),
+        Command::Resume { dir, jobs, quiet } => resume::execute(&dir, jobs, quiet),
+        Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),
+        Command::Compare(args) => compare::execute(&args),
+    }
+}

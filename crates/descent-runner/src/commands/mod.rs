@@ -1,0 +1,9 @@
+//! One module per command of the `descent` binary; [`crate::cli`] dispatches to them.
+
+pub mod compare;
+pub mod list;
+pub mod merge;
+pub mod report;
+pub mod resume;
+pub mod run;
+pub mod validate;

@@ -1,0 +1,130 @@
+//! `descent run`: an experiment file, or the embedded defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::backend::{self, BackendChoice, Precision};
+use crate::config::{self, Plan};
+use crate::error::usage;
+use crate::experiment::{self, DEFAULTS, Prepared, RunOptions};
+
+/// Options of `descent run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The experiment file (TOML). Without it, the embedded default experiments run.
+    pub file: Option<PathBuf>,
+    /// Output directory; the experiment goes to OUT/EXPERIMENT (the experiment's name).
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Backend (compiled in through its cargo feature).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
+    pub backend: BackendChoice,
+    /// Floating-point precision.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// Parallel runs (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Seeds, replacing the file's list: e.g. --seeds 0,1,2,3,4.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Override a field, e.g. --set variants.*.lr=0.1 --set batch.size=full (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// No progress bars (for CI logs).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Run only shard I of N (0-based): runs whose index is I modulo N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Replace an existing output directory of the same experiment (the embedded defaults
+    /// always replace theirs).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        usage(format!(
+            "--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// `descent run`.
+pub fn execute(args: &RunArgs) -> Result<()> {
+    backend::check(args.backend, args.precision)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if let Some(seeds) = &args.seeds
+        && seeds.is_empty()
+    {
+        return Err(usage("--seeds: the list is empty"));
+    }
+    if args.jobs == Some(0) {
+        return Err(usage("--jobs 0: at least one job is needed"));
+    }
+    let plans: Vec<Plan> = match &args.file {
+        Some(file) => {
+            if file.is_dir() {
+                return Err(usage(format!(
+                    "{}: is a directory, not an experiment file",
+                    file.display()
+                )));
+            }
+            vec![config::load(file, &args.sets, args.seeds.as_deref())?]
+        }
+        None => DEFAULTS
+            .iter()
+            .map(|(file, text)| {
+                config::parse(text, Path::new(file), &args.sets, args.seeds.as_deref())
+            })
+            .collect::<Result<_>>()?,
+    };
+    let prepared: Vec<Prepared> = plans
+        .into_iter()
+        .map(|p| experiment::prepare(p, shard))
+        .collect::<Result<_>>()?;
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(usage(format!(
+            "--out {}: is a file, not a directory",
+            args.out.display()
+        )));
+    }
+    for p in &prepared {
+        let dir = args.out.join(&p.plan.name);
+        // The embedded defaults are demonstrations: running them again replaces them.
+        if dir.exists() && !args.overwrite && args.file.is_some() {
+            return Err(usage(format!(
+                "{}: exists already; finish it with `descent resume {}`, or pass --overwrite (or another --out)",
+                dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    let options = RunOptions {
+        backend: args.backend,
+        precision: args.precision,
+        jobs: args.jobs,
+        quiet: args.quiet,
+        shard,
+    };
+    for p in prepared {
+        let dir = args.out.join(&p.plan.name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        experiment::run_prepared(&dir, &p, &options)?;
+    }
+    Ok(())
+}

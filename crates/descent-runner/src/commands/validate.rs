@@ -1,0 +1,25 @@
+//! `descent validate`: parse and check an experiment file completely; run nothing.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::{config, experiment};
+
+/// `descent validate`.
+pub fn execute(file: &Path, sets: &[String]) -> Result<()> {
+    let plan = config::load(file, sets, None)?;
+    let prepared = experiment::prepare(plan, None)?;
+    println!(
+        "{}: valid: experiment {:?}, {} runs ({} variants x {} sweep points x {} seeds), problem: {}",
+        file.display(),
+        prepared.plan.name,
+        prepared.plan.runs.len(),
+        prepared.plan.base.variants.len(),
+        prepared.plan.runs.len()
+            / (prepared.plan.base.variants.len() * prepared.plan.base.seeds.len()).max(1),
+        prepared.plan.base.seeds.len(),
+        prepared.task.describe()
+    );
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! An experiment from plan to results, in-process: check everything, lay out the output
+//! directory, run the runs, summarise and plot. The commands (`run`, `resume`, `report`,
+//! `merge`, `compare`) and tests call these functions; nothing here reads the command line.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use descent_runner::{RunOptions, config, experiment};
+//!
+//! let plan = config::load(Path::new("experiments/lr-cliff.toml"), &[], Some(&[0, 1]))?;
+//! let dir = experiment::run(plan, Path::new("runs"), &RunOptions::default())?;
+//! println!("results in {}", dir.display());
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{self, BackendChoice, Precision};
+use crate::config::{self, Plan, RunSpec};
+use crate::error::usage;
+use crate::output;
+use crate::problem::Task;
+use crate::{plots, pool, provenance, summary, train};
+
+pub use crate::pool::RunOptions;
+
+/// The embedded default experiments (the README's first command): `(file name, text)`.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "experiments/default-landscape.toml",
+        include_str!("../../../experiments/default-landscape.toml"),
+    ),
+    (
+        "experiments/default-digits.toml",
+        include_str!("../../../experiments/default-digits.toml"),
+    ),
+];
+
+/// What `plan.json` records: enough to resume or merge without the command line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunPlan {
+    /// The experiment file the runs came from.
+    pub file: PathBuf,
+    /// The backend.
+    pub backend: BackendChoice,
+    /// The precision.
+    pub precision: Precision,
+    /// The shard `(i, n)`, if any.
+    pub shard: Option<(usize, usize)>,
+    /// The ids of the runs in this directory.
+    pub runs: Vec<String>,
+}
+
+/// An experiment checked completely, before any directory is made.
+pub struct Prepared {
+    /// The expanded file.
+    pub plan: Plan,
+    /// The problem, built once.
+    pub task: Task,
+    /// The runs of this shard.
+    pub runs: Vec<RunSpec>,
+}
+
+/// Checks a plan completely (problem, data, every run's batches, optimizer and schedule)
+/// and keeps the runs of `shard`.
+pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
+    let shown = plan.file.display().to_string();
+    let task = Task::build(&plan.base.problem).map_err(|e| usage(format!("{shown}: {e}")))?;
+    for run in &plan.runs {
+        let at = if run.point.label.is_empty() {
+            String::new()
+        } else {
+            format!(" (sweep point {})", run.point.label)
+        };
+        // A sweep may change the problem itself; those points are checked by building them.
+        let point_task;
+        let task = if !run.sweeps_problem() {
+            &task
+        } else {
+            point_task = Task::build(&run.experiment.problem)
+                .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+            &point_task
+        };
+        let batch = task
+            .batch_plan(&run.experiment.batch, run.seed)
+            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        let limits = train::limits(&run.experiment, task, &batch);
+        let variant = &run.experiment.variants[0];
+        crate::optim::optimizer_config(variant, run.seed)
+            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        crate::optim::lr_plan(variant, limits.steps)
+            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+    }
+    let runs = plan
+        .runs
+        .iter()
+        .filter(|r| shard.is_none_or(|(i, n)| r.index % n == i))
+        .cloned()
+        .collect();
+    Ok(Prepared { plan, task, runs })
+}
+
+/// Runs `plan` into `out/<name>/` (which must not exist yet), then writes the summary and
+/// the plots. Returns the experiment directory.
+pub fn run(plan: Plan, out: &Path, options: &RunOptions) -> Result<PathBuf> {
+    backend::check(options.backend, options.precision)?;
+    let prepared = prepare(plan, options.shard)?;
+    let dir = out.join(&prepared.plan.name);
+    if dir.exists() {
+        return Err(usage(format!(
+            "{}: exists already; finish it with `descent resume {}`, or pass --overwrite (or another --out)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    run_prepared(&dir, &prepared, options)?;
+    Ok(dir)
+}
+
+/// Lays out `dir` for `prepared` (resolved `config.toml`, `plan.json`), runs every run and
+/// finishes with the summary and plots. `dir` is created; it should not hold another
+/// experiment.
+pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_config(dir, &prepared.plan, options)?;
+    let plan_file = RunPlan {
+        file: prepared.plan.file.clone(),
+        backend: options.backend,
+        precision: options.precision,
+        shard: options.shard,
+        runs: prepared.runs.iter().map(|r| r.id.clone()).collect(),
+    };
+    output::write_atomic(
+        &dir.join("plan.json"),
+        &serde_json::to_vec_pretty(&plan_file)?,
+    )?;
+    pool::run_pending(
+        dir,
+        &prepared.plan.name,
+        &prepared.task,
+        &prepared.runs,
+        options,
+    )?;
+    finish(dir, &prepared.plan)
+}
+
+fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {
+    let mut meta = BTreeMap::new();
+    meta.insert("source".to_string(), plan.file.display().to_string());
+    meta.insert("git_revision".to_string(), provenance::git_revision());
+    meta.insert("backend".to_string(), options.backend.name().to_string());
+    meta.insert(
+        "precision".to_string(),
+        options.precision.name().to_string(),
+    );
+    meta.insert("machine".to_string(), provenance::machine());
+    meta.insert(
+        "descent_version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    if let Some((i, n)) = options.shard {
+        meta.insert("shard".to_string(), format!("{i}/{n}"));
+    }
+    let text = config::resolved_toml(&plan.table, &meta)?;
+    output::write_atomic(&dir.join("config.toml"), text.as_bytes())
+}
+
+fn target_text(plan: &Plan) -> Option<String> {
+    plan.base
+        .target
+        .as_ref()
+        .map(|t| format!("{} {} {}", t.metric, t.metric.comparison(), t.value))
+}
+
+/// Writes `summary.json`, `summary.md` and the plots of `dir` from its stored runs, and
+/// prints the table.
+pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
+    let records: Vec<_> = output::read_records(dir)?
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect();
+    let summary = summary::summarize(&plan.name, target_text(plan), &records);
+    output::write_atomic(
+        &dir.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
+    let md = summary::markdown(&summary, &plan.base.description);
+    output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    println!("{md}");
+    let plots = render_plots(dir, plan)?;
+    println!(
+        "written: {} ({} plots in plots/)",
+        dir.display(),
+        plots.len()
+    );
+    Ok(())
+}
+
+/// The plots of `dir`; for a 2-D landscape with contours, over a window that holds the
+/// landscape's features and the start point. Datasets are never loaded for this.
+fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
+    let Some(task) = plan
+        .base
+        .problem
+        .landscape_task()
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .filter(|t| t.landscape.dim() == 2)
+    else {
+        return plots::render(dir, None);
+    };
+    let window = task.landscape.window();
+    let widen = |(lo, hi): (f64, f64), at: f64| {
+        let (lo, hi) = (lo.min(at), hi.max(at));
+        let margin = 0.05 * (hi - lo);
+        (lo - margin, hi + margin)
+    };
+    let value = |x: f64, y: f64| task.landscape.value(&[x, y]).unwrap_or(f64::NAN);
+    let contour = plots::Contour {
+        value: &value,
+        x: widen(window.x, task.start[0]),
+        y: widen(window.y, task.start[1]),
+        minima: task
+            .landscape
+            .minimisers()
+            .into_iter()
+            .filter_map(|m| Some([*m.first()?, *m.get(1)?]))
+            .collect(),
+    };
+    plots::render(dir, Some(&contour))
+}
+
+/// The plan recorded in an experiment directory (its `config.toml` and `plan.json`).
+pub fn recorded(dir: &Path) -> Result<(Plan, RunPlan)> {
+    if !dir.exists() {
+        return Err(usage(format!(
+            "{}: no such experiment directory",
+            dir.display()
+        )));
+    }
+    let config_path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| {
+        usage(format!(
+            "{}: cannot read: {e} (is this an experiment directory?)",
+            config_path.display()
+        ))
+    })?;
+    let plan = config::parse(&text, &config_path, &[], None)?;
+    let plan_path = dir.join("plan.json");
+    let run_plan: RunPlan = serde_json::from_slice(
+        &std::fs::read(&plan_path)
+            .map_err(|e| usage(format!("{}: cannot read: {e}", plan_path.display())))?,
+    )
+    .map_err(|e| {
+        usage(format!(
+            "{}: damaged ({e}); it is written by `descent run`",
+            plan_path.display()
+        ))
+    })?;
+    Ok((plan, run_plan))
+}

@@ -1,0 +1,249 @@
+//! The state of a run, shared by the training loop (which produces it), the writers (which
+//! store it) and the summaries (which read it back): rows of metrics, the budget, the
+//! progress carried into checkpoints, and the record of a finished run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{RunSpec, SweepPoint};
+use crate::metric::Metric;
+
+/// What a run reports while it goes: called with (steps done, total steps if known).
+pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Sync);
+
+/// The facts of a run's budget, fixed before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Steps to take (None: only a time limit).
+    pub steps: Option<u64>,
+    /// Wall-clock limit.
+    pub seconds: Option<f64>,
+    /// Batches per epoch.
+    pub batches_per_epoch: u64,
+    /// Steps between logged rows.
+    pub log_every: u64,
+    /// Steps between evaluations.
+    pub eval_every: u64,
+    /// Steps between checkpoints (0: none).
+    pub checkpoint_every: u64,
+}
+
+/// The state a run carries from step to step (and into a checkpoint).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Progressed {
+    /// Steps taken.
+    pub step: u64,
+    /// Items seen.
+    pub samples: u64,
+    /// Wall seconds spent before this process (resumed runs).
+    pub seconds_before: f64,
+    /// Train loss at step 0 (the divergence reference).
+    pub initial_loss: Option<f64>,
+    /// Metric rows so far.
+    pub rows: Vec<MetricsRow>,
+    /// `(step, wall seconds)` of each row.
+    pub timing: Vec<(u64, f64)>,
+    /// Landscape coordinates so far.
+    pub trajectory: Vec<TrajectoryRow>,
+    /// `(step, name, value)` of further measurements.
+    pub measurements: Vec<(u64, String, f64)>,
+    /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
+    /// only resumed by the same run.
+    pub fingerprint: String,
+}
+
+/// When the target was first reached: `(step, seconds)`.
+pub type TargetReached = Option<(u64, f64)>;
+
+/// What a run leaves besides its files: for `descent compare`.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// `run.json`.
+    pub record: RunRecord,
+    /// Every float parameter, flattened in visiting order.
+    pub parameters: Vec<f64>,
+    /// The metric rows.
+    pub rows: Vec<MetricsRow>,
+    /// `(step, wall seconds)` per row.
+    pub timing: Vec<(u64, f64)>,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// Optimizer steps taken before this row's measurements.
+    pub step: u64,
+    /// The epoch this step is in.
+    pub epoch: u64,
+    /// Items seen before this step.
+    pub samples: u64,
+    /// Learning rate of this step's update.
+    pub lr: Option<f64>,
+    /// Loss on this step's batch, before the update.
+    pub train_loss: Option<f64>,
+    /// Global L2 norm of this step's gradient (before clipping).
+    pub grad_norm: Option<f64>,
+    /// Validation loss.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Test loss (landscapes: the full objective).
+    pub test_loss: Option<f64>,
+    /// Test accuracy.
+    pub test_accuracy: Option<f64>,
+}
+
+impl MetricsRow {
+    /// The value of `metric` in this row, if measured here.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::TrainLoss => self.train_loss,
+            Metric::ValLoss => self.val_loss,
+            Metric::ValAccuracy => self.val_accuracy,
+            Metric::TestLoss => self.test_loss,
+            Metric::TestAccuracy => self.test_accuracy,
+        }
+    }
+}
+
+/// The header of `metrics.csv`.
+pub const METRICS_HEADER: &str =
+    "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy";
+
+/// One row of `trajectory.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryRow {
+    /// The step.
+    pub step: u64,
+    /// The coordinates.
+    pub w: Vec<f64>,
+    /// The landscape's value there.
+    pub loss: Option<f64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    /// It used its budget.
+    Finished,
+    /// Its loss became non-finite or passed the threshold at `step`.
+    Diverged {
+        /// The step.
+        step: u64,
+    },
+}
+
+/// `run.json`: everything about a finished run that the summary needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id (its directory's name).
+    pub run_id: String,
+    /// Position in the unsharded run list.
+    pub index: usize,
+    /// The variant.
+    pub variant: String,
+    /// The sweep point.
+    pub point: SweepPoint,
+    /// The seed.
+    pub seed: u64,
+    /// `finished` or `diverged`.
+    pub status: String,
+    /// The step at which it diverged.
+    pub diverged_at: Option<u64>,
+    /// Steps taken.
+    pub steps: u64,
+    /// Items seen.
+    pub samples: u64,
+    /// The last row's values.
+    pub last: MetricsRow,
+    /// The lowest train loss, validation and test loss and the highest accuracies seen.
+    pub best: Best,
+    /// First step at which the target was reached.
+    pub steps_to_target: Option<u64>,
+    /// Wall seconds until then (not reproducible).
+    pub seconds_to_target: Option<f64>,
+    /// Wall seconds of the whole run (not reproducible).
+    pub seconds: f64,
+    /// The budget the run had.
+    pub limits: Limits,
+}
+
+/// Best values over a run (lowest losses, highest accuracies).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// Lowest train loss.
+    pub train_loss: Option<f64>,
+    /// Lowest validation loss.
+    pub val_loss: Option<f64>,
+    /// Highest validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Lowest test loss.
+    pub test_loss: Option<f64>,
+    /// Highest test accuracy.
+    pub test_accuracy: Option<f64>,
+}
+
+impl Best {
+    /// The best finite value of each metric over `rows`.
+    pub fn over(rows: &[MetricsRow]) -> Best {
+        let best = |m: Metric| {
+            rows.iter()
+                .filter_map(|r| r.get(m))
+                .filter(|v| v.is_finite())
+                .reduce(|a, b| m.better(a, b))
+        };
+        Best {
+            train_loss: best(Metric::TrainLoss),
+            val_loss: best(Metric::ValLoss),
+            val_accuracy: best(Metric::ValAccuracy),
+            test_loss: best(Metric::TestLoss),
+            test_accuracy: best(Metric::TestAccuracy),
+        }
+    }
+
+    /// The best value of `metric`.
+    pub fn of(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::TrainLoss => self.train_loss,
+            Metric::ValLoss => self.val_loss,
+            Metric::ValAccuracy => self.val_accuracy,
+            Metric::TestLoss => self.test_loss,
+            Metric::TestAccuracy => self.test_accuracy,
+        }
+    }
+}
+
+impl RunRecord {
+    /// The record of `run` ending with `status` after `state`.
+    pub fn new(
+        run: &RunSpec,
+        status: RunStatus,
+        state: &Progressed,
+        target: TargetReached,
+        limits: Limits,
+    ) -> RunRecord {
+        let rows = &state.rows;
+        let best = Best::over(rows);
+        let (status_name, diverged_at) = match status {
+            RunStatus::Finished => ("finished", None),
+            RunStatus::Diverged { step } => ("diverged", Some(step)),
+        };
+        RunRecord {
+            run_id: run.id.clone(),
+            index: run.index,
+            variant: run.variant.clone(),
+            point: run.point.clone(),
+            seed: run.seed,
+            status: status_name.into(),
+            diverged_at,
+            steps: state.step,
+            samples: state.samples,
+            last: rows.last().cloned().unwrap_or_default(),
+            best,
+            steps_to_target: target.map(|t| t.0),
+            seconds_to_target: target.map(|t| t.1),
+            seconds: state.timing.last().map_or(0.0, |t| t.1),
+            limits,
+        }
+    }
+}

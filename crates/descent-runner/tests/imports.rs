@@ -1,0 +1,189 @@
+//! The runner's modules import each other in one direction only: the import graph (which
+//! top-level module of `src/` names which other through `crate::`) has no cycle, and
+//! `docs/imports.dot`, the picture of it in the README, is the graph of the code as it is.
+//!
+//! After changing imports: `DESCENT_WRITE_IMPORTS=1 cargo test -p descent-runner --test imports`
+//! rewrites the file, and `dot -Tsvg docs/imports.dot > docs/imports.svg` redraws it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}
+
+/// Top-level module of a source file: `src/x.rs` and `src/x/...` are `x`.
+fn module_of(src: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(src).unwrap();
+    let first = relative.components().next().unwrap().as_os_str();
+    Path::new(first)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The modules named through `crate::` in `text`, including grouped imports
+/// (`use crate::{a, b::c}`), ignoring comments.
+fn imports(text: &str) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = BTreeSet::new();
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Top-level names of the group, up to its matching brace: split on commas
+            // outside nested braces.
+            let mut depth = 0;
+            let mut start = 0;
+            for (k, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        found.insert(ident(group[start..k].trim()));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(ident(group[start..k].trim()));
+                        start = k + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.insert(ident(rest));
+        }
+    }
+    found.retain(|m| !m.is_empty());
+    found
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let modules: BTreeSet<String> = files
+        .iter()
+        .map(|f| module_of(&src, f))
+        .filter(|m| m != "lib" && m != "main")
+        .collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        if from == "lib" || from == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let entry = graph.entry(from.clone()).or_default();
+        for to in imports(&text) {
+            assert!(
+                modules.contains(&to) || to == "lib",
+                "{}: imports crate::{to}, which is not a module of src/",
+                file.display()
+            );
+            if to != from {
+                entry.insert(to);
+            }
+        }
+    }
+    graph
+}
+
+fn dot(graph: &BTreeMap<String, BTreeSet<String>>) -> String {
+    let mut out = String::from(
+        "// The imports between descent-runner's modules (tests/imports.rs keeps this true).\n\
+         digraph imports {\n  rankdir=TB;\n  node [shape=box, fontname=\"DejaVu Sans\"];\n",
+    );
+    for (from, tos) in graph {
+        if tos.is_empty() {
+            out.push_str(&format!("  {from};\n"));
+        }
+        for to in tos {
+            out.push_str(&format!("  {from} -> {to};\n"));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[test]
+fn the_import_graph_has_no_cycle() {
+    let graph = graph();
+    // Depth-first search with colours: a grey node reached again closes a cycle.
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+    ) {
+        match state.get(node) {
+            Some(2) => return,
+            Some(1) => {
+                let start = path.iter().position(|p| p == node).unwrap();
+                panic!("import cycle: {} -> {node}", path[start..].join(" -> "));
+            }
+            _ => {}
+        }
+        state.insert(node.to_string(), 1);
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            visit(next, graph, state, path);
+        }
+        path.pop();
+        state.insert(node.to_string(), 2);
+    }
+    let mut state = BTreeMap::new();
+    for node in graph.keys() {
+        visit(node, &graph, &mut state, &mut Vec::new());
+    }
+    // The command line sits on top: no library module imports it.
+    for (from, tos) in &graph {
+        if from != "cli" {
+            assert!(!tos.contains("cli"), "{from} imports cli");
+        }
+        if from != "cli" && from != "commands" {
+            assert!(!tos.contains("commands"), "{from} imports commands");
+        }
+    }
+}
+
+#[test]
+fn the_committed_picture_is_the_import_graph() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/imports.dot");
+    let now = dot(&graph());
+    if std::env::var_os("DESCENT_WRITE_IMPORTS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        committed,
+        now,
+        "{} is out of date: rerun with DESCENT_WRITE_IMPORTS=1",
+        path.display()
+    );
+}
+
+#[test]
+fn grouped_and_nested_imports_are_all_seen() {
+    let found = imports("use crate::{a, b::{c, d}, e::f};\nlet x = crate::g::h(); // crate::z");
+    let expected: BTreeSet<String> = ["a", "b", "e", "g"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(found, expected);
+}

@@ -1,0 +1,64 @@
+//! The runner as a library: an experiment planned from text and run in-process, without the
+//! binary, gives the files the binary gives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::Path;
+
+use descent_runner::experiment::{self, RunOptions};
+use descent_runner::{UsageError, config};
+
+const BOWL: &str = r#"
+name = "bowl"
+seeds = [0, 1]
+
+[problem]
+landscape = "elongated_bowl"
+start = [3.0, 2.0]
+
+[budget]
+steps = 30
+
+[[variants]]
+name = "gd"
+lr = 0.15
+optimizer = { kind = "sgd" }
+"#;
+
+#[test]
+fn an_experiment_runs_in_process_and_matches_the_closed_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(BOWL, Path::new("bowl.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options).unwrap();
+    assert_eq!(dir, tmp.path().join("bowl"));
+    for seed in [0, 1] {
+        let run = dir.join(format!("gd-s{seed}"));
+        let trajectory = std::fs::read_to_string(run.join("trajectory.csv")).unwrap();
+        let last: Vec<f64> = trajectory
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .skip(1)
+            .take(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        // GD on x^2 + 4 y^2 with eta = 0.15: w_k = ((1 - 2 eta)^k 3, (1 - 8 eta)^k 2).
+        let expected = [0.7f64.powi(30) * 3.0, (-0.2f64).powi(30) * 2.0];
+        for (got, want) in last.iter().zip(expected) {
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1e-300),
+                "{got} vs {want}"
+            );
+        }
+    }
+    assert!(dir.join("summary.json").is_file() && dir.join("plots").is_dir());
+    // A second run into the same place is refused as bad input, not overwritten.
+    let again = config::parse(BOWL, Path::new("bowl.toml"), &[], None).unwrap();
+    let error = experiment::run(again, tmp.path(), &options).unwrap_err();
+    assert!(error.downcast_ref::<UsageError>().is_some(), "{error:#}");
+}
