@@ -59,14 +59,161 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
-/// What is optimised: a landscape (set `landscape`) or a model on a dataset (set `dataset`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Declares a closed set of names an experiment file may use: a serde enum (unknown names
+/// are refused with the list of allowed ones, derived from here) with `name()` for messages.
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vdoc])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            /// Every name, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant),*];
+
+            /// The name in experiment files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+names! {
+    /// The landscapes an experiment can name.
+    LandscapeName {
+        /// `1/2 w^T A w` with chosen eigenvalues (and an angle in 2-D).
+        Quadratic = "quadratic",
+        /// `x^2 + 4 y^2`.
+        ElongatedBowl = "elongated_bowl",
+        /// Rosenbrock's valley in `dim` dimensions.
+        Rosenbrock = "rosenbrock",
+        /// Himmelblau's four minima.
+        Himmelblau = "himmelblau",
+        /// Beale's plateau.
+        Beale = "beale",
+        /// Rastrigin's many minima, `dim` dimensions.
+        Rastrigin = "rastrigin",
+        /// The six-hump camel.
+        SixHumpCamel = "six_hump_camel",
+        /// `x^2 - y^2`.
+        StrictSaddle = "strict_saddle",
+        /// A saddle between two minima.
+        BoundedSaddle = "bounded_saddle",
+        /// A shallow and a deep minimum, `dim` dimensions.
+        DoubleWell = "double_well",
+        /// DeepOBS's stochastic 2-D Rosenbrock.
+        TwoDRosenbrock = "two_d_rosenbrock",
+    }
+}
+
+names! {
+    /// The datasets an experiment can name.
+    DatasetName {
+        /// The UCI digits, compiled in.
+        Digits = "digits",
+        /// Fashion-MNIST (Debian's `dataset-fashion-mnist`, or `data_path`).
+        FashionMnist = "fashion-mnist",
+        /// MNIST from `data_path`.
+        Mnist = "mnist",
+        /// Gaussian blobs.
+        Blobs = "blobs",
+        /// Two interleaved half circles.
+        TwoMoons = "two_moons",
+        /// Interleaved spirals.
+        Spirals = "spirals",
+        /// Binary logistic data.
+        Logistic = "logistic",
+        /// Linear regression with a known optimum.
+        LinearRegression = "linear_regression",
+    }
+}
+
+names! {
+    /// The models an experiment can name.
+    ModelName {
+        /// Linear regression.
+        Linear = "linear",
+        /// Softmax regression.
+        Softmax = "softmax",
+        /// An MLP with `hidden` widths.
+        Mlp = "mlp",
+        /// The 784-1000-500-100-10 MLP.
+        FmnistMlp = "fmnist_mlp",
+        /// The 784-256-128-10 MLP.
+        Mlp256128 = "mlp_256_128",
+        /// DeepOBS's 2c2d CNN.
+        Cnn2c2d = "cnn_2c2d",
+    }
+}
+
+names! {
+    /// Standardisation of features, fitted on the training split.
+    StandardizeName {
+        /// None.
+        None = "none",
+        /// Each feature to mean 0, std 1.
+        PerFeature = "per_feature",
+        /// One mean and std over all features.
+        Global = "global",
+    }
+}
+
+names! {
+    /// MLP activations.
+    ActivationName {
+        /// `max(0, x)`.
+        Relu = "relu",
+        /// `tanh(x)`.
+        Tanh = "tanh",
+    }
+}
+
+names! {
+    /// Losses.
+    LossName {
+        /// Cross-entropy on logits.
+        CrossEntropy = "cross_entropy",
+        /// Mean squared error.
+        Mse = "mse",
+    }
+}
+
+names! {
+    /// How batches are drawn.
+    SamplingName {
+        /// A fresh permutation every epoch.
+        Shuffled = "shuffled",
+        /// In index order.
+        Sequential = "sequential",
+        /// Independent draws with replacement.
+        WithReplacement = "with_replacement",
+        /// Each batch holds every class in proportion.
+        Stratified = "stratified",
+    }
+}
+
+/// What is optimised: a landscape (the table sets `landscape`) or a model on a dataset (it
+/// sets `dataset`). The key decides which fields are allowed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Problem {
+    /// A function with known derivatives, walked by one point.
+    Landscape(LandscapeProblem),
+    /// A model trained on data.
+    Dataset(DatasetProblem),
+}
+
+/// A landscape problem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Problem {
-    /// A landscape: `quadratic`, `elongated_bowl`, `rosenbrock`, `himmelblau`, `beale`,
-    /// `rastrigin`, `six_hump_camel`, `strict_saddle`, `bounded_saddle`, `double_well`,
-    /// `two_d_rosenbrock`.
-    pub landscape: Option<String>,
+pub struct LandscapeProblem {
+    /// Which landscape.
+    pub landscape: LandscapeName,
     /// The start point on the landscape.
     pub start: Option<Vec<f64>>,
     /// Quadratic: the Hessian's eigenvalues.
@@ -79,10 +226,16 @@ pub struct Problem {
     pub noise_sigma: Option<f64>,
     /// Stochastic landscape: number of examples of the finite sum.
     pub noise_examples: Option<usize>,
+    /// Seed of the finite sum's noise (fixed across run seeds).
+    pub data_seed: Option<u64>,
+}
 
-    /// A dataset: `digits` (embedded), `fashion-mnist`, `mnist`, `blobs`, `two_moons`,
-    /// `spirals`, `logistic`, `linear_regression`.
-    pub dataset: Option<String>,
+/// A model on a dataset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetProblem {
+    /// Which dataset.
+    pub dataset: DatasetName,
     /// Directory of Fashion-MNIST / MNIST files.
     pub data_path: Option<PathBuf>,
     /// Seed of synthetic data and of the validation split (fixed across run seeds).
@@ -97,18 +250,67 @@ pub struct Problem {
     pub noise: Option<f64>,
     /// Items held out of the training set for validation (0: none).
     pub validation: Option<usize>,
-    /// `none`, `per_feature` or `global`, fitted on the training split.
-    pub standardize: Option<String>,
-    /// The model: `linear`, `softmax`, `mlp`, `fmnist_mlp`, `mlp_256_128`, `cnn_2c2d`.
-    pub model: Option<String>,
+    /// Standardisation, fitted on the training split.
+    pub standardize: Option<StandardizeName>,
+    /// The model (default: linear for regression, softmax for classification).
+    pub model: Option<ModelName>,
     /// MLP hidden widths.
     pub hidden: Option<Vec<usize>>,
-    /// MLP activation: `relu` or `tanh`.
-    pub activation: Option<String>,
-    /// `cross_entropy` or `mse` (default: what the dataset needs).
-    pub loss: Option<String>,
+    /// MLP activation.
+    pub activation: Option<ActivationName>,
+    /// The loss (default: what the dataset needs).
+    pub loss: Option<LossName>,
     /// L2 penalty `lambda/2 ||w||^2` in the objective.
     pub l2: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for Problem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let table = Table::deserialize(deserializer)?;
+        let kind = match (
+            table.contains_key("landscape"),
+            table.contains_key("dataset"),
+        ) {
+            (true, true) => {
+                return Err(D::Error::custom(
+                    "problem: set either `landscape` or `dataset`, not both",
+                ));
+            }
+            (false, false) => {
+                return Err(D::Error::custom(
+                    "problem: set `landscape` (a 2-D function) or `dataset` (with a model)",
+                ));
+            }
+            (true, false) => "landscape",
+            (false, true) => "dataset",
+        };
+        // Deserialised with its own path tracking, so messages name `problem.<field>`.
+        let value = Value::Table(table);
+        let problem = if kind == "landscape" {
+            serde_path_to_error::deserialize(value).map(Problem::Landscape)
+        } else {
+            serde_path_to_error::deserialize(value).map(Problem::Dataset)
+        };
+        problem.map_err(|e| {
+            let field = e.path().to_string();
+            let mut message = allowed_names(&one_line(&e.inner().to_string()));
+            if message.starts_with("unknown field") {
+                message.push_str(&format!(" (`{field}` does not apply to a {kind} problem)"));
+            }
+            D::Error::custom(format!("problem.{field}: {message}"))
+        })
+    }
+}
+
+impl Problem {
+    /// The landscape problem, if this is one.
+    pub fn as_landscape(&self) -> Option<&LandscapeProblem> {
+        match self {
+            Problem::Landscape(p) => Some(p),
+            Problem::Dataset(_) => None,
+        }
+    }
 }
 
 /// Batch size and sampling.
@@ -118,9 +320,9 @@ pub struct BatchConfig {
     /// Items per batch, or `"full"`.
     #[serde(default)]
     pub size: BatchSizeValue,
-    /// `shuffled`, `sequential`, `with_replacement` or `stratified`.
+    /// How batches are drawn.
     #[serde(default = "default_sampling")]
-    pub sampling: String,
+    pub sampling: SamplingName,
     /// Drop the last partial batch of each epoch.
     #[serde(default)]
     pub drop_last: bool,
@@ -136,8 +338,8 @@ impl Default for BatchConfig {
     }
 }
 
-fn default_sampling() -> String {
-    "shuffled".into()
+fn default_sampling() -> SamplingName {
+    SamplingName::Shuffled
 }
 
 /// A batch size: a number or the word `full`.
@@ -372,6 +574,12 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
         if base.is_none() {
             base = Some(experiment.clone());
         }
+        if runs.len() + experiment.variants.len() * experiment.seeds.len() > MAX_RUNS {
+            bail!(UsageError(format!(
+                "{shown}: sweep points x variants x seeds exceed {MAX_RUNS} runs; split the \
+                 experiment into several, or into shards of smaller sweeps"
+            )));
+        }
         for variant in &experiment.variants {
             for &seed in &experiment.seeds {
                 let mut single = experiment.clone();
@@ -408,20 +616,39 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
 }
 
 fn one_line(message: &str) -> String {
-    message.trim().replace('\n', " ").replace("  ", " ")
+    let mut line = message.trim().replace('\n', " ").replace("  ", " ");
+    // The toml deserializer appends " in `key` in `table`"; messages here lead with the
+    // whole dotted path instead.
+    while line.ends_with('`')
+        && let Some(at) = line.rfind(" in `")
+        && !line[at + 5..line.len() - 1].contains(['`', ' '])
+    {
+        line.truncate(at);
+    }
+    line
 }
 
 fn deserialize(table: &Table, shown: &str) -> Result<Experiment> {
     serde_path_to_error::deserialize(Value::Table(table.clone())).map_err(|e| {
         let path = dotted(e.path(), table);
-        let inner = one_line(&e.inner().to_string());
-        let at = if path.is_empty() || path == "." {
+        let inner = allowed_names(&one_line(&e.inner().to_string()));
+        let at = if path.is_empty() || path == "." || inner.starts_with(path.as_str()) {
             String::new()
         } else {
             format!("{path}: ")
         };
         UsageError(format!("{shown}: {at}{inner}")).into()
     })
+}
+
+/// serde's "unknown variant `x`, expected one of `a`, `b`" as "... `x`; allowed: `a`, `b`",
+/// the wording of every other list of names the runner prints.
+fn allowed_names(message: &str) -> String {
+    if message.starts_with("unknown variant") {
+        message.replacen(", expected one of", "; allowed:", 1)
+    } else {
+        message.to_string()
+    }
 }
 
 /// A serde path as the dotted path `--set` and sweeps take: entries of `variants` by name.
@@ -526,11 +753,27 @@ fn assign_in(
 
 type Assignments = Vec<(String, Value)>;
 
+/// The most points a sweep's grid may have (and, with variants and seeds, the most runs an
+/// experiment may have): a bound that keeps a typo like `[0.1, ...]` x 10 keys from
+/// expanding into more runs than memory holds.
+pub const MAX_SWEEP_POINTS: usize = 100_000;
+/// The most runs one experiment may expand into.
+pub const MAX_RUNS: usize = 1_000_000;
+
 /// The grid's points in a fixed order (keys sorted, last key fastest).
 fn sweep_points(
     sweep: &BTreeMap<String, Vec<Value>>,
     shown: &str,
 ) -> Result<Vec<(SweepPoint, Assignments)>> {
+    let count = sweep
+        .values()
+        .try_fold(1usize, |n, values| n.checked_mul(values.len().max(1)));
+    if count.is_none_or(|n| n > MAX_SWEEP_POINTS) {
+        bail!(UsageError(format!(
+            "{shown}: sweep: the grid has more than {MAX_SWEEP_POINTS} points; split it into \
+             several experiments or shards"
+        )));
+    }
     let mut points: Vec<Assignments> = vec![Vec::new()];
     for (path, values) in sweep {
         if values.is_empty() {
@@ -637,6 +880,12 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
             "no variants: add at least one [[variants]] table".into(),
         ));
     }
+    if e.seeds.len().saturating_mul(e.variants.len()) > MAX_RUNS {
+        return Err(err(
+            "seeds",
+            format!("seeds x variants exceeds {MAX_RUNS} runs; split the experiment"),
+        ));
+    }
     if e.seeds.is_empty() {
         return Err(err(
             "seeds",
@@ -724,21 +973,6 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
             "divergence.factor",
             format!("{} must be > 1", e.divergence.factor),
         ));
-    }
-    match (&e.problem.landscape, &e.problem.dataset) {
-        (Some(_), Some(_)) => {
-            return Err(err(
-                "problem",
-                "set either `landscape` or `dataset`, not both".into(),
-            ));
-        }
-        (None, None) => {
-            return Err(err(
-                "problem",
-                "set `landscape` (a 2-D function) or `dataset` (with a model)".into(),
-            ));
-        }
-        _ => {}
     }
     Ok(())
 }

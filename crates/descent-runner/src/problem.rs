@@ -17,7 +17,10 @@ use descent_models::{
     SoftmaxRegressionConfig, Stochastic,
 };
 
-use crate::config::{BatchConfig, BatchSizeValue, Problem as ProblemConfig};
+use crate::config::{
+    ActivationName, BatchConfig, BatchSizeValue, DatasetName, DatasetProblem, LandscapeName,
+    LandscapeProblem, LossName, ModelName, Problem as ProblemConfig, SamplingName, StandardizeName,
+};
 
 /// Everything an evaluation measures; `None` where it does not apply.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,59 +68,34 @@ pub struct SupervisedTask {
     pub test: Option<Arc<ArrayDataset>>,
     /// The model (its seed is replaced by the run's).
     pub model: ModelConfig,
+    /// The model's name in the experiment file.
+    pub model_name: ModelName,
     /// Loss and L2 penalty.
     pub objective: Objective,
 }
+
+/// The most items a synthetic dataset may have.
+pub const MAX_ITEMS: usize = 10_000_000;
+/// The most values (items x features, or examples x dimension) generated for a problem.
+pub const MAX_VALUES: usize = 100_000_000;
+/// The most classes of a synthetic dataset.
+pub const MAX_CLASSES: usize = 10_000;
+/// The largest dimension of an N-D landscape.
+pub const MAX_DIM: usize = 10_000_000;
+/// The largest dimension of a quadratic (its Hessian is a dense matrix).
+pub const MAX_QUADRATIC_DIM: usize = 4096;
 
 fn bad(field: &str, message: impl std::fmt::Display) -> String {
     format!("problem.{field}: {message}")
 }
 
-/// The landscapes an experiment can name.
-pub const LANDSCAPES: &[&str] = &[
-    "quadratic",
-    "elongated_bowl",
-    "rosenbrock",
-    "himmelblau",
-    "beale",
-    "rastrigin",
-    "six_hump_camel",
-    "strict_saddle",
-    "bounded_saddle",
-    "double_well",
-    "two_d_rosenbrock",
-];
-
-/// The datasets an experiment can name.
-pub const DATASETS: &[&str] = &[
-    "digits",
-    "fashion-mnist",
-    "mnist",
-    "blobs",
-    "two_moons",
-    "spirals",
-    "logistic",
-    "linear_regression",
-];
-
-/// The models an experiment can name.
-pub const MODELS: &[&str] = &[
-    "linear",
-    "softmax",
-    "mlp",
-    "fmnist_mlp",
-    "mlp_256_128",
-    "cnn_2c2d",
-];
-
 impl Task {
     /// Builds the problem: loads or generates data, checks every field. Errors are
     /// `problem.<field>: ...` messages.
     pub fn build(p: &ProblemConfig) -> std::result::Result<Task, String> {
-        match (&p.landscape, &p.dataset) {
-            (Some(name), None) => landscape_task(p, name).map(Task::Landscape),
-            (None, Some(name)) => supervised_task(p, name).map(Task::Supervised),
-            _ => Err("problem: set exactly one of `landscape` and `dataset`".into()),
+        match p {
+            ProblemConfig::Landscape(p) => landscape_task(p).map(Task::Landscape),
+            ProblemConfig::Dataset(p) => supervised_task(p).map(Task::Supervised),
         }
     }
 
@@ -154,16 +132,11 @@ impl Task {
                 ));
             }
         };
-        let sampling = match batch.sampling.as_str() {
-            "shuffled" => Sampling::Shuffled,
-            "sequential" => Sampling::Sequential,
-            "with_replacement" => Sampling::WithReplacement,
-            "stratified" => Sampling::Stratified,
-            other => {
-                return Err(format!(
-                    "batch.sampling = {other:?}: allowed: shuffled, sequential, with_replacement, stratified"
-                ));
-            }
+        let sampling = match batch.sampling {
+            SamplingName::Shuffled => Sampling::Shuffled,
+            SamplingName::Sequential => Sampling::Sequential,
+            SamplingName::WithReplacement => Sampling::WithReplacement,
+            SamplingName::Stratified => Sampling::Stratified,
         };
         let spec = BatchSpec {
             size,
@@ -191,7 +164,7 @@ impl Task {
             },
             Task::Supervised(t) => format!(
                 "{} on {} ({} items)",
-                model_name(&t.model),
+                t.model_name.name(),
                 t.train.name(),
                 t.train.len()
             ),
@@ -203,18 +176,7 @@ impl ProblemConfig {
     /// The landscape task, if this problem is a landscape: built without touching any
     /// dataset (what plots need).
     pub fn landscape_task(&self) -> Option<std::result::Result<LandscapeTask, String>> {
-        self.landscape
-            .as_deref()
-            .map(|name| landscape_task(self, name))
-    }
-}
-
-fn model_name(m: &ModelConfig) -> &'static str {
-    match m {
-        ModelConfig::LinearRegression(_) => "linear",
-        ModelConfig::SoftmaxRegression(_) => "softmax",
-        ModelConfig::Mlp(_) => "mlp",
-        ModelConfig::Cnn2c2d(_) => "cnn_2c2d",
+        self.as_landscape().map(landscape_task)
     }
 }
 
@@ -225,26 +187,14 @@ fn not_for(kind: &str, fields: &[(&str, bool)]) -> std::result::Result<(), Strin
     }
 }
 
-fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<LandscapeTask, String> {
-    not_for(
-        "landscape",
-        &[
-            ("data_path", p.data_path.is_some()),
-            ("model", p.model.is_some()),
-            ("hidden", p.hidden.is_some()),
-            ("activation", p.activation.is_some()),
-            ("loss", p.loss.is_some()),
-            ("l2", p.l2.is_some()),
-            ("validation", p.validation.is_some()),
-            ("standardize", p.standardize.is_some()),
-            ("samples", p.samples.is_some()),
-            ("classes", p.classes.is_some()),
-            ("features", p.features.is_some()),
-        ],
-    )?;
+fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, String> {
     let dim = p.dim.unwrap_or(2);
+    if dim > MAX_DIM {
+        return Err(bad("dim", format!("{dim}: at most {MAX_DIM}")));
+    }
+    let name = p.landscape;
     let spec = match name {
-        "quadratic" => LandscapeSpec::Quadratic {
+        LandscapeName::Quadratic => LandscapeSpec::Quadratic {
             eigenvalues: p
                 .eigenvalues
                 .clone()
@@ -252,32 +202,32 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
             rotation: p.angle.map_or(Rotation::None, Rotation::Angle),
             centre: None,
         },
-        "elongated_bowl" => LandscapeSpec::ElongatedBowl,
-        "rosenbrock" => LandscapeSpec::Rosenbrock { dim },
-        "himmelblau" => LandscapeSpec::Himmelblau,
-        "beale" => LandscapeSpec::Beale,
-        "rastrigin" => LandscapeSpec::Rastrigin { dim },
-        "six_hump_camel" => LandscapeSpec::SixHumpCamel,
-        "strict_saddle" => LandscapeSpec::StrictSaddle,
-        "bounded_saddle" => LandscapeSpec::BoundedSaddle,
-        "double_well" => LandscapeSpec::DoubleWell { dim },
-        "two_d_rosenbrock" => LandscapeSpec::Rosenbrock { dim: 2 },
-        other => {
-            return Err(bad(
-                "landscape",
-                format!("{other:?} is not known; allowed: {}", LANDSCAPES.join(", ")),
-            ));
-        }
+        LandscapeName::ElongatedBowl => LandscapeSpec::ElongatedBowl,
+        LandscapeName::Rosenbrock => LandscapeSpec::Rosenbrock { dim },
+        LandscapeName::Himmelblau => LandscapeSpec::Himmelblau,
+        LandscapeName::Beale => LandscapeSpec::Beale,
+        LandscapeName::Rastrigin => LandscapeSpec::Rastrigin { dim },
+        LandscapeName::SixHumpCamel => LandscapeSpec::SixHumpCamel,
+        LandscapeName::StrictSaddle => LandscapeSpec::StrictSaddle,
+        LandscapeName::BoundedSaddle => LandscapeSpec::BoundedSaddle,
+        LandscapeName::DoubleWell => LandscapeSpec::DoubleWell { dim },
+        LandscapeName::TwoDRosenbrock => LandscapeSpec::Rosenbrock { dim: 2 },
     };
-    if name != "quadratic" && (p.eigenvalues.is_some() || p.angle.is_some()) {
+    if let Some(values) = &p.eigenvalues
+        && values.len() > MAX_QUADRATIC_DIM
+    {
         return Err(bad(
             "eigenvalues",
-            "only a quadratic takes eigenvalues and angle",
+            format!(
+                "{} eigenvalues: a quadratic has at most {MAX_QUADRATIC_DIM} dimensions (its \
+                 Hessian is stored whole)",
+                values.len()
+            ),
         ));
     }
     let landscape = spec.build().map_err(|e| bad("landscape", e))?;
     let seed = p.data_seed.unwrap_or(0);
-    let stochastic = if name == "two_d_rosenbrock" {
+    let stochastic = if name == LandscapeName::TwoDRosenbrock {
         Some(Stochastic::two_d_rosenbrock(seed))
     } else {
         match (p.noise_sigma, p.noise_examples) {
@@ -286,6 +236,15 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
                 return Err(bad(
                     "noise_examples",
                     "0: the finite sum needs at least 1 example",
+                ));
+            }
+            (Some(_), Some(n)) if n.saturating_mul(landscape.dim()) > MAX_VALUES => {
+                return Err(bad(
+                    "noise_examples",
+                    format!(
+                        "{n} examples of dimension {}: at most {MAX_VALUES} values",
+                        landscape.dim()
+                    ),
                 ));
             }
             (Some(sigma), examples) => Some(
@@ -302,7 +261,9 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
     };
     let start = match (&p.start, name) {
         (Some(s), _) => s.clone(),
-        (None, "two_d_rosenbrock") => descent_models::landscape::TWO_D_ROSENBROCK_START.to_vec(),
+        (None, LandscapeName::TwoDRosenbrock) => {
+            descent_models::landscape::TWO_D_ROSENBROCK_START.to_vec()
+        }
         (None, _) => return Err(bad("start", "a landscape needs a start point")),
     };
     landscape.check(&start).map_err(|e| bad("start", e))?;
@@ -316,18 +277,8 @@ fn landscape_task(p: &ProblemConfig, name: &str) -> std::result::Result<Landscap
     })
 }
 
-fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<SupervisedTask, String> {
-    not_for(
-        "dataset",
-        &[
-            ("start", p.start.is_some()),
-            ("eigenvalues", p.eigenvalues.is_some()),
-            ("angle", p.angle.is_some()),
-            ("dim", p.dim.is_some()),
-            ("noise_sigma", p.noise_sigma.is_some()),
-            ("noise_examples", p.noise_examples.is_some()),
-        ],
-    )?;
+fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, String> {
+    let name = p.dataset;
     let seed = p.data_seed.unwrap_or(0);
     let samples = p.samples.unwrap_or(1000);
     let features = p.features.unwrap_or(2);
@@ -340,17 +291,17 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         ("noise", p.noise.is_some()),
     ];
     let (train, test) = match name {
-        "digits" | "fashion-mnist" | "mnist" => {
-            not_for(name, &synthetic_only)?;
+        DatasetName::Digits | DatasetName::FashionMnist | DatasetName::Mnist => {
+            not_for(name.name(), &synthetic_only)?;
             match name {
-                "digits" => {
+                DatasetName::Digits => {
                     let all = descent_data::digits().map_err(|e| bad("dataset", e))?;
                     // The digits have no test set of their own: a fixed fifth is held out.
                     let split = train_validation_split(&all, all.len() / 5, seed ^ 0x7e57)
                         .map_err(|e| bad("dataset", e))?;
                     (split.train, Some(split.validation))
                 }
-                "fashion-mnist" => {
+                DatasetName::FashionMnist => {
                     let set = descent_data::fashion_mnist(p.data_path.as_deref())
                         .map_err(|e| bad("dataset", e))?;
                     (set.train, Some(set.test))
@@ -372,19 +323,36 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
                 ));
             }
             let unused: &[(&str, bool)] = match name {
-                "two_moons" => &[
+                DatasetName::TwoMoons => &[
                     ("classes", p.classes.is_some()),
                     ("features", p.features.is_some()),
                 ],
-                "spirals" => &[("features", p.features.is_some())],
-                "logistic" | "linear_regression" => &[("classes", p.classes.is_some())],
+                DatasetName::Spirals => &[("features", p.features.is_some())],
+                DatasetName::Logistic | DatasetName::LinearRegression => {
+                    &[("classes", p.classes.is_some())]
+                }
                 _ => &[],
             };
-            not_for(name, unused)?;
-            if name == "linear_regression" && samples <= features {
+            not_for(name.name(), unused)?;
+            if name == DatasetName::LinearRegression && samples <= features {
                 return Err(bad(
                     "samples",
                     format!("{samples}: least squares needs more items than features ({features})"),
+                ));
+            }
+            if samples > MAX_ITEMS || samples.saturating_mul(features) > MAX_VALUES {
+                return Err(bad(
+                    "samples",
+                    format!(
+                        "{samples} items of {features} features: at most {MAX_ITEMS} items and \
+                         {MAX_VALUES} values can be generated"
+                    ),
+                ));
+            }
+            if classes > MAX_CLASSES {
+                return Err(bad(
+                    "classes",
+                    format!("{classes}: at most {MAX_CLASSES} classes"),
                 ));
             }
             if samples < 10 {
@@ -393,7 +361,7 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
                     format!("{samples}: at least 10 items are needed"),
                 ));
             }
-            if matches!(name, "blobs" | "spirals") && classes < 2 {
+            if matches!(name, DatasetName::Blobs | DatasetName::Spirals) && classes < 2 {
                 return Err(bad(
                     "classes",
                     format!("{classes}: at least 2 classes are needed"),
@@ -411,27 +379,22 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
             // Generate a quarter more than `samples`: that fifth of the total is the test set.
             let total = samples + samples / 4;
             let generated = match name {
-                "blobs" => synthetic::blobs(
+                DatasetName::Blobs => synthetic::blobs(
                     classes,
                     total.div_ceil(classes),
                     features,
                     p.noise.unwrap_or(1.0),
                     seed,
                 ),
-                "two_moons" => synthetic::two_moons(total.div_ceil(2), noise, seed),
-                "spirals" => synthetic::spirals(classes, total.div_ceil(classes), noise, seed),
-                "logistic" => {
+                DatasetName::TwoMoons => synthetic::two_moons(total.div_ceil(2), noise, seed),
+                DatasetName::Spirals => {
+                    synthetic::spirals(classes, total.div_ceil(classes), noise, seed)
+                }
+                DatasetName::Logistic => {
                     synthetic::logistic(total, features, noise == 0.0, seed).map(|(d, _)| d)
                 }
-                "linear_regression" => {
-                    synthetic::linear_regression(total, features, noise, seed).map(|r| r.data)
-                }
-                other => {
-                    return Err(bad(
-                        "dataset",
-                        format!("{other:?} is not known; allowed: {}", DATASETS.join(", ")),
-                    ));
-                }
+                // linear_regression (the real datasets took the arm above)
+                _ => synthetic::linear_regression(total, features, noise, seed).map(|r| r.data),
             }
             .map_err(|e| bad("dataset", e))?;
             // A fifth of what was generated is the test set.
@@ -449,16 +412,10 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         }
     };
     let mut test = test;
-    let standardization = match p.standardize.as_deref().unwrap_or("none") {
-        "none" => Standardization::None,
-        "per_feature" => Standardization::PerFeature,
-        "global" => Standardization::Global,
-        other => {
-            return Err(bad(
-                "standardize",
-                format!("{other:?}: allowed: none, per_feature, global"),
-            ));
-        }
+    let standardization = match p.standardize.unwrap_or(StandardizeName::None) {
+        StandardizeName::None => Standardization::None,
+        StandardizeName::PerFeature => Standardization::PerFeature,
+        StandardizeName::Global => Standardization::Global,
     };
     if standardization != Standardization::None {
         let fitted = Standardizer::fit(&train, standardization);
@@ -471,21 +428,17 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         }
     }
     let regression = train.classes().is_none();
-    let loss = match p.loss.as_deref() {
-        None if regression => Loss::Mse,
-        None => Loss::CrossEntropy,
-        Some("mse") if regression => Loss::Mse,
-        Some("cross_entropy") if !regression => Loss::CrossEntropy,
-        Some(l @ ("mse" | "cross_entropy")) => {
+    let loss = match (p.loss, regression) {
+        (None, true) | (Some(LossName::Mse), true) => Loss::Mse,
+        (None, false) | (Some(LossName::CrossEntropy), false) => Loss::CrossEntropy,
+        (Some(l), _) => {
             return Err(bad(
                 "loss",
-                format!("{l} does not fit the {name} dataset's targets"),
-            ));
-        }
-        Some(other) => {
-            return Err(bad(
-                "loss",
-                format!("{other:?}: allowed: cross_entropy, mse"),
+                format!(
+                    "{} does not fit the {} dataset's targets",
+                    l.name(),
+                    name.name()
+                ),
             ));
         }
     };
@@ -495,19 +448,22 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
     }
     let d_input = train.feature_len();
     let outputs = train.classes().unwrap_or(1);
-    let model_name = p
-        .model
-        .as_deref()
-        .unwrap_or(if regression { "linear" } else { "softmax" });
-    let activation = match p.activation.as_deref() {
-        None | Some("relu") => descent_models::Activation::Relu,
-        Some("tanh") => descent_models::Activation::Tanh,
-        Some(other) => return Err(bad("activation", format!("{other:?}: allowed: relu, tanh"))),
+    let model_name = p.model.unwrap_or(if regression {
+        ModelName::Linear
+    } else {
+        ModelName::Softmax
+    });
+    let activation = match p.activation.unwrap_or(ActivationName::Relu) {
+        ActivationName::Relu => descent_models::Activation::Relu,
+        ActivationName::Tanh => descent_models::Activation::Tanh,
     };
-    if p.hidden.is_some() && model_name != "mlp" {
+    if p.hidden.is_some() && model_name != ModelName::Mlp {
         return Err(bad(
             "hidden",
-            format!("only the mlp model takes hidden widths, not {model_name}"),
+            format!(
+                "only the mlp model takes hidden widths, not {}",
+                model_name.name()
+            ),
         ));
     }
     if let Some(hidden) = &p.hidden
@@ -519,11 +475,13 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         ));
     }
     let model = match model_name {
-        "linear" => ModelConfig::LinearRegression(
+        ModelName::Linear => ModelConfig::LinearRegression(
             LinearRegressionConfig::new(d_input).with_d_output(outputs),
         ),
-        "softmax" => ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(d_input, outputs)),
-        "mlp" => ModelConfig::Mlp(
+        ModelName::Softmax => {
+            ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(d_input, outputs))
+        }
+        ModelName::Mlp => ModelConfig::Mlp(
             MlpConfig::new(
                 d_input,
                 p.hidden.clone().unwrap_or_else(|| vec![64]),
@@ -531,35 +489,30 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
             )
             .with_activation(activation),
         ),
-        "fmnist_mlp" => ModelConfig::Mlp(
+        ModelName::FmnistMlp => ModelConfig::Mlp(
             MlpConfig::fmnist_mlp()
                 .with_d_input(d_input)
                 .with_classes(outputs)
                 .with_activation(activation),
         ),
-        "mlp_256_128" => ModelConfig::Mlp(
+        ModelName::Mlp256128 => ModelConfig::Mlp(
             MlpConfig::mnist_256_128()
                 .with_d_input(d_input)
                 .with_classes(outputs)
                 .with_activation(activation),
         ),
-        "cnn_2c2d" => {
+        ModelName::Cnn2c2d => {
             if train.item_shape() != [1, 28, 28] {
                 return Err(bad(
                     "model",
                     format!(
-                        "cnn_2c2d needs 28x28 images; {name} items have shape {:?}",
+                        "cnn_2c2d needs 28x28 images; {} items have shape {:?}",
+                        name.name(),
                         train.item_shape()
                     ),
                 ));
             }
             ModelConfig::Cnn2c2d(Cnn2c2dConfig::new().with_classes(outputs))
-        }
-        other => {
-            return Err(bad(
-                "model",
-                format!("{other:?} is not known; allowed: {}", MODELS.join(", ")),
-            ));
         }
     };
     if regression
@@ -570,7 +523,11 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
     {
         return Err(bad(
             "model",
-            format!("{model_name} is a classifier; {name} has real-valued targets"),
+            format!(
+                "{} is a classifier; {} has real-valued targets",
+                model_name.name(),
+                name.name()
+            ),
         ));
     }
     Ok(SupervisedTask {
@@ -578,6 +535,7 @@ fn supervised_task(p: &ProblemConfig, name: &str) -> std::result::Result<Supervi
         validation: validation.map(Arc::new),
         test: test.map(Arc::new),
         model,
+        model_name,
         objective: Objective { loss, l2 },
     })
 }
