@@ -28,23 +28,6 @@ use toml::Table;
 
 use crate::config::Variant;
 
-/// The optimizer kinds an experiment can name.
-pub const OPTIMIZERS: &[&str] = &[
-    "sgd",
-    "adam",
-    "adamw",
-    "nadam",
-    "radam",
-    "adamax",
-    "rmsprop",
-    "adagrad",
-    "adadelta",
-    "lion",
-    "schedule_free_sgd",
-    "schedule_free_adamw",
-    "noisy_gd",
-];
-
 /// Schedule fields that the variant's `lr` sets.
 const LR_KEYS: [&str; 2] = ["initial_lr", "max_lr"];
 
@@ -143,8 +126,14 @@ fn kind<'a>(
     }
 }
 
+/// The optimizer registry: one line per optimizer kind, `Variant => "kind", Config, Optimizer,
+/// |seed| its default config`. The kinds experiment files accept, the enums and their
+/// dispatch all come from this list.
 macro_rules! any_optimizer {
-    ($( $variant:ident => $kind:literal, $config:ident, $opt:ty );* $(;)?) => {
+    ($( $variant:ident => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr );* $(;)?) => {
+        /// The optimizer kinds an experiment can name.
+        pub const OPTIMIZERS: &[&str] = &[$($kind),*];
+
         /// Any optimizer, on module `M`: enum dispatch keeps the step a direct call.
         #[allow(clippy::large_enum_variant)]
         pub enum AnyOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
@@ -169,7 +158,11 @@ macro_rules! any_optimizer {
                 let kind = kind(table, field, OPTIMIZERS)?;
                 let config = match kind {
                     $(
-                        $kind => OptimizerConfig::$variant(overlay(&$config::new_default(seed), table, field, &[])?),
+                        $kind => {
+                            let $seed = seed;
+                            let default: $config = $default;
+                            OptimizerConfig::$variant(overlay(&default, table, field, &[])?)
+                        }
                     )*
                     _ => unreachable_kind(kind)?,
                 };
@@ -225,53 +218,22 @@ fn unreachable_kind<T>(kind: &str) -> std::result::Result<T, String> {
     Err(format!("optimizer kind {kind:?} is not known"))
 }
 
-/// Builds each config with PyTorch's defaults (the seed only matters to noisy GD).
-trait NewDefault {
-    fn new_default(seed: u64) -> Self;
-}
-
-macro_rules! new_default {
-    ($($config:ident),*) => {
-        $( impl NewDefault for $config { fn new_default(_: u64) -> Self { $config::new() } } )*
-    };
-}
-new_default!(
-    SgdConfig,
-    AdamConfig,
-    AdamWConfig,
-    NAdamConfig,
-    RAdamConfig,
-    AdamaxConfig,
-    RmsPropConfig,
-    AdagradConfig,
-    AdadeltaConfig,
-    LionConfig,
-    ScheduleFreeSgdConfig,
-    ScheduleFreeAdamWConfig
-);
-
-impl NewDefault for NoisyGdConfig {
-    /// The noise is keyed by the run's seed through the seed tree, so it shares no numbers
-    /// with the run's initial weights or batch order.
-    fn new_default(seed: u64) -> Self {
-        NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0))
-    }
-}
-
+// Defaults are PyTorch's (each config's `new()`); noisy GD's noise is keyed by the run's
+// seed through the seed tree, so it shares no numbers with the weights or batch order.
 any_optimizer! {
-    Sgd => "sgd", SgdConfig, Sgd;
-    Adam => "adam", AdamConfig, Adam;
-    AdamW => "adamw", AdamWConfig, AdamW;
-    NAdam => "nadam", NAdamConfig, NAdam;
-    RAdam => "radam", RAdamConfig, RAdam;
-    Adamax => "adamax", AdamaxConfig, Adamax;
-    RmsProp => "rmsprop", RmsPropConfig, RmsProp;
-    Adagrad => "adagrad", AdagradConfig, Adagrad;
-    Adadelta => "adadelta", AdadeltaConfig, Adadelta;
-    Lion => "lion", LionConfig, Lion;
-    ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd;
-    ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW;
-    NoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd;
+    Sgd => "sgd", SgdConfig, Sgd, |_seed| SgdConfig::new();
+    Adam => "adam", AdamConfig, Adam, |_seed| AdamConfig::new();
+    AdamW => "adamw", AdamWConfig, AdamW, |_seed| AdamWConfig::new();
+    NAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
+    RAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
+    Adamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
+    RmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
+    Adagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
+    Adadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();
+    Lion => "lion", LionConfig, Lion, |_seed| LionConfig::new();
+    ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd, |_seed| ScheduleFreeSgdConfig::new();
+    ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW, |_seed| ScheduleFreeAdamWConfig::new();
+    NoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd, |seed| NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0));
 }
 
 impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
