@@ -109,6 +109,13 @@ pub fn run(plan: Plan, out: &Path, options: &RunOptions) -> Result<PathBuf> {
     backend::check(options.backend, options.precision)?;
     let prepared = prepare(plan, options.shard)?;
     let dir = out.join(&prepared.plan.name);
+    refuse_existing(&dir)?;
+    run_prepared(&dir, &prepared, options)?;
+    Ok(dir)
+}
+
+/// A usage error if the experiment directory `dir` exists: a run never mixes into another.
+pub fn refuse_existing(dir: &Path) -> Result<()> {
     if dir.exists() {
         return Err(usage(format!(
             "{}: exists already; finish it with `descent resume {}`, or pass --overwrite (or another --out)",
@@ -116,8 +123,7 @@ pub fn run(plan: Plan, out: &Path, options: &RunOptions) -> Result<PathBuf> {
             dir.display()
         )));
     }
-    run_prepared(&dir, &prepared, options)?;
-    Ok(dir)
+    Ok(())
 }
 
 /// Lays out `dir` for `prepared` (resolved `config.toml`, `plan.json`), runs every run and

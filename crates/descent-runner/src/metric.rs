@@ -41,17 +41,6 @@ impl Metric {
         }
     }
 
-    /// Words for plot labels.
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::TrainLoss => "train loss",
-            Metric::ValLoss => "validation loss",
-            Metric::ValAccuracy => "validation accuracy",
-            Metric::TestLoss => "test loss",
-            Metric::TestAccuracy => "test accuracy",
-        }
-    }
-
     /// Whether larger values are better (accuracies) or smaller ones (losses).
     pub fn higher_is_better(self) -> bool {
         matches!(self, Metric::ValAccuracy | Metric::TestAccuracy)

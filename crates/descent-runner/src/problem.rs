@@ -225,6 +225,12 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
             ),
         ));
     }
+    if name != LandscapeName::Quadratic && (p.eigenvalues.is_some() || p.angle.is_some()) {
+        return Err(bad(
+            "eigenvalues",
+            "only a quadratic takes eigenvalues and angle",
+        ));
+    }
     let landscape = spec.build().map_err(|e| bad("landscape", e))?;
     let seed = p.data_seed.unwrap_or(0);
     let stochastic = if name == LandscapeName::TwoDRosenbrock {

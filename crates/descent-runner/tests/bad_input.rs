@@ -567,6 +567,11 @@ fn cases() -> Vec<Case> {
             &["problem", "landscape", "dataset", "not both"],
         ),
         Case::config(
+            "eigenvalues-on-a-non-quadratic",
+            add_after("start = [1.0, 1.0]", "eigenvalues = [1.0, 2.0]"),
+            &["problem.eigenvalues", "only a quadratic"],
+        ),
+        Case::config(
             "field-of-the-other-problem-kind",
             add_after("start = [1.0, 1.0]", r#"model = "mlp""#),
             &["problem.model", "does not apply to a landscape"],

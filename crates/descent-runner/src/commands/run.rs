@@ -100,15 +100,10 @@ pub fn execute(args: &RunArgs) -> Result<()> {
             args.out.display()
         )));
     }
-    for p in &prepared {
-        let dir = args.out.join(&p.plan.name);
-        // The embedded defaults are demonstrations: running them again replaces them.
-        if dir.exists() && !args.overwrite && args.file.is_some() {
-            return Err(usage(format!(
-                "{}: exists already; finish it with `descent resume {}`, or pass --overwrite (or another --out)",
-                dir.display(),
-                dir.display()
-            )));
+    // The embedded defaults are demonstrations: running them again replaces them.
+    if !args.overwrite && args.file.is_some() {
+        for p in &prepared {
+            experiment::refuse_existing(&args.out.join(&p.plan.name))?;
         }
     }
     let options = RunOptions {
