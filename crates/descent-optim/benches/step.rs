@@ -24,7 +24,9 @@ use burn::optim::{GradientsParams, Optimizer, SimpleOptimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use descent_optim::optim::{AdamConfig, AdamWConfig, LionConfig, RmsPropConfig, SgdConfig};
+use descent_optim::optim::{
+    AdamConfig, AdamWConfig, LionConfig, OptimConfig, RmsPropConfig, SgdConfig,
+};
 
 type Ad = Autodiff<NdArray<f32>>;
 type Inner = <Ad as AutodiffBackend>::InnerBackend;

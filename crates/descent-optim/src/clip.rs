@@ -11,7 +11,7 @@
 //! # use burn::nn::{Linear, LinearConfig};
 //! # use burn::optim::{GradientsParams, Optimizer};
 //! # use burn::tensor::Tensor;
-//! # use descent_optim::{clip::clip_grad_norm, optim::SgdConfig};
+//! # use descent_optim::{OptimConfig, clip::clip_grad_norm, optim::SgdConfig};
 //! # type B = Autodiff<NdArray<f32>>;
 //! # fn main() -> Result<(), descent_optim::OptimError> {
 //! # let device = Default::default();

@@ -30,6 +30,7 @@
 //! use burn::nn::{Linear, LinearConfig};
 //! use burn::optim::{GradientsParams, Optimizer};
 //! use burn::tensor::{Tensor, backend::Backend};
+//! use descent_optim::OptimConfig;
 //! use descent_optim::optim::AdamWConfig;
 //! use descent_optim::schedule::{
 //!     CosineAnnealingLrConfig, LinearLrConfig, ScheduleConfig, SequentialLrConfig,
@@ -75,3 +76,4 @@ pub mod schedule;
 mod validate;
 
 pub use error::{OptimError, Result};
+pub use optim::OptimConfig;

@@ -1,14 +1,14 @@
 //! Adadelta: step sizes from the ratio of running RMS of updates and gradients.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Decay, ema};
+use super::common::{Decay, ema};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`Adadelta`]; every default equals `torch.optim.Adadelta`'s
@@ -55,29 +55,21 @@ pub struct AdadeltaState<B: Backend, const D: usize> {
     pub acc_delta: Tensor<B, D>,
 }
 
-impl AdadeltaConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for AdadeltaConfig {
+    type Optimizer = Adadelta;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::unit_closed("Adadelta", "rho", self.rho)?;
         validate::non_negative("Adadelta", "epsilon", self.epsilon)?;
         validate::non_negative("Adadelta", "weight_decay", self.weight_decay)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<Adadelta, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Adadelta {
             rho: self.rho,
             epsilon: self.epsilon,
             weight_decay: self.weight_decay,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Adadelta, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

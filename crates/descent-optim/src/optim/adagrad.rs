@@ -1,14 +1,14 @@
 //! Adagrad: per-coordinate learning rates from the sum of squared gradients.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::Decay;
+use super::common::Decay;
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`Adagrad`]; every default equals `torch.optim.Adagrad`'s.
@@ -56,9 +56,9 @@ pub struct AdagradState<B: Backend, const D: usize> {
     pub sum: Tensor<B, D>,
 }
 
-impl AdagradConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for AdagradConfig {
+    type Optimizer = Adagrad;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::non_negative("Adagrad", "lr_decay", self.lr_decay)?;
         validate::non_negative("Adagrad", "weight_decay", self.weight_decay)?;
         validate::non_negative(
@@ -69,8 +69,7 @@ impl AdagradConfig {
         validate::non_negative("Adagrad", "epsilon", self.epsilon)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<Adagrad, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Adagrad {
             lr_decay: self.lr_decay,
@@ -78,13 +77,6 @@ impl AdagradConfig {
             initial_accumulator_value: self.initial_accumulator_value,
             epsilon: self.epsilon,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Adagrad, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

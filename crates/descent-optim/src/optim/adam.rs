@@ -1,14 +1,15 @@
 //! Adam and its AMSGrad variant, with coupled (L2) weight decay.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::OptimError;
-use crate::validate;
+use crate::optim::OptimConfig;
+
+use super::common::{Decay, ema, validate_adam};
 
 /// Configuration of [`Adam`]; every default equals `torch.optim.Adam`'s.
 ///
@@ -34,44 +35,6 @@ pub struct AdamConfig {
     /// Ascend instead of descend.
     #[config(default = false)]
     pub maximize: bool,
-}
-
-/// How weight decay enters an Adam-type update.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Decay {
-    /// `g <- g + lambda * theta` (L2 regularisation, PyTorch's `Adam`).
-    Coupled(f64),
-    /// `theta <- theta * (1 - eta * lambda)` before the update (PyTorch's `AdamW`).
-    Decoupled(f64),
-}
-
-impl Decay {
-    /// Decoupled (AdamW-style) if `decoupled`, else an L2 term in the gradient.
-    pub(crate) fn new(weight_decay: f64, decoupled: bool) -> Self {
-        if decoupled {
-            Decay::Decoupled(weight_decay)
-        } else {
-            Decay::Coupled(weight_decay)
-        }
-    }
-
-    /// Apply the decay: returns the possibly shrunk parameter and the possibly
-    /// penalised gradient.
-    pub(crate) fn apply<B: Backend, const D: usize>(
-        self,
-        lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-    ) -> (Tensor<B, D>, Tensor<B, D>) {
-        match self {
-            Decay::Coupled(0.0) | Decay::Decoupled(0.0) => (tensor, grad),
-            Decay::Coupled(lambda) => {
-                let grad = grad.add(tensor.clone().mul_scalar(lambda));
-                (tensor, grad)
-            }
-            Decay::Decoupled(lambda) => (tensor.mul_scalar(1.0 - lr * lambda), grad),
-        }
-    }
 }
 
 /// Adam, exactly as `torch.optim.Adam` (and, with decoupled decay, `AdamW`).
@@ -115,23 +78,9 @@ pub struct AdamState<B: Backend, const D: usize> {
     pub max_exp_avg_sq: Option<Tensor<B, D>>,
 }
 
-/// Check the fields shared by every Adam-type config.
-pub(crate) fn validate_adam(
-    owner: &'static str,
-    beta_1: f64,
-    beta_2: f64,
-    epsilon: f64,
-    weight_decay: f64,
-) -> Result<(), OptimError> {
-    validate::unit_half_open(owner, "beta_1", beta_1)?;
-    validate::unit_half_open(owner, "beta_2", beta_2)?;
-    validate::non_negative(owner, "epsilon", epsilon)?;
-    validate::non_negative(owner, "weight_decay", weight_decay)
-}
-
-impl AdamConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for AdamConfig {
+    type Optimizer = Adam;
+    fn validate(&self) -> Result<(), OptimError> {
         validate_adam(
             "Adam",
             self.beta_1,
@@ -141,8 +90,7 @@ impl AdamConfig {
         )
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<Adam, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Adam {
             beta_1: self.beta_1,
@@ -152,25 +100,6 @@ impl AdamConfig {
             amsgrad: self.amsgrad,
             maximize: self.maximize,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Adam, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
-    }
-}
-
-/// `m <- beta m + (1 - beta) g`, starting from `m = 0` (so the first value is `(1 - beta) g`).
-pub(crate) fn ema<B: Backend, const D: usize>(
-    previous: Option<Tensor<B, D>>,
-    value: Tensor<B, D>,
-    beta: f64,
-) -> Tensor<B, D> {
-    match previous {
-        Some(previous) => previous.mul_scalar(beta).add(value.mul_scalar(1.0 - beta)),
-        None => value.mul_scalar(1.0 - beta),
     }
 }
 

@@ -1,14 +1,14 @@
 //! Adamax: Adam with the infinity norm in place of the second moment.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Decay, ema, validate_adam};
+use super::common::{Decay, ema, validate_adam};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 
 /// Configuration of [`Adamax`]; every default equals `torch.optim.Adamax`'s
 /// (whose default learning rate, for the record, is 2e-3).
@@ -57,9 +57,9 @@ pub struct AdamaxState<B: Backend, const D: usize> {
     pub exp_inf: Tensor<B, D>,
 }
 
-impl AdamaxConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for AdamaxConfig {
+    type Optimizer = Adamax;
+    fn validate(&self) -> Result<(), OptimError> {
         validate_adam(
             "Adamax",
             self.beta_1,
@@ -69,8 +69,7 @@ impl AdamaxConfig {
         )
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<Adamax, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Adamax {
             beta_1: self.beta_1,
@@ -78,13 +77,6 @@ impl AdamaxConfig {
             epsilon: self.epsilon,
             decay: Decay::Coupled(self.weight_decay),
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Adamax, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -1,13 +1,14 @@
 //! AdamW: Adam with decoupled weight decay.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Adam, AdamState, Decay, validate_adam};
+use super::adam::{Adam, AdamState};
+use super::common::{Decay, validate_adam};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 
 /// Configuration of [`AdamW`]; every default equals `torch.optim.AdamW`'s
 /// (note `weight_decay = 0.01`, unlike Adam's 0).
@@ -54,9 +55,9 @@ pub struct AdamW {
 /// State of [`AdamW`]: the same moments as [`Adam`].
 pub type AdamWState<B, const D: usize> = AdamState<B, D>;
 
-impl AdamWConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for AdamWConfig {
+    type Optimizer = AdamW;
+    fn validate(&self) -> Result<(), OptimError> {
         validate_adam(
             "AdamW",
             self.beta_1,
@@ -66,8 +67,7 @@ impl AdamWConfig {
         )
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<AdamW, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(AdamW {
             inner: Adam {
@@ -79,13 +79,6 @@ impl AdamWConfig {
                 maximize: self.maximize,
             },
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<AdamW, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -1,13 +1,13 @@
 //! Lion: sign-based momentum found by program search.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`Lion`]; defaults are the paper's (`beta_1 = 0.9`, `beta_2 = 0.99`).
@@ -49,29 +49,21 @@ pub struct LionState<B: Backend, const D: usize> {
     pub exp_avg: Tensor<B, D>,
 }
 
-impl LionConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for LionConfig {
+    type Optimizer = Lion;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::unit_closed("Lion", "beta_1", self.beta_1)?;
         validate::unit_half_open("Lion", "beta_2", self.beta_2)?;
         validate::non_negative("Lion", "weight_decay", self.weight_decay)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<Lion, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Lion {
             beta_1: self.beta_1,
             beta_2: self.beta_2,
             weight_decay: self.weight_decay,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Lion, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

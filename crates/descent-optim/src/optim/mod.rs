@@ -7,6 +7,7 @@ mod adagrad;
 mod adam;
 mod adamax;
 mod adamw;
+mod common;
 mod lion;
 mod lookahead;
 mod nadam;
@@ -33,3 +34,36 @@ pub use schedule_free::{ScheduleFree, ScheduleFreeState, schedule_free_eval};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig, SgdState};
+
+use burn::module::AutodiffModule;
+use burn::optim::SimpleOptimizer;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::tensor::backend::AutodiffBackend;
+
+use crate::error::OptimError;
+
+/// What every optimizer config of this crate offers: checking its fields, building the
+/// per-tensor optimizer, and wrapping that for a module as burn's `Optimizer`.
+/// ([`LookaheadConfig`] is the exception: it wraps an inner optimizer, so its `build` and
+/// `init` take one.)
+pub trait OptimConfig {
+    /// The per-tensor optimizer built.
+    type Optimizer: Clone;
+
+    /// Check every field, naming the first one out of range.
+    fn validate(&self) -> Result<(), OptimError>;
+
+    /// Check the fields and build the per-tensor optimizer.
+    fn build(&self) -> Result<Self::Optimizer, OptimError>;
+
+    /// The optimizer for module `M` on backend `B`: burn's [`OptimizerAdaptor`] around
+    /// [`Self::build`].
+    fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
+        &self,
+    ) -> Result<OptimizerAdaptor<Self::Optimizer, M, B>, OptimError>
+    where
+        Self::Optimizer: SimpleOptimizer<B::InnerBackend>,
+    {
+        Ok(OptimizerAdaptor::from(self.build()?))
+    }
+}

@@ -1,14 +1,14 @@
 //! NAdam: Adam with Nesterov momentum and a momentum-decay schedule.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Decay, ema, validate_adam};
+use super::common::{Decay, ema, validate_adam};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`NAdam`]; every default equals `torch.optim.NAdam`'s.
@@ -72,9 +72,9 @@ pub struct NAdamState<B: Backend, const D: usize> {
     pub exp_avg_sq: Tensor<B, D>,
 }
 
-impl NAdamConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for NAdamConfig {
+    type Optimizer = NAdam;
+    fn validate(&self) -> Result<(), OptimError> {
         validate_adam(
             "NAdam",
             self.beta_1,
@@ -85,8 +85,7 @@ impl NAdamConfig {
         validate::non_negative("NAdam", "momentum_decay", self.momentum_decay)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<NAdam, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         let decay = Decay::new(self.weight_decay, self.decoupled_weight_decay);
         Ok(NAdam {
@@ -96,13 +95,6 @@ impl NAdamConfig {
             momentum_decay: self.momentum_decay,
             decay,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<NAdam, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`NoisyGd`].
@@ -76,14 +76,13 @@ pub struct NoisyGdState<B: Backend, const D: usize> {
     pub marker: Option<Tensor<B, D>>,
 }
 
-impl NoisyGdConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for NoisyGdConfig {
+    type Optimizer = NoisyGd;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::non_negative("NoisyGD", "noise_std", self.noise_std)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<NoisyGd, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(NoisyGd {
             noise_std: self.noise_std,
@@ -91,13 +90,6 @@ impl NoisyGdConfig {
             scale_with_lr: self.scale_with_lr,
             next_stream: Arc::new(AtomicU64::new(0)),
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<NoisyGd, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -1,14 +1,14 @@
 //! RAdam: Adam with a rectified variance of the adaptive learning rate.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Decay, ema, validate_adam};
+use super::common::{Decay, ema, validate_adam};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 
 /// Configuration of [`RAdam`]; every default equals `torch.optim.RAdam`'s.
 #[derive(Config, Debug)]
@@ -63,9 +63,9 @@ pub struct RAdamState<B: Backend, const D: usize> {
     pub exp_avg_sq: Tensor<B, D>,
 }
 
-impl RAdamConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for RAdamConfig {
+    type Optimizer = RAdam;
+    fn validate(&self) -> Result<(), OptimError> {
         validate_adam(
             "RAdam",
             self.beta_1,
@@ -75,8 +75,7 @@ impl RAdamConfig {
         )
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<RAdam, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         let decay = Decay::new(self.weight_decay, self.decoupled_weight_decay);
         Ok(RAdam {
@@ -85,13 +84,6 @@ impl RAdamConfig {
             epsilon: self.epsilon,
             decay,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<RAdam, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -1,14 +1,14 @@
 //! RMSProp, plain or centered, with optional momentum.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::{Decay, ema};
+use super::common::{Decay, ema};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`RmsProp`]; every default equals `torch.optim.RMSprop`'s.
@@ -68,17 +68,16 @@ pub struct RmsPropState<B: Backend, const D: usize> {
     pub momentum_buffer: Option<Tensor<B, D>>,
 }
 
-impl RmsPropConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for RmsPropConfig {
+    type Optimizer = RmsProp;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::unit_closed("RMSProp", "alpha", self.alpha)?;
         validate::non_negative("RMSProp", "epsilon", self.epsilon)?;
         validate::non_negative("RMSProp", "weight_decay", self.weight_decay)?;
         validate::non_negative("RMSProp", "momentum", self.momentum)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<RmsProp, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(RmsProp {
             alpha: self.alpha,
@@ -87,13 +86,6 @@ impl RmsPropConfig {
             momentum: self.momentum,
             centered: self.centered,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<RmsProp, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

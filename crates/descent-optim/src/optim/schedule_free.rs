@@ -145,6 +145,7 @@ pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
 /// # use burn::nn::{Linear, LinearConfig};
 /// # use burn::optim::{GradientsParams, Optimizer};
 /// # use burn::tensor::Tensor;
+/// use descent_optim::OptimConfig;
 /// use descent_optim::optim::{ScheduleFreeAdamWConfig, schedule_free_eval};
 /// # type B = Autodiff<NdArray<f32>>;
 /// # fn main() -> Result<(), descent_optim::OptimError> {

@@ -1,14 +1,14 @@
 //! Schedule-Free AdamW: Schedule-Free averaging on Adam-normalised gradients.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::ema;
+use super::common::ema;
 use super::schedule_free::{Averaging, ScheduleFree, ScheduleFreeState, schedule_free_move};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`ScheduleFreeAdamW`]; defaults are those of the authors' reference
@@ -60,9 +60,9 @@ pub struct ScheduleFreeAdamW {
     averaging: Averaging,
 }
 
-impl ScheduleFreeAdamWConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for ScheduleFreeAdamWConfig {
+    type Optimizer = ScheduleFreeAdamW;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::unit_open_left("ScheduleFreeAdamW", "beta_1", self.beta_1)?;
         validate::unit_half_open("ScheduleFreeAdamW", "beta_2", self.beta_2)?;
         validate::non_negative("ScheduleFreeAdamW", "epsilon", self.epsilon)?;
@@ -71,8 +71,7 @@ impl ScheduleFreeAdamWConfig {
         validate::non_negative("ScheduleFreeAdamW", "weight_lr_power", self.weight_lr_power)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<ScheduleFreeAdamW, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(ScheduleFreeAdamW {
             beta_1: self.beta_1,
@@ -85,13 +84,6 @@ impl ScheduleFreeAdamWConfig {
                 weight_lr_power: self.weight_lr_power,
             },
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<ScheduleFreeAdamW, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

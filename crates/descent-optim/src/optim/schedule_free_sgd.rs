@@ -1,14 +1,14 @@
 //! Schedule-Free SGD: momentum through iterate averaging, no schedule needed.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::Decay;
+use super::common::Decay;
 use super::schedule_free::{Averaging, ScheduleFree, ScheduleFreeState, schedule_free_move};
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`ScheduleFreeSgd`]; defaults are those of the authors' reference
@@ -55,17 +55,16 @@ pub struct ScheduleFreeSgd {
     averaging: Averaging,
 }
 
-impl ScheduleFreeSgdConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for ScheduleFreeSgdConfig {
+    type Optimizer = ScheduleFreeSgd;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::unit_open_left("ScheduleFreeSGD", "momentum", self.momentum)?;
         validate::non_negative("ScheduleFreeSGD", "weight_decay", self.weight_decay)?;
         validate::non_negative("ScheduleFreeSGD", "r", self.r)?;
         validate::non_negative("ScheduleFreeSGD", "weight_lr_power", self.weight_lr_power)
     }
 
-    /// Build the per-tensor optimizer.
-    pub fn build(&self) -> Result<ScheduleFreeSgd, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(ScheduleFreeSgd {
             momentum: self.momentum,
@@ -76,13 +75,6 @@ impl ScheduleFreeSgdConfig {
                 weight_lr_power: self.weight_lr_power,
             },
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<ScheduleFreeSgd, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -1,14 +1,14 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
-use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::adam::Decay;
+use super::common::Decay;
 use crate::error::OptimError;
+use crate::optim::OptimConfig;
 use crate::validate;
 
 /// Configuration of [`Sgd`]; every default equals `torch.optim.SGD`'s.
@@ -64,9 +64,9 @@ pub struct SgdState<B: Backend, const D: usize> {
     pub momentum_buffer: Tensor<B, D>,
 }
 
-impl SgdConfig {
-    /// Check every field, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), OptimError> {
+impl OptimConfig for SgdConfig {
+    type Optimizer = Sgd;
+    fn validate(&self) -> Result<(), OptimError> {
         validate::non_negative("SGD", "momentum", self.momentum)?;
         validate::unit_closed("SGD", "dampening", self.dampening)?;
         validate::non_negative("SGD", "weight_decay", self.weight_decay)?;
@@ -79,8 +79,7 @@ impl SgdConfig {
         Ok(())
     }
 
-    /// Build the per-tensor optimizer (for wrapping, e.g. in [`crate::optim::Lookahead`]).
-    pub fn build(&self) -> Result<Sgd, OptimError> {
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Sgd {
             momentum: self.momentum,
@@ -89,13 +88,6 @@ impl SgdConfig {
             nesterov: self.nesterov,
             maximize: self.maximize,
         })
-    }
-
-    /// Build the optimizer for module `M`.
-    pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
-        &self,
-    ) -> Result<OptimizerAdaptor<Sgd, M, B>, OptimError> {
-        Ok(OptimizerAdaptor::from(self.build()?))
     }
 }
 

@@ -11,16 +11,52 @@ use super::{
     PolynomialLrConfig, Schedule, Scheduler, StepLrConfig, WarmupStableDecayConfig,
 };
 
-/// Any schedule of this crate as data (serde: externally tagged, e.g.
-/// `{"Step": {"initial_lr": 0.1, "step_size": 30, "gamma": 0.1}}`).
-///
-/// Closures ([`LambdaLr`](super::LambdaLr), [`MultiplicativeLr`](super::MultiplicativeLr))
-/// and the metric-driven [`ReduceLrOnPlateau`](super::ReduceLrOnPlateau) are not included.
-///
-/// Note: as with every burn `Config`, deserialisation needs every field of the inner config,
-/// including those that have a default in `new`.
-#[derive(Config, Debug)]
-pub enum ScheduleConfig {
+/// The schedule list: one line per serialisable schedule, `Variant(Config)`; it generates
+/// [`ScheduleConfig`] and its `build`. A new schedule is its file plus one line here.
+macro_rules! any_schedule {
+    ($( $(#[$doc:meta])* $variant:ident($config:ident) ),* $(,)?) => {
+        /// Any schedule of this crate as data (serde: externally tagged, e.g.
+        /// `{"Step": {"initial_lr": 0.1, "step_size": 30, "gamma": 0.1}}`).
+        ///
+        /// Closures ([`LambdaLr`](super::LambdaLr), [`MultiplicativeLr`](super::MultiplicativeLr))
+        /// and the metric-driven [`ReduceLrOnPlateau`](super::ReduceLrOnPlateau) are not included.
+        ///
+        /// Note: as with every burn `Config`, deserialisation needs every field of the inner
+        /// config, including those that have a default in `new`.
+        #[derive(Config, Debug)]
+        pub enum ScheduleConfig {
+            $( $(#[$doc])* $variant($config), )*
+            /// [`SequentialLr`]: `schedules[i]` takes over, restarted, at `milestones[i - 1]`.
+            Sequential {
+                /// The schedules, in order; one more than `milestones`.
+                schedules: Vec<ScheduleConfig>,
+                /// The steps at which the next schedule takes over, strictly increasing and > 0.
+                milestones: Vec<usize>,
+            },
+        }
+
+        impl ScheduleConfig {
+            /// Check every field and build the schedule.
+            pub fn build(&self) -> crate::Result<Box<dyn Schedule>> {
+                Ok(match self {
+                    $( Self::$variant(c) => Box::new(c.build()?), )*
+                    Self::Sequential {
+                        schedules,
+                        milestones,
+                    } => {
+                        let schedules = schedules
+                            .iter()
+                            .map(|config| config.build().map(Arc::from))
+                            .collect::<crate::Result<Vec<Arc<dyn Schedule>>>>()?;
+                        Box::new(SequentialLr::new(schedules, milestones.clone())?)
+                    }
+                })
+            }
+        }
+    };
+}
+
+any_schedule! {
     /// [`ConstantLr`](super::ConstantLr).
     Constant(ConstantLrConfig),
     /// [`StepLr`](super::StepLr).
@@ -45,44 +81,9 @@ pub enum ScheduleConfig {
     OneCycle(OneCycleLrConfig),
     /// [`WarmupStableDecay`](super::WarmupStableDecay).
     WarmupStableDecay(WarmupStableDecayConfig),
-    /// [`SequentialLr`]: `schedules[i]` takes over, restarted, at `milestones[i - 1]`.
-    Sequential {
-        /// The schedules, in order; one more than `milestones`.
-        schedules: Vec<ScheduleConfig>,
-        /// The steps at which the next schedule takes over, strictly increasing and > 0.
-        milestones: Vec<usize>,
-    },
 }
 
 impl ScheduleConfig {
-    /// Check every field and build the schedule.
-    pub fn build(&self) -> crate::Result<Box<dyn Schedule>> {
-        Ok(match self {
-            Self::Constant(c) => Box::new(c.build()?),
-            Self::Step(c) => Box::new(c.build()?),
-            Self::MultiStep(c) => Box::new(c.build()?),
-            Self::Exponential(c) => Box::new(c.build()?),
-            Self::CosineAnnealing(c) => Box::new(c.build()?),
-            Self::CosineAnnealingWarmRestarts(c) => Box::new(c.build()?),
-            Self::Linear(c) => Box::new(c.build()?),
-            Self::Polynomial(c) => Box::new(c.build()?),
-            Self::InverseSqrt(c) => Box::new(c.build()?),
-            Self::Cyclic(c) => Box::new(c.build()?),
-            Self::OneCycle(c) => Box::new(c.build()?),
-            Self::WarmupStableDecay(c) => Box::new(c.build()?),
-            Self::Sequential {
-                schedules,
-                milestones,
-            } => {
-                let schedules = schedules
-                    .iter()
-                    .map(|config| config.build().map(Arc::from))
-                    .collect::<crate::Result<Vec<Arc<dyn Schedule>>>>()?;
-                Box::new(SequentialLr::new(schedules, milestones.clone())?)
-            }
-        })
-    }
-
     /// Build the schedule and wrap it as burn's `LrScheduler` (shared, hence cloneable).
     pub fn init(&self) -> crate::Result<Scheduler<Arc<dyn Schedule>>> {
         self.build().map(|s| Scheduler::new(Arc::from(s)))
