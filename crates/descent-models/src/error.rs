@@ -39,6 +39,44 @@ pub enum ModelError {
         /// The quadratic's dimension.
         got: usize,
     },
+    /// A landscape name the registry does not know.
+    #[error("unknown landscape `{name}`; allowed: {allowed}")]
+    UnknownLandscape {
+        /// The name given.
+        name: String,
+        /// The registered names, comma-separated.
+        allowed: String,
+    },
+    /// A landscape parameter that is missing, or given to a landscape that does not take it.
+    #[error("{reason}")]
+    LandscapeParameter {
+        /// The parameter, as experiment files spell it (`dim`, `eigenvalues`, `angle`).
+        parameter: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A model name the registry does not know.
+    #[error("unknown model `{name}`; allowed: {allowed}")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The registered names, comma-separated.
+        allowed: String,
+    },
+    /// A model knob that does not fit the model or the data.
+    #[error("{reason}")]
+    ModelParameter {
+        /// The knob, as experiment files spell it (`model`, `hidden`, `activation`).
+        parameter: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A landscape registered under a name that is already taken.
+    #[error("a landscape named `{0}` is already registered")]
+    DuplicateLandscape(&'static str),
+    /// A tensor's values could not be read back from the device.
+    #[error("could not read a tensor back: {0}")]
+    Readback(String),
     /// A stochastic landscape with no examples to sum over.
     #[error("a stochastic landscape needs at least one example")]
     NoExamples,

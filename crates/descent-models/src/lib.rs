@@ -15,9 +15,10 @@ pub mod loss;
 pub mod model;
 
 pub use error::ModelError;
-pub use landscape::{Landscape, LandscapeSpec, NoiseSpec, Point, Stochastic};
+pub use landscape::{Landscape, NoiseSpec, Point, Stochastic};
 pub use loss::{ClassLabels, Loss, Objective, Targets};
 pub use model::{
-    Activation, AnyModel, Cnn2c2d, Cnn2c2dConfig, LinearRegression, LinearRegressionConfig, Mlp,
-    MlpConfig, Model, ModelConfig, SoftmaxRegression, SoftmaxRegressionConfig,
+    Activation, AnyModel, Cnn2c2d, Cnn2c2dConfig, LinearRegression, LinearRegressionConfig, MODELS,
+    Mlp, MlpConfig, Model, ModelConfig, ModelEntry, ModelParams, SoftmaxRegression,
+    SoftmaxRegressionConfig,
 };

@@ -81,34 +81,6 @@ macro_rules! names {
 }
 
 names! {
-    /// The landscapes an experiment can name.
-    LandscapeName {
-        /// `1/2 w^T A w` with chosen eigenvalues (and an angle in 2-D).
-        Quadratic = "quadratic",
-        /// `x^2 + 4 y^2`.
-        ElongatedBowl = "elongated_bowl",
-        /// Rosenbrock's valley in `dim` dimensions.
-        Rosenbrock = "rosenbrock",
-        /// Himmelblau's four minima.
-        Himmelblau = "himmelblau",
-        /// Beale's plateau.
-        Beale = "beale",
-        /// Rastrigin's many minima, `dim` dimensions.
-        Rastrigin = "rastrigin",
-        /// The six-hump camel.
-        SixHumpCamel = "six_hump_camel",
-        /// `x^2 - y^2`.
-        StrictSaddle = "strict_saddle",
-        /// A saddle between two minima.
-        BoundedSaddle = "bounded_saddle",
-        /// A shallow and a deep minimum, `dim` dimensions.
-        DoubleWell = "double_well",
-        /// DeepOBS's stochastic 2-D Rosenbrock.
-        TwoDRosenbrock = "two_d_rosenbrock",
-    }
-}
-
-names! {
     /// The datasets an experiment can name.
     DatasetName {
         /// The UCI digits, compiled in.
@@ -127,24 +99,6 @@ names! {
         Logistic = "logistic",
         /// Linear regression with a known optimum.
         LinearRegression = "linear_regression",
-    }
-}
-
-names! {
-    /// The models an experiment can name.
-    ModelName {
-        /// Linear regression.
-        Linear = "linear",
-        /// Softmax regression.
-        Softmax = "softmax",
-        /// An MLP with `hidden` widths.
-        Mlp = "mlp",
-        /// The 784-1000-500-100-10 MLP.
-        FmnistMlp = "fmnist_mlp",
-        /// The 784-256-128-10 MLP.
-        Mlp256128 = "mlp_256_128",
-        /// DeepOBS's 2c2d CNN.
-        Cnn2c2d = "cnn_2c2d",
     }
 }
 
@@ -209,15 +163,16 @@ pub enum Problem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LandscapeProblem {
-    /// Which landscape.
-    pub landscape: LandscapeName,
+    /// Which landscape: a name in `descent_models::landscape`'s registry.
+    pub landscape: String,
     /// The start point on the landscape.
     pub start: Option<Vec<f64>>,
     /// Quadratic: the Hessian's eigenvalues.
     pub eigenvalues: Option<Vec<f64>>,
     /// Quadratic: rotation angle of the eigenvectors in radians (2-D).
     pub angle: Option<f64>,
-    /// Dimension of the N-D landscapes (rosenbrock, rastrigin, double_well).
+    /// Dimension of the N-D landscapes (rosenbrock, rastrigin, double_well); refused by the
+    /// others.
     pub dim: Option<usize>,
     /// Stochastic landscape: noise scale per coordinate of the finite sum's examples.
     pub noise_sigma: Option<f64>,
@@ -249,8 +204,9 @@ pub struct DatasetProblem {
     pub validation: Option<usize>,
     /// Standardisation, fitted on the training split.
     pub standardize: Option<StandardizeName>,
-    /// The model (default: linear for regression, softmax for classification).
-    pub model: Option<ModelName>,
+    /// The model (default: linear for regression, softmax for classification): a name in
+    /// `descent_models::MODELS`.
+    pub model: Option<String>,
     /// MLP hidden widths.
     pub hidden: Option<Vec<usize>>,
     /// MLP activation.

@@ -31,22 +31,6 @@ use crate::config::Variant;
 /// Schedule fields that the variant's `lr` sets.
 const LR_KEYS: [&str; 2] = ["initial_lr", "max_lr"];
 
-/// The schedule kinds an experiment can name.
-pub const SCHEDULES: &[&str] = &[
-    "constant",
-    "step",
-    "multistep",
-    "exponential",
-    "cosine",
-    "warm_restarts",
-    "linear",
-    "polynomial",
-    "inverse_sqrt",
-    "cyclic",
-    "one_cycle",
-    "wsd",
-];
-
 /// `user` (a TOML table, `kind` excluded) laid over `default`'s serialised fields.
 fn overlay<C: Serialize + DeserializeOwned>(
     default: &C,
@@ -320,15 +304,7 @@ fn schedule_config(
             )),
         }
     };
-    let required = |key: &str| -> std::result::Result<(), String> {
-        if table.contains_key(key) {
-            Ok(())
-        } else {
-            Err(format!("{field}.{key} is required for a {kind} schedule"))
-        }
-    };
-    let no_lr = LR_KEYS;
-    if let Some(k) = no_lr.iter().find(|k| table.contains_key(**k)) {
+    if let Some(k) = LR_KEYS.iter().find(|k| table.contains_key(**k)) {
         return Err(format!(
             "{field}.{k}: the learning rate is the variant's `lr`; set that instead"
         ));
@@ -339,89 +315,65 @@ fn schedule_config(
              the optimizer's momentum every step); leave it out"
         ));
     }
-    Ok(match kind {
-        "constant" => {
-            ScheduleConfig::Constant(overlay(&ConstantLrConfig::new(lr), table, field, &LR_KEYS)?)
+    registered_schedule(kind, table, field, lr, &total)
+}
+
+/// The schedule registry: one line per schedule kind, `"kind" => ScheduleConfig variant,
+/// [fields the user must give], |lr, total| its default config`, where `lr` is the variant's
+/// learning rate and `total("field")` the rest of the run (for lengths the user leaves out).
+/// The kinds experiment files accept and the dispatch come from this list.
+macro_rules! any_schedule {
+    ($( $kind:literal => $variant:ident, [$($required:literal),*], |$lr:ident, $total:ident| $default:expr );* $(;)?) => {
+        /// The schedule kinds an experiment can name.
+        pub const SCHEDULES: &[&str] = &[$($kind),*];
+
+        fn registered_schedule(
+            kind: &str,
+            table: &Table,
+            field: &str,
+            lr: f64,
+            total: &dyn Fn(&str) -> std::result::Result<usize, String>,
+        ) -> std::result::Result<ScheduleConfig, String> {
+            match kind {
+                $(
+                    $kind => {
+                        $(
+                            if !table.contains_key($required) {
+                                return Err(format!(
+                                    "{field}.{} is required for a {kind} schedule",
+                                    $required
+                                ));
+                            }
+                        )*
+                        let ($lr, $total) = (lr, total);
+                        Ok(ScheduleConfig::$variant(overlay(&$default, table, field, &LR_KEYS)?))
+                    }
+                )*
+                other => Err(format!("{field}.kind = {other:?} is not known")),
+            }
         }
-        "step" => {
-            required("step_size")?;
-            ScheduleConfig::Step(overlay(&StepLrConfig::new(lr, 1), table, field, &LR_KEYS)?)
-        }
-        "multistep" => {
-            required("milestones")?;
-            ScheduleConfig::MultiStep(overlay(
-                &MultiStepLrConfig::new(lr, vec![]),
-                table,
-                field,
-                &LR_KEYS,
-            )?)
-        }
-        "exponential" => {
-            required("gamma")?;
-            ScheduleConfig::Exponential(overlay(
-                &ExponentialLrConfig::new(lr, 1.0),
-                table,
-                field,
-                &LR_KEYS,
-            )?)
-        }
-        "cosine" => ScheduleConfig::CosineAnnealing(overlay(
-            &CosineAnnealingLrConfig::new(lr, total("t_max")?),
-            table,
-            field,
-            &LR_KEYS,
-        )?),
-        "warm_restarts" => {
-            required("t_0")?;
-            ScheduleConfig::CosineAnnealingWarmRestarts(overlay(
-                &CosineAnnealingWarmRestartsConfig::new(lr, 1),
-                table,
-                field,
-                &LR_KEYS,
-            )?)
-        }
-        "linear" => {
-            ScheduleConfig::Linear(overlay(&LinearLrConfig::new(lr), table, field, &LR_KEYS)?)
-        }
-        "polynomial" => ScheduleConfig::Polynomial(overlay(
-            &PolynomialLrConfig::new(lr).with_total_iters(total("total_iters")?),
-            table,
-            field,
-            &LR_KEYS,
-        )?),
-        "inverse_sqrt" => ScheduleConfig::InverseSqrt(overlay(
-            &InverseSqrtLrConfig::new(lr),
-            table,
-            field,
-            &LR_KEYS,
-        )?),
-        "cyclic" => {
-            required("base_lr")?;
-            ScheduleConfig::Cyclic(overlay(
-                &CyclicLrConfig::new(lr / 10.0, lr).with_cycle_momentum(false),
-                table,
-                field,
-                &LR_KEYS,
-            )?)
-        }
-        "one_cycle" => ScheduleConfig::OneCycle(overlay(
-            &OneCycleLrConfig::new(lr, total("total_steps")?).with_cycle_momentum(false),
-            table,
-            field,
-            &LR_KEYS,
-        )?),
-        "wsd" => {
-            required("stable_steps")?;
-            required("decay_steps")?;
-            ScheduleConfig::WarmupStableDecay(overlay(
-                &WarmupStableDecayConfig::new(lr, 0, 0),
-                table,
-                field,
-                &LR_KEYS,
-            )?)
-        }
-        other => return Err(format!("{field}.kind = {other:?} is not known")),
-    })
+    };
+}
+
+// Cyclic and one-cycle leave the momentum alone: the runner's optimizers own theirs.
+any_schedule! {
+    "constant" => Constant, [], |lr, _total| ConstantLrConfig::new(lr);
+    "step" => Step, ["step_size"], |lr, _total| StepLrConfig::new(lr, 1);
+    "multistep" => MultiStep, ["milestones"], |lr, _total| MultiStepLrConfig::new(lr, vec![]);
+    "exponential" => Exponential, ["gamma"], |lr, _total| ExponentialLrConfig::new(lr, 1.0);
+    "cosine" => CosineAnnealing, [], |lr, total| CosineAnnealingLrConfig::new(lr, total("t_max")?);
+    "warm_restarts" => CosineAnnealingWarmRestarts, ["t_0"],
+        |lr, _total| CosineAnnealingWarmRestartsConfig::new(lr, 1);
+    "linear" => Linear, [], |lr, _total| LinearLrConfig::new(lr);
+    "polynomial" => Polynomial, [],
+        |lr, total| PolynomialLrConfig::new(lr).with_total_iters(total("total_iters")?);
+    "inverse_sqrt" => InverseSqrt, [], |lr, _total| InverseSqrtLrConfig::new(lr);
+    "cyclic" => Cyclic, ["base_lr"],
+        |lr, _total| CyclicLrConfig::new(lr / 10.0, lr).with_cycle_momentum(false);
+    "one_cycle" => OneCycle, [],
+        |lr, total| OneCycleLrConfig::new(lr, total("total_steps")?).with_cycle_momentum(false);
+    "wsd" => WarmupStableDecay, ["stable_steps", "decay_steps"],
+        |lr, _total| WarmupStableDecayConfig::new(lr, 0, 0);
 }
 
 /// Reads a run's optimizer: used by `validate` and by the run itself.

@@ -10,16 +10,14 @@ use descent_data::{
     ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
     Standardization, Standardizer, synthetic, train_validation_split,
 };
-use descent_models::landscape::{LandscapeSpec, Rotation};
+use descent_models::ModelError;
+use descent_models::landscape::{self, LandscapeParams};
 use descent_models::loss::{ClassLabels, Loss, Objective, Targets};
-use descent_models::{
-    Cnn2c2dConfig, Landscape, LinearRegressionConfig, MlpConfig, Model, ModelConfig, Point,
-    SoftmaxRegressionConfig, Stochastic,
-};
+use descent_models::{Landscape, Model, ModelConfig, ModelParams, Point, Stochastic};
 
 use crate::config::{
-    ActivationName, BatchConfig, BatchSizeValue, DatasetName, DatasetProblem, LandscapeName,
-    LandscapeProblem, LossName, ModelName, Problem as ProblemConfig, SamplingName, StandardizeName,
+    ActivationName, BatchConfig, BatchSizeValue, DatasetName, DatasetProblem, LandscapeProblem,
+    LossName, Problem as ProblemConfig, SamplingName, StandardizeName,
 };
 
 /// Everything an evaluation measures; `None` where it does not apply.
@@ -69,7 +67,7 @@ pub struct SupervisedTask {
     /// The model (its seed is replaced by the run's).
     pub model: ModelConfig,
     /// The model's name in the experiment file.
-    pub model_name: ModelName,
+    pub model_name: &'static str,
     /// Loss and L2 penalty.
     pub objective: Objective,
 }
@@ -164,7 +162,7 @@ impl Task {
             },
             Task::Supervised(t) => format!(
                 "{} on {} ({} items)",
-                t.model_name.name(),
+                t.model_name,
                 t.train.name(),
                 t.train.len()
             ),
@@ -188,31 +186,11 @@ fn not_for(kind: &str, fields: &[(&str, bool)]) -> std::result::Result<(), Strin
 }
 
 fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, String> {
-    let dim = p.dim.unwrap_or(2);
-    if dim > MAX_DIM {
+    if let Some(dim) = p.dim
+        && dim > MAX_DIM
+    {
         return Err(bad("dim", format!("{dim}: at most {MAX_DIM}")));
     }
-    let name = p.landscape;
-    let spec = match name {
-        LandscapeName::Quadratic => LandscapeSpec::Quadratic {
-            eigenvalues: p
-                .eigenvalues
-                .clone()
-                .ok_or_else(|| bad("eigenvalues", "a quadratic needs its Hessian's eigenvalues"))?,
-            rotation: p.angle.map_or(Rotation::None, Rotation::Angle),
-            centre: None,
-        },
-        LandscapeName::ElongatedBowl => LandscapeSpec::ElongatedBowl,
-        LandscapeName::Rosenbrock => LandscapeSpec::Rosenbrock { dim },
-        LandscapeName::Himmelblau => LandscapeSpec::Himmelblau,
-        LandscapeName::Beale => LandscapeSpec::Beale,
-        LandscapeName::Rastrigin => LandscapeSpec::Rastrigin { dim },
-        LandscapeName::SixHumpCamel => LandscapeSpec::SixHumpCamel,
-        LandscapeName::StrictSaddle => LandscapeSpec::StrictSaddle,
-        LandscapeName::BoundedSaddle => LandscapeSpec::BoundedSaddle,
-        LandscapeName::DoubleWell => LandscapeSpec::DoubleWell { dim },
-        LandscapeName::TwoDRosenbrock => LandscapeSpec::Rosenbrock { dim: 2 },
-    };
     if let Some(values) = &p.eigenvalues
         && values.len() > MAX_QUADRATIC_DIM
     {
@@ -225,19 +203,26 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
             ),
         ));
     }
-    if name != LandscapeName::Quadratic && (p.eigenvalues.is_some() || p.angle.is_some()) {
-        return Err(bad(
-            "eigenvalues",
-            "only a quadratic takes eigenvalues and angle",
-        ));
-    }
-    let landscape = spec.build().map_err(|e| bad("landscape", e))?;
+    let entry = landscape::find(&p.landscape).map_err(|e| bad("landscape", e))?;
+    let params = LandscapeParams {
+        dim: p.dim,
+        eigenvalues: p.eigenvalues.clone(),
+        angle: p.angle,
+    };
+    let landscape = entry.build(&params).map_err(|e| match e {
+        ModelError::LandscapeParameter { parameter, reason } => bad(parameter, reason),
+        other => bad("landscape", other),
+    })?;
     let seed = p.data_seed.unwrap_or(0);
-    let stochastic = if name == LandscapeName::TwoDRosenbrock {
-        Some(Stochastic::two_d_rosenbrock(seed))
-    } else {
+    let stochastic = {
         match (p.noise_sigma, p.noise_examples) {
-            (None, None) => None,
+            (None, None) => match entry.noise {
+                Some((examples, sigma)) => Some(
+                    Stochastic::new(landscape.clone(), examples, sigma, seed)
+                        .map_err(|e| bad("landscape", e))?,
+                ),
+                None => None,
+            },
             (Some(_), Some(0)) => {
                 return Err(bad(
                     "noise_examples",
@@ -265,12 +250,10 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
             }
         }
     };
-    let start = match (&p.start, name) {
+    let start = match (&p.start, entry.start) {
         (Some(s), _) => s.clone(),
-        (None, LandscapeName::TwoDRosenbrock) => {
-            descent_models::landscape::TWO_D_ROSENBROCK_START.to_vec()
-        }
-        (None, _) => return Err(bad("start", "a landscape needs a start point")),
+        (None, Some(s)) => s.to_vec(),
+        (None, None) => return Err(bad("start", "a landscape needs a start point")),
     };
     landscape.check(&start).map_err(|e| bad("start", e))?;
     if start.iter().any(|x| !x.is_finite()) {
@@ -452,96 +435,32 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
     if !(l2.is_finite() && l2 >= 0.0) {
         return Err(bad("l2", format!("{l2}: must be a finite number >= 0")));
     }
-    let d_input = train.feature_len();
-    let outputs = train.classes().unwrap_or(1);
-    let model_name = p.model.unwrap_or(if regression {
-        ModelName::Linear
-    } else {
-        ModelName::Softmax
-    });
-    let activation = match p.activation.unwrap_or(ActivationName::Relu) {
-        ActivationName::Relu => descent_models::Activation::Relu,
-        ActivationName::Tanh => descent_models::Activation::Tanh,
+    let model_name = p
+        .model
+        .as_deref()
+        .unwrap_or(if regression { "linear" } else { "softmax" });
+    let entry = descent_models::model::find(model_name).map_err(|e| bad("model", e))?;
+    let params = ModelParams {
+        d_input: train.feature_len(),
+        item_shape: train.item_shape().to_vec(),
+        outputs: train.classes().unwrap_or(1),
+        regression,
+        hidden: p.hidden.clone(),
+        activation: p.activation.map(|a| match a {
+            ActivationName::Relu => descent_models::Activation::Relu,
+            ActivationName::Tanh => descent_models::Activation::Tanh,
+        }),
     };
-    if p.hidden.is_some() && model_name != ModelName::Mlp {
-        return Err(bad(
-            "hidden",
-            format!(
-                "only the mlp model takes hidden widths, not {}",
-                model_name.name()
-            ),
-        ));
-    }
-    if let Some(hidden) = &p.hidden
-        && (hidden.is_empty() || hidden.contains(&0))
-    {
-        return Err(bad(
-            "hidden",
-            format!("{hidden:?}: give at least one hidden width, each at least 1"),
-        ));
-    }
-    let model = match model_name {
-        ModelName::Linear => ModelConfig::LinearRegression(
-            LinearRegressionConfig::new(d_input).with_d_output(outputs),
-        ),
-        ModelName::Softmax => {
-            ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(d_input, outputs))
-        }
-        ModelName::Mlp => ModelConfig::Mlp(
-            MlpConfig::new(
-                d_input,
-                p.hidden.clone().unwrap_or_else(|| vec![64]),
-                outputs,
-            )
-            .with_activation(activation),
-        ),
-        ModelName::FmnistMlp => ModelConfig::Mlp(
-            MlpConfig::fmnist_mlp()
-                .with_d_input(d_input)
-                .with_classes(outputs)
-                .with_activation(activation),
-        ),
-        ModelName::Mlp256128 => ModelConfig::Mlp(
-            MlpConfig::mnist_256_128()
-                .with_d_input(d_input)
-                .with_classes(outputs)
-                .with_activation(activation),
-        ),
-        ModelName::Cnn2c2d => {
-            if train.item_shape() != [1, 28, 28] {
-                return Err(bad(
-                    "model",
-                    format!(
-                        "cnn_2c2d needs 28x28 images; {} items have shape {:?}",
-                        name.name(),
-                        train.item_shape()
-                    ),
-                ));
-            }
-            ModelConfig::Cnn2c2d(Cnn2c2dConfig::new().with_classes(outputs))
-        }
-    };
-    if regression
-        && !matches!(
-            model,
-            ModelConfig::LinearRegression(_) | ModelConfig::Mlp(_)
-        )
-    {
-        return Err(bad(
-            "model",
-            format!(
-                "{} is a classifier; {} has real-valued targets",
-                model_name.name(),
-                name.name()
-            ),
-        ));
-    }
+    let model = entry.build(&params).map_err(|e| match e {
+        ModelError::ModelParameter { parameter, reason } => bad(parameter, reason),
+        other => bad("model", other),
+    })?;
     Ok(SupervisedTask {
         train: Arc::new(train),
         validation: validation.map(Arc::new),
         test: test.map(Arc::new),
         model,
-        model_name,
+        model_name: entry.name,
         objective: Objective { loss, l2 },
     })
 }
@@ -584,14 +503,7 @@ impl SupervisedTask {
         seed: u64,
         device: &B::Device,
     ) -> Result<descent_models::AnyModel<B>> {
-        let mut config = self.model.clone();
-        match &mut config {
-            ModelConfig::LinearRegression(c) => c.seed = seed,
-            ModelConfig::SoftmaxRegression(c) => c.seed = seed,
-            ModelConfig::Mlp(c) => c.seed = seed,
-            ModelConfig::Cnn2c2d(c) => c.seed = seed,
-        }
-        Ok(config.init(device)?)
+        Ok(self.model.clone().with_seed(seed).init(device)?)
     }
 
     /// The objective on the training items `batch`.

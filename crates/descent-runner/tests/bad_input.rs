@@ -490,6 +490,33 @@ fn cases() -> Vec<Case> {
         ),
         // --- unknown names ---
         Case::config(
+            "unknown-model",
+            edit(DIGITS, r#"model = "mlp""#, r#"model = "resnet50""#),
+            &["problem.model", "resnet50", "allowed", "mlp_256_128"],
+        ),
+        Case::config(
+            "hidden-widths-on-softmax",
+            edit(DIGITS, r#"model = "mlp""#, r#"model = "softmax""#),
+            &["problem.hidden", "does not apply to the softmax model"],
+        ),
+        Case::config(
+            "cnn-on-8x8-digits",
+            edit(
+                DIGITS,
+                "model = \"mlp\"\nhidden = [16]",
+                r#"model = "cnn_2c2d""#,
+            ),
+            &["problem.model", "cnn_2c2d needs 28x28 images"],
+        ),
+        Case::config(
+            "dim-on-a-fixed-dimension-landscape",
+            add_after("start = [1.0, 1.0]", "dim = 3"),
+            &[
+                "problem.dim",
+                "does not apply to the elongated_bowl landscape",
+            ],
+        ),
+        Case::config(
             "unknown-landscape",
             edit(BASE, "elongated_bowl", "egg_crate"),
             &["problem.landscape", "egg_crate", "allowed", "rosenbrock"],
@@ -569,7 +596,10 @@ fn cases() -> Vec<Case> {
         Case::config(
             "eigenvalues-on-a-non-quadratic",
             add_after("start = [1.0, 1.0]", "eigenvalues = [1.0, 2.0]"),
-            &["problem.eigenvalues", "only a quadratic"],
+            &[
+                "problem.eigenvalues",
+                "does not apply to the elongated_bowl landscape",
+            ],
         ),
         Case::config(
             "field-of-the-other-problem-kind",

@@ -5,6 +5,9 @@
 
 use std::path::Path;
 
+use descent_models::landscape::{
+    self, CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow,
+};
 use descent_runner::experiment::{self, RunOptions};
 use descent_runner::{UsageError, config};
 
@@ -61,4 +64,94 @@ fn an_experiment_runs_in_process_and_matches_the_closed_form() {
     let again = config::parse(BOWL, Path::new("bowl.toml"), &[], None).unwrap();
     let error = experiment::run(again, tmp.path(), &options).unwrap_err();
     assert!(error.downcast_ref::<UsageError>().is_some(), "{error:#}");
+}
+
+/// A landscape the library does not define: `e^x - x + y^2`, minimum 1 at the origin.
+#[derive(Debug)]
+struct ExpValley;
+
+impl Family for ExpValley {
+    fn name(&self) -> &'static str {
+        "exp_valley"
+    }
+    fn dim(&self) -> usize {
+        2
+    }
+    fn value(&self, w: &[f64]) -> f64 {
+        w[0].exp() - w[0] + w[1] * w[1]
+    }
+    fn gradient(&self, w: &[f64]) -> Vec<f64> {
+        vec![w[0].exp() - 1.0, 2.0 * w[1]]
+    }
+    fn critical_points(&self) -> Vec<CriticalPoint> {
+        vec![CriticalPoint::new(
+            vec![0.0, 0.0],
+            CriticalKind::GlobalMinimum,
+        )]
+    }
+    fn window(&self) -> PlotWindow {
+        PlotWindow::new((-2.0, 2.0), (-2.0, 2.0))
+    }
+}
+
+#[test]
+fn a_landscape_registered_by_a_program_runs_from_an_experiment_file() {
+    landscape::register(LandscapeEntry {
+        name: "exp_valley",
+        summary: "e^x - x + y^2",
+        takes: &[],
+        build: |_| Ok(ExpValley.into()),
+        start: Some(&[1.5, -1.0]),
+        noise: None,
+    })
+    .unwrap();
+    let text = r#"
+name = "valley"
+seeds = [0]
+
+[problem]
+landscape = "exp_valley"
+
+[budget]
+steps = 40
+
+[[variants]]
+name = "gd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("valley.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options).unwrap();
+    let trajectory = std::fs::read_to_string(dir.join("gd-s0/trajectory.csv")).unwrap();
+    let last: Vec<f64> = trajectory
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let mut w = [1.5_f64, -1.0];
+    for _ in 0..40 {
+        let g = ExpValley.gradient(&w);
+        w = [w[0] - 0.1 * g[0], w[1] - 0.1 * g[1]];
+    }
+    assert_eq!(last, w);
+    // Parameters the landscape does not take are refused, naming the field.
+    let with_dim = text.replace(
+        "landscape = \"exp_valley\"",
+        "landscape = \"exp_valley\"\ndim = 3",
+    );
+    let plan = config::parse(&with_dim, Path::new("valley.toml"), &[], None).unwrap();
+    let error = format!("{:#}", experiment::prepare(plan, None).err().unwrap());
+    assert!(
+        error.contains("problem.dim") && error.contains("exp_valley"),
+        "{error}"
+    );
 }

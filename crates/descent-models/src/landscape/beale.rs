@@ -1,9 +1,6 @@
 //! Beale's function: a plateau cut by narrow curved valleys.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow, pair, split2};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow, pair};
 
 /// The constants `c_k` of the three residuals.
 const C: [f64; 3] = [1.5, 2.25, 2.625];
@@ -80,15 +77,14 @@ impl Family for Beale {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-4.5, 4.5), (-4.5, 4.5))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let (x, y) = split2(w);
-        let y2 = y.clone().square();
-        let y3 = y2.clone().mul(y.clone());
-        let residual =
-            |c: f64, yk: Tensor<B, 1>| x.clone().mul(yk).sub(x.clone()).add_scalar(c).square();
-        residual(C[0], y)
-            .add(residual(C[1], y2))
-            .add(residual(C[2], y3))
-    }
 }
+
+/// The registry's entry: `landscape = "beale"`.
+pub(super) const BEALE: LandscapeEntry = LandscapeEntry {
+    name: "beale",
+    summary: "Beale's plateau and narrow valleys",
+    takes: &[],
+    build: |_| Ok(Beale.into()),
+    start: None,
+    noise: None,
+};

@@ -1,9 +1,6 @@
 //! The six-hump camel: two global minima among four local ones.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow, pair, split2};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow, pair};
 
 /// The six-hump camel `f(x, y) = (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2`.
 ///
@@ -71,20 +68,14 @@ impl Family for SixHumpCamel {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-2.0, 2.0), (-1.0, 1.0))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let (x, y) = split2(w);
-        let x2 = x.clone().square();
-        let y2 = y.clone().square();
-        let quartic = x2
-            .clone()
-            .square()
-            .mul_scalar(1.0 / 3.0)
-            .sub(x2.clone().mul_scalar(2.1))
-            .add_scalar(4.0)
-            .mul(x2);
-        let cross = x.mul(y);
-        let wall = y2.clone().mul_scalar(4.0).sub_scalar(4.0).mul(y2);
-        quartic.add(cross).add(wall)
-    }
 }
+
+/// The registry's entry: `landscape = "six_hump_camel"`.
+pub(super) const SIX_HUMP_CAMEL: LandscapeEntry = LandscapeEntry {
+    name: "six_hump_camel",
+    summary: "the six-hump camel: two global and four local minima",
+    takes: &[],
+    build: |_| Ok(SixHumpCamel.into()),
+    start: None,
+    noise: None,
+};

@@ -1,9 +1,6 @@
 //! An asymmetric double well: a shallow minimum that traps, a deep one that does not.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow};
 use crate::ModelError;
 
 /// The asymmetric double well `f(w) = x^4/4 - x^3/3 - x^2 + 1/2 sum_{j >= 1} w_j^2`, `x = w_0`.
@@ -96,21 +93,14 @@ impl Family for DoubleWell {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-2.0, 3.0), (-2.0, 2.0))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let n = self.dim;
-        let x = w.clone().slice(0..1);
-        let x2 = x.clone().square();
-        let well = x2
-            .clone()
-            .square()
-            .mul_scalar(0.25)
-            .sub(x2.clone().mul(x).mul_scalar(1.0 / 3.0))
-            .sub(x2);
-        if n > 1 {
-            well.add(w.slice(1..n).square().sum().mul_scalar(0.5))
-        } else {
-            well
-        }
-    }
 }
+
+/// The registry's entry: `landscape = "double_well"`.
+pub(super) const DOUBLE_WELL: LandscapeEntry = LandscapeEntry {
+    name: "double_well",
+    summary: "a shallow and a deep minimum in `dim` dimensions (default 2)",
+    takes: &["dim"],
+    build: |p| Ok(DoubleWell::new(p.dim_or(2))?.into()),
+    start: None,
+    noise: None,
+};

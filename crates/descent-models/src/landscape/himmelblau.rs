@@ -1,9 +1,6 @@
 //! Himmelblau's function: four global minima of equal depth.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow, pair, split2};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow, pair};
 
 /// Himmelblau's function `f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2`.
 ///
@@ -67,11 +64,14 @@ impl Family for Himmelblau {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-5.0, 5.0), (-5.0, 5.0))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let (x, y) = split2(w);
-        let a = x.clone().square().add(y.clone()).sub_scalar(11.0);
-        let b = x.add(y.square()).sub_scalar(7.0);
-        a.square().add(b.square())
-    }
 }
+
+/// The registry's entry: `landscape = "himmelblau"`.
+pub(super) const HIMMELBLAU: LandscapeEntry = LandscapeEntry {
+    name: "himmelblau",
+    summary: "Himmelblau's four minima",
+    takes: &[],
+    build: |_| Ok(Himmelblau.into()),
+    start: None,
+    noise: None,
+};

@@ -1,9 +1,9 @@
 //! Loss landscapes: test functions with analytic derivatives, for watching optimizers walk.
 //!
-//! Every landscape has a name, a dimension, its value, gradient and Hessian in `f64` (the
-//! independent check of burn's autodiff), its known critical points (all global minima, and the
-//! saddles and other stationary points where they are known in closed form or to full `f64`
-//! precision), a window for contour plots, and its value as a differentiable burn graph.
+//! Every landscape has a name, a dimension, its value, gradient and Hessian in `f64`, its known
+//! critical points (all global minima, and the saddles and other stationary points where they
+//! are known in closed form or to full `f64` precision), and a window for contour plots;
+//! [`Landscape::loss`] turns value and gradient into a graph burn's autodiff differentiates.
 //!
 //! | family | formula | global minima |
 //! |---|---|---|
@@ -17,8 +17,9 @@
 //! | [`BoundedSaddle`] | `x^4/4 - x^2/2 + y^2/2` | `(+-1, 0)` |
 //! | [`DoubleWell`] | `x^4/4 - x^3/3 - x^2 + 1/2 sum_j w_j^2` | `(2, 0, ...)`; shallow one at `(-1, 0, ...)` |
 //!
-//! [`Landscape`] is the type callers hold; [`LandscapeSpec`] is the plain description that
-//! experiment files are parsed into; [`Stochastic`] turns any landscape into a finite sum whose
+//! [`Landscape`] is the type callers hold (a shared handle on any [`Family`]); the registry
+//! ([`find`], [`register`], [`BUILT_IN`]) maps the names experiment files use to builders, so a
+//! new landscape is one file plus one registry line; [`Stochastic`] turns any landscape into a finite sum whose
 //! mini-batch gradients carry noise of a chosen variance (and [`Stochastic::two_d_rosenbrock`]
 //! is DeepOBS's `two_d_rosenbrock`).
 
@@ -28,10 +29,14 @@ mod double_well;
 mod himmelblau;
 mod quadratic;
 mod rastrigin;
+mod registry;
 mod rosenbrock;
 mod saddle;
 mod spec;
 mod stochastic;
+
+use std::fmt;
+use std::sync::Arc;
 
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
@@ -45,10 +50,11 @@ pub use double_well::DoubleWell;
 pub use himmelblau::Himmelblau;
 pub use quadratic::{Quadratic, Rotation};
 pub use rastrigin::Rastrigin;
+pub use registry::{BUILT_IN, LandscapeEntry, LandscapeParams, entries, find, names, register};
 pub use rosenbrock::Rosenbrock;
 pub use saddle::{BoundedSaddle, StrictSaddle};
-pub use spec::{LandscapeSpec, NoiseSpec};
-pub use stochastic::{Stochastic, TWO_D_ROSENBROCK_START};
+pub use spec::NoiseSpec;
+pub use stochastic::{Stochastic, TWO_D_ROSENBROCK_EXAMPLES, TWO_D_ROSENBROCK_START};
 
 /// What kind of stationary point (zero gradient) a [`CriticalPoint`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,7 +79,8 @@ pub struct CriticalPoint {
 }
 
 impl CriticalPoint {
-    fn new(point: Vec<f64>, kind: CriticalKind) -> Self {
+    /// A stationary point of this kind at `point`.
+    pub fn new(point: Vec<f64>, kind: CriticalKind) -> Self {
         CriticalPoint { point, kind }
     }
 }
@@ -88,92 +95,108 @@ pub struct PlotWindow {
 }
 
 impl PlotWindow {
-    fn new(x: (f64, f64), y: (f64, f64)) -> Self {
+    /// The window `x` by `y`.
+    pub fn new(x: (f64, f64), y: (f64, f64)) -> Self {
         PlotWindow { x, y }
     }
 }
 
-/// One landscape family: what each of them computes, for points of the right dimension.
+/// One landscape family: what each of them computes, in `f64`, for points of the right
+/// dimension. Implement it (and add a [`LandscapeEntry`] to the registry) to add a landscape.
 ///
 /// Callers go through [`Landscape`], which checks the dimension first; so implementations may
 /// assume `w.len() == self.dim()`.
-///
-/// Graphs multiply by reciprocals instead of calling `div_scalar`: burn-autodiff 0.21's
-/// backward of `div_scalar` computes `1 / rhs` in `f32`, which puts a relative error of about
-/// `1e-8` into `f64` gradients (`mul_scalar` is exact).
-pub(crate) trait Family {
+pub trait Family: fmt::Debug + Send + Sync {
+    /// Short name, as in experiment files.
     fn name(&self) -> &'static str;
+    /// The number of coordinates.
     fn dim(&self) -> usize;
+    /// The value at `w`.
     fn value(&self, w: &[f64]) -> f64;
+    /// The gradient at `w`.
     fn gradient(&self, w: &[f64]) -> Vec<f64>;
-    /// Row-major, `dim * dim`.
-    fn hessian(&self, w: &[f64]) -> Vec<f64>;
-    fn critical_points(&self) -> Vec<CriticalPoint>;
+    /// The Hessian at `w`, row-major (`dim * dim`). The default takes central differences of
+    /// [`Self::gradient`] (step `1e-5` scaled by each coordinate), symmetrised; the built-in
+    /// families all give theirs in closed form.
+    fn hessian(&self, w: &[f64]) -> Vec<f64> {
+        difference_hessian(self, w)
+    }
+    /// The known stationary points: all global minima, and whatever local minima, saddles and
+    /// maxima are known. The default knows none.
+    fn critical_points(&self) -> Vec<CriticalPoint> {
+        Vec::new()
+    }
+    /// Where a contour plot of the `(w_0, w_1)` plane should look.
     fn window(&self) -> PlotWindow;
-    /// Shape `[1]`; `w` has shape `[dim]`.
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1>;
 }
 
-/// A loss landscape: any of the families of this module.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Landscape {
-    /// `1/2 (w - c)^T A (w - c)` with chosen eigenvalues and rotation.
-    Quadratic(Quadratic),
-    /// Rosenbrock's valley, 2-D or N-D.
-    Rosenbrock(Rosenbrock),
-    /// Himmelblau's function: four global minima.
-    Himmelblau(Himmelblau),
-    /// Beale's function: a flat plateau and narrow valleys.
-    Beale(Beale),
-    /// Rastrigin's function: a bowl covered in local minima.
-    Rastrigin(Rastrigin),
-    /// The six-hump camel: two global and four local minima.
-    SixHumpCamel(SixHumpCamel),
-    /// `x^2 - y^2`: a strict saddle, unbounded below.
-    StrictSaddle(StrictSaddle),
-    /// `x^4/4 - x^2/2 + y^2/2`: a strict saddle between two minima.
-    BoundedSaddle(BoundedSaddle),
-    /// An asymmetric double well: a shallow and a deep minimum.
-    DoubleWell(DoubleWell),
-}
-
-/// Runs `$body` with `$f` bound to the family inside `$landscape`.
-macro_rules! dispatch {
-    ($landscape:expr, $f:ident => $body:expr) => {
-        match $landscape {
-            Landscape::Quadratic($f) => $body,
-            Landscape::Rosenbrock($f) => $body,
-            Landscape::Himmelblau($f) => $body,
-            Landscape::Beale($f) => $body,
-            Landscape::Rastrigin($f) => $body,
-            Landscape::SixHumpCamel($f) => $body,
-            Landscape::StrictSaddle($f) => $body,
-            Landscape::BoundedSaddle($f) => $body,
-            Landscape::DoubleWell($f) => $body,
+/// Central differences of the gradient, symmetrised: `(H + H^T) / 2`.
+fn difference_hessian<F: Family + ?Sized>(family: &F, w: &[f64]) -> Vec<f64> {
+    let n = w.len();
+    let mut h = vec![0.0; n * n];
+    let mut probe = w.to_vec();
+    for j in 0..n {
+        let step = 1e-5 * w[j].abs().max(1.0);
+        probe[j] = w[j] + step;
+        let plus = family.gradient(&probe);
+        probe[j] = w[j] - step;
+        let minus = family.gradient(&probe);
+        probe[j] = w[j];
+        for i in 0..n {
+            h[i * n + j] = (plus[i] - minus[i]) / (2.0 * step);
         }
-    };
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let mean = 0.5 * (h[i * n + j] + h[j * n + i]);
+            h[i * n + j] = mean;
+            h[j * n + i] = mean;
+        }
+    }
+    h
+}
+
+/// A loss landscape: a shared handle on any [`Family`], built-in or added by a user.
+#[derive(Clone)]
+pub struct Landscape(Arc<dyn Family>);
+
+impl fmt::Debug for Landscape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<F: Family + 'static> From<F> for Landscape {
+    fn from(family: F) -> Self {
+        Landscape(Arc::new(family))
+    }
 }
 
 impl Landscape {
     /// The elongated bowl `x^2 + 4 y^2` (a [`Quadratic`] with eigenvalues 2 and 8): GD is
     /// stable for `eta < 2/8` and momentum pays off. Minimum 0 at the origin.
     pub fn elongated_bowl() -> Self {
-        Landscape::Quadratic(Quadratic::elongated_bowl())
+        Quadratic::elongated_bowl().into()
     }
 
     /// Rosenbrock's 2-D valley `(1 - x)^2 + 100 (y - x^2)^2`, minimum 0 at `(1, 1)`.
     pub fn rosenbrock() -> Self {
-        Landscape::Rosenbrock(Rosenbrock::two_d())
+        Rosenbrock::two_d().into()
+    }
+
+    /// The family behind this landscape.
+    pub fn family(&self) -> &dyn Family {
+        self.0.as_ref()
     }
 
     /// Short name of the family, as in experiment files (`"elongated_bowl"` for that preset).
     pub fn name(&self) -> &'static str {
-        dispatch!(self, f => f.name())
+        self.0.name()
     }
 
     /// The number of coordinates.
     pub fn dim(&self) -> usize {
-        dispatch!(self, f => f.dim())
+        self.0.dim()
     }
 
     /// `Ok` if `w` has [`Self::dim`] coordinates.
@@ -196,25 +219,25 @@ impl Landscape {
     /// The value at `w`.
     pub fn value(&self, w: &[f64]) -> Result<f64, ModelError> {
         self.check(w)?;
-        Ok(dispatch!(self, f => f.value(w)))
+        Ok(self.0.value(w))
     }
 
     /// The gradient at `w`.
     pub fn gradient(&self, w: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.check(w)?;
-        Ok(dispatch!(self, f => f.gradient(w)))
+        Ok(self.0.gradient(w))
     }
 
     /// The Hessian at `w`, row-major (`dim * dim` entries, entry `(i, j)` at `i * dim + j`).
     pub fn hessian(&self, w: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.check(w)?;
-        Ok(dispatch!(self, f => f.hessian(w)))
+        Ok(self.0.hessian(w))
     }
 
     /// The known stationary points: all global minima, and the local minima, saddles and
     /// maxima that each family's documentation lists.
     pub fn critical_points(&self) -> Vec<CriticalPoint> {
-        dispatch!(self, f => f.critical_points())
+        self.0.critical_points()
     }
 
     /// All global minimisers (none for a landscape unbounded below).
@@ -238,7 +261,7 @@ impl Landscape {
     /// The global minimum value, where there is one.
     pub fn minimum(&self) -> Option<f64> {
         let first = self.minimisers().into_iter().next()?;
-        Some(dispatch!(self, f => f.value(&first)))
+        self.value(&first).ok()
     }
 
     /// Euclidean distance from `w` to the nearest global minimiser (`None` if there is none).
@@ -259,38 +282,43 @@ impl Landscape {
 
     /// Where a contour plot of the `(w_0, w_1)` plane should look.
     pub fn window(&self) -> PlotWindow {
-        dispatch!(self, f => f.window())
+        self.0.window()
     }
 
-    /// The value as a differentiable burn graph: `w` has shape `[dim]`, the result shape `[1]`.
+    /// The loss as a burn graph that autodiff differentiates: `w` has shape `[dim]`, the result
+    /// shape `[1]`.
+    ///
+    /// The graph is the first-order surrogate `f(w) + g . (w' - w)` taken at `w' = w`, with
+    /// `f(w)` and `g = grad f(w)` computed in `f64` by the family and `w' - w` formed as
+    /// `w - detach(w)`: its value is `f(w)` and its gradient `g`, each rounded once to the
+    /// backend's float type. So every family needs only its `f64` formulas (no burn code, and
+    /// no trait generic over the backend, which is what lets the registry hold any family), and
+    /// `f32` runs get gradients computed in `f64`. It reads `w` back from the device each call.
     pub fn loss<B: Backend>(&self, w: Tensor<B, 1>) -> Result<Tensor<B, 1>, ModelError> {
         let [n] = w.dims();
         self.check_len(n)?;
-        Ok(dispatch!(self, f => f.graph(w)))
+        let at = read_f64(&w)?;
+        let value = self.0.value(&at);
+        let gradient = self.0.gradient(&at);
+        Ok(surrogate(value, gradient, w))
     }
 }
 
-macro_rules! from_family {
-    ($($family:ident),*) => {
-        $(impl From<$family> for Landscape {
-            fn from(f: $family) -> Self {
-                Landscape::$family(f)
-            }
-        })*
-    };
+/// `value + g . (w - detach(w))`: value `value`, gradient `g`.
+fn surrogate<B: Backend>(value: f64, gradient: Vec<f64>, w: Tensor<B, 1>) -> Tensor<B, 1> {
+    let n = gradient.len();
+    let g = constant(gradient, [n], &w);
+    let displacement = w.clone().sub(w.clone().detach());
+    constant(vec![value], [1], &w).add(displacement.mul(g).sum())
 }
 
-from_family!(
-    Quadratic,
-    Rosenbrock,
-    Himmelblau,
-    Beale,
-    Rastrigin,
-    SixHumpCamel,
-    StrictSaddle,
-    BoundedSaddle,
-    DoubleWell
-);
+/// A rank-1 tensor's values as `f64`.
+fn read_f64<B: Backend>(w: &Tensor<B, 1>) -> Result<Vec<f64>, ModelError> {
+    w.to_data()
+        .convert::<f64>()
+        .to_vec()
+        .map_err(|e| ModelError::Readback(format!("{e:?}")))
+}
 
 /// The first two coordinates (NaN for missing ones, which [`Landscape`]'s checks rule out).
 fn pair(w: &[f64]) -> (f64, f64) {
@@ -299,11 +327,6 @@ fn pair(w: &[f64]) -> (f64, f64) {
         [x] => (*x, f64::NAN),
         [] => (f64::NAN, f64::NAN),
     }
-}
-
-/// The first two entries of a 2-D landscape's parameter tensor, each of shape `[1]`.
-fn split2<B: Backend>(w: Tensor<B, 1>) -> (Tensor<B, 1>, Tensor<B, 1>) {
-    (w.clone().slice(0..1), w.slice(1..2))
 }
 
 /// A constant tensor on `like`'s device and in its float type.

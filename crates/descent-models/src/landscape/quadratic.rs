@@ -1,11 +1,11 @@
 //! Quadratic bowls with chosen curvature: the landscape where every optimizer has a theory.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 use descent_data::rng::{Purpose, stream};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow, constant};
+use super::{
+    CriticalKind, CriticalPoint, Family, Landscape, LandscapeEntry, LandscapeParams, PlotWindow,
+};
 use crate::ModelError;
 
 /// How the eigenvectors of a [`Quadratic`]'s Hessian are oriented.
@@ -34,7 +34,7 @@ pub struct Quadratic {
     eigenvalues: Vec<f64>,
     /// `Q`, row-major.
     basis: Vec<f64>,
-    /// `A`, row-major and exactly symmetric (so autodiff's `(A + A^T)/2` is `A`).
+    /// `A`, row-major and exactly symmetric.
     matrix: Vec<f64>,
     centre: Vec<f64>,
 }
@@ -196,15 +196,6 @@ impl Family for Quadratic {
         let y = self.centre.get(1).copied().unwrap_or(0.0);
         PlotWindow::new((x - 3.0, x + 3.0), (y - 3.0, y + 3.0))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let n = self.dim();
-        let d = w.clone().sub(constant(self.centre.clone(), [n], &w));
-        let a: Tensor<B, 2> = constant(self.matrix.clone(), [n, n], &w);
-        // d^T A is (A d)^T because A is symmetric.
-        let ad: Tensor<B, 1> = d.clone().reshape([1, n]).matmul(a).reshape([n]);
-        d.mul(ad).sum().mul_scalar(0.5)
-    }
 }
 
 fn finite(what: &'static str, values: &[f64]) -> Result<(), ModelError> {
@@ -270,6 +261,39 @@ fn random_orthogonal(n: usize, seed: u64) -> Vec<f64> {
         }
     }
     q
+}
+
+/// The registry's entry: `landscape = "quadratic"`.
+pub(super) const QUADRATIC: LandscapeEntry = LandscapeEntry {
+    name: "quadratic",
+    summary: "1/2 w^T A w with chosen eigenvalues (and an angle in 2-D)",
+    takes: &["eigenvalues", "angle"],
+    build: build_quadratic,
+    start: None,
+    noise: None,
+};
+
+/// The registry's entry: `landscape = "elongated_bowl"`.
+pub(super) const ELONGATED_BOWL: LandscapeEntry = LandscapeEntry {
+    name: "elongated_bowl",
+    summary: "x^2 + 4 y^2 (eigenvalues 2 and 8)",
+    takes: &[],
+    build: |_| Ok(Quadratic::elongated_bowl().into()),
+    start: None,
+    noise: None,
+};
+
+fn build_quadratic(params: &LandscapeParams) -> Result<Landscape, ModelError> {
+    let eigenvalues =
+        params
+            .eigenvalues
+            .as_deref()
+            .ok_or_else(|| ModelError::LandscapeParameter {
+                parameter: "eigenvalues",
+                reason: "a quadratic needs its Hessian's eigenvalues".to_string(),
+            })?;
+    let rotation = params.angle.map_or(Rotation::None, Rotation::Angle);
+    Ok(Quadratic::new(eigenvalues, rotation, None)?.into())
 }
 
 #[cfg(test)]

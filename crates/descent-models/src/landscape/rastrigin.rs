@@ -2,10 +2,7 @@
 
 use std::f64::consts::PI;
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow};
 use crate::ModelError;
 
 /// The amplitude `A` of the cosine ripples.
@@ -76,12 +73,14 @@ impl Family for Rastrigin {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-5.12, 5.12), (-5.12, 5.12))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let ripples = w.clone().mul_scalar(2.0 * PI).cos().mul_scalar(A);
-        w.square()
-            .sub(ripples)
-            .sum()
-            .add_scalar(A * self.dim as f64)
-    }
 }
+
+/// The registry's entry: `landscape = "rastrigin"`.
+pub(super) const RASTRIGIN: LandscapeEntry = LandscapeEntry {
+    name: "rastrigin",
+    summary: "Rastrigin's many minima in `dim` dimensions (default 2)",
+    takes: &["dim"],
+    build: |p| Ok(Rastrigin::new(p.dim_or(2))?.into()),
+    start: None,
+    noise: None,
+};

@@ -1,9 +1,6 @@
 //! Rosenbrock's banana valley, in two or more dimensions.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow};
 use crate::ModelError;
 
 /// Rosenbrock's function `f(w) = sum_{i=0}^{n-2} 100 (w_{i+1} - w_i^2)^2 + (1 - w_i)^2`.
@@ -83,12 +80,14 @@ impl Family for Rosenbrock {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-2.0, 2.0), (-1.0, 3.0))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let n = self.dim;
-        let x = w.clone().slice(0..n - 1);
-        let y = w.slice(1..n);
-        let valley = y.sub(x.clone().square()).square().mul_scalar(100.0);
-        x.neg().add_scalar(1.0).square().add(valley).sum()
-    }
 }
+
+/// The registry's entry: `landscape = "rosenbrock"`.
+pub(super) const ROSENBROCK: LandscapeEntry = LandscapeEntry {
+    name: "rosenbrock",
+    summary: "Rosenbrock's valley in `dim` dimensions (default 2)",
+    takes: &["dim"],
+    build: |p| Ok(Rosenbrock::new(p.dim_or(2))?.into()),
+    start: None,
+    noise: None,
+};

@@ -1,9 +1,6 @@
 //! Saddles: where gradient descent slows down and noise helps it escape.
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-use super::{CriticalKind, CriticalPoint, Family, PlotWindow, pair, split2};
+use super::{CriticalKind, CriticalPoint, Family, LandscapeEntry, PlotWindow, pair};
 
 /// The strict saddle `f(x, y) = x^2 - y^2`.
 ///
@@ -43,11 +40,6 @@ impl Family for StrictSaddle {
 
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-2.0, 2.0), (-2.0, 2.0))
-    }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let (x, y) = split2(w);
-        x.square().sub(y.square())
     }
 }
 
@@ -95,14 +87,24 @@ impl Family for BoundedSaddle {
     fn window(&self) -> PlotWindow {
         PlotWindow::new((-2.0, 2.0), (-1.5, 1.5))
     }
-
-    fn graph<B: Backend>(&self, w: Tensor<B, 1>) -> Tensor<B, 1> {
-        let (x, y) = split2(w);
-        let x2 = x.square();
-        x2.clone()
-            .square()
-            .mul_scalar(0.25)
-            .sub(x2.mul_scalar(0.5))
-            .add(y.square().mul_scalar(0.5))
-    }
 }
+
+/// The registry's entry: `landscape = "strict_saddle"`.
+pub(super) const STRICT_SADDLE: LandscapeEntry = LandscapeEntry {
+    name: "strict_saddle",
+    summary: "x^2 - y^2: a strict saddle, unbounded below",
+    takes: &[],
+    build: |_| Ok(StrictSaddle.into()),
+    start: None,
+    noise: None,
+};
+
+/// The registry's entry: `landscape = "bounded_saddle"`.
+pub(super) const BOUNDED_SADDLE: LandscapeEntry = LandscapeEntry {
+    name: "bounded_saddle",
+    summary: "x^4/4 - x^2/2 + y^2/2: a saddle between two minima",
+    takes: &[],
+    build: |_| Ok(BoundedSaddle.into()),
+    start: None,
+    noise: None,
+};

@@ -5,11 +5,14 @@ use burn::tensor::backend::Backend;
 use descent_data::rng::{Purpose, stream};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{Landscape, constant};
+use super::{Landscape, LandscapeEntry, constant};
 use crate::ModelError;
 
 /// DeepOBS's start point for `two_d_rosenbrock`: `(u, v) = (-0.5, 1.5)`.
 pub const TWO_D_ROSENBROCK_START: [f64; 2] = [-0.5, 1.5];
+
+/// The size of DeepOBS's `two_d` data set (`train_size`).
+pub const TWO_D_ROSENBROCK_EXAMPLES: usize = 10_000;
 
 /// A landscape `f` as the finite sum `F(w) = 1/n sum_i l_i(w)`, `l_i(w) = f(w) + xi_i . w`.
 ///
@@ -20,7 +23,7 @@ pub const TWO_D_ROSENBROCK_START: [f64; 2] = [-0.5, 1.5];
 /// has per-coordinate variance `s_j^2 (n - B) / (B (n - 1))`, `s_j^2 = 1/n sum_i xi_ij^2`
 /// ([`Self::minibatch_variance`]; `s_j^2` is close to `sigma^2` for large `n`). The noise does not
 /// depend on `w`, so the Hessian of every `l_i` is that of `f`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Stochastic {
     landscape: Landscape,
     sigma: f64,
@@ -56,7 +59,12 @@ impl Stochastic {
     /// DeepOBS draws with NumPy's seed 42 and does not centre the draws (so its full-batch
     /// optimum is slightly off `(1, 1)`); here the draws come from `seed` and are centred.
     pub fn two_d_rosenbrock(seed: u64) -> Self {
-        Self::generate(Landscape::rosenbrock(), 10_000, 1.0, seed)
+        Self::generate(
+            Landscape::rosenbrock(),
+            TWO_D_ROSENBROCK_EXAMPLES,
+            1.0,
+            seed,
+        )
     }
 
     fn generate(landscape: Landscape, examples: usize, sigma: f64, seed: u64) -> Self {
@@ -206,3 +214,13 @@ impl Stochastic {
         Ok(f.add(tilt))
     }
 }
+
+/// The registry's entry: `landscape = "two_d_rosenbrock"`.
+pub(super) const TWO_D_ROSENBROCK: LandscapeEntry = LandscapeEntry {
+    name: "two_d_rosenbrock",
+    summary: "DeepOBS's stochastic 2-D Rosenbrock (10 000 examples, sigma 1)",
+    takes: &[],
+    build: |_| Ok(Landscape::rosenbrock()),
+    start: Some(&TWO_D_ROSENBROCK_START),
+    noise: Some((TWO_D_ROSENBROCK_EXAMPLES, 1.0)),
+};

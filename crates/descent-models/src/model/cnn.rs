@@ -10,6 +10,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
 use super::{Model, check_rows};
+use super::{ModelConfig, ModelEntry};
 use crate::{ModelError, init};
 
 /// The image side the 2c2d takes; its dense layer's width is fixed by it.
@@ -126,3 +127,25 @@ impl<B: Backend> Model<B> for Cnn2c2d<B> {
         self.forward_images(x.reshape([n, 1, SIDE, SIDE]))
     }
 }
+
+/// The registry's entry: `model = "cnn_2c2d"`, for 28x28 single-channel images.
+pub(super) const CNN_2C2D: ModelEntry = ModelEntry {
+    name: "cnn_2c2d",
+    summary: "DeepOBS's 2c2d CNN (28x28 images)",
+    takes: &[],
+    build: |p| {
+        p.classes_only("cnn_2c2d")?;
+        if p.item_shape != [1, 28, 28] {
+            return Err(ModelError::ModelParameter {
+                parameter: "model",
+                reason: format!(
+                    "cnn_2c2d needs 28x28 images; these items have shape {:?}",
+                    p.item_shape
+                ),
+            });
+        }
+        Ok(ModelConfig::Cnn2c2d(
+            Cnn2c2dConfig::new().with_classes(p.outputs),
+        ))
+    },
+};

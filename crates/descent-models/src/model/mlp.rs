@@ -8,6 +8,7 @@ use burn::tensor::activation::{relu, tanh};
 use burn::tensor::backend::Backend;
 
 use super::{Model, check_rows};
+use super::{ModelConfig, ModelEntry, ModelParams};
 use crate::{ModelError, init};
 
 /// The nonlinearity between an MLP's layers.
@@ -142,4 +143,49 @@ impl<B: Backend> Model<B> for Mlp<B> {
         }
         Ok(h)
     }
+}
+
+/// The registry's entry: `model = "mlp"`, hidden widths from `hidden` (default `[64]`).
+pub(super) const MLP: ModelEntry = ModelEntry {
+    name: "mlp",
+    summary: "an MLP with `hidden` widths (default [64]) and `activation` (default relu)",
+    takes: &["hidden", "activation"],
+    build: |p| {
+        let hidden = p.hidden.clone().unwrap_or_else(|| vec![64]);
+        if hidden.is_empty() || hidden.contains(&0) {
+            return Err(ModelError::ModelParameter {
+                parameter: "hidden",
+                reason: format!("{hidden:?}: give at least one hidden width, each at least 1"),
+            });
+        }
+        Ok(ModelConfig::Mlp(
+            MlpConfig::new(p.d_input, hidden, p.outputs)
+                .with_activation(p.activation.unwrap_or(Activation::Relu)),
+        ))
+    },
+};
+
+/// The registry's entry: `model = "fmnist_mlp"`, DeepOBS's 784-1000-500-100-10.
+pub(super) const FMNIST_MLP: ModelEntry = ModelEntry {
+    name: "fmnist_mlp",
+    summary: "DeepOBS's fmnist_mlp, hidden widths 1000-500-100",
+    takes: &["activation"],
+    build: |p| preset(MlpConfig::fmnist_mlp(), p),
+};
+
+/// The registry's entry: `model = "mlp_256_128"`, the 784-256-128-10 MLP.
+pub(super) const MLP_256_128: ModelEntry = ModelEntry {
+    name: "mlp_256_128",
+    summary: "the 784-256-128-10 MLP",
+    takes: &["activation"],
+    build: |p| preset(MlpConfig::mnist_256_128(), p),
+};
+
+fn preset(config: MlpConfig, p: &ModelParams) -> Result<ModelConfig, ModelError> {
+    Ok(ModelConfig::Mlp(
+        config
+            .with_d_input(p.d_input)
+            .with_classes(p.outputs)
+            .with_activation(p.activation.unwrap_or(Activation::Relu)),
+    ))
 }

@@ -35,10 +35,12 @@
 
 mod cnn;
 mod mlp;
+mod registry;
 mod regression;
 
 pub use cnn::{Cnn2c2d, Cnn2c2dConfig};
 pub use mlp::{Activation, Mlp, MlpConfig};
+pub use registry::{ModelEntry, ModelParams, find};
 pub use regression::{
     LinearRegression, LinearRegressionConfig, SoftmaxRegression, SoftmaxRegressionConfig,
 };
@@ -86,83 +88,83 @@ pub(crate) fn check_rows<B: Backend>(
 }
 
 /// Any of the models, for code that picks one at run time.
+/// The model registry: one line per model type, `Variant(Module, Config) => [its entries]`.
+/// It generates [`AnyModel`], [`ModelConfig`], their dispatch and [`MODELS`] (the names
+/// experiment files accept, each a [`ModelEntry`] defined beside its model). A new model is
+/// one file plus one line here.
+macro_rules! any_model {
+    ($( $(#[$doc:meta])* $variant:ident($module:ident, $config:ident) => [$($entry:path),*] );* $(;)?) => {
+        /// Any of the models, chosen at run time.
+        #[derive(Module, Debug)]
+        pub enum AnyModel<B: Backend> {
+            $( $(#[$doc])* $variant($module<B>), )*
+        }
+
+        impl<B: Backend> Model<B> for AnyModel<B> {
+            fn name(&self) -> &'static str {
+                match self { $( AnyModel::$variant(m) => m.name(), )* }
+            }
+
+            fn d_input(&self) -> usize {
+                match self { $( AnyModel::$variant(m) => m.d_input(), )* }
+            }
+
+            fn d_output(&self) -> usize {
+                match self { $( AnyModel::$variant(m) => m.d_output(), )* }
+            }
+
+            fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError> {
+                match self { $( AnyModel::$variant(m) => m.forward(x), )* }
+            }
+        }
+
+        /// The config of any of the models.
+        #[derive(Config, Debug)]
+        pub enum ModelConfig {
+            $( $(#[$doc])* $variant($config), )*
+        }
+
+        impl ModelConfig {
+            /// The model, initialised from its config's seed.
+            pub fn init<B: Backend>(
+                &self,
+                device: &B::Device,
+            ) -> core::result::Result<AnyModel<B>, ModelError> {
+                Ok(match self { $( ModelConfig::$variant(c) => AnyModel::$variant(c.init(device)?), )* })
+            }
+
+            /// The seed of the initial weights.
+            pub fn seed(&self) -> u64 {
+                match self { $( ModelConfig::$variant(c) => c.seed, )* }
+            }
+
+            /// The same config with initial weights from `seed`.
+            pub fn with_seed(self, seed: u64) -> Self {
+                match self { $( ModelConfig::$variant(c) => ModelConfig::$variant(c.with_seed(seed)), )* }
+            }
+        }
+
+        /// Every model experiment files can name, in the order `descent list` shows them.
+        pub const MODELS: &[ModelEntry] = &[$($($entry),*),*];
+    };
+}
+
 // A run holds one model, so the unboxed CNN variant's size costs nothing; boxing it is not an
-// option, burn has no `Module` impl for `Box`.
+// option, burn has no `Module` impl for `Box`. (The allow must sit outside the macro to reach
+// the record type `Module` derives.)
 #[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum AnyModel<B: Backend> {
-    /// Linear regression.
-    LinearRegression(LinearRegression<B>),
-    /// Softmax (multinomial logistic) regression.
-    SoftmaxRegression(SoftmaxRegression<B>),
-    /// A multilayer perceptron.
-    Mlp(Mlp<B>),
-    /// The DeepOBS 2c2d CNN.
-    Cnn2c2d(Cnn2c2d<B>),
-}
-
-impl<B: Backend> Model<B> for AnyModel<B> {
-    fn name(&self) -> &'static str {
-        match self {
-            AnyModel::LinearRegression(m) => m.name(),
-            AnyModel::SoftmaxRegression(m) => m.name(),
-            AnyModel::Mlp(m) => m.name(),
-            AnyModel::Cnn2c2d(m) => m.name(),
-        }
-    }
-
-    fn d_input(&self) -> usize {
-        match self {
-            AnyModel::LinearRegression(m) => m.d_input(),
-            AnyModel::SoftmaxRegression(m) => m.d_input(),
-            AnyModel::Mlp(m) => m.d_input(),
-            AnyModel::Cnn2c2d(m) => m.d_input(),
-        }
-    }
-
-    fn d_output(&self) -> usize {
-        match self {
-            AnyModel::LinearRegression(m) => m.d_output(),
-            AnyModel::SoftmaxRegression(m) => m.d_output(),
-            AnyModel::Mlp(m) => m.d_output(),
-            AnyModel::Cnn2c2d(m) => m.d_output(),
-        }
-    }
-
-    fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError> {
-        match self {
-            AnyModel::LinearRegression(m) => m.forward(x),
-            AnyModel::SoftmaxRegression(m) => m.forward(x),
-            AnyModel::Mlp(m) => m.forward(x),
-            AnyModel::Cnn2c2d(m) => m.forward(x),
-        }
+mod any {
+    use super::*;
+    any_model! {
+        /// Linear regression.
+        LinearRegression(LinearRegression, LinearRegressionConfig) => [regression::LINEAR];
+        /// Softmax (multinomial logistic) regression.
+        SoftmaxRegression(SoftmaxRegression, SoftmaxRegressionConfig) => [regression::SOFTMAX];
+        /// A multilayer perceptron.
+        Mlp(Mlp, MlpConfig) => [mlp::MLP, mlp::FMNIST_MLP, mlp::MLP_256_128];
+        /// The DeepOBS 2c2d CNN.
+        Cnn2c2d(Cnn2c2d, Cnn2c2dConfig) => [cnn::CNN_2C2D];
     }
 }
 
-/// The config of any of the models.
-#[derive(Config, Debug)]
-pub enum ModelConfig {
-    /// Linear regression.
-    LinearRegression(LinearRegressionConfig),
-    /// Softmax regression.
-    SoftmaxRegression(SoftmaxRegressionConfig),
-    /// A multilayer perceptron.
-    Mlp(MlpConfig),
-    /// The DeepOBS 2c2d CNN.
-    Cnn2c2d(Cnn2c2dConfig),
-}
-
-impl ModelConfig {
-    /// The model, initialised from its config's seed.
-    pub fn init<B: Backend>(
-        &self,
-        device: &B::Device,
-    ) -> core::result::Result<AnyModel<B>, ModelError> {
-        Ok(match self {
-            ModelConfig::LinearRegression(c) => AnyModel::LinearRegression(c.init(device)?),
-            ModelConfig::SoftmaxRegression(c) => AnyModel::SoftmaxRegression(c.init(device)?),
-            ModelConfig::Mlp(c) => AnyModel::Mlp(c.init(device)?),
-            ModelConfig::Cnn2c2d(c) => AnyModel::Cnn2c2d(c.init(device)?),
-        })
-    }
-}
+pub use any::{AnyModel, AnyModelRecord, MODELS, ModelConfig};

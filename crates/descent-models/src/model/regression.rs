@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use super::{Model, check_rows};
+use super::{ModelConfig, ModelEntry};
 use crate::{ModelError, init};
 
 /// Config of [`LinearRegression`]: `y = x W + b`.
@@ -126,3 +127,28 @@ impl<B: Backend> Model<B> for SoftmaxRegression<B> {
         Ok(self.linear.forward(x))
     }
 }
+
+/// The registry's entry: `model = "linear"`, `y = x W + b` (the default for regression).
+pub(super) const LINEAR: ModelEntry = ModelEntry {
+    name: "linear",
+    summary: "linear regression y = x W + b",
+    takes: &[],
+    build: |p| {
+        Ok(ModelConfig::LinearRegression(
+            LinearRegressionConfig::new(p.d_input).with_d_output(p.outputs),
+        ))
+    },
+};
+
+/// The registry's entry: `model = "softmax"` (the default for classification).
+pub(super) const SOFTMAX: ModelEntry = ModelEntry {
+    name: "softmax",
+    summary: "softmax (multinomial logistic) regression",
+    takes: &[],
+    build: |p| {
+        p.classes_only("softmax")?;
+        Ok(ModelConfig::SoftmaxRegression(
+            SoftmaxRegressionConfig::new(p.d_input, p.outputs),
+        ))
+    },
+};
