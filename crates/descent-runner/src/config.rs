@@ -47,6 +47,9 @@ pub struct Experiment {
     /// Checkpoints for `descent resume`.
     #[serde(default)]
     pub checkpoint: Checkpoint,
+    /// Probes: measurements taken during every run (`[[measure]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measure: Vec<MeasureSpec>,
     /// The optimizer variants compared.
     pub variants: Vec<Variant>,
     /// A grid over config paths (`"variants.*.lr" = [0.01, 0.1]`); each point is a run per
@@ -157,6 +160,20 @@ pub enum Problem {
     Landscape(LandscapeProblem),
     /// A model trained on data.
     Dataset(DatasetProblem),
+}
+
+/// One `[[measure]]` table: which probe, how often, and its own options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureSpec {
+    /// The probe's kind (a name in `probe::PROBES`).
+    pub kind: String,
+    /// Steps between measurements (also taken at the last step). Default: the run's
+    /// evaluation interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+    /// The probe's options.
+    #[serde(flatten)]
+    pub options: toml::Table,
 }
 
 /// A landscape problem.

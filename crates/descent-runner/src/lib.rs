@@ -30,6 +30,7 @@ pub mod optim;
 pub mod output;
 pub mod plots;
 pub mod pool;
+pub mod probe;
 pub mod problem;
 pub mod provenance;
 pub mod state;

@@ -578,6 +578,25 @@ impl SupervisedTask {
             loss: self.objective.loss,
             l2: 0.0,
         };
+        self.measure_with(&data_only, model, chunks)
+    }
+
+    /// The training objective (with its L2 penalty) and accuracy over `chunks`, weighted by
+    /// their sizes: on the whole training set, the full objective the mini-batches sample.
+    pub fn objective_and_accuracy<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        chunks: &[Batch<B>],
+    ) -> Result<(f64, Option<f64>)> {
+        self.measure_with(&self.objective, model, chunks)
+    }
+
+    fn measure_with<B: Backend>(
+        &self,
+        objective: &Objective,
+        model: &descent_models::AnyModel<B>,
+        chunks: &[Batch<B>],
+    ) -> Result<(f64, Option<f64>)> {
         let classes = self.train.classes();
         let (mut loss_sum, mut correct, mut n) = (0.0f64, 0usize, 0usize);
         for batch in chunks {
@@ -591,7 +610,7 @@ impl SupervisedTask {
             if let Some(labels) = labels {
                 correct += count_correct(output.clone(), labels);
             }
-            let loss: f64 = data_only
+            let loss: f64 = objective
                 .value(model, output, &targets)?
                 .into_scalar()
                 .elem();

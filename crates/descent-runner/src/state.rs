@@ -2,6 +2,8 @@
 //! store it) and the summaries (which read it back): rows of metrics, the budget, the
 //! progress carried into checkpoints, and the record of a finished run.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{RunSpec, SweepPoint};
@@ -46,6 +48,9 @@ pub struct Progressed {
     pub trajectory: Vec<TrajectoryRow>,
     /// `(step, name, value)` of further measurements.
     pub measurements: Vec<(u64, String, f64)>,
+    /// What each probe carries between measurements.
+    #[serde(default)]
+    pub probes: Vec<Vec<f64>>,
     /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
     /// only resumed by the same run.
     pub fingerprint: String,
@@ -166,6 +171,9 @@ pub struct RunRecord {
     pub seconds: f64,
     /// The budget the run had.
     pub limits: Limits,
+    /// The last value of each measurement (`measurements.csv`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measured: BTreeMap<String, f64>,
 }
 
 /// Best values over a run (lowest losses, highest accuracies).
@@ -244,6 +252,11 @@ impl RunRecord {
             seconds_to_target: target.map(|t| t.1),
             seconds: state.timing.last().map_or(0.0, |t| t.1),
             limits,
+            measured: state
+                .measurements
+                .iter()
+                .map(|(_, name, value)| (name.clone(), *value))
+                .collect(),
         }
     }
 }

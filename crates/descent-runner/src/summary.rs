@@ -6,7 +6,7 @@
 //! `diverged`) apart from wall-clock times (`groups[].timing`), so two runs of one
 //! experiment, or a sharded run merged, compare equal outside `timing`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,12 @@ pub struct Group {
     pub seeds: Vec<u64>,
     /// Statistics of each final and best metric (finished runs).
     pub metrics: BTreeMap<String, Stats>,
+    /// Statistics of the last value of each probe measurement (finished runs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measurements: BTreeMap<String, Stats>,
+    /// Categorical measurements (such as `basin`): how many finished runs ended on each value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, BTreeMap<String, usize>>,
     /// Steps to the target, over the runs that reached it.
     pub steps_to_target: Option<Stats>,
     /// How many runs reached the target.
@@ -139,6 +145,23 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
             }
         }
     }
+    let mut measurements = BTreeMap::new();
+    let mut categories: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let names: BTreeSet<&String> = finished.iter().flat_map(|r| r.measured.keys()).collect();
+    for name in names {
+        let values: Vec<f64> = finished
+            .iter()
+            .filter_map(|r| r.measured.get(name).copied())
+            .collect();
+        if crate::probe::is_categorical(name) {
+            let counts = categories.entry(name.clone()).or_default();
+            for v in values {
+                *counts.entry(show(v)).or_default() += 1;
+            }
+        } else if let Some(stats) = Stats::of(&values) {
+            measurements.insert(name.clone(), stats);
+        }
+    }
     let steps: Vec<f64> = runs
         .iter()
         .filter_map(|r| r.steps_to_target.map(|s| s as f64))
@@ -169,6 +192,8 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
             .unwrap_or_default(),
         seeds: runs.iter().map(|r| r.seed).collect(),
         metrics,
+        measurements,
+        categories,
         steps_to_target: Stats::of(&steps),
         reached_target: steps.len(),
         diverged: runs
@@ -268,7 +293,55 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
             mean_std(g.timing.get("seconds_per_step"))
         );
     }
+    out.push_str(&measurements(summary));
     out.push_str(&details(summary));
+    out
+}
+
+/// The probes' final values, one column per measurement, and the categorical ones counted.
+fn measurements(summary: &Summary) -> String {
+    let names: BTreeSet<&String> = summary
+        .groups
+        .iter()
+        .flat_map(|g| g.measurements.keys())
+        .collect();
+    let categorical: BTreeSet<&String> = summary
+        .groups
+        .iter()
+        .flat_map(|g| g.categories.keys())
+        .collect();
+    if names.is_empty() && categorical.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Measurements at the last step\n\nmean ± std over finished runs (`measurements.csv`); \
+         categorical ones as value × runs.\n\n| variant | point |",
+    );
+    for name in names.iter().chain(&categorical) {
+        let _ = write!(out, " {name} |");
+    }
+    out.push_str("\n|---|---|");
+    for _ in names.iter().chain(&categorical) {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for g in &summary.groups {
+        let point = if g.point.is_empty() { "–" } else { &g.point };
+        let _ = write!(out, "| {} | {point} |", g.variant);
+        for name in &names {
+            let _ = write!(out, " {} |", mean_std(g.measurements.get(*name)));
+        }
+        for name in &categorical {
+            let counts = g.categories.get(*name).map_or("–".to_string(), |c| {
+                c.iter()
+                    .map(|(value, n)| format!("{value} × {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            let _ = write!(out, " {counts} |");
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -289,6 +362,7 @@ fn details(summary: &Summary) -> String {
         let rows = g
             .metrics
             .iter()
+            .chain(&g.measurements)
             .map(|(name, stats)| (name.as_str(), stats))
             .chain(g.steps_to_target.iter().map(|s| ("steps_to_target", s)));
         for (name, s) in rows {

@@ -4,6 +4,7 @@
 //! value back from the device (a sync on a GPU) happens only on logged steps
 //! (`eval.log_every`), evaluations only every `eval.every` steps.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +22,9 @@ use crate::config::{Experiment, RunSpec, Target};
 use crate::error::UsageError;
 use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config};
 use crate::output::{self, Checkpoint};
+use crate::probe::{
+    LandscapeSubject, ModelSubject, Probes, Subject, TrainingSet, subject::flatten,
+};
 use crate::problem::{Evaluation, Task};
 use crate::state::{
     Finished, Limits, MetricsRow, Progress, Progressed, RunRecord, RunStatus, TargetReached,
@@ -113,6 +117,8 @@ pub fn execute<B: AutodiffBackend>(
     let limits = limits(experiment, task, &plan);
     let lr = lr_plan(variant, limits.steps).map_err(anyhow::Error::msg)?;
     let optimizer = optimizer_config(variant, run.seed).map_err(anyhow::Error::msg)?;
+    let probes = Probes::build(&experiment.measure, task, limits.eval_every, run.seed)
+        .map_err(anyhow::Error::msg)?;
     let context = LoopContext {
         run,
         dir,
@@ -127,11 +133,15 @@ pub fn execute<B: AutodiffBackend>(
             &context,
             t.init::<B>(device)?,
             optimizer.init()?,
+            probes,
             Walker {
                 loss: |m: &descent_models::Point<B>, batch: &[usize]| t.loss(m, batch),
                 evaluate: |m: &descent_models::Point<B::InnerBackend>| t.evaluate(m),
                 coordinates: |m: &descent_models::Point<B>| Some(m.coordinates()),
                 landscape_value: |w: &[f64]| t.landscape.value(w).ok(),
+                subject: |m: &descent_models::Point<B>| -> Box<dyn Subject + '_> {
+                    Box::new(LandscapeSubject::new(t, m.coordinates()))
+                },
             },
         ),
         Task::Supervised(t) => {
@@ -141,10 +151,12 @@ pub fn execute<B: AutodiffBackend>(
                 .is_fixed_full_batch()
                 .then(|| batcher.assemble::<B>(&(0..t.train.len()).collect::<Vec<_>>(), device));
             let eval_sets = t.eval_sets::<B::InnerBackend>(device);
+            let training = TrainingSet::<B>::new(t);
             run_loop(
                 &context,
                 t.init::<B>(run.seed, device)?,
                 optimizer.init()?,
+                probes,
                 Walker {
                     loss: |m: &descent_models::AnyModel<B>, batch: &[usize]| match &full_batch {
                         Some(whole) => t.loss_on(m, whole.clone()),
@@ -155,6 +167,9 @@ pub fn execute<B: AutodiffBackend>(
                     },
                     coordinates: |_: &descent_models::AnyModel<B>| None,
                     landscape_value: |_: &[f64]| None,
+                    subject: |m: &descent_models::AnyModel<B>| -> Box<dyn Subject + '_> {
+                        Box::new(ModelSubject::new(t, m.clone(), &training, device))
+                    },
                 },
             )
         }
@@ -173,18 +188,21 @@ struct LoopContext<'a, B: AutodiffBackend> {
 }
 
 /// The problem-specific parts of the loop.
-struct Walker<L, E, C, V> {
+struct Walker<L, E, C, V, S> {
     loss: L,
     evaluate: E,
     coordinates: C,
     landscape_value: V,
+    /// The probes' view of the module.
+    subject: S,
 }
 
-fn run_loop<B, M, L, E, C, V>(
+fn run_loop<'s, B, M, L, E, C, V, S>(
     context: &LoopContext<B>,
     mut module: M,
     mut optimizer: AnyOptimizer<M, B>,
-    walker: Walker<L, E, C, V>,
+    mut probes: Probes,
+    walker: Walker<L, E, C, V, S>,
 ) -> Result<Finished>
 where
     B: AutodiffBackend,
@@ -193,6 +211,7 @@ where
     E: Fn(&M::InnerModule) -> Result<Evaluation>,
     C: Fn(&M) -> Option<Vec<f64>>,
     V: Fn(&[f64]) -> Option<f64>,
+    S: Fn(&M) -> Box<dyn Subject + 's>,
 {
     let LoopContext {
         run,
@@ -233,9 +252,11 @@ where
             .load(checkpoint.optimizer, device)
             .with_context(|| format!("{}: optimizer record", path.display()))?;
         state = checkpoint.progress;
+        probes.restore(state.probes.clone());
     }
-    let started = Instant::now();
-    let elapsed = |state: &Progressed| state.seconds_before + started.elapsed().as_secs_f64();
+    // The run's clock; moved forward over probe measurements, which it does not count.
+    let started = Cell::new(Instant::now());
+    let elapsed = |state: &Progressed| state.seconds_before + started.get().elapsed().as_secs_f64();
     let mut epoch_cache: Option<(u64, Epoch)> = None;
     let mut status = RunStatus::Finished;
     let divergence = &experiment.divergence;
@@ -286,6 +307,14 @@ where
             for (name, value) in evaluation.extra {
                 state.measurements.push((step, name.to_string(), value));
             }
+        }
+        if !diverged && probes.due(step, last) {
+            let began = Instant::now();
+            let mut subject = (walker.subject)(&module);
+            for (name, value) in probes.measure(subject.as_mut(), step, last)? {
+                state.measurements.push((step, name, value));
+            }
+            started.set(started.get() + began.elapsed());
         }
         if logged && let Some(w) = (walker.coordinates)(&module) {
             let value = (walker.landscape_value)(&w);
@@ -345,6 +374,7 @@ where
         if limits.checkpoint_every > 0 && state.step.is_multiple_of(limits.checkpoint_every) {
             let mut progress = state.clone();
             progress.seconds_before = elapsed(&state);
+            progress.probes = probes.save();
             let checkpoint = Checkpoint {
                 progress,
                 module: recorder.record(module.clone().into_record(), ())?,
@@ -355,27 +385,12 @@ where
     }
     let record = RunRecord::new(run, status, &state, target_reached, limits);
     output::write_run(dir, &state, &record)?;
-    let mut reader = ParameterReader::default();
-    module.visit(&mut reader);
     Ok(Finished {
         record,
-        parameters: reader.values,
+        parameters: flatten(&module),
         rows: state.rows,
         timing: state.timing,
     })
-}
-
-/// Reads every float parameter back to the host.
-#[derive(Default)]
-struct ParameterReader {
-    values: Vec<f64>,
-}
-
-impl<B: burn::tensor::backend::Backend> burn::module::ModuleVisitor<B> for ParameterReader {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
-        let data = param.val().into_data().convert::<f64>();
-        self.values.extend(data.iter::<f64>());
-    }
 }
 
 fn reached(target: &Target, row: &MetricsRow) -> bool {

@@ -489,6 +489,37 @@ fn cases() -> Vec<Case> {
             &["problem.noise_sigma", "non-negative"],
         ),
         // --- unknown names ---
+        // --- probes ---
+        Case::config(
+            "unknown-probe",
+            format!("{BASE}\n[[measure]]\nkind = \"curvature\"\n"),
+            &["measure[0].kind", "curvature", "allowed", "sharpness"],
+        ),
+        Case::config(
+            "misspelt-probe-option",
+            format!("{BASE}\n[[measure]]\nkind = \"sharpness\"\nitemz = 3\n"),
+            &["measure[0]", "itemz", "items"],
+        ),
+        Case::config(
+            "basin-on-a-dataset",
+            format!("{DIGITS}\n[[measure]]\nkind = \"basin\"\n"),
+            &["measure[0]", "basin", "needs a landscape"],
+        ),
+        Case::config(
+            "gradient-noise-without-a-finite-sum",
+            format!("{BASE}\n[[measure]]\nkind = \"gradient_noise\"\n"),
+            &["measure[0]", "at least 2 items", "noise_sigma"],
+        ),
+        Case::config(
+            "escape-without-a-radius",
+            format!("{BASE}\n[[measure]]\nkind = \"escape\"\n"),
+            &["measure[0]", "radius"],
+        ),
+        Case::config(
+            "probe-every-zero",
+            format!("{BASE}\n[[measure]]\nkind = \"full_train\"\nevery = 0\n"),
+            &["measure[0].every"],
+        ),
         Case::config(
             "unknown-model",
             edit(DIGITS, r#"model = "mlp""#, r#"model = "resnet50""#),

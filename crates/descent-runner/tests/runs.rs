@@ -52,6 +52,19 @@ log_every = 2
 [checkpoint]
 every = 7
 
+# Probes carry state across checkpoints (sharpness's vector and items, the running minimum):
+# the kill-and-resume test checks that measurements.csv survives it.
+[[measure]]
+kind = "sharpness"
+every = 10
+items = 64
+iterations = 4
+tolerance = 0.0
+
+[[measure]]
+kind = "grad_norm_min"
+every = 10
+
 [[variants]]
 name = "momentum"
 lr = 0.05

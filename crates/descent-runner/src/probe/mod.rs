@@ -1,0 +1,260 @@
+//! Probes: measurements taken during a run at the current parameters, without touching the
+//! run (`[[measure]]` in experiment files; values go to `measurements.csv`).
+//!
+//! A probe sees the run through a [`Subject`]: the parameters as one flat `f64` vector, the
+//! loss and gradient at any point on any set of training items, Hessian-vector products, and
+//! (on landscapes) the landscape itself. It draws whatever randomness it needs from its own
+//! stream of the seed tree (purpose `Probe`, keyed by its position in the file and the step),
+//! so the batches the optimizer sees, and so `metrics.csv`, are the same with and without
+//! probes. Probes run before the step's update, after the evaluation; their time is not
+//! counted in the run's clock.
+//!
+//! A new probe is one file (a [`Probe`] and its [`ProbeEntry`]) plus one line in [`PROBES`].
+
+mod basin;
+mod escape;
+mod full_train;
+mod grad_norm;
+mod gradient_noise;
+mod sharpness;
+pub mod subject;
+mod suboptimality;
+
+use anyhow::Result;
+use descent_data::rng::{Purpose, derived_seed, stream};
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use toml::Table;
+
+pub use crate::config::MeasureSpec;
+use crate::problem::{LandscapeTask, Task};
+
+pub use subject::{LandscapeSubject, ModelSubject, TrainingSet};
+
+/// What a probe can ask of the run at the step it measures.
+pub trait Subject {
+    /// The current parameters, flattened (in the module's visiting order), in `f64`.
+    fn parameters(&self) -> &[f64];
+
+    /// How many training items the objective averages over (1 for a deterministic landscape).
+    fn items(&self) -> usize;
+
+    /// The training objective and its gradient at `w`: over the training items `batch`, or
+    /// over all of them (the full objective) for `None`. Includes any L2 penalty, like the
+    /// loss the optimizer sees.
+    fn loss_and_gradient(&mut self, w: &[f64], batch: Option<&[usize]>) -> Result<(f64, Vec<f64>)>;
+
+    /// The full training objective at the current parameters, and the training accuracy
+    /// for classifiers, without gradients.
+    fn full_train(&mut self) -> Result<(f64, Option<f64>)>;
+
+    /// The objective's Hessian at `w` (over `batch`, or all items) times `v`. The default takes
+    /// central differences of gradients, `(g(w + h v) - g(w - h v)) / 2h`, formed in `f64`
+    /// with `h` scaled to the backend's precision.
+    fn hessian_vector(
+        &mut self,
+        w: &[f64],
+        v: &[f64],
+        batch: Option<&[usize]>,
+    ) -> Result<Vec<f64>> {
+        difference_hessian_vector(self, w, v, batch)
+    }
+
+    /// The relative step of finite differences: about the cube root of the float type's
+    /// machine epsilon (the optimum for central differences).
+    fn difference_step(&self) -> f64;
+
+    /// The landscape, for probes that need its analytic structure.
+    fn landscape(&self) -> Option<&LandscapeTask> {
+        None
+    }
+}
+
+/// A measurement taken every so many steps.
+pub trait Probe: Send {
+    /// Named values at the current parameters; `rng` is this probe's stream for this step.
+    fn measure(
+        &mut self,
+        subject: &mut dyn Subject,
+        step: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<(String, f64)>>;
+
+    /// What the probe carries from one measurement to the next, for checkpoints.
+    fn save(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Restores what [`Self::save`] returned.
+    fn restore(&mut self, _state: Vec<f64>) {}
+}
+
+/// Builds a probe from its options table on a task; the `&str` names the table in errors.
+pub type BuildProbe = fn(&Table, &Task, &str) -> std::result::Result<Box<dyn Probe>, String>;
+
+/// One registered probe kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeEntry {
+    /// The kind experiment files use.
+    pub kind: &'static str,
+    /// One line for the README and errors.
+    pub summary: &'static str,
+    /// Only for landscapes (it needs critical points or the known minimum).
+    pub landscapes_only: bool,
+    /// Measurement names whose values are categories (summaries count them instead of
+    /// averaging).
+    pub categorical: &'static [&'static str],
+    /// Builds the probe from its options; `field` names the table in errors.
+    pub build: BuildProbe,
+}
+
+/// Every probe experiment files can name.
+pub const PROBES: &[ProbeEntry] = &[
+    full_train::ENTRY,
+    gradient_noise::ENTRY,
+    sharpness::ENTRY,
+    grad_norm::ENTRY,
+    suboptimality::ENTRY,
+    basin::ENTRY,
+    escape::ENTRY,
+];
+
+/// The entry of `kind`, or an error listing the kinds.
+pub fn find(kind: &str, field: &str) -> std::result::Result<&'static ProbeEntry, String> {
+    PROBES.iter().find(|e| e.kind == kind).ok_or_else(|| {
+        let kinds: Vec<&str> = PROBES.iter().map(|e| e.kind).collect();
+        format!(
+            "{field}.kind = {kind:?} is not known; allowed: {}",
+            kinds.join(", ")
+        )
+    })
+}
+
+/// Whether measurement `name` is categorical.
+pub fn is_categorical(name: &str) -> bool {
+    PROBES.iter().any(|e| e.categorical.contains(&name))
+}
+
+/// The probes of an experiment, each with its interval.
+pub struct Probes {
+    probes: Vec<(u64, Box<dyn Probe>)>,
+    seed: u64,
+}
+
+impl Probes {
+    /// Builds and checks every `[[measure]]` of an experiment on `task`; `default_every` is
+    /// the interval of a probe that gives none.
+    pub fn build(
+        specs: &[MeasureSpec],
+        task: &Task,
+        default_every: u64,
+        seed: u64,
+    ) -> std::result::Result<Probes, String> {
+        let mut probes = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let field = format!("measure[{i}]");
+            let entry = find(&spec.kind, &field)?;
+            if entry.landscapes_only && !matches!(task, Task::Landscape(_)) {
+                return Err(format!(
+                    "{field}: the {} probe needs a landscape problem",
+                    entry.kind
+                ));
+            }
+            if spec.every == Some(0) {
+                return Err(format!("{field}.every = 0: must be at least 1"));
+            }
+            let probe = (entry.build)(&spec.options, task, &field)?;
+            probes.push((spec.every.unwrap_or(default_every).max(1), probe));
+        }
+        Ok(Probes { probes, seed })
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.probes.is_empty()
+    }
+
+    /// Whether any probe measures at `step` (`last`: the run's final step).
+    pub fn due(&self, step: u64, last: bool) -> bool {
+        self.probes
+            .iter()
+            .any(|(every, _)| last || step.is_multiple_of(*every))
+    }
+
+    /// Runs the probes due at `step` on `subject`.
+    pub fn measure(
+        &mut self,
+        subject: &mut dyn Subject,
+        step: u64,
+        last: bool,
+    ) -> Result<Vec<(String, f64)>> {
+        let mut values = Vec::new();
+        for (index, (every, probe)) in self.probes.iter_mut().enumerate() {
+            if last || step.is_multiple_of(*every) {
+                let key = derived_seed(self.seed, Purpose::Probe, index as u64);
+                let mut rng = stream(key, Purpose::Probe, step);
+                values.extend(probe.measure(subject, step, &mut rng)?);
+            }
+        }
+        Ok(values)
+    }
+
+    /// Every probe's carried state, for a checkpoint.
+    pub fn save(&self) -> Vec<Vec<f64>> {
+        self.probes.iter().map(|(_, p)| p.save()).collect()
+    }
+
+    /// Restores [`Self::save`]'s states.
+    pub fn restore(&mut self, states: Vec<Vec<f64>>) {
+        for ((_, probe), state) in self.probes.iter_mut().zip(states) {
+            probe.restore(state);
+        }
+    }
+}
+
+/// `(g(w + h v) - g(w - h v)) / 2h`, `h` scaled by the subject's difference step and `|w|`.
+pub(crate) fn difference_hessian_vector<S: Subject + ?Sized>(
+    subject: &mut S,
+    w: &[f64],
+    v: &[f64],
+    batch: Option<&[usize]>,
+) -> Result<Vec<f64>> {
+    let norm_v = norm(v).max(f64::MIN_POSITIVE);
+    let h = subject.difference_step() * norm(w).max(1.0) / norm_v;
+    let shifted =
+        |sign: f64| -> Vec<f64> { w.iter().zip(v).map(|(w, v)| w + sign * h * v).collect() };
+    let (_, plus) = subject.loss_and_gradient(&shifted(1.0), batch)?;
+    let (_, minus) = subject.loss_and_gradient(&shifted(-1.0), batch)?;
+    Ok(plus
+        .iter()
+        .zip(&minus)
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect())
+}
+
+/// A probe's options table read as `T` (unknown keys are refused, naming the field).
+pub(crate) fn options<T: DeserializeOwned>(
+    table: &Table,
+    field: &str,
+) -> std::result::Result<T, String> {
+    let value = toml::Value::Table(table.clone());
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            format!("{field}: {message}")
+        } else {
+            format!("{field}.{path}: {message}")
+        }
+    })
+}
+
+/// Euclidean norm.
+pub(crate) fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// `a . b`.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(a, b)| a * b).sum()
+}
