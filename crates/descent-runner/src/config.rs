@@ -371,7 +371,8 @@ fn one() -> u64 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// `train_loss`, `val_loss`, `test_loss`, `val_accuracy` or `test_accuracy`.
+    /// `train_loss`, `val_loss`, `test_loss`, `val_accuracy`, `test_accuracy`, or
+    /// `full_train_loss` / `full_train_accuracy` (with a `full_train` probe).
     pub metric: Metric,
     /// Reached when a loss is at or below it, or an accuracy at or above it.
     pub value: f64,

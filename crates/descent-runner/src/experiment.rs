@@ -95,6 +95,19 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
         crate::probe::Probes::build(&run.experiment.measure, task, limits.eval_every, run.seed)
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        if let Some(target) = &run.experiment.target
+            && target.metric.measured()
+            && !run
+                .experiment
+                .measure
+                .iter()
+                .any(|m| m.kind == "full_train")
+        {
+            return Err(usage(format!(
+                "{shown}: target.metric = {}: needs a [[measure]] with kind = \"full_train\"",
+                target.metric
+            )));
+        }
     }
     let runs = plan
         .runs

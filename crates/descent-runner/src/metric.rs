@@ -18,10 +18,15 @@ pub enum Metric {
     TestLoss,
     /// Accuracy on the test set.
     TestAccuracy,
+    /// The training objective on every training item (the `full_train` probe).
+    FullTrainLoss,
+    /// Accuracy on every training item (the `full_train` probe).
+    FullTrainAccuracy,
 }
 
 impl Metric {
-    /// Every metric, in `metrics.csv` column order.
+    /// Every metric of `metrics.csv`, in column order (the `full_train` ones are probe
+    /// measurements, in `measurements.csv`).
     pub const ALL: [Metric; 5] = [
         Metric::TrainLoss,
         Metric::ValLoss,
@@ -38,12 +43,23 @@ impl Metric {
             Metric::ValAccuracy => "val_accuracy",
             Metric::TestLoss => "test_loss",
             Metric::TestAccuracy => "test_accuracy",
+            Metric::FullTrainLoss => "full_train_loss",
+            Metric::FullTrainAccuracy => "full_train_accuracy",
         }
+    }
+
+    /// Whether a probe measures it (`measurements.csv`) rather than every run
+    /// (`metrics.csv`): a target on it needs `[[measure]] kind = "full_train"`.
+    pub fn measured(self) -> bool {
+        matches!(self, Metric::FullTrainLoss | Metric::FullTrainAccuracy)
     }
 
     /// Whether larger values are better (accuracies) or smaller ones (losses).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::ValAccuracy | Metric::TestAccuracy)
+        matches!(
+            self,
+            Metric::ValAccuracy | Metric::TestAccuracy | Metric::FullTrainAccuracy
+        )
     }
 
     /// Whether `value` reaches `target` in this metric's better direction.

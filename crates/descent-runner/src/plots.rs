@@ -23,7 +23,7 @@ mod figure;
 mod sweep;
 mod text;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -57,8 +57,8 @@ pub struct Contour<'a> {
 /// `loss_vs_step`, `loss_vs_time` (when there is timing), `lr_vs_step`,
 /// `grad_norm_vs_step`, `val_loss_vs_step`, `val_accuracy_vs_step`,
 /// `test_loss_vs_step`, `test_accuracy_vs_step` (each when its column has values),
-/// `contours` (when `contour` is given) and `sweep_<key>` for every swept key with
-/// numeric values.
+/// `contours` (when `contour` is given), `sweep_<key>` for every swept key with
+/// numeric values, and `measure_<name>` for every non-categorical probe measurement.
 pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
     register_font()?;
     let runs = data::load(dir)?;
@@ -85,6 +85,25 @@ pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
     }
     if let Some(fig) = time_figure(&experiment, &groups) {
         written.extend(fig.save(&out, "loss_vs_time")?);
+    }
+    let measured: BTreeSet<&String> = runs.iter().flat_map(|r| r.measurements.keys()).collect();
+    for name in measured {
+        if crate::probe::is_categorical(name) {
+            continue;
+        }
+        let file = format!("measure_{name}");
+        let title = format!("{name} vs step");
+        let m = Metric {
+            column: name,
+            file: &file,
+            title: &title,
+            y_label: name,
+            scale: Scale::Log,
+            band: true,
+        };
+        if let Some(fig) = step_figure(&experiment, &groups, &m) {
+            written.extend(fig.save(&out, &file)?);
+        }
     }
     if let Some(c) = contour {
         let trajectories: Vec<contour::Trajectory> = groups
@@ -254,11 +273,11 @@ fn aggregate(runs: &[&Run], column: &str) -> Vec<Aggregate> {
 }
 
 /// How a metric column is plotted against steps.
-struct Metric {
-    column: &'static str,
-    file: &'static str,
-    title: &'static str,
-    y_label: &'static str,
+struct Metric<'a> {
+    column: &'a str,
+    file: &'a str,
+    title: &'a str,
+    y_label: &'a str,
     scale: Scale,
     band: bool,
 }
@@ -274,7 +293,7 @@ enum Scale {
     Rate,
 }
 
-const METRICS: [Metric; 7] = [
+const METRICS: [Metric<'static>; 7] = [
     Metric {
         column: "train_loss",
         file: "loss_vs_step",

@@ -106,6 +106,7 @@ impl MetricsRow {
             Metric::ValAccuracy => self.val_accuracy,
             Metric::TestLoss => self.test_loss,
             Metric::TestAccuracy => self.test_accuracy,
+            Metric::FullTrainLoss | Metric::FullTrainAccuracy => None,
         }
     }
 }
@@ -217,6 +218,7 @@ impl Best {
             Metric::ValAccuracy => self.val_accuracy,
             Metric::TestLoss => self.test_loss,
             Metric::TestAccuracy => self.test_accuracy,
+            Metric::FullTrainLoss | Metric::FullTrainAccuracy => None,
         }
     }
 }

@@ -315,6 +315,12 @@ where
                 state.measurements.push((step, name, value));
             }
             started.set(started.get() + began.elapsed());
+            note_measured_target(
+                &mut target_reached,
+                target.as_ref(),
+                &state,
+                elapsed(&state),
+            );
         }
         if logged && let Some(w) = (walker.coordinates)(&module) {
             let value = (walker.landscape_value)(&w);
@@ -414,10 +420,46 @@ fn note_target(
 
 fn state_target(state: &Progressed, target: Option<&Target>) -> TargetReached {
     let t = target?;
+    if t.metric.measured() {
+        // Measured targets are noted as they are measured; a resumed run finds the first one
+        // again in its measurements (the time is that of the nearest row at or after it).
+        let step = state
+            .measurements
+            .iter()
+            .find(|(_, name, v)| name == t.metric.name() && t.metric.reaches(*v, t.value))
+            .map(|(step, _, _)| *step)?;
+        let seconds = state
+            .timing
+            .iter()
+            .find(|(s, _)| *s >= step)
+            .map_or(state.seconds_before, |(_, s)| *s);
+        return Some((step, seconds));
+    }
     state
         .rows
         .iter()
         .zip(&state.timing)
         .find(|(row, _)| reached(t, row))
         .map(|(row, (_, s))| (row.step, *s))
+}
+
+/// Notes a target on a probe measurement (`full_train_loss`) the first time it is reached.
+fn note_measured_target(
+    reached_at: &mut TargetReached,
+    target: Option<&Target>,
+    state: &Progressed,
+    seconds: f64,
+) {
+    if reached_at.is_none()
+        && let Some(t) = target
+        && t.metric.measured()
+        && let Some((step, _, _)) = state
+            .measurements
+            .iter()
+            .rev()
+            .find(|(_, name, v)| name == t.metric.name() && t.metric.reaches(*v, t.value))
+        && *step == state.step
+    {
+        *reached_at = Some((*step, seconds));
+    }
 }

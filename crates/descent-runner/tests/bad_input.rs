@@ -521,6 +521,11 @@ fn cases() -> Vec<Case> {
             &["measure[0].every"],
         ),
         Case::config(
+            "full-train-target-without-the-probe",
+            format!("{BASE}\n[target]\nmetric = \"full_train_loss\"\nvalue = 0.1\n"),
+            &["target.metric = full_train_loss", "full_train"],
+        ),
+        Case::config(
             "unknown-model",
             edit(DIGITS, r#"model = "mlp""#, r#"model = "resnet50""#),
             &["problem.model", "resnet50", "allowed", "mlp_256_128"],

@@ -485,3 +485,48 @@ optimizer = { kind = "sgd" }
     assert_eq!(m["full_grad_norm_min"].last().unwrap().1, smallest);
     assert!(m.contains_key("full_train_accuracy"));
 }
+
+#[test]
+fn a_target_on_the_full_training_loss_is_reached_where_the_probe_first_meets_it() {
+    let text = r#"
+name = "to-target"
+seeds = [0]
+
+[problem]
+dataset = "digits"
+model = "softmax"
+standardize = "global"
+
+[batch]
+size = 64
+
+[budget]
+steps = 60
+
+[target]
+metric = "full_train_loss"
+value = 0.5
+
+[[measure]]
+kind = "full_train"
+every = 4
+
+[[variants]]
+name = "sgd"
+lr = 0.2
+optimizer = { kind = "sgd", momentum = 0.9 }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run(text, tmp.path());
+    let m = measurements(&dir.join("sgd-s0"));
+    let first = m["full_train_loss"]
+        .iter()
+        .find(|(_, v)| *v <= 0.5)
+        .map(|(s, _)| *s)
+        .expect("the run gets below 0.5");
+    assert!(first > 0, "reached at once: make the target harder");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sgd-s0/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["steps_to_target"].as_u64(), Some(first));
+}

@@ -58,6 +58,8 @@ pub(crate) struct Run {
     pub wall: Option<BTreeMap<u64, f64>>,
     /// The first two coordinates of every recorded iterate, from `trajectory.csv`.
     pub trajectory: Option<Vec<[f64; 2]>>,
+    /// Probe values by name, as `(step, value)`, from `measurements.csv`.
+    pub measurements: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
 impl Run {
@@ -65,7 +67,14 @@ impl Run {
     /// what a plot may draw of this run.
     pub fn series(&self, column: &str) -> Vec<(u64, f64)> {
         let Some(values) = self.metrics.columns.get(column) else {
-            return Vec::new();
+            return self
+                .measurements
+                .get(column)
+                .into_iter()
+                .flatten()
+                .filter(|(step, v)| self.diverged_at.is_none_or(|at| *step <= at) && v.is_finite())
+                .copied()
+                .collect();
         };
         self.metrics
             .steps
@@ -183,6 +192,13 @@ fn load_run(dir: &Path) -> Result<Run> {
         None
     };
 
+    let measurements_path = dir.join("measurements.csv");
+    let measurements = if measurements_path.is_file() {
+        read_measurements(&measurements_path)?
+    } else {
+        BTreeMap::new()
+    };
+
     Ok(Run {
         id,
         variant,
@@ -194,7 +210,38 @@ fn load_run(dir: &Path) -> Result<Run> {
         metrics,
         wall,
         trajectory,
+        measurements,
     })
+}
+
+/// Reads a `measurements.csv` (`step,name,value` rows) into series by name.
+fn read_measurements(path: &Path) -> Result<BTreeMap<String, Vec<(u64, f64)>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut series: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+    for (line_number, line) in text.lines().enumerate().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let parsed = match cells[..] {
+            [step, name, value] => step
+                .parse::<u64>()
+                .ok()
+                .zip(value.parse::<f64>().ok())
+                .map(|(s, v)| (name, s, v)),
+            _ => None,
+        };
+        let Some((name, step, value)) = parsed else {
+            bail!(
+                "{}:{}: expected step,name,value",
+                path.display(),
+                line_number + 1
+            );
+        };
+        series
+            .entry(name.to_string())
+            .or_default()
+            .push((step, value));
+    }
+    Ok(series)
 }
 
 /// Reads a CSV whose first column is `step` and whose other cells are numbers or empty.
