@@ -427,9 +427,21 @@ pub struct Variant {
     /// A learning-rate schedule: `kind` and its fields (see the README).
     #[serde(default)]
     pub schedule: Option<Table>,
-    /// Linear warm-up from 0 over this many steps before the schedule.
+    /// Linear warm-up over this many steps before the schedule.
     #[serde(default)]
     pub warmup: Option<u64>,
+    /// The warm-up's first learning rate as a fraction of `lr` (default `1/warmup`, so the
+    /// first step uses `lr/warmup`); in `(0, 1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_start_factor: Option<f64>,
+    /// This variant's own batch size and sampling, instead of the experiment's `[batch]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchConfig>,
+    /// A grid over this variant's own fields (`lr = [...]`, `"optimizer.momentum" = [...]`),
+    /// crossed with the experiment's sweep for this variant only: SGD and Adam need
+    /// different learning-rate ranges.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<Value>>,
     /// Clip gradients to this global L2 norm.
     #[serde(default)]
     pub clip_norm: Option<f64>,
@@ -439,7 +451,7 @@ pub struct Variant {
 }
 
 /// One point of a sweep: the assignments made, and a label for tables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// `path=value` pairs joined by spaces; empty without a sweep.
     pub label: String,
@@ -552,18 +564,28 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
             )));
         }
         for variant in &experiment.variants {
-            for &seed in &experiment.seeds {
-                let mut single = experiment.clone();
-                single.variants = vec![variant.clone()];
-                let id = run_id(&variant.name, &point.0, seed, points.len() > 1);
-                runs.push(RunSpec {
-                    id,
-                    index: runs.len(),
-                    variant: variant.name.clone(),
-                    point: point.0.clone(),
-                    seed,
-                    experiment: single,
-                });
+            for (own, single) in
+                variant_points(&resolved, &experiment, variant, &shown.to_string())?
+            {
+                let combined = combine(&point.0, &own);
+                let swept = points.len() > 1 || !variant.sweep.is_empty();
+                if runs.len() + single.seeds.len() > MAX_RUNS {
+                    bail!(UsageError(format!(
+                        "{shown}: sweep points x variants x seeds exceed {MAX_RUNS} runs; \
+                         split the experiment into several, or into shards of smaller sweeps"
+                    )));
+                }
+                for &seed in &single.seeds {
+                    let id = run_id(&variant.name, &combined, seed, swept);
+                    runs.push(RunSpec {
+                        id,
+                        index: runs.len(),
+                        variant: variant.name.clone(),
+                        point: combined.clone(),
+                        seed,
+                        experiment: single.clone(),
+                    });
+                }
             }
         }
     }
@@ -731,6 +753,60 @@ pub const MAX_SWEEP_POINTS: usize = 100_000;
 /// The most runs one experiment may expand into.
 pub const MAX_RUNS: usize = 1_000_000;
 
+/// The runs' experiments of one variant at one point of the experiment's sweep: one per
+/// point of the variant's own sweep, each with only that variant (and its own batch
+/// settings, if it has them).
+fn variant_points(
+    resolved: &Table,
+    experiment: &Experiment,
+    variant: &Variant,
+    shown: &str,
+) -> Result<Vec<(SweepPoint, Experiment)>> {
+    let single = |v: &Variant| {
+        let mut single = experiment.clone();
+        if let Some(batch) = &v.batch {
+            single.batch = batch.clone();
+        }
+        single.variants = vec![v.clone()];
+        single
+    };
+    if variant.sweep.is_empty() {
+        return Ok(vec![(SweepPoint::default(), single(variant))]);
+    }
+    let field = format!("variants.{}.sweep", variant.name);
+    let points = sweep_points(&variant.sweep, &format!("{shown}: {field}"))?;
+    let mut out = Vec::with_capacity(points.len());
+    for (point, assignments) in points {
+        let mut table = resolved.clone();
+        for (key, value) in &assignments {
+            let path = format!("variants.{}.{key}", variant.name);
+            assign(&mut table, &path, value.clone())
+                .map_err(|e| UsageError(format!("{shown}: {field}.\"{key}\": {e}")))?;
+        }
+        let swept: Experiment = deserialize(&table, shown)?;
+        validate(&swept, shown, &point.label)?;
+        let Some(v) = swept.variants.iter().find(|v| v.name == variant.name) else {
+            bail!(UsageError(format!(
+                "{shown}: {field}: the sweep renamed the variant; it cannot sweep `name`"
+            )));
+        };
+        out.push((point, single(v)));
+    }
+    Ok(out)
+}
+
+/// The experiment's sweep point and a variant's own, as one point.
+fn combine(global: &SweepPoint, own: &SweepPoint) -> SweepPoint {
+    let label = [global.label.as_str(), own.label.as_str()]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut values = global.values.clone();
+    values.extend(own.values.clone());
+    SweepPoint { label, values }
+}
+
 /// The grid's points in a fixed order (keys sorted, last key fastest).
 fn sweep_points(
     sweep: &BTreeMap<String, Vec<Value>>,
@@ -881,6 +957,15 @@ fn validate(e: &Experiment, shown: &str, point: &str) -> Result<()> {
                     v.lr
                 ),
             ));
+        }
+        if let Some(f) = v.warmup_start_factor {
+            let field = format!("variants.{}.warmup_start_factor", v.name);
+            if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+                return Err(err(&field, format!("{f}: must be in (0, 1]")));
+            }
+            if v.warmup.unwrap_or(0) == 0 {
+                return Err(err(&field, "needs `warmup` (the warm-up's length)".into()));
+            }
         }
         for (field, value) in [("clip_norm", v.clip_norm), ("clip_value", v.clip_value)] {
             if let Some(x) = value

@@ -265,7 +265,9 @@ pub fn lr_plan(variant: &Variant, total_steps: Option<u64>) -> std::result::Resu
                 schedules: vec![
                     ScheduleConfig::Linear(
                         LinearLrConfig::new(variant.lr)
-                            .with_start_factor(1.0 / w as f64)
+                            .with_start_factor(
+                                variant.warmup_start_factor.unwrap_or(1.0 / w as f64),
+                            )
                             .with_end_factor(1.0)
                             .with_total_iters(w),
                     ),
@@ -403,6 +405,9 @@ mod tests {
             warmup,
             clip_norm: None,
             clip_value: None,
+            warmup_start_factor: None,
+            batch: None,
+            sweep: Default::default(),
         }
     }
 
@@ -415,6 +420,19 @@ mod tests {
         assert!(plan.lr(99) < 1e-3 * 0.1, "{}", plan.lr(99));
         let plain = lr_plan(&variant("kind = \"cosine\"", None), Some(100)).unwrap();
         assert!(plain.lr(99) < 1e-3 * 0.1 && (plain.lr(0) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_warmup_starts_at_its_start_factor_and_climbs_linearly_to_lr() {
+        let mut v = variant("kind = \"constant\"\nfactor = 1.0", Some(10));
+        v.warmup_start_factor = Some(0.01);
+        let plan = lr_plan(&v, Some(100)).unwrap();
+        // PyTorch's LinearLR: factor 0.01 + (1 - 0.01) k / 10 at step k.
+        for k in 0..10 {
+            let expected = 0.1 * (0.01 + 0.99 * k as f64 / 10.0);
+            assert!((plan.lr(k) - expected).abs() < 1e-15, "{k}: {}", plan.lr(k));
+        }
+        assert!((plan.lr(10) - 0.1).abs() < 1e-15 && (plan.lr(50) - 0.1).abs() < 1e-15);
     }
 
     #[test]

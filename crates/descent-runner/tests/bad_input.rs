@@ -526,6 +526,21 @@ fn cases() -> Vec<Case> {
             &["target.metric = full_train_loss", "full_train"],
         ),
         Case::config(
+            "warmup-start-factor-without-warmup",
+            edit(BASE, "lr = 0.1\n", "lr = 0.1\nwarmup_start_factor = 0.01\n"),
+            &["variants.gd.warmup_start_factor", "needs `warmup`"],
+        ),
+        Case::config(
+            "variant-sweep-of-an-unknown-field",
+            edit(BASE, "lr = 0.1\n", "lr = 0.1\nsweep = { lrr = [0.1, 0.2] }\n"),
+            &["variants.gd", "lrr"],
+        ),
+        Case::config(
+            "variant-sweep-of-a-bad-value",
+            edit(BASE, "lr = 0.1\n", "lr = 0.1\nsweep = { lr = [0.1, -1.0] }\n"),
+            &["variants.gd.lr", "-1"],
+        ),
+        Case::config(
             "unknown-model",
             edit(DIGITS, r#"model = "mlp""#, r#"model = "resnet50""#),
             &["problem.model", "resnet50", "allowed", "mlp_256_128"],

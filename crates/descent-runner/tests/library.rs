@@ -155,3 +155,74 @@ optimizer = { kind = "sgd" }
         "{error}"
     );
 }
+
+#[test]
+fn variants_sweep_their_own_fields_and_keep_their_own_batches() {
+    let text = r#"
+name = "own"
+seeds = [0, 1]
+
+[problem]
+landscape = "elongated_bowl"
+start = [3.0, 2.0]
+noise_sigma = 1.0
+noise_examples = 64
+
+[batch]
+size = 16
+
+[budget]
+steps = 5
+
+[sweep]
+"problem.noise_sigma" = [0.5, 1.0]
+
+[[variants]]
+name = "sgd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+sweep = { lr = [0.01, 0.1, 0.2], "optimizer.momentum" = [0.0, 0.9] }
+
+[[variants]]
+name = "adam"
+lr = 0.01
+optimizer = { kind = "adam" }
+batch = { size = 4 }
+"#;
+    let plan = config::parse(text, Path::new("own.toml"), &[], None).unwrap();
+    // 2 noise levels x (sgd: 3 lr x 2 momenta + adam: 1) x 2 seeds.
+    assert_eq!(plan.runs.len(), 2 * (6 + 1) * 2);
+    let sgd: Vec<_> = plan.runs.iter().filter(|r| r.variant == "sgd").collect();
+    for r in &sgd {
+        let v = &r.experiment.variants[0];
+        let lr = r.point.values["lr"].as_f64().unwrap();
+        let momentum = r.point.values["optimizer.momentum"].as_f64().unwrap();
+        assert_eq!(v.lr, lr);
+        assert_eq!(v.optimizer["momentum"].as_float(), Some(momentum));
+        assert!(r.point.values.contains_key("problem.noise_sigma"));
+        assert!(
+            r.id.contains("lr=") && r.id.contains("momentum="),
+            "{}",
+            r.id
+        );
+        assert_eq!(r.experiment.batch.size, plan.base.batch.size);
+    }
+    let adam: Vec<_> = plan.runs.iter().filter(|r| r.variant == "adam").collect();
+    assert_eq!(adam.len(), 4);
+    for r in &adam {
+        assert_eq!(
+            toml::to_string(&r.experiment.batch).unwrap(),
+            "size = 4\nsampling = \"shuffled\"\ndrop_last = false\n"
+        );
+    }
+    // Each run's batches follow its own size: adam's runs see 4 items a step.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = experiment::run(plan, tmp.path(), &RunOptions::default()).unwrap();
+    let metrics = std::fs::read_to_string(dir.join("adam-noise_sigma=0.5-s0/metrics.csv")).unwrap();
+    let samples: Vec<&str> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(samples[..3], ["0", "4", "8"]);
+}
