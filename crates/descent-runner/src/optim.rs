@@ -206,6 +206,8 @@ fn unreachable_kind<T>(kind: &str) -> std::result::Result<T, String> {
 // seed through the seed tree, so it shares no numbers with the weights or batch order.
 any_optimizer! {
     Sgd => "sgd", SgdConfig, Sgd, |_seed| SgdConfig::new();
+    NesterovLookahead => "nesterov_lookahead", NesterovLookaheadConfig, NesterovLookahead,
+        |_seed| NesterovLookaheadConfig::new();
     Adam => "adam", AdamConfig, Adam, |_seed| AdamConfig::new();
     AdamW => "adamw", AdamWConfig, AdamW, |_seed| AdamWConfig::new();
     NAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
@@ -221,6 +223,15 @@ any_optimizer! {
 }
 
 impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
+    /// The module at which this step's gradient is taken: the look-ahead point for
+    /// `nesterov_lookahead`, the module itself for every other optimizer.
+    pub fn gradient_point(&self, module: M, lr: f64) -> M {
+        match self {
+            AnyOptimizer::NesterovLookahead(o) => nesterov_lookahead_point(module, o, lr),
+            _ => module,
+        }
+    }
+
     /// The module at which a Schedule-Free optimizer's model is evaluated (its averaged
     /// point `x`); the module itself for every other optimizer.
     pub fn eval_point(&self, module: M) -> M {

@@ -279,7 +279,11 @@ where
         let logged = step.is_multiple_of(limits.log_every) || last;
         let evaluated = step.is_multiple_of(limits.eval_every) || last;
 
-        let loss = (walker.loss)(&module, batch)?;
+        let rate = lr.lr(step);
+        // Nesterov's look-ahead form takes the gradient elsewhere; the same parameter ids
+        // make that gradient step the module itself.
+        let point = optimizer.gradient_point(module.clone(), rate);
+        let loss = (walker.loss)(&point, batch)?;
         let mut row = MetricsRow {
             step,
             epoch: epoch_index,
@@ -343,7 +347,7 @@ where
             break;
         }
 
-        let grads = GradientsParams::from_grads(loss.backward(), &module);
+        let grads = GradientsParams::from_grads(loss.backward(), &point);
         let (grads, norm) = match lr.clipping {
             Some(clipping @ Clipping::GlobalNorm(_)) => {
                 let (g, n) = clipping.apply(&module, grads)?;
@@ -363,7 +367,6 @@ where
             }
             None => (grads, None),
         };
-        let rate = lr.lr(step);
         if logged || evaluated {
             row.lr = Some(rate);
             row.grad_norm = norm;

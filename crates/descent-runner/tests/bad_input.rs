@@ -532,12 +532,20 @@ fn cases() -> Vec<Case> {
         ),
         Case::config(
             "variant-sweep-of-an-unknown-field",
-            edit(BASE, "lr = 0.1\n", "lr = 0.1\nsweep = { lrr = [0.1, 0.2] }\n"),
+            edit(
+                BASE,
+                "lr = 0.1\n",
+                "lr = 0.1\nsweep = { lrr = [0.1, 0.2] }\n",
+            ),
             &["variants.gd", "lrr"],
         ),
         Case::config(
             "variant-sweep-of-a-bad-value",
-            edit(BASE, "lr = 0.1\n", "lr = 0.1\nsweep = { lr = [0.1, -1.0] }\n"),
+            edit(
+                BASE,
+                "lr = 0.1\n",
+                "lr = 0.1\nsweep = { lr = [0.1, -1.0] }\n",
+            ),
             &["variants.gd.lr", "-1"],
         ),
         Case::config(

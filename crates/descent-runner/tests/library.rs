@@ -226,3 +226,56 @@ batch = { size = 4 }
         .collect();
     assert_eq!(samples[..3], ["0", "4", "8"]);
 }
+
+#[test]
+fn nesterov_lookahead_takes_its_gradient_at_the_look_ahead_point() {
+    let text = r#"
+name = "nag"
+seeds = [0]
+
+[problem]
+landscape = "elongated_bowl"
+start = [3.0, 2.0]
+
+[budget]
+steps = 25
+
+[[variants]]
+name = "nag"
+lr = 0.05
+optimizer = { kind = "nesterov_lookahead", momentum = 0.8 }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("nag.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options).unwrap();
+    let trajectory = std::fs::read_to_string(dir.join("nag-s0/trajectory.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = trajectory
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .take(2)
+                .map(|x| x.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    // The seeds' form by hand on x^2 + 4 y^2: v <- beta v + grad(theta - eta beta v).
+    let (eta, beta) = (0.05, 0.8);
+    let (mut theta, mut v) = ([3.0f64, 2.0], [0.0f64, 0.0]);
+    for (k, row) in rows.iter().enumerate() {
+        assert!(
+            (row[0] - theta[0]).abs() <= 1e-12 && (row[1] - theta[1]).abs() <= 1e-12,
+            "step {k}: {row:?} vs {theta:?}"
+        );
+        let ahead = [theta[0] - eta * beta * v[0], theta[1] - eta * beta * v[1]];
+        let g = [2.0 * ahead[0], 8.0 * ahead[1]];
+        v = [beta * v[0] + g[0], beta * v[1] + g[1]];
+        theta = [theta[0] - eta * v[0], theta[1] - eta * v[1]];
+    }
+    assert_eq!(rows.len(), 26);
+}

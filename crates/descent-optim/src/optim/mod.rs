@@ -11,6 +11,7 @@ mod common;
 mod lion;
 mod lookahead;
 mod nadam;
+mod nesterov_lookahead;
 mod noisy_gd;
 mod radam;
 mod rmsprop;
@@ -27,6 +28,9 @@ pub use adamw::{AdamW, AdamWConfig, AdamWState};
 pub use lion::{Lion, LionConfig, LionState};
 pub use lookahead::{Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem};
 pub use nadam::{NAdam, NAdamConfig, NAdamState};
+pub use nesterov_lookahead::{
+    NesterovLookahead, NesterovLookaheadConfig, NesterovLookaheadState, nesterov_lookahead_point,
+};
 pub use noisy_gd::{NoisyGd, NoisyGdConfig, NoisyGdState};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
