@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{compare, list, merge, report, resume, run, validate};
+use crate::commands::{compare, list, merge, report, resume, run, tune, validate};
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
@@ -29,6 +29,15 @@ pub enum Command {
     /// Exit status: 0 on success (diverged runs are results, not failures), 2 for bad input
     /// (nothing is written), 1 if a run fails for another reason.
     Run(run::RunArgs),
+    /// Tune each variant's learning rate (DeepOBS's protocol), then rerun at the best.
+    ///
+    /// Every variant runs on a log grid of learning rates with the search seeds; each rate
+    /// is scored by the final validation metric averaged over them (a rate where a seed
+    /// diverged is never chosen; a best rate at the grid's edge is flagged). Then every
+    /// variant reruns at its best rate with the experiment's seeds. Writes
+    /// OUT/EXPERIMENT/search/ and final/ (ordinary experiment directories), tune.json and
+    /// tune.md.
+    Tune(tune::TuneArgs),
     /// Parse and check an experiment file completely; run nothing.
     Validate {
         /// The experiment file.
@@ -83,6 +92,7 @@ pub enum Command {
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run::execute(&args),
+        Command::Tune(args) => tune::execute(&args),
         Command::Validate { file, sets } => validate::execute(&file, &sets),
         Command::List { dir } => list::execute(&dir),
         Command::Report { dir } => report::execute(&dir),

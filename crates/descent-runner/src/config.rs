@@ -50,6 +50,9 @@ pub struct Experiment {
     /// Probes: measurements taken during every run (`[[measure]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measure: Vec<MeasureSpec>,
+    /// `descent tune`'s protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<TuneConfig>,
     /// The optimizer variants compared.
     pub variants: Vec<Variant>,
     /// A grid over config paths (`"variants.*.lr" = [0.01, 0.1]`); each point is a run per
@@ -174,6 +177,87 @@ pub struct MeasureSpec {
     /// The probe's options.
     #[serde(flatten)]
     pub options: toml::Table,
+}
+
+/// `[tune]` in an experiment file (every field can also be given on the command line).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneConfig {
+    /// The learning rates searched: `"1e-4:1:13"` (13 log-spaced points from 1e-4 to 1) or a
+    /// list of rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Grid>,
+    /// The seeds of the search (default `[0, 1]`); the rerun uses the experiment's `seeds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
+    /// The metric scored, on its final value (default `val_loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+}
+
+/// A learning-rate grid as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Grid {
+    /// `"low:high:points"`, log-spaced.
+    Spec(String),
+    /// The rates themselves.
+    List(Vec<f64>),
+}
+
+impl Grid {
+    /// The rates, checked: finite, positive, at least two, at most 1000.
+    pub fn rates(&self) -> std::result::Result<Vec<f64>, String> {
+        let rates = match self {
+            Grid::List(list) => list.clone(),
+            Grid::Spec(text) => {
+                let parts: Vec<&str> = text.split(':').collect();
+                let [low, high, count] = parts[..] else {
+                    return Err(format!(
+                        "{text:?}: expected low:high:points, e.g. 1e-4:1:13"
+                    ));
+                };
+                let number = |s: &str| {
+                    s.trim()
+                        .parse::<f64>()
+                        .map_err(|_| format!("{text:?}: {s:?} is not a number"))
+                };
+                let (low, high) = (number(low)?, number(high)?);
+                let count: usize = count
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{text:?}: {count:?} is not a whole number"))?;
+                if !(low > 0.0 && high > low && low.is_finite() && high.is_finite()) {
+                    return Err(format!("{text:?}: needs 0 < low < high"));
+                }
+                if count < 2 {
+                    return Err(format!("{text:?}: needs at least 2 points"));
+                }
+                let ratio = (high / low).ln() / (count - 1) as f64;
+                // Rounded to 12 significant digits, so 1e-4:1:5 gives 0.01, not
+                // 0.010000000000000002.
+                (0..count)
+                    .map(|i| {
+                        let rate = low * (ratio * i as f64).exp();
+                        format!("{rate:.11e}").parse().unwrap_or(rate)
+                    })
+                    .collect()
+            }
+        };
+        if rates.len() < 2 || rates.len() > 1000 {
+            return Err(format!("{} rates: give between 2 and 1000", rates.len()));
+        }
+        if let Some(bad) = rates.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+            return Err(format!("{bad}: every rate must be a finite number > 0"));
+        }
+        let mut sorted = rates.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted.dedup();
+        if sorted.len() != rates.len() {
+            return Err("a rate is listed twice".into());
+        }
+        Ok(sorted)
+    }
 }
 
 /// A landscape problem.

@@ -36,6 +36,7 @@ pub mod provenance;
 pub mod state;
 pub mod summary;
 pub mod train;
+pub mod tune;
 
 pub use backend::{BackendChoice, Precision};
 pub use error::UsageError;

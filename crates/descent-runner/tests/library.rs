@@ -279,3 +279,99 @@ optimizer = { kind = "nesterov_lookahead", momentum = 0.8 }
     }
     assert_eq!(rows.len(), 26);
 }
+
+#[test]
+fn tune_picks_each_variants_best_rate_and_reruns_it() {
+    let text = r#"
+name = "tuned"
+seeds = [5, 6]
+
+[problem]
+dataset = "digits"
+model = "softmax"
+standardize = "global"
+validation = 300
+
+[batch]
+size = 64
+
+[budget]
+steps = 40
+
+[tune]
+grid = "1e-3:10:5"
+seeds = [0]
+
+[[variants]]
+name = "sgd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+
+[[variants]]
+name = "slow"
+lr = 0.1
+optimizer = { kind = "sgd" }
+sweep = {}
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("tuned.toml"), &[], None).unwrap();
+    let protocol = descent_runner::tune::protocol(&plan, None, None, None).unwrap();
+    assert_eq!(protocol.grid, vec![1e-3, 1e-2, 1e-1, 1.0, 10.0]);
+    let options = RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let dir = descent_runner::tune::run(&plan, &protocol, tmp.path(), &options).unwrap();
+    let report: descent_runner::tune::TuneReport =
+        serde_json::from_slice(&std::fs::read(dir.join("tune.json")).unwrap()).unwrap();
+    for choice in &report.choices {
+        // The best is the smallest mean validation loss among rates without divergence.
+        let best = choice
+            .scores
+            .iter()
+            .filter(|s| s.diverged == 0)
+            .filter_map(|s| s.stats.as_ref().map(|st| (s.lr, st.mean)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(choice.best, Some(best.0), "{}", choice.variant);
+        assert_eq!(choice.scores.len(), 5);
+        // The rerun uses it, with the experiment's seeds.
+        for seed in [5, 6] {
+            let metrics = std::fs::read_to_string(
+                dir.join(format!("final/{}-s{seed}/metrics.csv", choice.variant)),
+            )
+            .unwrap();
+            let first = metrics.lines().nth(1).unwrap();
+            let lr: f64 = first.split(',').nth(3).unwrap().parse().unwrap();
+            assert_eq!(lr, best.0);
+        }
+    }
+    assert!(dir.join("search/summary.json").is_file() && dir.join("tune.md").is_file());
+    // A grid whose best rate is its largest is flagged.
+    let narrow = descent_runner::tune::protocol(&plan, Some("1e-4:1e-3:2"), None, None).unwrap();
+    let dir =
+        descent_runner::tune::run(&plan, &narrow, &tmp.path().join("narrow"), &options).unwrap();
+    let report: descent_runner::tune::TuneReport =
+        serde_json::from_slice(&std::fs::read(dir.join("tune.json")).unwrap()).unwrap();
+    assert!(
+        report
+            .choices
+            .iter()
+            .all(|c| c.best == Some(1e-3) && c.at_edge)
+    );
+}
+
+#[test]
+fn tuning_on_validation_needs_a_validation_split() {
+    let plan = config::parse(BOWL, Path::new("bowl.toml"), &[], None).unwrap();
+    let error = descent_runner::tune::protocol(&plan, Some("0.01:0.2:4"), None, None).unwrap_err();
+    assert!(error.downcast_ref::<UsageError>().is_some());
+    assert!(format!("{error}").contains("validation"), "{error}");
+    let on_objective = descent_runner::tune::protocol(
+        &plan,
+        Some("0.01:0.2:4"),
+        None,
+        Some(descent_runner::Metric::TestLoss),
+    );
+    assert!(on_objective.is_ok());
+}

@@ -6,4 +6,5 @@ pub mod merge;
 pub mod report;
 pub mod resume;
 pub mod run;
+pub mod tune;
 pub mod validate;
