@@ -730,3 +730,43 @@ fn bad_noise_and_bad_batches_are_errors() {
     let one = stochastic(rosenbrock(), 1, 1.0, 0);
     assert_eq!(one.minibatch_variance(1).unwrap(), vec![0.0, 0.0]);
 }
+
+#[test]
+fn a_quadratic_of_a_given_dimension_spreads_its_spectrum_and_rotates_by_a_seed() {
+    let quadratic = descent_models::landscape::find("quadratic").unwrap();
+    let params = LandscapeParams {
+        dim: Some(12),
+        eigenvalues: Some(vec![0.01, 1.0]),
+        rotation_seed: Some(3),
+        ..LandscapeParams::default()
+    };
+    let landscape = quadratic.build(&params).unwrap();
+    assert_eq!(landscape.dim(), 12);
+    let h = landscape.hessian(&[0.0; 12]).unwrap();
+    let mut eigenvalues = symmetric_eigenvalues(&h, 12);
+    eigenvalues.sort_by(f64::total_cmp);
+    for (i, e) in eigenvalues.iter().enumerate() {
+        let expected = 0.01 * 100f64.powf(i as f64 / 11.0);
+        assert!((e - expected).abs() < 1e-12, "{i}: {e} vs {expected}");
+    }
+    let off_diagonal = (0..12)
+        .flat_map(|i| (0..12).filter(move |&j| j != i).map(move |j| (i, j)))
+        .map(|(i, j)| h[i * 12 + j].abs())
+        .fold(0.0, f64::max);
+    assert!(off_diagonal > 1e-3, "the seeded rotation left A diagonal");
+    for bad in [
+        LandscapeParams {
+            dim: Some(5),
+            eigenvalues: Some(vec![1.0, 2.0, 3.0]),
+            ..LandscapeParams::default()
+        },
+        LandscapeParams {
+            eigenvalues: Some(vec![1.0, 2.0]),
+            angle: Some(0.1),
+            rotation_seed: Some(1),
+            ..LandscapeParams::default()
+        },
+    ] {
+        assert!(quadratic.build(&bad).is_err(), "{bad:?}");
+    }
+}

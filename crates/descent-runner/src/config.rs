@@ -272,6 +272,8 @@ pub struct LandscapeProblem {
     pub eigenvalues: Option<Vec<f64>>,
     /// Quadratic: rotation angle of the eigenvectors in radians (2-D).
     pub angle: Option<f64>,
+    /// Quadratic: the seed of a random rotation of the eigenvectors (any dimension).
+    pub rotation_seed: Option<u64>,
     /// Dimension of the N-D landscapes (rosenbrock, rastrigin, double_well); refused by the
     /// others.
     pub dim: Option<usize>,
@@ -585,17 +587,34 @@ pub struct Plan {
 /// Reads, overrides and expands an experiment file. Every problem found is a [`UsageError`]
 /// naming the file and field.
 pub fn load(file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
+    load_with(file, sets, seeds, false)
+}
+
+/// [`load`], with the file's `[quick]` overrides applied first when `quick` is set.
+pub fn load_with(file: &Path, sets: &[String], seeds: Option<&[u64]>, quick: bool) -> Result<Plan> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         UsageError(format!(
             "{}: cannot read the experiment file: {e}",
             file.display()
         ))
     })?;
-    parse(&text, file, sets, seeds)
+    parse_with(&text, file, sets, seeds, quick)
 }
 
 /// [`load`] from text; `file` names the source in messages.
 pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
+    parse_with(text, file, sets, seeds, false)
+}
+
+/// [`parse`], with the file's `[quick]` overrides (a small budget and few seeds, for CI and a
+/// first look) applied before `sets` when `quick` is set.
+pub fn parse_with(
+    text: &str,
+    file: &Path,
+    sets: &[String],
+    seeds: Option<&[u64]>,
+    quick: bool,
+) -> Result<Plan> {
     let shown = file.display();
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
         UsageError(format!("{shown}: {}", one_line(&e.to_string())))
@@ -603,6 +622,21 @@ pub fn parse(text: &str, file: &Path, sets: &[String], seeds: Option<&[u64]>) ->
     // A `config.toml` written by a run carries `[meta]`: facts about that run (revision,
     // backend, machine), not settings. Rerunning it records its own.
     table.remove("meta");
+    // `[quick]`: dotted paths and values, like --set; kept out of the resolved experiment.
+    let overrides = table.remove("quick");
+    if quick {
+        let Some(Value::Table(overrides)) = overrides else {
+            bail!(UsageError(format!(
+                "{shown}: --quick: the file has no [quick] table of overrides"
+            )));
+        };
+        let mut flat = Vec::new();
+        flatten_paths("", &overrides, &mut flat);
+        for (path, value) in flat {
+            assign(&mut table, &path, value)
+                .map_err(|e| UsageError(format!("{shown}: quick.\"{path}\": {e}")))?;
+        }
+    }
     for set in sets {
         let (path, value) = set
             .split_once('=')
@@ -768,6 +802,21 @@ fn parse_value(text: &str) -> Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// A table of overrides as `(dotted path, value)`: nested tables become path segments.
+fn flatten_paths(prefix: &str, table: &Table, out: &mut Vec<(String, Value)>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Table(inner) => flatten_paths(&path, inner, out),
+            other => out.push((path, other.clone())),
+        }
+    }
 }
 
 /// Sets `path` (dotted; `variants.<name>`, `variants.<index>` or `variants.*` select array

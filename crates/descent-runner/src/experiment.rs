@@ -52,6 +52,9 @@ pub struct RunPlan {
     pub shard: Option<(usize, usize)>,
     /// The ids of the runs in this directory.
     pub runs: Vec<String>,
+    /// How many runs ran at once (timings of parallel runs compete for cores).
+    #[serde(default)]
+    pub jobs: usize,
 }
 
 /// An experiment checked completely, before any directory is made.
@@ -153,6 +156,10 @@ pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Re
         precision: options.precision,
         shard: options.shard,
         runs: prepared.runs.iter().map(|r| r.id.clone()).collect(),
+        jobs: options
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, prepared.runs.len().max(1)),
     };
     output::write_atomic(
         &dir.join("plan.json"),
@@ -208,7 +215,17 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
         &dir.join("summary.json"),
         &serde_json::to_vec_pretty(&summary)?,
     )?;
-    let md = summary::markdown(&summary, &plan.base.description);
+    let mut md = summary::markdown(&summary, &plan.base.description);
+    let jobs = std::fs::read(dir.join("plan.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<RunPlan>(&bytes).ok())
+        .map_or(1, |p| p.jobs);
+    if jobs > 1 && records.len() > 1 {
+        md.push_str(&format!(
+            "\n**Timings**: {jobs} runs ran at once (`--jobs {jobs}`) and competed for cores and \
+             memory bandwidth; compare seconds per step only between runs made with `--jobs 1`.\n"
+        ));
+    }
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     println!("{md}");
     let plots = render_plots(dir, plan)?;

@@ -54,7 +54,8 @@ pub struct Contour<'a> {
 ///
 /// `dir` is an experiment directory: its subdirectories holding a `run.json` are the
 /// runs. Each plot is written twice, as `<name>.svg` and `<name>.png`:
-/// `loss_vs_step`, `loss_vs_time` (when there is timing), `lr_vs_step`,
+/// `loss_vs_step`, `loss_vs_time` (when there is timing), `loss_vs_samples` and
+/// `loss_vs_epoch` (when an epoch has several batches), `lr_vs_step`,
 /// `grad_norm_vs_step`, `val_loss_vs_step`, `val_accuracy_vs_step`,
 /// `test_loss_vs_step`, `test_accuracy_vs_step` (each when its column has values),
 /// `contours` (when `contour` is given), `sweep_<key>` for every swept key with
@@ -85,6 +86,20 @@ pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
     }
     if let Some(fig) = time_figure(&experiment, &groups) {
         written.extend(fig.save(&out, "loss_vs_time")?);
+    }
+    // Variants with different batch sizes compare fairly per item seen or per epoch.
+    if runs
+        .iter()
+        .any(|r| r.batches_per_epoch.is_some_and(|b| b > 1))
+    {
+        for (file, label, x) in [
+            ("loss_vs_samples", "training items seen", X::Samples),
+            ("loss_vs_epoch", "epoch", X::Epochs),
+        ] {
+            if let Some(fig) = against_figure(&experiment, &groups, label, x) {
+                written.extend(fig.save(&out, file)?);
+            }
+        }
     }
     let measured: BTreeSet<&String> = runs.iter().flat_map(|r| r.measurements.keys()).collect();
     for name in measured {
@@ -380,6 +395,52 @@ fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure>
     )
 }
 
+/// An x axis other than the step.
+#[derive(Clone, Copy)]
+enum X {
+    /// Training items seen before the step (`metrics.csv`'s `samples`).
+    Samples,
+    /// Steps divided by the batches per epoch.
+    Epochs,
+}
+
+fn against_figure(experiment: &str, groups: &[Group], label: &str, x: X) -> Option<Figure> {
+    let m = &METRICS[0];
+    let curves: Vec<(&Group, Curve)> = groups
+        .iter()
+        .map(|g| {
+            let first = g.runs.first();
+            let samples: BTreeMap<u64, f64> = first
+                .map(|r| r.series("samples").into_iter().collect())
+                .unwrap_or_default();
+            let per_epoch = first.and_then(|r| r.batches_per_epoch).unwrap_or(1).max(1) as f64;
+            let curve = aggregate(&g.runs, m.column)
+                .into_iter()
+                .filter_map(|a| {
+                    let at = match x {
+                        X::Samples => *samples.get(&a.step)?,
+                        X::Epochs => a.step as f64 / per_epoch,
+                    };
+                    Some((at, a.mean, a.lo, a.hi))
+                })
+                .collect();
+            (g, curve)
+        })
+        .collect();
+    let x_max = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|p| p.0))
+        .fold(0.0, f64::max);
+    curves_figure(
+        title(experiment, &format!("Train loss vs {label}")),
+        label,
+        m.y_label,
+        Axis::linear(0.0, if x_max > 0.0 { x_max } else { 1.0 }),
+        m,
+        curves,
+    )
+}
+
 fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
     let m = &METRICS[0];
     let curves: Vec<(&Group, Curve)> = groups
@@ -407,8 +468,8 @@ fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
         .flat_map(|(_, c)| c.iter().map(|p| p.0))
         .fold(0.0, f64::max);
     curves_figure(
-        title(experiment, "Train loss vs wall-clock time"),
-        "wall-clock time (s)",
+        title(experiment, "Train loss vs training time"),
+        "training time (s; evaluations and checkpoints not counted)",
         m.y_label,
         Axis::linear(0.0, if x_max > 0.0 { x_max } else { 1.0 }),
         m,

@@ -204,10 +204,22 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
         ));
     }
     let entry = landscape::find(&p.landscape).map_err(|e| bad("landscape", e))?;
+    if p.landscape == "quadratic"
+        && let Some(dim) = p.dim
+        && dim > MAX_QUADRATIC_DIM
+    {
+        return Err(bad(
+            "dim",
+            format!(
+                "{dim}: a quadratic has at most {MAX_QUADRATIC_DIM} dimensions (its Hessian is stored whole)"
+            ),
+        ));
+    }
     let params = LandscapeParams {
         dim: p.dim,
         eigenvalues: p.eigenvalues.clone(),
         angle: p.angle,
+        rotation_seed: p.rotation_seed,
     };
     let landscape = entry.build(&params).map_err(|e| match e {
         ModelError::LandscapeParameter { parameter, reason } => bad(parameter, reason),

@@ -254,7 +254,8 @@ where
         state = checkpoint.progress;
         probes.restore(state.probes.clone());
     }
-    // The run's clock; moved forward over probe measurements, which it does not count.
+    // The run's training clock: moved forward over evaluations, probes and checkpoints,
+    // which it does not count (time-to-target measures training alone).
     let started = Cell::new(Instant::now());
     let elapsed = |state: &Progressed| state.seconds_before + started.get().elapsed().as_secs_f64();
     let mut epoch_cache: Option<(u64, Epoch)> = None;
@@ -302,6 +303,7 @@ where
             diverged = !value.is_finite() || value > threshold;
         }
         if evaluated && !diverged {
+            let began = Instant::now();
             let eval_module = optimizer.eval_point(module.clone()).valid();
             let evaluation = (walker.evaluate)(&eval_module)?;
             row.val_loss = evaluation.val_loss;
@@ -311,6 +313,7 @@ where
             for (name, value) in evaluation.extra {
                 state.measurements.push((step, name.to_string(), value));
             }
+            started.set(started.get() + began.elapsed());
         }
         if !diverged && probes.due(step, last) {
             let began = Instant::now();
@@ -381,6 +384,7 @@ where
         progress(state.step, limits.steps);
 
         if limits.checkpoint_every > 0 && state.step.is_multiple_of(limits.checkpoint_every) {
+            let began = Instant::now();
             let mut progress = state.clone();
             progress.seconds_before = elapsed(&state);
             progress.probes = probes.save();
@@ -390,6 +394,7 @@ where
                 optimizer: optimizer.save()?,
             };
             output::write_partial(dir, &checkpoint)?;
+            started.set(started.get() + began.elapsed());
         }
     }
     let record = RunRecord::new(run, status, &state, target_reached, limits);

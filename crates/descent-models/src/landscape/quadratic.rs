@@ -266,8 +266,8 @@ fn random_orthogonal(n: usize, seed: u64) -> Vec<f64> {
 /// The registry's entry: `landscape = "quadratic"`.
 pub(super) const QUADRATIC: LandscapeEntry = LandscapeEntry {
     name: "quadratic",
-    summary: "1/2 w^T A w with chosen eigenvalues (and an angle in 2-D)",
-    takes: &["eigenvalues", "angle"],
+    summary: "1/2 w^T A w with chosen eigenvalues (dim with two: a geometric spectrum), rotated by angle (2-D) or rotation_seed",
+    takes: &["eigenvalues", "angle", "rotation_seed", "dim"],
     build: build_quadratic,
     start: None,
     noise: None,
@@ -284,16 +284,41 @@ pub(super) const ELONGATED_BOWL: LandscapeEntry = LandscapeEntry {
 };
 
 fn build_quadratic(params: &LandscapeParams) -> Result<Landscape, ModelError> {
-    let eigenvalues =
-        params
-            .eigenvalues
-            .as_deref()
-            .ok_or_else(|| ModelError::LandscapeParameter {
+    let missing = || ModelError::LandscapeParameter {
+        parameter: "eigenvalues",
+        reason: "a quadratic needs its Hessian's eigenvalues".to_string(),
+    };
+    let given = params.eigenvalues.as_deref().ok_or_else(missing)?;
+    let eigenvalues = match (params.dim, given) {
+        (None, _) => given.to_vec(),
+        (Some(n), _) if n == given.len() => given.to_vec(),
+        // The two ends of a spectrum spread geometrically over `dim` eigenvalues.
+        (Some(n), [low, high]) if n >= 2 && *low > 0.0 && *high > 0.0 => (0..n)
+            .map(|i| low * (high / low).powf(i as f64 / (n - 1) as f64))
+            .collect(),
+        (Some(n), _) => {
+            return Err(ModelError::LandscapeParameter {
                 parameter: "eigenvalues",
-                reason: "a quadratic needs its Hessian's eigenvalues".to_string(),
-            })?;
-    let rotation = params.angle.map_or(Rotation::None, Rotation::Angle);
-    Ok(Quadratic::new(eigenvalues, rotation, None)?.into())
+                reason: format!(
+                    "{} eigenvalues for dim = {n}: give {n}, or two positive ones (the \
+                     smallest and largest, spread geometrically)",
+                    given.len()
+                ),
+            });
+        }
+    };
+    let rotation = match (params.angle, params.rotation_seed) {
+        (Some(_), Some(_)) => {
+            return Err(ModelError::LandscapeParameter {
+                parameter: "rotation_seed",
+                reason: "give either angle (2-D) or rotation_seed, not both".to_string(),
+            });
+        }
+        (Some(angle), None) => Rotation::Angle(angle),
+        (None, Some(seed)) => Rotation::Seeded(seed),
+        (None, None) => Rotation::None,
+    };
+    Ok(Quadratic::new(&eigenvalues, rotation, None)?.into())
 }
 
 #[cfg(test)]

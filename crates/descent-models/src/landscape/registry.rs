@@ -22,6 +22,8 @@ pub struct LandscapeParams {
     pub eigenvalues: Option<Vec<f64>>,
     /// A rotation angle in radians (2-D quadratics).
     pub angle: Option<f64>,
+    /// The seed of a random (Haar) rotation of the eigenvectors (quadratics of any dimension).
+    pub rotation_seed: Option<u64>,
 }
 
 impl LandscapeParams {
@@ -31,6 +33,7 @@ impl LandscapeParams {
             ("dim", self.dim.is_some()),
             ("eigenvalues", self.eigenvalues.is_some()),
             ("angle", self.angle.is_some()),
+            ("rotation_seed", self.rotation_seed.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))

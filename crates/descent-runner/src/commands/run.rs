@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// always replace theirs).
     #[arg(long)]
     pub overwrite: bool,
+    /// Apply the file's [quick] overrides (a small budget and few seeds: what CI checks).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
@@ -81,11 +84,17 @@ pub fn execute(args: &RunArgs) -> Result<()> {
                     file.display()
                 )));
             }
-            vec![config::load(file, &args.sets, args.seeds.as_deref())?]
+            vec![config::load_with(
+                file,
+                &args.sets,
+                args.seeds.as_deref(),
+                args.quick,
+            )?]
         }
         None => DEFAULTS
             .iter()
             .map(|(file, text)| {
+                // The embedded defaults are small already: --quick leaves them as they are.
                 config::parse(text, Path::new(file), &args.sets, args.seeds.as_deref())
             })
             .collect::<Result<_>>()?,

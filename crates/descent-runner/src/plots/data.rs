@@ -60,6 +60,8 @@ pub(crate) struct Run {
     pub trajectory: Option<Vec<[f64; 2]>>,
     /// Probe values by name, as `(step, value)`, from `measurements.csv`.
     pub measurements: BTreeMap<String, Vec<(u64, f64)>>,
+    /// Batches per epoch (`run.json`'s limits), when recorded.
+    pub batches_per_epoch: Option<u64>,
 }
 
 impl Run {
@@ -152,6 +154,10 @@ fn load_run(dir: &Path) -> Result<Run> {
                 .join(" ")
         });
     let seed = json.get("seed").and_then(Value::as_u64).unwrap_or(0);
+    let batches_per_epoch = json
+        .get("limits")
+        .and_then(|l| l.get("batches_per_epoch"))
+        .and_then(Value::as_u64);
     let diverged_at = json.get("diverged_at").and_then(Value::as_u64);
     let diverged =
         json.get("status").and_then(Value::as_str) == Some("diverged") || diverged_at.is_some();
@@ -211,6 +217,7 @@ fn load_run(dir: &Path) -> Result<Run> {
         wall,
         trajectory,
         measurements,
+        batches_per_epoch,
     })
 }
 

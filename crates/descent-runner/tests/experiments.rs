@@ -1,0 +1,306 @@
+//! Every experiment in `experiments/` run in its quick variant (`[quick]`, as
+//! `descent run FILE --quick` does), each asserting its claim on the results: the number in
+//! `summary.json` or the run's files, never a picture.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use descent_runner::config;
+use descent_runner::experiment::{self, RunOptions};
+use serde_json::Value;
+
+fn experiments_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments")
+}
+
+/// Runs `experiments/<name>.toml --quick` in-process (f32, like the command line's default)
+/// and returns its directory.
+fn quick(name: &str, out: &Path) -> PathBuf {
+    let file = experiments_dir().join(format!("{name}.toml"));
+    let plan = config::load_with(&file, &[], None, true).unwrap();
+    let options = RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    };
+    experiment::run(plan, out, &options).unwrap()
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn groups(summary: &Value) -> &Vec<Value> {
+    summary["groups"].as_array().unwrap()
+}
+
+/// A group's `metrics` or `measurements` statistic `key`'s mean.
+fn mean(group: &Value, section: &str, key: &str) -> Option<f64> {
+    group[section][key]["mean"].as_f64()
+}
+
+/// `trajectory.csv` of a run: the first two coordinates per logged step.
+fn trajectory(run: &Path) -> Vec<[f64; 2]> {
+    std::fs::read_to_string(run.join("trajectory.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<f64> = l
+                .split(',')
+                .skip(1)
+                .take(2)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            [cells[0], cells[1]]
+        })
+        .collect()
+}
+
+#[test]
+fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(experiments_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let plan = config::load(&path, &[], None).unwrap();
+            assert!(!plan.base.description.is_empty(), "{}", path.display());
+            // Checking completely loads the data: not for files that read downloaded data.
+            let external = matches!(
+                &plan.base.problem,
+                config::Problem::Dataset(p) if matches!(
+                    p.dataset,
+                    config::DatasetName::FashionMnist | config::DatasetName::Mnist
+                )
+            );
+            if !external {
+                experiment::prepare(plan, None)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            }
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    for claimed in [
+        "quadratic_lr_threshold",
+        "elongated_bowl",
+        "momentum_ravine",
+        "nesterov_lookahead",
+        "batch_noise",
+        "saddle_escape",
+        "local_minima",
+    ] {
+        assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
+        config::load_with(
+            &experiments_dir().join(format!("{claimed}.toml")),
+            &[],
+            None,
+            true,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn quadratic_lr_threshold_gd_converges_below_2_over_lambda_and_diverges_above() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("quadratic_lr_threshold", tmp.path()));
+    // lambda_max = 10: GD's limit 0.2, heavy ball (beta 0.5) 0.3.
+    let limits: BTreeMap<&str, f64> = [("gd", 0.2), ("heavy-ball", 0.3)].into();
+    let mut bracketed: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for g in groups(&s) {
+        let variant = g["variant"].as_str().unwrap();
+        let lr = g["values"]["lr"].as_f64().unwrap();
+        let limit = limits[variant];
+        let diverged = !g["diverged"].as_array().unwrap().is_empty();
+        let key: &str = limits.get_key_value(variant).unwrap().0;
+        let entry = bracketed.entry(key).or_insert((0.0, f64::INFINITY));
+        if lr < limit {
+            assert!(!diverged, "{variant} at {lr} < {limit} diverged");
+            // Converged: the loss fell by more than 1e12 from its start (~4).
+            assert!(
+                mean(g, "metrics", "final_test_loss").unwrap() < 1e-12,
+                "{variant} {lr}"
+            );
+            entry.0 = entry.0.max(lr);
+        } else {
+            assert!(diverged, "{variant} at {lr} > {limit} did not diverge");
+            entry.1 = entry.1.min(lr);
+        }
+    }
+    // Each limit is bracketed to 1%.
+    for (variant, (below, above)) in bracketed {
+        let limit = limits[variant];
+        assert!(
+            below >= 0.99 * limit && above <= 1.01 * limit,
+            "{variant}: {below}..{above}"
+        );
+    }
+}
+
+#[test]
+fn elongated_bowl_gd_lands_on_the_closed_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("elongated_bowl", tmp.path());
+    let path = trajectory(&dir.join("gd-s0"));
+    assert_eq!(path.len(), 31);
+    for (k, w) in path.iter().enumerate() {
+        let exact = [0.7f64.powi(k as i32) * 3.0, (-0.2f64).powi(k as i32) * 2.0];
+        for (got, want) in w.iter().zip(exact) {
+            // f32 iterates: a relative error of a few units in the last place per step.
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs() + 1e-30,
+                "step {k}: {w:?} vs {exact:?}"
+            );
+        }
+    }
+    let s = summary(&dir);
+    for g in groups(&s) {
+        assert!(
+            mean(g, "measurements", "suboptimality").unwrap() < 1.0,
+            "{}",
+            g["variant"]
+        );
+    }
+}
+
+#[test]
+fn momentum_ravine_momentum_needs_several_times_fewer_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("momentum_ravine", tmp.path()));
+    let steps: BTreeMap<String, f64> = groups(&s)
+        .iter()
+        .map(|g| {
+            (
+                g["variant"].as_str().unwrap().to_string(),
+                g["steps_to_target"]["mean"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // f = 1/2 w^T A w from (1, 1), A with eigenvalues 1 and 100 turned by 0.3 rad.
+    let (c, s_) = (0.3f64.cos(), 0.3f64.sin());
+    let (a, b) = (c * 1.0 + s_ * 1.0, -s_ * 1.0 + c * 1.0);
+    let f0 = 0.5 * (1.0 * a * a + 100.0 * b * b);
+    let theory = |rate: f64| (1e-10 / f0).ln() / (2.0 * rate.ln());
+    // GD at eta = 2/(L + mu) contracts every direction by exactly (kappa-1)/(kappa+1).
+    let gd = theory(99.0 / 101.0);
+    assert!(
+        (steps["gd"] - gd).abs() <= 0.05 * gd,
+        "gd {} vs {gd}",
+        steps["gd"]
+    );
+    // Heavy ball and Nesterov: the accelerated rates, within the polynomial factor of the
+    // heavy ball's double root.
+    let hb = theory(9.0 / 11.0);
+    assert!(
+        steps["heavy-ball"] >= hb && steps["heavy-ball"] <= 1.6 * hb,
+        "{steps:?} vs {hb}"
+    );
+    assert!(steps["gd"] > 4.0 * steps["heavy-ball"] && steps["gd"] > 4.0 * steps["nesterov"]);
+}
+
+#[test]
+fn nesterov_lookahead_equals_pytorch_nesterov_after_the_change_of_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("nesterov_lookahead", tmp.path());
+    let (seeds, torch) = (
+        trajectory(&dir.join("look-ahead-s0")),
+        trajectory(&dir.join("pytorch-s0")),
+    );
+    assert_eq!(seeds.len(), torch.len());
+    let beta = 0.9;
+    for t in 1..seeds.len() {
+        for i in 0..2 {
+            let phi = seeds[t][i] + beta * (seeds[t][i] - seeds[t - 1][i]);
+            assert!(
+                (phi - torch[t][i]).abs() <= 1e-5,
+                "step {t}: {phi} vs {}",
+                torch[t][i]
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_noise_variance_falls_as_one_over_b() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("batch_noise", tmp.path()));
+    let g = &groups(&s)[0];
+    let sizes = [1u32, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+    let points: Vec<(f64, f64)> = sizes
+        .iter()
+        .map(|b| {
+            let v = mean(g, "measurements", &format!("grad_var_b{b}")).unwrap();
+            (f64::from(*b).ln(), v.ln())
+        })
+        .collect();
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    assert!((slope + 1.0).abs() <= 0.1, "slope {slope}");
+    // tr(Sigma) is 10 coordinates of variance ~1.
+    let trace = mean(g, "measurements", "trace_sigma").unwrap();
+    assert!((trace - 10.0).abs() < 1.5, "{trace}");
+}
+
+#[test]
+fn saddle_escape_noise_escapes_sooner_than_gd_and_momentum_sooner_still() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("saddle_escape", tmp.path()));
+    let escaped: BTreeMap<String, (f64, u64)> = groups(&s)
+        .iter()
+        .map(|g| {
+            let stats = &g["measurements"]["escaped_at"];
+            (
+                g["variant"].as_str().unwrap().to_string(),
+                (
+                    stats["mean"].as_f64().unwrap_or(f64::INFINITY),
+                    stats["n"].as_u64().unwrap_or(0),
+                ),
+            )
+        })
+        .collect();
+    let seeds = groups(&s)[0]["seeds"].as_array().unwrap().len() as u64;
+    // Every SGD and momentum seed escapes; GD, on the stable manifold, only through rounding
+    // and far later.
+    assert_eq!(escaped["sgd"].1, seeds);
+    assert_eq!(escaped["momentum"].1, seeds);
+    assert!(escaped["gd"].0 > 5.0 * escaped["sgd"].0, "{escaped:?}");
+    assert!(escaped["momentum"].0 < escaped["sgd"].0, "{escaped:?}");
+}
+
+#[test]
+fn local_minima_gd_stays_shallow_and_sgd_sometimes_reaches_the_deep_well() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("local_minima", tmp.path());
+    let s = summary(&dir);
+    let landscape =
+        descent_models::Landscape::from(descent_models::landscape::DoubleWell::new(2).unwrap());
+    let index = |x: f64| {
+        landscape
+            .critical_points()
+            .iter()
+            .position(|c| (c.point[0] - x).abs() < 1e-12)
+            .unwrap()
+            .to_string()
+    };
+    let (shallow, deep) = (index(-1.0), index(2.0));
+    for g in groups(&s) {
+        let counts = g["categories"]["basin"].as_object().unwrap();
+        let seeds = g["seeds"].as_array().unwrap().len() as u64;
+        match g["variant"].as_str().unwrap() {
+            "gd" => assert_eq!(counts[&shallow].as_u64(), Some(seeds), "{counts:?}"),
+            _ => {
+                let in_deep = counts.get(&deep).and_then(Value::as_u64).unwrap_or(0);
+                assert!(
+                    in_deep >= 1,
+                    "no SGD seed reached the deep well: {counts:?}"
+                );
+            }
+        }
+    }
+}
