@@ -174,6 +174,10 @@ pub struct MeasureSpec {
     /// evaluation interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<u64>,
+    /// The interval in epochs instead (fractions allowed): variants with different batch
+    /// sizes are then measured at the same points of the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_epochs: Option<f64>,
     /// The probe's options.
     #[serde(flatten)]
     pub options: toml::Table,

@@ -96,8 +96,14 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
         crate::optim::lr_plan(variant, limits.steps)
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
-        crate::probe::Probes::build(&run.experiment.measure, task, limits.eval_every, run.seed)
-            .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        crate::probe::Probes::build(
+            &run.experiment.measure,
+            task,
+            limits.eval_every,
+            limits.batches_per_epoch,
+            run.seed,
+        )
+        .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
         if let Some(target) = &run.experiment.target
             && target.metric.measured()
             && !run

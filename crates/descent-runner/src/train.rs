@@ -117,8 +117,14 @@ pub fn execute<B: AutodiffBackend>(
     let limits = limits(experiment, task, &plan);
     let lr = lr_plan(variant, limits.steps).map_err(anyhow::Error::msg)?;
     let optimizer = optimizer_config(variant, run.seed).map_err(anyhow::Error::msg)?;
-    let probes = Probes::build(&experiment.measure, task, limits.eval_every, run.seed)
-        .map_err(anyhow::Error::msg)?;
+    let probes = Probes::build(
+        &experiment.measure,
+        task,
+        limits.eval_every,
+        limits.batches_per_epoch,
+        run.seed,
+    )
+    .map_err(anyhow::Error::msg)?;
     let context = LoopContext {
         run,
         dir,

@@ -89,6 +89,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "batch_noise",
         "saddle_escape",
         "local_minima",
+        "gd_vs_sgd",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -303,4 +304,24 @@ fn local_minima_gd_stays_shallow_and_sgd_sometimes_reaches_the_deep_well() {
             }
         }
     }
+}
+
+#[test]
+fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("gd_vs_sgd", tmp.path());
+    let s = summary(&dir);
+    let epochs = |variant: &str| -> f64 {
+        let g = groups(&s).iter().find(|g| g["variant"] == variant).unwrap();
+        let record: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{variant}-s0/run.json"))).unwrap(),
+        )
+        .unwrap();
+        let per_epoch = record["limits"]["batches_per_epoch"].as_f64().unwrap();
+        g["steps_to_target"]["mean"]
+            .as_f64()
+            .map_or(f64::INFINITY, |steps| steps / per_epoch)
+    };
+    let (gd, sgd) = (epochs("gd"), epochs("sgd-b32"));
+    assert!(sgd.is_finite() && sgd < gd, "SGD {sgd} epochs, GD {gd}");
 }

@@ -67,7 +67,7 @@ fn probes(measure: &str, task: &Task) -> Probes {
         measure: Vec<MeasureSpec>,
     }
     let file: File = toml::from_str(measure).unwrap();
-    Probes::build(&file.measure, task, 1, 7).unwrap()
+    Probes::build(&file.measure, task, 1, 1, 7).unwrap()
 }
 
 fn values(list: Vec<(String, f64)>) -> BTreeMap<String, f64> {

@@ -148,6 +148,7 @@ impl Probes {
         specs: &[MeasureSpec],
         task: &Task,
         default_every: u64,
+        batches_per_epoch: u64,
         seed: u64,
     ) -> std::result::Result<Probes, String> {
         let mut probes = Vec::with_capacity(specs.len());
@@ -163,8 +164,18 @@ impl Probes {
             if spec.every == Some(0) {
                 return Err(format!("{field}.every = 0: must be at least 1"));
             }
+            let every = match (spec.every, spec.every_epochs) {
+                (Some(_), Some(_)) => {
+                    return Err(format!("{field}: give every or every_epochs, not both"));
+                }
+                (None, Some(e)) if !(e.is_finite() && e > 0.0) => {
+                    return Err(format!("{field}.every_epochs = {e}: must be a number > 0"));
+                }
+                (None, Some(e)) => ((e * batches_per_epoch as f64).round() as u64).max(1),
+                (every, None) => every.unwrap_or(default_every),
+            };
             let probe = (entry.build)(&spec.options, task, &field)?;
-            probes.push((spec.every.unwrap_or(default_every).max(1), probe));
+            probes.push((every.max(1), probe));
         }
         Ok(Probes { probes, seed })
     }
