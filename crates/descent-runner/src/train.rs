@@ -335,7 +335,8 @@ where
                 elapsed(&state),
             );
         }
-        if logged && let Some(w) = (walker.coordinates)(&module) {
+        // Schedule-Free trains at y and is evaluated at its average x: the trajectory shows x.
+        if logged && let Some(w) = (walker.coordinates)(&optimizer.eval_point(module.clone())) {
             let value = (walker.landscape_value)(&w);
             state.trajectory.push(TrajectoryRow {
                 step,

@@ -375,3 +375,57 @@ fn tuning_on_validation_needs_a_validation_split() {
     );
     assert!(on_objective.is_ok());
 }
+
+#[test]
+fn a_schedule_free_trajectory_shows_the_averaged_point_that_evaluation_uses() {
+    let text = r#"
+name = "sf"
+seeds = [0]
+
+[problem]
+landscape = "rosenbrock"
+start = [-1.2, 1.0]
+
+[budget]
+steps = 40
+
+[eval]
+every = 5
+
+[[variants]]
+name = "sf"
+lr = 0.001
+optimizer = { kind = "schedule_free_sgd" }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("sf.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options)
+        .unwrap()
+        .join("sf-s0");
+    // test_loss is f at the evaluation point x; the trajectory's loss column is f at the
+    // recorded point: the same numbers at every evaluated step.
+    let column = |file: &str, name: &str| -> Vec<(u64, f64)> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = header.iter().position(|h| *h == name).unwrap();
+        lines
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (!cells[at].is_empty())
+                    .then(|| (cells[0].parse().unwrap(), cells[at].parse().unwrap()))
+            })
+            .collect()
+    };
+    let path: std::collections::BTreeMap<u64, f64> =
+        column("trajectory.csv", "loss").into_iter().collect();
+    let evaluated = column("metrics.csv", "test_loss");
+    assert!(evaluated.len() >= 8);
+    for (step, value) in evaluated {
+        assert_eq!(path[&step], value, "step {step}");
+    }
+}
