@@ -199,6 +199,9 @@ pub struct TuneConfig {
     pub metric: Option<Metric>,
 }
 
+/// The most learning rates a tuning grid may have.
+pub const MAX_GRID_POINTS: usize = 1000;
+
 /// A learning-rate grid as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -234,8 +237,10 @@ impl Grid {
                 if !(low > 0.0 && high > low && low.is_finite() && high.is_finite()) {
                     return Err(format!("{text:?}: needs 0 < low < high"));
                 }
-                if count < 2 {
-                    return Err(format!("{text:?}: needs at least 2 points"));
+                if !(2..=MAX_GRID_POINTS).contains(&count) {
+                    return Err(format!(
+                        "{text:?}: needs between 2 and {MAX_GRID_POINTS} points"
+                    ));
                 }
                 let ratio = (high / low).ln() / (count - 1) as f64;
                 // Rounded to 12 significant digits, so 1e-4:1:5 gives 0.01, not
@@ -248,8 +253,11 @@ impl Grid {
                     .collect()
             }
         };
-        if rates.len() < 2 || rates.len() > 1000 {
-            return Err(format!("{} rates: give between 2 and 1000", rates.len()));
+        if rates.len() < 2 || rates.len() > MAX_GRID_POINTS {
+            return Err(format!(
+                "{} rates: give between 2 and {MAX_GRID_POINTS}",
+                rates.len()
+            ));
         }
         if let Some(bad) = rates.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
             return Err(format!("{bad}: every rate must be a finite number > 0"));

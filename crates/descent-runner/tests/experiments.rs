@@ -90,6 +90,9 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "saddle_escape",
         "local_minima",
         "gd_vs_sgd",
+        "seed_variance",
+        "schedules",
+        "sharp_vs_flat",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -324,4 +327,67 @@ fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
     };
     let (gd, sgd) = (epochs("gd"), epochs("sgd-b32"));
     assert!(sgd.is_finite() && sgd < gd, "SGD {sgd} epochs, GD {gd}");
+}
+
+/// `metrics.csv`'s column `name` by step, where present.
+fn column(run: &Path, name: &str) -> BTreeMap<u64, f64> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (!cells[at].is_empty()).then(|| (cells[0].parse().unwrap(), cells[at].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn seed_variance_the_seed_alone_moves_the_test_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("seed_variance", tmp.path()));
+    let accuracy = &groups(&s)[0]["metrics"]["final_test_accuracy"];
+    let (min, max) = (
+        accuracy["min"].as_f64().unwrap(),
+        accuracy["max"].as_f64().unwrap(),
+    );
+    // Five seeds of one configuration: at least half a point of test accuracy apart.
+    assert!(max - min >= 0.005, "{accuracy}");
+    assert!(accuracy["std"].as_f64().unwrap() > 0.0 && accuracy["n"].as_u64() == Some(5));
+}
+
+#[test]
+fn schedules_follow_their_formulas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("schedules", tmp.path());
+    let lr = |variant: &str| column(&dir.join(format!("{variant}-s0")), "lr");
+    let peak = 0.05;
+    // Step: gamma 0.3 every 24 steps (the quick setting).
+    let step = lr("step");
+    assert_eq!(step[&0], peak);
+    assert!((step[&24] - 0.3 * peak).abs() < 1e-12 && (step[&48] - 0.09 * peak).abs() < 1e-12);
+    // Warm-up from 1% of the peak.
+    assert!((lr("warmup-cosine")[&0] - 0.01 * peak).abs() < 1e-12);
+    // Constant stays; cosine and one-cycle end near zero; 1/sqrt(t) decays.
+    assert!(lr("constant").values().all(|&v| v == peak));
+    for decaying in ["cosine", "one-cycle", "inverse-sqrt"] {
+        let values = lr(decaying);
+        let last = *values.values().last().unwrap();
+        assert!(last < 0.5 * peak, "{decaying}: {last}");
+    }
+    let s = summary(&dir);
+    assert_eq!(groups(&s).len(), 7);
+}
+
+#[test]
+fn sharp_vs_flat_large_batches_end_sharper() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("sharp_vs_flat", tmp.path()));
+    let sharpness = |variant: &str| {
+        let g = groups(&s).iter().find(|g| g["variant"] == variant).unwrap();
+        mean(g, "measurements", "sharpness").unwrap()
+    };
+    let (small, large) = (sharpness("small-batch"), sharpness("large-batch"));
+    assert!(large > small, "large batch {large} vs small batch {small}");
 }
