@@ -319,7 +319,14 @@ mod tests {
         assert_eq!(rates.len(), 5);
         assert_eq!((rates[0], rates[4]), (1e-4, 1.0));
         assert_eq!(rates[1..4], [1e-3, 1e-2, 1e-1]);
-        for bad in ["1:1e-4:5", "0:1:5", "1e-4:1:1", "1e-4:1", "a:1:3", "1e-4:1:99999999999"] {
+        for bad in [
+            "1:1e-4:5",
+            "0:1:5",
+            "1e-4:1:1",
+            "1e-4:1",
+            "a:1:3",
+            "1e-4:1:99999999999",
+        ] {
             assert!(Grid::Spec(bad.into()).rates().is_err(), "{bad}");
         }
         assert!(Grid::List(vec![0.1, 0.1]).rates().is_err());
