@@ -93,6 +93,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "seed_variance",
         "schedules",
         "sharp_vs_flat",
+        "optimizers_fmnist",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -390,4 +391,34 @@ fn sharp_vs_flat_large_batches_end_sharper() {
     };
     let (small, large) = (sharpness("small-batch"), sharpness("large-batch"));
     assert!(large > small, "large batch {large} vs small batch {small}");
+}
+
+#[test]
+fn optimizers_fmnist_every_optimizer_is_tuned_then_rerun_at_its_best_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = experiments_dir().join("optimizers_fmnist.toml");
+    let plan = config::load_with(&file, &[], None, true).unwrap();
+    let protocol = descent_runner::tune::protocol(&plan, None, None, None).unwrap();
+    assert_eq!(protocol.grid, vec![1e-3, 1e-2, 1e-1]);
+    let options = RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let dir = descent_runner::tune::run(&plan, &protocol, tmp.path(), &options).unwrap();
+    let report: descent_runner::tune::TuneReport =
+        serde_json::from_slice(&std::fs::read(dir.join("tune.json")).unwrap()).unwrap();
+    assert_eq!(report.choices.len(), 8);
+    let s = summary(&dir.join("final"));
+    for g in groups(&s) {
+        let variant = g["variant"].as_str().unwrap();
+        let choice = report
+            .choices
+            .iter()
+            .find(|c| c.variant == variant)
+            .unwrap();
+        assert!(choice.best.is_some(), "{variant}");
+        // At its tuned rate every optimizer learns the digits (10 classes, chance 0.1).
+        let accuracy = mean(g, "metrics", "final_test_accuracy").unwrap();
+        assert!(accuracy > 0.8, "{variant}: {accuracy}");
+    }
 }
