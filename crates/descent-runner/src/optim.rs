@@ -110,13 +110,18 @@ fn kind<'a>(
     }
 }
 
-/// The optimizer registry: one line per optimizer kind, `Variant => "kind", Config, Optimizer,
-/// |seed| its default config`. The kinds experiment files accept, the enums and their
-/// dispatch all come from this list.
+/// The optimizer registry: one line per optimizer kind, `Variant [| LookaheadVariant] =>
+/// "kind", Config, Optimizer, |seed| its default config`. The kinds experiment files accept,
+/// the enums and their dispatch all come from this list; a kind with a `| LookaheadVariant`
+/// can also be the `inner` of `kind = "lookahead"` (kinds that take their gradient or their
+/// evaluation elsewhere, Nesterov's look-ahead form and Schedule-Free, cannot).
 macro_rules! any_optimizer {
-    ($( $variant:ident => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr );* $(;)?) => {
+    ($( $variant:ident $(| $lookahead:ident)? => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr );* $(;)?) => {
         /// The optimizer kinds an experiment can name.
-        pub const OPTIMIZERS: &[&str] = &[$($kind),*];
+        pub const OPTIMIZERS: &[&str] = &[$($kind,)* "lookahead"];
+
+        /// The kinds `lookahead` can wrap.
+        pub const LOOKAHEAD_INNER: &[&str] = &[$($( { stringify!($lookahead); $kind }, )?)*];
 
         /// Any optimizer, on module `M`: enum dispatch keeps the step a direct call.
         #[allow(clippy::large_enum_variant)]
@@ -124,6 +129,10 @@ macro_rules! any_optimizer {
             $(
                 #[doc = concat!("`", $kind, "`")]
                 $variant(OptimizerAdaptor<$opt, M, B>),
+                $(
+                    #[doc = concat!("`lookahead` around `", $kind, "`")]
+                    $lookahead(OptimizerAdaptor<Lookahead<$opt>, M, B>),
+                )?
             )*
         }
 
@@ -133,6 +142,10 @@ macro_rules! any_optimizer {
             $(
                 #[doc = concat!("`", $kind, "`")]
                 $variant($config),
+                $(
+                    #[doc = concat!("`lookahead` around `", $kind, "`")]
+                    $lookahead(LookaheadConfig, $config),
+                )?
             )*
         }
 
@@ -141,6 +154,7 @@ macro_rules! any_optimizer {
             pub fn parse(table: &Table, field: &str, seed: u64) -> std::result::Result<Self, String> {
                 let kind = kind(table, field, OPTIMIZERS)?;
                 let config = match kind {
+                    "lookahead" => Self::lookahead(table, field, seed)?,
                     $(
                         $kind => {
                             let $seed = seed;
@@ -154,16 +168,48 @@ macro_rules! any_optimizer {
                 Ok(config)
             }
 
+            /// `kind = "lookahead"`: its `k` and `alpha`, and the `inner` optimizer's table.
+            fn lookahead(table: &Table, field: &str, seed: u64) -> std::result::Result<Self, String> {
+                let lookahead: LookaheadConfig =
+                    overlay(&LookaheadConfig::new(), table, field, &["inner"])?;
+                let inner_field = format!("{field}.inner");
+                let Some(toml::Value::Table(inner)) = table.get("inner") else {
+                    return Err(format!(
+                        "{inner_field} is missing: the optimizer lookahead wraps, e.g. \
+                         inner = {{ kind = \"sgd\" }}; allowed kinds: {}",
+                        LOOKAHEAD_INNER.join(", ")
+                    ));
+                };
+                let inner_kind = kind(inner, &inner_field, OPTIMIZERS)?;
+                if !LOOKAHEAD_INNER.contains(&inner_kind) {
+                    return Err(format!(
+                        "{inner_field}.kind = {inner_kind:?} cannot be wrapped by lookahead; \
+                         allowed: {}",
+                        LOOKAHEAD_INNER.join(", ")
+                    ));
+                }
+                Ok(match Self::parse(inner, &inner_field, seed)? {
+                    $($( OptimizerConfig::$variant(c) => OptimizerConfig::$lookahead(lookahead, c), )?)*
+                    _ => return Err(format!("{inner_field}: cannot be wrapped by lookahead")),
+                })
+            }
+
             fn validate(&self) -> std::result::Result<(), descent_optim::OptimError> {
                 match self {
-                    $( OptimizerConfig::$variant(c) => c.validate(), )*
+                    $(
+                        OptimizerConfig::$variant(c) => c.validate(),
+                        $( OptimizerConfig::$lookahead(l, c) => l.validate().and_then(|()| c.validate()), )?
+                    )*
                 }
             }
 
             /// The optimizer for module type `M` on backend `B`.
             pub fn init<M: AutodiffModule<B>, B: AutodiffBackend>(&self) -> Result<AnyOptimizer<M, B>> {
                 Ok(match self {
-                    $( OptimizerConfig::$variant(c) => AnyOptimizer::$variant(c.init()?), )*
+                    $(
+                        OptimizerConfig::$variant(c) => AnyOptimizer::$variant(c.init()?),
+                        $( OptimizerConfig::$lookahead(l, c) => AnyOptimizer::$lookahead(l.init(c.build()?)?), )?
+                    )*
                 })
             }
         }
@@ -172,7 +218,10 @@ macro_rules! any_optimizer {
             /// One step with learning rate `lr`.
             pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
                 match self {
-                    $( AnyOptimizer::$variant(o) => o.step(lr, module, grads), )*
+                    $(
+                        AnyOptimizer::$variant(o) => o.step(lr, module, grads),
+                        $( AnyOptimizer::$lookahead(o) => o.step(lr, module, grads), )?
+                    )*
                 }
             }
 
@@ -180,7 +229,10 @@ macro_rules! any_optimizer {
             pub fn save(&self) -> Result<Vec<u8>> {
                 let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
                 Ok(match self {
-                    $( AnyOptimizer::$variant(o) => recorder.record(o.to_record(), ())?, )*
+                    $(
+                        AnyOptimizer::$variant(o) => recorder.record(o.to_record(), ())?,
+                        $( AnyOptimizer::$lookahead(o) => recorder.record(o.to_record(), ())?, )?
+                    )*
                 })
             }
 
@@ -188,10 +240,16 @@ macro_rules! any_optimizer {
             pub fn load(self, bytes: Vec<u8>, device: &B::Device) -> Result<Self> {
                 let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
                 Ok(match self {
-                    $( AnyOptimizer::$variant(o) => {
-                        let record = recorder.load(bytes, device)?;
-                        AnyOptimizer::$variant(o.load_record(record))
-                    } )*
+                    $(
+                        AnyOptimizer::$variant(o) => {
+                            let record = recorder.load(bytes, device)?;
+                            AnyOptimizer::$variant(o.load_record(record))
+                        }
+                        $( AnyOptimizer::$lookahead(o) => {
+                            let record = recorder.load(bytes, device)?;
+                            AnyOptimizer::$lookahead(o.load_record(record))
+                        } )?
+                    )*
                 })
             }
         }
@@ -205,21 +263,21 @@ fn unreachable_kind<T>(kind: &str) -> std::result::Result<T, String> {
 // Defaults are PyTorch's (each config's `new()`); noisy GD's noise is keyed by the run's
 // seed through the seed tree, so it shares no numbers with the weights or batch order.
 any_optimizer! {
-    Sgd => "sgd", SgdConfig, Sgd, |_seed| SgdConfig::new();
+    Sgd | LookaheadSgd => "sgd", SgdConfig, Sgd, |_seed| SgdConfig::new();
     NesterovLookahead => "nesterov_lookahead", NesterovLookaheadConfig, NesterovLookahead,
         |_seed| NesterovLookaheadConfig::new();
-    Adam => "adam", AdamConfig, Adam, |_seed| AdamConfig::new();
-    AdamW => "adamw", AdamWConfig, AdamW, |_seed| AdamWConfig::new();
-    NAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
-    RAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
-    Adamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
-    RmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
-    Adagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
-    Adadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();
-    Lion => "lion", LionConfig, Lion, |_seed| LionConfig::new();
+    Adam | LookaheadAdam => "adam", AdamConfig, Adam, |_seed| AdamConfig::new();
+    AdamW | LookaheadAdamW => "adamw", AdamWConfig, AdamW, |_seed| AdamWConfig::new();
+    NAdam | LookaheadNAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
+    RAdam | LookaheadRAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
+    Adamax | LookaheadAdamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
+    RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
+    Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
+    Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();
+    Lion | LookaheadLion => "lion", LionConfig, Lion, |_seed| LionConfig::new();
     ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd, |_seed| ScheduleFreeSgdConfig::new();
     ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW, |_seed| ScheduleFreeAdamWConfig::new();
-    NoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd, |seed| NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0));
+    NoisyGd | LookaheadNoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd, |seed| NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0));
 }
 
 impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {

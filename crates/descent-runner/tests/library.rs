@@ -429,3 +429,82 @@ optimizer = { kind = "schedule_free_sgd" }
         assert_eq!(path[&step], value, "step {step}");
     }
 }
+
+#[test]
+fn lookahead_wraps_an_inner_optimizer_from_the_experiment_file() {
+    let text = r#"
+name = "la"
+seeds = [0]
+
+[problem]
+landscape = "elongated_bowl"
+start = [3.0, 2.0]
+
+[budget]
+steps = 20
+
+[[variants]]
+name = "la"
+lr = 0.1
+optimizer = { kind = "lookahead", k = 3, alpha = 0.5, inner = { kind = "sgd", momentum = 0.5 } }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("la.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options).unwrap();
+    let trajectory = std::fs::read_to_string(dir.join("la-s0/trajectory.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = trajectory
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .take(2)
+                .map(|x| x.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    // By hand: heavy-ball SGD (PyTorch form) as the fast weights, every 3 steps the slow
+    // weights move half way to them and the fast weights restart there; the momentum
+    // buffer carries on.
+    let (lr, beta, k, alpha) = (0.1, 0.5, 3, 0.5);
+    let (mut fast, mut slow, mut buffer) = ([3.0f64, 2.0], [3.0f64, 2.0], None::<[f64; 2]>);
+    for (t, row) in rows.iter().enumerate() {
+        assert!(
+            (row[0] - fast[0]).abs() <= 1e-12 && (row[1] - fast[1]).abs() <= 1e-12,
+            "step {t}: {row:?} vs {fast:?}"
+        );
+        let g = [2.0 * fast[0], 8.0 * fast[1]];
+        let b = match buffer {
+            Some(b) => [beta * b[0] + g[0], beta * b[1] + g[1]],
+            None => g,
+        };
+        buffer = Some(b);
+        fast = [fast[0] - lr * b[0], fast[1] - lr * b[1]];
+        if (t + 1) % k == 0 {
+            slow = [
+                slow[0] + alpha * (fast[0] - slow[0]),
+                slow[1] + alpha * (fast[1] - slow[1]),
+            ];
+            fast = slow;
+        }
+    }
+    // Kinds that take their gradient or evaluation elsewhere are refused as inner ones.
+    let wrapped = text.replace(
+        "inner = { kind = \"sgd\", momentum = 0.5 }",
+        "inner = { kind = \"schedule_free_sgd\" }",
+    );
+    let plan = config::parse(&wrapped, Path::new("la.toml"), &[], None).unwrap();
+    let error = format!("{:#}", experiment::prepare(plan, None).err().unwrap());
+    assert!(
+        error.contains("variants.la.optimizer.inner.kind"),
+        "{error}"
+    );
+    let bare = text.replace(", inner = { kind = \"sgd\", momentum = 0.5 }", "");
+    let plan = config::parse(&bare, Path::new("la.toml"), &[], None).unwrap();
+    let error = format!("{:#}", experiment::prepare(plan, None).err().unwrap());
+    assert!(error.contains("inner is missing"), "{error}");
+}
