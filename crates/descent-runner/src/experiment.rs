@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, Plan, RunSpec};
 use crate::error::usage;
+use crate::metric::Metric;
 use crate::output;
 use crate::problem::Task;
 use crate::{plots, pool, provenance, summary, train};
@@ -94,8 +95,25 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
         let variant = &run.experiment.variants[0];
         crate::optim::optimizer_config(variant, run.seed)
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
-        crate::optim::lr_plan(variant, limits.steps)
+        let lr = crate::optim::lr_plan(variant, limits.steps)
             .map_err(|e| usage(format!("{shown}{at}: {e}")))?;
+        if let Some(p) = &lr.plateau {
+            let available = match (task, p.metric) {
+                (Task::Supervised(t), Metric::ValLoss | Metric::ValAccuracy) => {
+                    t.validation.is_some()
+                }
+                (Task::Supervised(t), Metric::TestLoss | Metric::TestAccuracy) => t.test.is_some(),
+                (Task::Landscape(_), Metric::TestLoss) => true,
+                _ => false,
+            };
+            if !available {
+                return Err(usage(format!(
+                    "{shown}: variants.{}.schedule.metric = {}: this problem does not measure \
+                     it (a validation metric needs problem.validation = N)",
+                    variant.name, p.metric
+                )));
+            }
+        }
         crate::probe::Probes::build(
             &run.experiment.measure,
             task,

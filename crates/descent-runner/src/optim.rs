@@ -19,7 +19,8 @@ use descent_optim::optim::*;
 use descent_optim::schedule::{
     ConstantLrConfig, CosineAnnealingLrConfig, CosineAnnealingWarmRestartsConfig, CyclicLrConfig,
     ExponentialLrConfig, InverseSqrtLrConfig, LinearLrConfig, MultiStepLrConfig, OneCycleLrConfig,
-    PolynomialLrConfig, Schedule, ScheduleConfig, StepLrConfig, WarmupStableDecayConfig,
+    PlateauMode, PolynomialLrConfig, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, Schedule,
+    ScheduleConfig, StepLrConfig, WarmupStableDecayConfig,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +28,7 @@ use serde_json::Value as Json;
 use toml::Table;
 
 use crate::config::Variant;
+use crate::metric::Metric;
 
 /// Schedule fields that the variant's `lr` sets.
 const LR_KEYS: [&str; 2] = ["initial_lr", "max_lr"];
@@ -301,12 +303,71 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
     }
 }
 
-/// A variant's learning rate as a pure function of the step, and its clipping.
+/// A variant's learning rate as a pure function of the step (or, for `plateau`, driven by
+/// a metric), and its clipping.
 #[derive(Debug, Clone)]
 pub struct LrPlan {
     schedule: Arc<dyn Schedule>,
+    /// `kind = "plateau"`: the rate follows this, stepped at every evaluation.
+    pub plateau: Option<Plateau>,
     /// Gradient clipping, if any.
     pub clipping: Option<Clipping>,
+}
+
+/// PyTorch's `ReduceLROnPlateau` on one metric of the evaluations.
+#[derive(Debug, Clone)]
+pub struct Plateau {
+    /// The scheduler, with its state.
+    pub schedule: ReduceLrOnPlateau,
+    /// The metric it watches (default `val_loss`); its direction sets `mode`.
+    pub metric: Metric,
+}
+
+fn plateau(table: &Table, field: &str, variant: &Variant) -> std::result::Result<Plateau, String> {
+    if variant.warmup.unwrap_or(0) > 0 {
+        return Err(format!(
+            "{field}: a plateau schedule takes no warmup (it starts at lr and only lowers it)"
+        ));
+    }
+    if let Some(k) = ["initial_lr", "mode"]
+        .iter()
+        .find(|k| table.contains_key(**k))
+    {
+        return Err(format!(
+            "{field}.{k}: set by the runner (the variant's lr; the metric's direction)"
+        ));
+    }
+    let metric = match table.get("metric") {
+        None => Metric::ValLoss,
+        Some(toml::Value::String(name)) => {
+            serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                format!(
+                    "{field}.metric = {name:?} is not known; allowed: {}",
+                    Metric::ALL.map(Metric::name).join(", ")
+                )
+            })?
+        }
+        Some(other) => return Err(format!("{field}.metric = {other}: expected a metric name")),
+    };
+    if !matches!(
+        metric,
+        Metric::ValLoss | Metric::ValAccuracy | Metric::TestLoss | Metric::TestAccuracy
+    ) {
+        return Err(format!(
+            "{field}.metric = {metric}: a plateau schedule watches an evaluation metric (val_loss, \
+             val_accuracy, test_loss, test_accuracy)"
+        ));
+    }
+    let mode = if metric.higher_is_better() {
+        PlateauMode::Max
+    } else {
+        PlateauMode::Min
+    };
+    let default = ReduceLrOnPlateauConfig::new(variant.lr).with_mode(mode);
+    let config: ReduceLrOnPlateauConfig =
+        overlay(&default, table, field, &["metric", "initial_lr", "mode"])?;
+    let schedule = config.build().map_err(|e| format!("{field}: {e}"))?;
+    Ok(Plateau { schedule, metric })
 }
 
 impl LrPlan {
@@ -319,12 +380,20 @@ impl LrPlan {
 /// The learning-rate plan of `variant` for a run of `total_steps` steps (when known).
 pub fn lr_plan(variant: &Variant, total_steps: Option<u64>) -> std::result::Result<LrPlan, String> {
     let field = format!("variants.{}.schedule", variant.name);
+    let plateau = match &variant.schedule {
+        Some(table) if table.get("kind").and_then(toml::Value::as_str) == Some("plateau") => {
+            Some(plateau(table, &field, variant)?)
+        }
+        _ => None,
+    };
     // After a warm-up the schedule restarts at its milestone: its default length is the rest.
     let warmup = variant.warmup.unwrap_or(0);
     let after_warmup = total_steps.map(|t| t.saturating_sub(warmup).max(1));
     let main = match &variant.schedule {
-        None => ScheduleConfig::Constant(ConstantLrConfig::plain(variant.lr)),
-        Some(table) => schedule_config(table, &field, variant.lr, after_warmup)?,
+        Some(table) if plateau.is_none() => {
+            schedule_config(table, &field, variant.lr, after_warmup)?
+        }
+        _ => ScheduleConfig::Constant(ConstantLrConfig::plain(variant.lr)),
     };
     let config = match variant.warmup {
         None | Some(0) => main,
@@ -354,6 +423,7 @@ pub fn lr_plan(variant: &Variant, total_steps: Option<u64>) -> std::result::Resu
     };
     Ok(LrPlan {
         schedule: Arc::from(schedule),
+        plateau,
         clipping,
     })
 }
@@ -395,8 +465,9 @@ fn schedule_config(
 /// The kinds experiment files accept and the dispatch come from this list.
 macro_rules! any_schedule {
     ($( $kind:literal => $variant:ident, [$($required:literal),*], |$lr:ident, $total:ident| $default:expr );* $(;)?) => {
-        /// The schedule kinds an experiment can name.
-        pub const SCHEDULES: &[&str] = &[$($kind),*];
+        /// The schedule kinds an experiment can name (`plateau` is driven by a metric, not
+        /// the step).
+        pub const SCHEDULES: &[&str] = &[$($kind,)* "plateau"];
 
         fn registered_schedule(
             kind: &str,

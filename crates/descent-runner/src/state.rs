@@ -51,6 +51,9 @@ pub struct Progressed {
     /// What each probe carries between measurements.
     #[serde(default)]
     pub probes: Vec<Vec<f64>>,
+    /// A plateau schedule's state: `(lr, best, bad evaluations, cooldown, evaluations)`.
+    #[serde(default)]
+    pub plateau: Option<(f64, f64, usize, usize, usize)>,
     /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
     /// only resumed by the same run.
     pub fingerprint: String,

@@ -31,6 +31,7 @@ use crate::state::{
     TrajectoryRow,
 };
 use descent_optim::clip::Clipping;
+use descent_optim::schedule::ReduceLrOnPlateauRecord;
 
 /// The budget and cadences of `experiment` on `task` with `plan`.
 pub fn limits(experiment: &Experiment, task: &Task, plan: &BatchPlan) -> Limits {
@@ -260,6 +261,18 @@ where
         state = checkpoint.progress;
         probes.restore(state.probes.clone());
     }
+    let mut plateau = lr.plateau.clone();
+    if let (Some(p), Some((lr, best, num_bad_epochs, cooldown_counter, last_epoch))) =
+        (plateau.as_mut(), state.plateau)
+    {
+        p.schedule = p.schedule.clone().load_record(ReduceLrOnPlateauRecord {
+            lr,
+            best,
+            num_bad_epochs,
+            cooldown_counter,
+            last_epoch,
+        });
+    }
     // The run's training clock: moved forward over evaluations, probes and checkpoints,
     // which it does not count (time-to-target measures training alone).
     let started = Cell::new(Instant::now());
@@ -286,7 +299,10 @@ where
         let logged = step.is_multiple_of(limits.log_every) || last;
         let evaluated = step.is_multiple_of(limits.eval_every) || last;
 
-        let rate = lr.lr(step);
+        let rate = match &plateau {
+            Some(p) => p.schedule.lr(),
+            None => lr.lr(step),
+        };
         // Nesterov's look-ahead form takes the gradient elsewhere; the same parameter ids
         // make that gradient step the module itself.
         let point = optimizer.gradient_point(module.clone(), rate);
@@ -320,6 +336,12 @@ where
                 state.measurements.push((step, name.to_string(), value));
             }
             started.set(started.get() + began.elapsed());
+            // A plateau schedule watches the evaluations; the new rate holds from the next step.
+            if let Some(p) = plateau.as_mut()
+                && let Some(value) = row.get(p.metric)
+            {
+                p.schedule.step(value);
+            }
         }
         if !diverged && probes.due(step, last) {
             let began = Instant::now();
@@ -395,6 +417,16 @@ where
             let mut progress = state.clone();
             progress.seconds_before = elapsed(&state);
             progress.probes = probes.save();
+            progress.plateau = plateau.as_ref().map(|p| {
+                let r = p.schedule.to_record();
+                (
+                    r.lr,
+                    r.best,
+                    r.num_bad_epochs,
+                    r.cooldown_counter,
+                    r.last_epoch,
+                )
+            });
             let checkpoint = Checkpoint {
                 progress,
                 module: recorder.record(module.clone().into_record(), ())?,

@@ -508,3 +508,74 @@ optimizer = { kind = "lookahead", k = 3, alpha = 0.5, inner = { kind = "sgd", mo
     let error = format!("{:#}", experiment::prepare(plan, None).err().unwrap());
     assert!(error.contains("inner is missing"), "{error}");
 }
+
+#[test]
+fn a_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls() {
+    let text = r#"
+name = "plateau"
+seeds = [0]
+
+[problem]
+dataset = "digits"
+model = "softmax"
+standardize = "global"
+validation = 300
+
+[batch]
+size = 64
+
+[budget]
+steps = 120
+
+[eval]
+every = 4
+log_every = 1
+
+[[variants]]
+name = "sgd"
+lr = 1.0
+optimizer = { kind = "sgd" }
+schedule = { kind = "plateau", factor = 0.5, patience = 1 }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = config::parse(text, Path::new("plateau.toml"), &[], None).unwrap();
+    let options = RunOptions {
+        precision: descent_runner::Precision::F64,
+        ..RunOptions::default()
+    };
+    let dir = experiment::run(plan, tmp.path(), &options).unwrap();
+    let metrics = std::fs::read_to_string(dir.join("sgd-s0/metrics.csv")).unwrap();
+    let rows: Vec<Vec<String>> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    // PyTorch's rule, replayed on the recorded validation losses: better = below best by
+    // more than 1e-4 relatively; more than `patience` bad evaluations halve the rate.
+    let (mut rate, mut best, mut bad) = (1.0f64, f64::INFINITY, 0usize);
+    let mut lowered = 0;
+    for row in &rows {
+        if let Ok(lr) = row[3].parse::<f64>() {
+            assert_eq!(lr, rate, "step {}", row[0]);
+        }
+        if let Ok(val) = row[6].parse::<f64>() {
+            if val < best * (1.0 - 1e-4) {
+                best = val;
+                bad = 0;
+            } else {
+                bad += 1;
+            }
+            if bad > 1 {
+                rate *= 0.5;
+                bad = 0;
+                lowered += 1;
+            }
+        }
+    }
+    assert!(lowered >= 1, "the rate never dropped: make lr larger");
+    // A metric the problem does not measure is refused before anything runs.
+    let without = text.replace("validation = 300\n", "");
+    let plan = config::parse(&without, Path::new("plateau.toml"), &[], None).unwrap();
+    let error = format!("{:#}", experiment::prepare(plan, None).err().unwrap());
+    assert!(error.contains("schedule.metric = val_loss"), "{error}");
+}
