@@ -346,16 +346,18 @@ where
         if !diverged && probes.due(step, last) {
             let began = Instant::now();
             let mut subject = (walker.subject)(&module);
-            for (name, value) in probes.measure(subject.as_mut(), step, last)? {
-                state.measurements.push((step, name, value));
-            }
+            let measured = probes.measure(subject.as_mut(), step, last)?;
             started.set(started.get() + began.elapsed());
             note_measured_target(
                 &mut target_reached,
                 target.as_ref(),
-                &state,
+                step,
+                &measured,
                 elapsed(&state),
             );
+            for (name, value) in measured {
+                state.measurements.push((step, name, value));
+            }
         }
         // Schedule-Free trains at y and is evaluated at its average x: the trajectory shows x.
         if logged && let Some(w) = (walker.coordinates)(&optimizer.eval_point(module.clone())) {
@@ -490,23 +492,22 @@ fn state_target(state: &Progressed, target: Option<&Target>) -> TargetReached {
         .map(|(row, (_, s))| (row.step, *s))
 }
 
-/// Notes a target on a probe measurement (`full_train_loss`) the first time it is reached.
+/// Notes a target on a probe measurement (`full_train_loss`) the first time it is reached:
+/// only the values just measured at `step` are looked at.
 fn note_measured_target(
     reached_at: &mut TargetReached,
     target: Option<&Target>,
-    state: &Progressed,
+    step: u64,
+    measured: &[(String, f64)],
     seconds: f64,
 ) {
     if reached_at.is_none()
         && let Some(t) = target
         && t.metric.measured()
-        && let Some((step, _, _)) = state
-            .measurements
+        && measured
             .iter()
-            .rev()
-            .find(|(_, name, v)| name == t.metric.name() && t.metric.reaches(*v, t.value))
-        && *step == state.step
+            .any(|(name, v)| name == t.metric.name() && t.metric.reaches(*v, t.value))
     {
-        *reached_at = Some((*step, seconds));
+        *reached_at = Some((step, seconds));
     }
 }
