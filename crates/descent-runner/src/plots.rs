@@ -427,15 +427,9 @@ fn against_figure(experiment: &str, groups: &[Group], label: &str, x: X) -> Opti
             (g, curve)
         })
         .collect();
-    let x_max = curves
-        .iter()
-        .flat_map(|(_, c)| c.iter().map(|p| p.0))
-        .fold(0.0, f64::max);
-    curves_figure(
+    linear_x_figure(
         title(experiment, &format!("Train loss vs {label}")),
         label,
-        m.y_label,
-        Axis::linear(0.0, if x_max > 0.0 { x_max } else { 1.0 }),
         m,
         curves,
     )
@@ -463,13 +457,28 @@ fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
             (g, curve)
         })
         .collect();
+    linear_x_figure(
+        title(experiment, "Train loss vs training time"),
+        "training time (s; evaluations and checkpoints not counted)",
+        m,
+        curves,
+    )
+}
+
+/// [`curves_figure`] on a linear x axis from 0 to the largest x of any curve.
+fn linear_x_figure(
+    title: String,
+    x_label: &str,
+    m: &Metric,
+    curves: Vec<(&Group, Curve)>,
+) -> Option<Figure> {
     let x_max = curves
         .iter()
         .flat_map(|(_, c)| c.iter().map(|p| p.0))
         .fold(0.0, f64::max);
     curves_figure(
-        title(experiment, "Train loss vs training time"),
-        "training time (s; evaluations and checkpoints not counted)",
+        title,
+        x_label,
         m.y_label,
         Axis::linear(0.0, if x_max > 0.0 { x_max } else { 1.0 }),
         m,
