@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -40,22 +42,8 @@ fn mean(group: &Value, section: &str, key: &str) -> Option<f64> {
     group[section][key]["mean"].as_f64()
 }
 
-/// `trajectory.csv` of a run: the first two coordinates per logged step.
 fn trajectory(run: &Path) -> Vec<[f64; 2]> {
-    std::fs::read_to_string(run.join("trajectory.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let cells: Vec<f64> = l
-                .split(',')
-                .skip(1)
-                .take(2)
-                .map(|x| x.parse().unwrap())
-                .collect();
-            [cells[0], cells[1]]
-        })
-        .collect()
+    common::trajectory(run)
 }
 
 #[test]
@@ -332,16 +320,7 @@ fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
 
 /// `metrics.csv`'s column `name` by step, where present.
 fn column(run: &Path, name: &str) -> BTreeMap<u64, f64> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = header.iter().position(|h| *h == name).unwrap();
-    lines
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            (!cells[at].is_empty()).then(|| (cells[0].parse().unwrap(), cells[at].parse().unwrap()))
-        })
-        .collect()
+    common::column(run, "metrics.csv", name)
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::path::Path;
 
 use descent_models::landscape::{
@@ -40,16 +42,7 @@ fn an_experiment_runs_in_process_and_matches_the_closed_form() {
     assert_eq!(dir, tmp.path().join("bowl"));
     for seed in [0, 1] {
         let run = dir.join(format!("gd-s{seed}"));
-        let trajectory = std::fs::read_to_string(run.join("trajectory.csv")).unwrap();
-        let last: Vec<f64> = trajectory
-            .lines()
-            .last()
-            .unwrap()
-            .split(',')
-            .skip(1)
-            .take(2)
-            .map(|x| x.parse().unwrap())
-            .collect();
+        let last = *common::trajectory(&run).last().unwrap();
         // GD on x^2 + 4 y^2 with eta = 0.15: w_k = ((1 - 2 eta)^k 3, (1 - 8 eta)^k 2).
         let expected = [0.7f64.powi(30) * 3.0, (-0.2f64).powi(30) * 2.0];
         for (got, want) in last.iter().zip(expected) {
@@ -127,16 +120,7 @@ optimizer = { kind = "sgd" }
         ..RunOptions::default()
     };
     let dir = experiment::run(plan, tmp.path(), &options).unwrap();
-    let trajectory = std::fs::read_to_string(dir.join("gd-s0/trajectory.csv")).unwrap();
-    let last: Vec<f64> = trajectory
-        .lines()
-        .last()
-        .unwrap()
-        .split(',')
-        .skip(1)
-        .take(2)
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let last = *common::trajectory(&dir.join("gd-s0")).last().unwrap();
     let mut w = [1.5_f64, -1.0];
     for _ in 0..40 {
         let g = ExpValley.gradient(&w);
@@ -252,18 +236,7 @@ optimizer = { kind = "nesterov_lookahead", momentum = 0.8 }
         ..RunOptions::default()
     };
     let dir = experiment::run(plan, tmp.path(), &options).unwrap();
-    let trajectory = std::fs::read_to_string(dir.join("nag-s0/trajectory.csv")).unwrap();
-    let rows: Vec<Vec<f64>> = trajectory
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.split(',')
-                .skip(1)
-                .take(2)
-                .map(|x| x.parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let rows = common::trajectory(&dir.join("nag-s0"));
     // The seeds' form by hand on x^2 + 4 y^2: v <- beta v + grad(theta - eta beta v).
     let (eta, beta) = (0.05, 0.8);
     let (mut theta, mut v) = ([3.0f64, 2.0], [0.0f64, 0.0]);
@@ -408,22 +381,8 @@ optimizer = { kind = "schedule_free_sgd" }
         .join("sf-s0");
     // test_loss is f at the evaluation point x; the trajectory's loss column is f at the
     // recorded point: the same numbers at every evaluated step.
-    let column = |file: &str, name: &str| -> Vec<(u64, f64)> {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let at = header.iter().position(|h| *h == name).unwrap();
-        lines
-            .filter_map(|l| {
-                let cells: Vec<&str> = l.split(',').collect();
-                (!cells[at].is_empty())
-                    .then(|| (cells[0].parse().unwrap(), cells[at].parse().unwrap()))
-            })
-            .collect()
-    };
-    let path: std::collections::BTreeMap<u64, f64> =
-        column("trajectory.csv", "loss").into_iter().collect();
-    let evaluated = column("metrics.csv", "test_loss");
+    let path = common::column(&dir, "trajectory.csv", "loss");
+    let evaluated = common::column(&dir, "metrics.csv", "test_loss");
     assert!(evaluated.len() >= 8);
     for (step, value) in evaluated {
         assert_eq!(path[&step], value, "step {step}");
@@ -455,18 +414,7 @@ optimizer = { kind = "lookahead", k = 3, alpha = 0.5, inner = { kind = "sgd", mo
         ..RunOptions::default()
     };
     let dir = experiment::run(plan, tmp.path(), &options).unwrap();
-    let trajectory = std::fs::read_to_string(dir.join("la-s0/trajectory.csv")).unwrap();
-    let rows: Vec<Vec<f64>> = trajectory
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.split(',')
-                .skip(1)
-                .take(2)
-                .map(|x| x.parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let rows = common::trajectory(&dir.join("la-s0"));
     // By hand: heavy-ball SGD (PyTorch form) as the fast weights, every 3 steps the slow
     // weights move half way to them and the fast weights restart there; the momentum
     // buffer carries on.

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,17 +45,7 @@ fn measurements(run: &Path) -> BTreeMap<String, Vec<(u64, f64)>> {
 
 /// One column of `metrics.csv` as `step -> value` (rows where it is present).
 fn metric(run: &Path, column: &str) -> BTreeMap<u64, f64> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = header.iter().position(|h| *h == column).unwrap();
-    lines
-        .filter_map(|line| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let value = cells[at];
-            (!value.is_empty()).then(|| (cells[0].parse().unwrap(), value.parse().unwrap()))
-        })
-        .collect()
+    common::column(run, "metrics.csv", column)
 }
 
 fn task(problem: &str) -> Task {
