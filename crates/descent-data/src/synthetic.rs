@@ -284,6 +284,8 @@ pub struct QuadraticDeep {
     pub hessian: Vec<f64>,
     /// The eigenvalues of `Q`, in the order drawn (90 small, then 10 large).
     pub eigenvalues: Vec<f64>,
+    /// `R^T`, 100 x 100, row-major: column `k` is the unit eigenvector of `eigenvalues[k]`.
+    pub eigenvectors: Vec<f64>,
     /// 1000 training points (no targets).
     pub train: ArrayDataset,
     /// 1000 test points.
@@ -321,6 +323,8 @@ pub fn quadratic_deep(seed: u64) -> Result<QuadraticDeep, DataError> {
     };
     Ok(QuadraticDeep {
         hessian: q.transpose().iter().copied().collect(),
+        // nalgebra stores column-major, so R's storage order is R^T row-major.
+        eigenvectors: rotation.iter().copied().collect(),
         eigenvalues,
         train: points(streams::QUADRATIC_TRAIN, "train")?,
         test: points(streams::QUADRATIC_TEST, "test")?,

@@ -142,6 +142,13 @@ fn quadratic_deep_has_the_deepobs_spectrum() {
         .map(|(i, j)| q[(i, j)].abs())
         .fold(0.0, f64::max);
     assert!(off_diagonal > 1.0, "{off_diagonal}");
+    // Column k of `eigenvectors` is a unit eigenvector of Q for eigenvalues[k], orthogonal
+    // to the others.
+    let v = DMatrix::from_row_slice(d, d, &problem.eigenvectors);
+    let residual =
+        (&q * &v - &v * DMatrix::from_diagonal(&problem.eigenvalues.clone().into())).amax();
+    assert!(residual < 1e-10, "{residual}");
+    assert!((v.transpose() * &v - DMatrix::identity(d, d)).amax() < 1e-12);
     // Points ~ N(0, 0.6^2).
     let x = problem.train.features();
     let var = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64;

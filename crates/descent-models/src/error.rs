@@ -74,6 +74,14 @@ pub enum ModelError {
     /// A landscape registered under a name that is already taken.
     #[error("a landscape named `{0}` is already registered")]
     DuplicateLandscape(&'static str),
+    /// The data a landscape is built from could not be generated.
+    #[error("cannot generate the {landscape} landscape's data: {reason}")]
+    LandscapeData {
+        /// The landscape's name.
+        landscape: &'static str,
+        /// Why (the data crate's error, as text: it is neither `Clone` nor `PartialEq`).
+        reason: String,
+    },
     /// A tensor's values could not be read back from the device.
     #[error("could not read a tensor back: {0}")]
     Readback(String),

@@ -577,7 +577,7 @@ fn the_noise_is_reproducible_from_its_seed() {
         a.noise(),
         stochastic(Landscape::rosenbrock(), 50, 1.0, 6).noise()
     );
-    assert_eq!((a.examples(), a.sigma(), a.seed()), (50, 1.0, 5));
+    assert_eq!((a.examples(), a.sigma(), a.seed()), (50, Some(1.0), 5));
 }
 
 #[test]

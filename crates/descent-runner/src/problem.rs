@@ -152,12 +152,14 @@ impl Task {
     pub fn describe(&self) -> String {
         match self {
             Task::Landscape(t) => match &t.stochastic {
-                Some(s) => format!(
-                    "{} (finite sum of {}, sigma {})",
-                    t.landscape.name(),
-                    s.examples(),
-                    s.sigma()
-                ),
+                Some(s) => match s.sigma() {
+                    Some(sigma) => format!(
+                        "{} (finite sum of {}, sigma {sigma})",
+                        t.landscape.name(),
+                        s.examples()
+                    ),
+                    None => format!("{} (finite sum of {})", t.landscape.name(), s.examples()),
+                },
                 None => t.landscape.name().to_string(),
             },
             Task::Supervised(t) => format!(
@@ -228,13 +230,11 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
     let seed = p.data_seed.unwrap_or(0);
     let stochastic = {
         match (p.noise_sigma, p.noise_examples) {
-            (None, None) => match entry.noise {
-                Some((examples, sigma)) => Some(
-                    Stochastic::new(landscape.clone(), examples, sigma, seed)
-                        .map_err(|e| bad("landscape", e))?,
-                ),
-                None => None,
-            },
+            (None, None) => entry
+                .noise
+                .map(|noise| noise.finite_sum(&landscape, seed))
+                .transpose()
+                .map_err(|e| bad("landscape", e))?,
             (Some(_), Some(0)) => {
                 return Err(bad(
                     "noise_examples",

@@ -82,6 +82,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "schedules",
         "sharp_vs_flat",
         "optimizers_fmnist",
+        "quadratic_deep",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -358,6 +359,47 @@ fn schedules_follow_their_formulas() {
     }
     let s = summary(&dir);
     assert_eq!(groups(&s).len(), 7);
+}
+
+#[test]
+fn quadratic_deep_sharpness_is_lambda_max_and_every_optimizer_descends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("quadratic_deep", tmp.path());
+    // Just above 2/lambda_max, SGD diverges.
+    let summary = summary(&dir);
+    let above = groups(&summary)
+        .iter()
+        .find(|g| g["variant"] == "sgd-above-limit")
+        .unwrap();
+    assert_eq!(above["diverged"].as_array().unwrap().len(), 1, "{above}");
+    // lambda_max of DeepOBS's Hessian as drawn (the probe's power iteration never sees it).
+    let drawn = descent_data::synthetic::quadratic_deep(
+        descent_models::landscape::QUADRATIC_DEEP_HESSIAN_SEED,
+    )
+    .unwrap();
+    let lambda_max = drawn.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
+    // f at the start (1, ..., 1): 1/2 1^T Q 1, the sum of Q's entries over 2.
+    let at_start = 0.5 * drawn.hessian.iter().sum::<f64>();
+    for variant in ["sgd", "momentum", "adam"] {
+        let all = common::measurements(&dir.join(format!("{variant}-s0")));
+        for &(step, sharpness) in &all["sharpness"] {
+            assert!(
+                (sharpness - lambda_max).abs() < 1e-6 * lambda_max,
+                "{variant} at step {step}: {sharpness} vs {lambda_max}"
+            );
+        }
+        let suboptimality = &all["suboptimality"];
+        let (first, last) = (suboptimality[0].1, suboptimality.last().unwrap().1);
+        assert!(
+            (first - at_start).abs() < 1e-9 * at_start,
+            "{first} vs {at_start}"
+        );
+        // SGD noise keeps the end above 0.
+        assert!(
+            last > 0.0 && last < 0.02 * first,
+            "{variant}: {first} -> {last}"
+        );
+    }
 }
 
 #[test]

@@ -31,16 +31,7 @@ fn run(text: &str, out: &Path) -> PathBuf {
 
 /// `measurements.csv` as `name -> [(step, value)]`.
 fn measurements(run: &Path) -> BTreeMap<String, Vec<(u64, f64)>> {
-    let text = std::fs::read_to_string(run.join("measurements.csv")).unwrap();
-    let mut all: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let mut cells = line.split(',');
-        let step = cells.next().unwrap().parse().unwrap();
-        let name = cells.next().unwrap().to_string();
-        let value = cells.next().unwrap().parse().unwrap();
-        all.entry(name).or_default().push((step, value));
-    }
-    all
+    common::measurements(run)
 }
 
 /// One column of `metrics.csv` as `step -> value` (rows where it is present).

@@ -15,19 +15,21 @@
 //! | [`SixHumpCamel`] | `(4 - 2.1 x^2 + x^4/3) x^2 + x y + (4 y^2 - 4) y^2` | two, value -1.0316 |
 //! | [`StrictSaddle`] | `x^2 - y^2` | none (saddle at 0) |
 //! | [`BoundedSaddle`] | `x^4/4 - x^2/2 + y^2/2` | `(+-1, 0)` |
+//! | `quadratic_deep` | DeepOBS's: `1/2 w^T Q w` with 100-D `Q`, a finite sum over its data | `0` |
 //! | [`DoubleWell`] | `x^4/4 - x^3/3 - x^2 + 1/2 sum_j w_j^2` | `(2, 0, ...)`; shallow one at `(-1, 0, ...)` |
 //!
 //! [`Landscape`] is the type callers hold (a shared handle on any [`Family`]); the registry
 //! ([`find`], [`register`], [`BUILT_IN`]) maps the names experiment files use to builders, so a
 //! new landscape is one file plus one registry line; [`Stochastic`] turns any landscape into a finite sum whose
 //! mini-batch gradients carry noise of a chosen variance (and [`Stochastic::two_d_rosenbrock`]
-//! is DeepOBS's `two_d_rosenbrock`).
+//! is DeepOBS's `two_d_rosenbrock`; `quadratic_deep` is DeepOBS's problem of that name).
 
 mod beale;
 mod camel;
 mod double_well;
 mod himmelblau;
 mod quadratic;
+mod quadratic_deep;
 mod rastrigin;
 mod registry;
 mod rosenbrock;
@@ -49,8 +51,11 @@ pub use camel::SixHumpCamel;
 pub use double_well::DoubleWell;
 pub use himmelblau::Himmelblau;
 pub use quadratic::{Quadratic, Rotation};
+pub use quadratic_deep::{QUADRATIC_DEEP_HESSIAN_SEED, QUADRATIC_DEEP_START};
 pub use rastrigin::Rastrigin;
-pub use registry::{BUILT_IN, LandscapeEntry, LandscapeParams, entries, find, names, register};
+pub use registry::{
+    BUILT_IN, DefaultNoise, LandscapeEntry, LandscapeParams, entries, find, names, register,
+};
 pub use rosenbrock::Rosenbrock;
 pub use saddle::{BoundedSaddle, StrictSaddle};
 pub use spec::NoiseSpec;

@@ -95,7 +95,7 @@ impl Quadratic {
         Self::from_parts("elongated_bowl", vec![2.0, 8.0], identity(2), vec![0.0; 2])
     }
 
-    fn from_parts(
+    pub(super) fn from_parts(
         name: &'static str,
         eigenvalues: Vec<f64>,
         basis: Vec<f64>,

@@ -7,8 +7,8 @@
 use std::sync::{PoisonError, RwLock};
 
 use super::{
-    Landscape, beale, camel, double_well, himmelblau, quadratic, rastrigin, rosenbrock, saddle,
-    stochastic,
+    Landscape, Stochastic, beale, camel, double_well, himmelblau, quadratic, quadratic_deep,
+    rastrigin, rosenbrock, saddle, stochastic,
 };
 use crate::ModelError;
 
@@ -60,8 +60,35 @@ pub struct LandscapeEntry {
     pub build: fn(&LandscapeParams) -> Result<Landscape, ModelError>,
     /// The start point used when an experiment gives none (`None`: it must give one).
     pub start: Option<&'static [f64]>,
-    /// A finite sum it comes as unless the experiment says otherwise: `(examples, sigma)`.
-    pub noise: Option<(usize, f64)>,
+    /// A finite sum it comes as unless the experiment says otherwise.
+    pub noise: Option<DefaultNoise>,
+}
+
+/// The finite sum a landscape comes as when an experiment names it without `noise_sigma`.
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultNoise {
+    /// `examples` Gaussian noise vectors of scale `sigma` per coordinate ([`Stochastic::new`]).
+    Gaussian {
+        /// The number of examples.
+        examples: usize,
+        /// The noise scale per coordinate.
+        sigma: f64,
+    },
+    /// Noise vectors derived from the built landscape and the data seed (a landscape whose
+    /// examples come from a data set, like `quadratic_deep`).
+    Derived(fn(&Landscape, u64) -> Result<Stochastic, ModelError>),
+}
+
+impl DefaultNoise {
+    /// The finite sum over `landscape` with noise from `seed`.
+    pub fn finite_sum(&self, landscape: &Landscape, seed: u64) -> Result<Stochastic, ModelError> {
+        match *self {
+            DefaultNoise::Gaussian { examples, sigma } => {
+                Stochastic::new(landscape.clone(), examples, sigma, seed)
+            }
+            DefaultNoise::Derived(derive) => derive(landscape, seed),
+        }
+    }
 }
 
 impl LandscapeEntry {
@@ -91,6 +118,7 @@ pub const BUILT_IN: &[LandscapeEntry] = &[
     quadratic::ELONGATED_BOWL,
     rosenbrock::ROSENBROCK,
     stochastic::TWO_D_ROSENBROCK,
+    quadratic_deep::QUADRATIC_DEEP,
     himmelblau::HIMMELBLAU,
     beale::BEALE,
     rastrigin::RASTRIGIN,

@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use descent_data::rng::{Purpose, stream};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{Landscape, LandscapeEntry, constant};
+use super::{DefaultNoise, Landscape, LandscapeEntry, constant};
 use crate::ModelError;
 
 /// DeepOBS's start point for `two_d_rosenbrock`: `(u, v) = (-0.5, 1.5)`.
@@ -26,7 +26,8 @@ pub const TWO_D_ROSENBROCK_EXAMPLES: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct Stochastic {
     landscape: Landscape,
-    sigma: f64,
+    /// `None` when the noise vectors were given, not drawn ([`Self::from_examples`]).
+    sigma: Option<f64>,
     seed: u64,
     noise: Vec<Vec<f64>>,
 }
@@ -67,10 +68,40 @@ impl Stochastic {
         )
     }
 
+    /// `landscape` as the finite sum with these noise vectors (at least one, each of the
+    /// landscape's dimension, finite), centred here so they sum to zero as drawn ones do.
+    /// `seed` is recorded as the seed they came from.
+    pub fn from_examples(
+        landscape: Landscape,
+        noise: Vec<Vec<f64>>,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
+        if noise.is_empty() {
+            return Err(ModelError::NoExamples);
+        }
+        for (index, xi) in noise.iter().enumerate() {
+            if xi.len() != landscape.dim() {
+                return Err(ModelError::Dimension {
+                    landscape: landscape.name(),
+                    expected: landscape.dim(),
+                    got: xi.len(),
+                });
+            }
+            if let Some(&value) = xi.iter().find(|v| !v.is_finite()) {
+                return Err(ModelError::NonFinite {
+                    what: "noise vector",
+                    index,
+                    value,
+                });
+            }
+        }
+        Ok(Self::centred(landscape, noise, None, seed))
+    }
+
     fn generate(landscape: Landscape, examples: usize, sigma: f64, seed: u64) -> Self {
         let dim = landscape.dim();
         let mut rng = stream(seed, Purpose::LandscapeNoise, 0);
-        let mut noise: Vec<Vec<f64>> = (0..examples)
+        let noise: Vec<Vec<f64>> = (0..examples)
             .map(|_| {
                 (0..dim)
                     .map(|_| {
@@ -80,8 +111,18 @@ impl Stochastic {
                     .collect::<Vec<f64>>()
             })
             .collect();
-        for j in 0..dim {
-            let mean = noise.iter().map(|xi| xi[j]).sum::<f64>() / examples as f64;
+        Self::centred(landscape, noise, Some(sigma), seed)
+    }
+
+    fn centred(
+        landscape: Landscape,
+        mut noise: Vec<Vec<f64>>,
+        sigma: Option<f64>,
+        seed: u64,
+    ) -> Self {
+        let examples = noise.len() as f64;
+        for j in 0..landscape.dim() {
+            let mean = noise.iter().map(|xi| xi[j]).sum::<f64>() / examples;
             for xi in &mut noise {
                 xi[j] -= mean;
             }
@@ -104,8 +145,8 @@ impl Stochastic {
         self.noise.len()
     }
 
-    /// The noise scale the vectors were drawn with.
-    pub fn sigma(&self) -> f64 {
+    /// The noise scale the vectors were drawn with (`None` if they were given).
+    pub fn sigma(&self) -> Option<f64> {
         self.sigma
     }
 
@@ -222,5 +263,8 @@ pub(super) const TWO_D_ROSENBROCK: LandscapeEntry = LandscapeEntry {
     takes: &[],
     build: |_| Ok(Landscape::rosenbrock()),
     start: Some(&TWO_D_ROSENBROCK_START),
-    noise: Some((TWO_D_ROSENBROCK_EXAMPLES, 1.0)),
+    noise: Some(DefaultNoise::Gaussian {
+        examples: TWO_D_ROSENBROCK_EXAMPLES,
+        sigma: 1.0,
+    }),
 };

@@ -19,6 +19,20 @@ pub fn column(run: &Path, file: &str, name: &str) -> BTreeMap<u64, f64> {
         .collect()
 }
 
+/// `measurements.csv` of `run` as `name -> [(step, value)]`.
+pub fn measurements(run: &Path) -> BTreeMap<String, Vec<(u64, f64)>> {
+    let text = std::fs::read_to_string(run.join("measurements.csv")).unwrap();
+    let mut all: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let mut cells = line.split(',');
+        let step = cells.next().unwrap().parse().unwrap();
+        let name = cells.next().unwrap().to_string();
+        let value = cells.next().unwrap().parse().unwrap();
+        all.entry(name).or_default().push((step, value));
+    }
+    all
+}
+
 /// The first two coordinates of every row of `trajectory.csv`.
 pub fn trajectory(run: &Path) -> Vec<[f64; 2]> {
     std::fs::read_to_string(run.join("trajectory.csv"))
