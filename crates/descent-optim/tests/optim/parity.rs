@@ -198,6 +198,42 @@ fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
     }
 }
 
+/// The f64 error allowed against `entry`: 1e-10 (last bits), except where PyTorch kept a
+/// scalar in float32 although the parameters are float64. NAdam keeps `mu_product` in the
+/// default dtype; descent keeps it in the parameters' (f64 here), so against a run with the
+/// default float32 dtype it drifts by the product's rounding (1.7e-10 measured over the 20
+/// steps). Its `*_all_f64` entries, made under a float64 default dtype, are held to 1e-10.
+fn f64_bound(entry: &Value) -> f64 {
+    let mixed = entry["default_dtype"].as_str() != Some("float64");
+    if mixed && entry["torch_class"] == "torch.optim.NAdam" {
+        1e-9
+    } else {
+        1e-10
+    }
+}
+
+#[test]
+fn nadam_in_f64_is_pytorch_in_float64_throughout() {
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut checked = 0;
+    for entry in entries {
+        let id = entry["id"].as_str().expect("id");
+        if entry["torch_class"] != "torch.optim.NAdam" {
+            continue;
+        }
+        let ((abs64, _), _) = compare(entry).expect("NAdam is implemented");
+        if entry["default_dtype"] == "float64" {
+            assert!(abs64 <= 1e-10, "{id}: {abs64:e}");
+            checked += 1;
+        } else {
+            // The float32 product's rounding shows: the entries are not interchangeable.
+            assert!(abs64 > 1e-11, "{id}: {abs64:e}");
+        }
+    }
+    assert_eq!(checked, 2, "the two all-float64 NAdam entries");
+}
+
 #[test]
 fn every_reference_trajectory_matches_pytorch() {
     let reference = reference();
@@ -216,8 +252,9 @@ fn every_reference_trajectory_matches_pytorch() {
         };
         compared += 1;
         println!("{id:<32} {abs64:>12.3e} {rel32:>12.3e}");
-        if abs64 > 1e-10 {
-            failures.push(format!("{id}: f64 max abs error {abs64:e} > 1e-10"));
+        let bound64 = f64_bound(entry);
+        if abs64 > bound64 {
+            failures.push(format!("{id}: f64 max abs error {abs64:e} > {bound64:e}"));
         }
         if rel32 > 1e-5 {
             failures.push(format!("{id}: f32 max rel error {rel32:e} > 1e-5"));
