@@ -23,6 +23,7 @@ pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conformance;
 pub mod error;
 pub mod experiment;
 pub mod metric;

@@ -382,25 +382,7 @@ where
         }
 
         let grads = GradientsParams::from_grads(loss.backward(), &point);
-        let (grads, norm) = match lr.clipping {
-            Some(clipping @ Clipping::GlobalNorm(_)) => {
-                let (g, n) = clipping.apply(&module, grads)?;
-                (g, logged.then_some(n))
-            }
-            Some(Clipping::Value(max)) => {
-                // The norm before clipping costs a reduction: only on logged steps.
-                let n = logged.then(|| descent_optim::clip::global_grad_norm(&module, &grads));
-                (
-                    descent_optim::clip::clip_grad_value(&module, grads, max)?,
-                    n,
-                )
-            }
-            None if logged => {
-                let n = descent_optim::clip::global_grad_norm(&module, &grads);
-                (grads, Some(n))
-            }
-            None => (grads, None),
-        };
+        let (grads, norm) = clip(lr.clipping, &module, grads, logged)?;
         if logged || evaluated {
             row.lr = Some(rate);
             row.grad_norm = norm;
@@ -445,6 +427,31 @@ where
         parameters: flatten(&module),
         rows: state.rows,
         timing: state.timing,
+    })
+}
+
+/// `grads` clipped as `clipping` says, with the global norm before clipping when `want_norm`
+/// (it costs a reduction, so the loop asks only on logged steps; norm clipping has it anyway).
+pub(crate) fn clip<B: AutodiffBackend, M: AutodiffModule<B>>(
+    clipping: Option<Clipping>,
+    module: &M,
+    grads: GradientsParams,
+    want_norm: bool,
+) -> Result<(GradientsParams, Option<f64>)> {
+    Ok(match clipping {
+        Some(clipping @ Clipping::GlobalNorm(_)) => {
+            let (g, n) = clipping.apply(module, grads)?;
+            (g, want_norm.then_some(n))
+        }
+        Some(Clipping::Value(max)) => {
+            let n = want_norm.then(|| descent_optim::clip::global_grad_norm(module, &grads));
+            (descent_optim::clip::clip_grad_value(module, grads, max)?, n)
+        }
+        None if want_norm => {
+            let n = descent_optim::clip::global_grad_norm(module, &grads);
+            (grads, Some(n))
+        }
+        None => (grads, None),
     })
 }
 

@@ -413,3 +413,68 @@ optimizer = { kind = "adam" }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("far-above"), "{stdout}");
 }
+
+/// `descent compare` on one backend listed twice: bit-identical, so it agrees; with the
+/// second copy's learning rate 1% off it must disagree, and on the first step, because
+/// after 200 steps the final metrics still sit inside the seed-to-seed spread.
+#[test]
+fn compare_catches_a_one_percent_learning_rate_error_on_the_first_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "adam",
+        r#"
+name = "adam"
+description = "MLP on the digits with Adam"
+[problem]
+dataset = "digits"
+model = "mlp"
+hidden = [32]
+standardize = "global"
+[batch]
+size = 64
+[[variants]]
+name = "adam"
+lr = 0.003
+optimizer = { kind = "adam" }
+"#,
+    );
+    let compare = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "compare",
+            file.to_str().unwrap(),
+            "--backends",
+            "ndarray,ndarray",
+            "--steps",
+            "200",
+            "--seeds",
+            "0,1,2",
+            "--out",
+            "out",
+            "--overwrite",
+        ];
+        args.extend(extra);
+        ok(&descent(tmp.path(), &args));
+        serde_json::from_str(&read(&tmp.path().join("out/adam-compare/compare.json"))).unwrap()
+    };
+    let same = compare(&[]);
+    assert!(
+        same["verdict"].as_str().unwrap().starts_with("AGREE"),
+        "{same}"
+    );
+    let perturbed = compare(&["--perturb-lr", "1.01"]);
+    assert!(
+        perturbed["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("DISAGREE")
+    );
+    for step in perturbed["one_step"].as_array().unwrap() {
+        assert_eq!(step["agree"], false, "{step}");
+        assert_eq!(step["worst_gradient_difference"], 0.0, "{step}");
+    }
+    // The metrics alone would have passed it.
+    for metric in perturbed["final_metrics"].as_array().unwrap() {
+        assert_eq!(metric["agree"], true, "{metric}");
+    }
+}
