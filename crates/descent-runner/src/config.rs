@@ -178,6 +178,10 @@ pub struct MeasureSpec {
     /// sizes are then measured at the same points of the data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_epochs: Option<f64>,
+    /// Horizontal reference lines on the plot of the probe's main measurement, label =
+    /// value: `reference = { "2/eta" = 20.0 }` on `sharpness`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reference: BTreeMap<String, f64>,
     /// The probe's options.
     #[serde(flatten)]
     pub options: toml::Table,

@@ -24,7 +24,7 @@ use crate::error::usage;
 use crate::metric::Metric;
 use crate::output;
 use crate::problem::Task;
-use crate::{plots, pool, provenance, summary, train};
+use crate::{plots, pool, probe, provenance, summary, train};
 
 pub use crate::pool::RunOptions;
 
@@ -264,6 +264,24 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
 /// The plots of `dir`; for a 2-D landscape with contours, over a window that holds the
 /// landscape's features and the start point. Datasets are never loaded for this.
 fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
+    let references: Vec<plots::Reference> = plan
+        .base
+        .measure
+        .iter()
+        .filter_map(|spec| {
+            let main = probe::find(&spec.kind, "measure").ok()?.main;
+            Some(
+                spec.reference
+                    .iter()
+                    .map(move |(label, &value)| plots::Reference {
+                        measurement: main.to_string(),
+                        label: label.clone(),
+                        value,
+                    }),
+            )
+        })
+        .flatten()
+        .collect();
     let Some(task) = plan
         .base
         .problem
@@ -272,7 +290,7 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         .map_err(anyhow::Error::msg)?
         .filter(|t| t.landscape.dim() == 2)
     else {
-        return plots::render(dir, None);
+        return plots::render(dir, None, &references);
     };
     let window = task.landscape.window();
     let widen = |(lo, hi): (f64, f64), at: f64| {
@@ -292,7 +310,7 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
             .filter_map(|m| Some([*m.first()?, *m.get(1)?]))
             .collect(),
     };
-    plots::render(dir, Some(&contour))
+    plots::render(dir, Some(&contour), &references)
 }
 
 /// The plan recorded in an experiment directory (its `config.toml` and `plan.json`).

@@ -52,6 +52,18 @@ pub struct Contour<'a> {
 
 /// Renders every plot the data supports into `<dir>/plots/`; returns the files written.
 ///
+/// A horizontal line drawn on the plot of one probe measurement (`[[measure]]`'s
+/// `reference`): a value theory predicts, such as `2/eta` for the sharpness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The measurement whose plot gets the line.
+    pub measurement: String,
+    /// What the value is, for the legend.
+    pub label: String,
+    /// Where the line is drawn.
+    pub value: f64,
+}
+
 /// `dir` is an experiment directory: its subdirectories holding a `run.json` are the
 /// runs. Each plot is written twice, as `<name>.svg` and `<name>.png`:
 /// `loss_vs_step`, `loss_vs_time` (when there is timing), `loss_vs_samples` and
@@ -59,8 +71,13 @@ pub struct Contour<'a> {
 /// `grad_norm_vs_step`, `val_loss_vs_step`, `val_accuracy_vs_step`,
 /// `test_loss_vs_step`, `test_accuracy_vs_step` (each when its column has values),
 /// `contours` (when `contour` is given), `sweep_<key>` for every swept key with
-/// numeric values, and `measure_<name>` for every non-categorical probe measurement.
-pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
+/// numeric values, and `measure_<name>` for every non-categorical probe measurement (with
+/// the `references` drawn on it as dashed horizontal lines).
+pub fn render(
+    dir: &Path,
+    contour: Option<&Contour>,
+    references: &[Reference],
+) -> Result<Vec<PathBuf>> {
     register_font()?;
     let runs = data::load(dir)?;
     if runs.is_empty() {
@@ -80,7 +97,7 @@ pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
 
     for m in &METRICS {
-        if let Some(fig) = step_figure(&experiment, &groups, m) {
+        if let Some(fig) = step_figure(&experiment, &groups, m, &[]) {
             written.extend(fig.save(&out, m.file)?);
         }
     }
@@ -116,7 +133,11 @@ pub fn render(dir: &Path, contour: Option<&Contour>) -> Result<Vec<PathBuf>> {
             scale: Scale::Log,
             band: true,
         };
-        if let Some(fig) = step_figure(&experiment, &groups, &m) {
+        let lines: Vec<&Reference> = references
+            .iter()
+            .filter(|r| r.measurement == *name)
+            .collect();
+        if let Some(fig) = step_figure(&experiment, &groups, &m, &lines) {
             written.extend(fig.save(&out, &file)?);
         }
     }
@@ -370,7 +391,12 @@ const METRICS: [Metric<'static>; 7] = [
 /// A group's curve as plotted: `(x, mean, band low, band high)`.
 type Curve = Vec<(f64, f64, f64, f64)>;
 
-fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure> {
+fn step_figure(
+    experiment: &str,
+    groups: &[Group],
+    m: &Metric,
+    references: &[&Reference],
+) -> Option<Figure> {
     let curves: Vec<(&Group, Curve)> = groups
         .iter()
         .map(|g| {
@@ -392,6 +418,7 @@ fn step_figure(experiment: &str, groups: &[Group], m: &Metric) -> Option<Figure>
         Axis::linear(0.0, x_max.max(1.0)).whole_numbers(),
         m,
         curves,
+        references,
     )
 }
 
@@ -483,6 +510,7 @@ fn linear_x_figure(
         Axis::linear(0.0, if x_max > 0.0 { x_max } else { 1.0 }),
         m,
         curves,
+        &[],
     )
 }
 
@@ -494,6 +522,7 @@ fn curves_figure(
     x: Axis,
     m: &Metric,
     curves: Vec<(&Group, Curve)>,
+    references: &[&Reference],
 ) -> Option<Figure> {
     let curves: Vec<_> = curves.into_iter().filter(|(_, c)| !c.is_empty()).collect();
     if curves.is_empty() {
@@ -540,6 +569,13 @@ fn curves_figure(
                 }
             }
         }
+        // A reference line is part of what the plot shows: the axis reaches it.
+        extent.extend(
+            references
+                .iter()
+                .map(|r| r.value)
+                .filter(|&v| v > 0.0 || !log),
+        );
         Axis::fit(extent, log, 0.03)
     };
     let y_label = if y.is_log() {
@@ -579,6 +615,21 @@ fn curves_figure(
             Key::Line(g.color)
         };
         fig.legend.push((g.name.clone(), key));
+    }
+    let x_span = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|p| p.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+    for r in references {
+        let grey = RGBColor(90, 90, 90);
+        fig.lines.push(Line {
+            dashed: true,
+            ..Line::solid(vec![(x_span.0, r.value), (x_span.1, r.value)], grey, 2)
+        });
+        fig.legend
+            .push((format!("{} = {}", r.label, r.value), Key::Line(grey)));
     }
     if m.band && curves.iter().any(|(g, _)| g.runs.len() > 1) {
         fig.legend.push((
@@ -677,7 +728,7 @@ mod tests {
             y: (-2.0, 2.0),
             minima: vec![[0.0, 0.0]],
         };
-        let written = render(&dir, Some(&contour)).unwrap();
+        let written = render(&dir, Some(&contour), &[]).unwrap();
         let expected = [
             "loss_vs_step",
             "loss_vs_time",
@@ -774,7 +825,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(other.join("metrics.csv"), "step,train_loss\n0,inf\n1,2.0\n").unwrap();
-        let written = render(tmp.path(), None).unwrap();
+        let written = render(tmp.path(), None, &[]).unwrap();
         keep(&written, "minimal-");
         let names: Vec<String> = written
             .iter()
@@ -794,7 +845,7 @@ mod tests {
     #[test]
     fn no_runs_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = render(tmp.path(), None).unwrap_err();
+        let err = render(tmp.path(), None, &[]).unwrap_err();
         assert!(format!("{err:#}").contains("no runs"), "{err:#}");
     }
 
@@ -805,7 +856,7 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         std::fs::write(run.join("run.json"), r#"{"variant": "sgd"}"#).unwrap();
         std::fs::write(run.join("metrics.csv"), "step,train_loss\n0,1.0\n1,oops\n").unwrap();
-        let err = render(tmp.path(), None).unwrap_err();
+        let err = render(tmp.path(), None, &[]).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
             msg.contains("metrics.csv") && msg.contains("line 3"),

@@ -1,7 +1,7 @@
 //! What a run optimises: a landscape, or a model on a dataset. Built once per experiment
 //! (datasets are loaded and checked before any run starts), instantiated per run seed.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
@@ -70,6 +70,9 @@ pub struct SupervisedTask {
     pub model_name: &'static str,
     /// Loss and L2 penalty.
     pub objective: Objective,
+    /// The objective's minimum over the parameters, once computed (see
+    /// [`SupervisedTask::known_minimum`]); shared by the task's clones.
+    pub minimum: Arc<OnceLock<std::result::Result<f64, String>>>,
 }
 
 /// The most items a synthetic dataset may have.
@@ -474,6 +477,7 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
         model,
         model_name: entry.name,
         objective: Objective { loss, l2 },
+        minimum: Arc::default(),
     })
 }
 
@@ -509,6 +513,24 @@ impl LandscapeTask {
 }
 
 impl SupervisedTask {
+    /// The minimum of the training objective over the parameters, where it has a closed form:
+    /// linear regression with the MSE loss (and any L2 penalty), solved once in `f64`.
+    pub fn known_minimum(&self) -> std::result::Result<f64, String> {
+        self.minimum
+            .get_or_init(|| match (&self.model, self.objective.loss) {
+                (ModelConfig::LinearRegression(_), Loss::Mse) => {
+                    descent_models::least_squares_minimum(&self.train, self.objective.l2)
+                        .map_err(|e| e.to_string())
+                }
+                _ => Err(format!(
+                    "the minimum of the {} model's objective is not known (it is for \
+                     landscapes with a known minimum and for linear regression with the mse loss)",
+                    self.model_name
+                )),
+            })
+            .clone()
+    }
+
     /// The run's model, initialised from `seed`.
     pub fn init<B: Backend>(
         &self,

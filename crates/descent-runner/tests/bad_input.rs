@@ -516,6 +516,21 @@ fn cases() -> Vec<Case> {
             &["measure[0]", "radius"],
         ),
         Case::config(
+            "reference-line-on-a-categorical-probe",
+            format!("{BASE}\n[[measure]]\nkind = \"basin\"\nreference = {{ a = 1.0 }}\n"),
+            &["measure[0].reference", "basin", "no plotted value"],
+        ),
+        Case::config(
+            "reference-line-at-infinity",
+            format!("{BASE}\n[[measure]]\nkind = \"sharpness\"\nreference = {{ top = inf }}\n"),
+            &["measure[0].reference.top", "finite"],
+        ),
+        Case::config(
+            "suboptimality-of-an-mlp",
+            format!("{DIGITS}\n[[measure]]\nkind = \"suboptimality\"\n"),
+            &["measure[0]", "not known", "linear regression"],
+        ),
+        Case::config(
             "probe-every-zero",
             format!("{BASE}\n[[measure]]\nkind = \"full_train\"\nevery = 0\n"),
             &["measure[0].every"],

@@ -380,6 +380,12 @@ fn quadratic_deep_sharpness_is_lambda_max_and_every_optimizer_descends() {
     let lambda_max = drawn.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
     // f at the start (1, ..., 1): 1/2 1^T Q 1, the sum of Q's entries over 2.
     let at_start = 0.5 * drawn.hessian.iter().sum::<f64>();
+    // The sharpness plot carries the file's reference lines.
+    let svg = std::fs::read_to_string(dir.join("plots/measure_sharpness.svg")).unwrap();
+    assert!(
+        svg.contains("2/eta at eta = 0.034 = 58.82"),
+        "no reference line in the legend"
+    );
     for variant in ["sgd", "momentum", "adam"] {
         let all = common::measurements(&dir.join(format!("{variant}-s0")));
         for &(step, sharpness) in &all["sharpness"] {

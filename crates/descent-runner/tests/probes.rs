@@ -513,3 +513,55 @@ optimizer = { kind = "sgd", momentum = 0.9 }
             .unwrap();
     assert_eq!(record["steps_to_target"].as_u64(), Some(first));
 }
+
+/// On linear regression the probe's `f*` comes from the normal equations; full-batch GD in
+/// f64, an independent route to the same minimum, must drive `f(w) - f*` to rounding.
+#[test]
+fn suboptimality_of_linear_regression_falls_to_zero_under_full_batch_gd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run(
+        r#"
+name = "ls"
+description = "least squares"
+[problem]
+dataset = "linear_regression"
+samples = 200
+features = 5
+noise = 0.1
+l2 = 0.01
+[batch]
+size = "full"
+[budget]
+steps = 1500
+[[measure]]
+kind = "suboptimality"
+every = 100
+[[variants]]
+name = "gd"
+lr = 0.2
+optimizer = { kind = "sgd" }
+"#,
+        tmp.path(),
+    );
+    let all = measurements(&dir.join("gd-s0"));
+    let series = &all["suboptimality"];
+    assert!(series[0].1 > 0.1, "{series:?}");
+    // GD below 1/L on a convex quadratic descends monotonically ...
+    for pair in series.windows(2) {
+        assert!(pair[1].1 <= pair[0].1 + 1e-15, "{series:?}");
+    }
+    // ... to the closed-form minimum.
+    let last = series.last().unwrap().1;
+    assert!(last.abs() < 1e-12, "{last:e}");
+
+    // A model whose minimum is not known is refused by name.
+    let task = task(
+        r#"
+dataset = "digits"
+model = "softmax"
+"#,
+    );
+    let spec: MeasureSpec = toml::from_str(r#"kind = "suboptimality""#).unwrap();
+    let refused = Probes::build(&[spec], &task, 10, 10, 0).err().unwrap();
+    assert!(refused.contains("not known"), "{refused}");
+}

@@ -20,6 +20,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "basin (index of the nearest known critical point) and basin_distance",
     landscapes_only: true,
     categorical: &["basin"],
+    main: "",
     build: |table, task, field| {
         let Options {} = options(table, field)?;
         let Task::Landscape(t) = task else {

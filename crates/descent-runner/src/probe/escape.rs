@@ -25,6 +25,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "escape_distance from a point, and escaped_at: the first step beyond `radius`",
     landscapes_only: true,
     categorical: &[],
+    main: "escape_distance",
     build: |table, task, field| {
         let Options { radius, from } = options(table, field)?;
         let Task::Landscape(t) = task else {

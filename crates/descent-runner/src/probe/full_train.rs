@@ -19,6 +19,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "full_train_loss (and full_train_accuracy): the objective on the whole training set",
     landscapes_only: false,
     categorical: &[],
+    main: "full_train_loss",
     build: |table, _, field| {
         let Options {} = options(table, field)?;
         Ok(Box::new(FullTrain))

@@ -18,6 +18,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "full_grad_norm and full_grad_norm_min: the full gradient's norm and its minimum so far",
     landscapes_only: false,
     categorical: &[],
+    main: "full_grad_norm_min",
     build: |table, _, field| {
         let Options {} = options(table, field)?;
         Ok(Box::new(GradNormMin {

@@ -36,6 +36,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "grad_var_b<B> per batch size, trace_sigma, grad_norm_sq and noise_scale",
     landscapes_only: false,
     categorical: &[],
+    main: "noise_scale",
     build: |table, task, field| {
         let Options { batch_sizes, draws } = options(table, field)?;
         let items = task.items();

@@ -104,6 +104,9 @@ pub struct ProbeEntry {
     /// Measurement names whose values are categories (summaries count them instead of
     /// averaging).
     pub categorical: &'static [&'static str],
+    /// The measurement a `[[measure]]`'s `reference` lines are drawn on (`""`: none, the
+    /// probe writes no plotted value to compare with one).
+    pub main: &'static str,
     /// Builds the probe from its options; `field` names the table in errors.
     pub build: BuildProbe,
 }
@@ -159,6 +162,17 @@ impl Probes {
                 return Err(format!(
                     "{field}: the {} probe needs a landscape problem",
                     entry.kind
+                ));
+            }
+            if !spec.reference.is_empty() && entry.main.is_empty() {
+                return Err(format!(
+                    "{field}.reference: the {} probe has no plotted value to draw a line on",
+                    entry.kind
+                ));
+            }
+            if let Some((label, value)) = spec.reference.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(format!(
+                    "{field}.reference.{label} = {value}: must be a finite number"
                 ));
             }
             if spec.every == Some(0) {

@@ -38,6 +38,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "sharpness: the top Hessian eigenvalue (power iteration), sharpness_iterations",
     landscapes_only: false,
     categorical: &[],
+    main: "sharpness",
     build: |table, task, field| {
         let Options {
             iterations,
