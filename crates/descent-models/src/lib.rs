@@ -20,5 +20,5 @@ pub use loss::{ClassLabels, Loss, Objective, Targets};
 pub use model::{
     Activation, AnyModel, Cnn2c2d, Cnn2c2dConfig, LinearRegression, LinearRegressionConfig, MODELS,
     Mlp, MlpConfig, Model, ModelConfig, ModelEntry, ModelParams, SoftmaxRegression,
-    SoftmaxRegressionConfig, least_squares_minimum,
+    SoftmaxRegressionConfig, least_squares_minimum, softmax_regression_minimum,
 };

@@ -513,8 +513,9 @@ impl LandscapeTask {
 }
 
 impl SupervisedTask {
-    /// The minimum of the training objective over the parameters, where it has a closed form:
-    /// linear regression with the MSE loss (and any L2 penalty), solved once in `f64`.
+    /// The minimum of the training objective over the parameters, where it can be computed:
+    /// linear regression with the MSE loss (normal equations) and softmax regression with
+    /// cross-entropy (Newton's method), any L2 penalty, once per problem in `f64`.
     pub fn known_minimum(&self) -> std::result::Result<f64, String> {
         self.minimum
             .get_or_init(|| match (&self.model, self.objective.loss) {
@@ -522,9 +523,14 @@ impl SupervisedTask {
                     descent_models::least_squares_minimum(&self.train, self.objective.l2)
                         .map_err(|e| e.to_string())
                 }
+                (ModelConfig::SoftmaxRegression(_), Loss::CrossEntropy) => {
+                    descent_models::softmax_regression_minimum(&self.train, self.objective.l2)
+                        .map_err(|e| e.to_string())
+                }
                 _ => Err(format!(
                     "the minimum of the {} model's objective is not known (it is for \
-                     landscapes with a known minimum and for linear regression with the mse loss)",
+                     landscapes with a known minimum, linear regression with the mse loss and \
+                     softmax regression with cross-entropy)",
                     self.model_name
                 )),
             })

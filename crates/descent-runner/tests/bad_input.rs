@@ -528,7 +528,7 @@ fn cases() -> Vec<Case> {
         Case::config(
             "suboptimality-of-an-mlp",
             format!("{DIGITS}\n[[measure]]\nkind = \"suboptimality\"\n"),
-            &["measure[0]", "not known", "linear regression"],
+            &["measure[0]", "not known", "softmax regression"],
         ),
         Case::config(
             "probe-every-zero",

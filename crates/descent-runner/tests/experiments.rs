@@ -83,6 +83,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "sharp_vs_flat",
         "optimizers_fmnist",
         "quadratic_deep",
+        "convex_rate",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -406,6 +407,45 @@ fn quadratic_deep_sharpness_is_lambda_max_and_every_optimizer_descends() {
             "{variant}: {first} -> {last}"
         );
     }
+}
+
+/// Least-squares slope of log(mean over seeds) against log(step), over steps >= `from`.
+fn log_log_slope(dir: &Path, variant: &str, name: &str, from: u64) -> f64 {
+    let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for seed in 0..3 {
+        let all = common::measurements(&dir.join(format!("{variant}-s{seed}")));
+        for &(step, value) in &all[name] {
+            by_step.entry(step).or_default().push(value);
+        }
+    }
+    let points: Vec<(f64, f64)> = by_step
+        .iter()
+        .filter(|(step, _)| **step >= from)
+        .map(|(step, v)| {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            ((*step as f64).ln(), mean.ln())
+        })
+        .collect();
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn convex_rate_iid_sgd_falls_as_one_over_sqrt_t_and_reshuffled_as_one_over_t() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("convex_rate", tmp.path());
+    let iid = log_log_slope(&dir, "with-replacement", "suboptimality", 4000);
+    let reshuffled = log_log_slope(&dir, "reshuffled", "suboptimality", 4000);
+    assert!(
+        (-0.8..=-0.35).contains(&iid),
+        "with replacement: slope {iid}"
+    );
+    assert!(reshuffled < -0.85, "reshuffled: slope {reshuffled}");
 }
 
 #[test]

@@ -514,10 +514,11 @@ optimizer = { kind = "sgd", momentum = 0.9 }
     assert_eq!(record["steps_to_target"].as_u64(), Some(first));
 }
 
-/// On linear regression the probe's `f*` comes from the normal equations; full-batch GD in
-/// f64, an independent route to the same minimum, must drive `f(w) - f*` to rounding.
+/// On linear regression the probe's `f*` comes from the normal equations, on logistic
+/// regression from Newton's method; full-batch GD in f64, an independent route to the same
+/// minimum, must drive `f(w) - f*` to rounding.
 #[test]
-fn suboptimality_of_linear_regression_falls_to_zero_under_full_batch_gd() {
+fn suboptimality_of_linear_and_logistic_regression_falls_to_zero_under_full_batch_gd() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run(
         r#"
@@ -554,11 +555,44 @@ optimizer = { kind = "sgd" }
     let last = series.last().unwrap().1;
     assert!(last.abs() < 1e-12, "{last:e}");
 
+    // Softmax regression's f* comes from Newton's method; GD again reaches it.
+    let dir = run(
+        r#"
+name = "logistic"
+description = "logistic regression"
+[problem]
+dataset = "logistic"
+model = "softmax"
+samples = 300
+features = 4
+noise = 1.0
+validation = 0
+[batch]
+size = "full"
+[budget]
+steps = 3000
+[[measure]]
+kind = "suboptimality"
+every = 500
+[[variants]]
+name = "gd"
+lr = 2.0
+optimizer = { kind = "sgd" }
+"#,
+        tmp.path(),
+    );
+    let all = measurements(&dir.join("gd-s0"));
+    let series = &all["suboptimality"];
+    assert!(series[0].1 > 0.05, "{series:?}");
+    let last = series.last().unwrap().1;
+    assert!(last.abs() < 1e-10, "{series:?}");
+
     // A model whose minimum is not known is refused by name.
     let task = task(
         r#"
 dataset = "digits"
-model = "softmax"
+model = "mlp"
+hidden = [8]
 "#,
     );
     let spec: MeasureSpec = toml::from_str(r#"kind = "suboptimality""#).unwrap();

@@ -42,8 +42,8 @@ pub use cnn::{Cnn2c2d, Cnn2c2dConfig};
 pub use mlp::{Activation, Mlp, MlpConfig};
 pub use registry::{ModelEntry, ModelParams, find};
 pub use regression::{
-    LEAST_SQUARES_MAX_FEATURES, LinearRegression, LinearRegressionConfig, SoftmaxRegression,
-    SoftmaxRegressionConfig, least_squares_minimum,
+    LEAST_SQUARES_MAX_FEATURES, LinearRegression, LinearRegressionConfig, SOFTMAX_MAX_PARAMETERS,
+    SoftmaxRegression, SoftmaxRegressionConfig, least_squares_minimum, softmax_regression_minimum,
 };
 
 use burn::config::Config;

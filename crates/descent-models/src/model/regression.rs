@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use descent_data::{ArrayDataset, Targets};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use super::{Model, check_rows};
 use super::{ModelConfig, ModelEntry};
@@ -200,6 +200,154 @@ pub(super) const LINEAR: ModelEntry = ModelEntry {
 };
 
 /// The registry's entry: `model = "softmax"` (the default for classification).
+/// The most parameters `(d + 1) k` [`softmax_regression_minimum`] handles: Newton's method
+/// forms their dense Hessian.
+pub const SOFTMAX_MAX_PARAMETERS: usize = 2048;
+
+/// The minimum over `W, b` of [`SoftmaxRegression`]'s objective on `data`: the mean
+/// cross-entropy of `softmax(x W + b)` plus `l2/2 (||W||^2 + ||b||^2)` (as
+/// [`crate::loss::l2_penalty`] applies it), in `f64` by Newton's method with a backtracking line
+/// search from zero, until the gradient norm is below `1e-11` or Newton's decrement below the
+/// value's rounding. The Hessian's one flat direction
+/// (adding a constant to every class's logits) is handled by a tiny damping, which leaves the
+/// value unchanged. Without a penalty, classes a hyperplane separates have no minimiser (the
+/// loss only tends to 0): that is an error, as is a model above [`SOFTMAX_MAX_PARAMETERS`].
+pub fn softmax_regression_minimum(data: &ArrayDataset, l2: f64) -> Result<f64, ModelError> {
+    let invalid = |reason: String| ModelError::ModelParameter {
+        parameter: "model",
+        reason,
+    };
+    let Targets::Classes { labels, classes } = data.targets() else {
+        return Err(invalid(
+            "the softmax-regression minimum needs class labels".to_string(),
+        ));
+    };
+    let (n, d, k) = (data.len(), data.feature_len(), *classes);
+    if n == 0 || k == 0 {
+        return Err(ModelError::EmptyBatch);
+    }
+    let size = (d + 1) * k;
+    if size > SOFTMAX_MAX_PARAMETERS {
+        return Err(invalid(format!(
+            "the softmax-regression minimum is found by Newton's method for at most \
+             {SOFTMAX_MAX_PARAMETERS} parameters; this model has {size}"
+        )));
+    }
+    let row = |i: usize| -> Vec<f64> {
+        let mut x: Vec<f64> = data.features()[i * d..(i + 1) * d]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        x.push(1.0);
+        x
+    };
+    let rows: Vec<Vec<f64>> = (0..n).map(row).collect();
+    // Parameters theta[a * k + c]: feature a (the bias last), class c.
+    let probabilities = |theta: &DVector<f64>, x: &[f64]| -> (Vec<f64>, f64) {
+        let logits: Vec<f64> = (0..k)
+            .map(|c| (0..=d).map(|a| x[a] * theta[a * k + c]).sum())
+            .collect();
+        let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let total: f64 = logits.iter().map(|z| (z - top).exp()).sum();
+        let log_total = top + total.ln();
+        (
+            logits.iter().map(|z| (z - log_total).exp()).collect(),
+            log_total,
+        )
+    };
+    let objective = |theta: &DVector<f64>| -> f64 {
+        let data_term: f64 = rows
+            .iter()
+            .zip(labels)
+            .map(|(x, &y)| {
+                let (_, log_total) = probabilities(theta, x);
+                let logit: f64 = (0..=d).map(|a| x[a] * theta[a * k + y as usize]).sum();
+                log_total - logit
+            })
+            .sum::<f64>()
+            / n as f64;
+        data_term + l2 / 2.0 * theta.norm_squared()
+    };
+    // Weights this large mean the minimum is at infinity (or as good as): no minimiser.
+    const UNATTAINED: f64 = 1e3;
+    let mut theta = DVector::zeros(size);
+    let mut value = objective(&theta);
+    for _ in 0..200 {
+        let mut gradient = &theta * l2;
+        let mut hessian = DMatrix::identity(size, size) * l2;
+        for (x, &y) in rows.iter().zip(labels) {
+            let (p, _) = probabilities(&theta, x);
+            for a in 0..=d {
+                for c in 0..k {
+                    let indicator = if c == y as usize { 1.0 } else { 0.0 };
+                    gradient[a * k + c] += x[a] * (p[c] - indicator) / n as f64;
+                }
+            }
+            for a in 0..=d {
+                for b in 0..=d {
+                    let xx = x[a] * x[b] / n as f64;
+                    for c in 0..k {
+                        for e in 0..k {
+                            let curvature = if c == e {
+                                p[c] - p[c] * p[e]
+                            } else {
+                                -p[c] * p[e]
+                            };
+                            hessian[(a * k + c, b * k + e)] += xx * curvature;
+                        }
+                    }
+                }
+            }
+        }
+        if gradient.norm() < 1e-11 {
+            break;
+        }
+        let damping = 1e-12 * (1.0 + hessian.diagonal().amax());
+        for j in 0..size {
+            hessian[(j, j)] += damping;
+        }
+        let Some(step) = hessian.cholesky().map(|c| c.solve(&gradient)) else {
+            break;
+        };
+        // Newton's decrement g^T H^-1 g is twice the remaining suboptimality near the
+        // minimum: below the rounding of the value, the value is the minimum.
+        if gradient.dot(&step) < 1e-14 * (1.0 + value.abs()) {
+            break;
+        }
+        // Backtracking: the full Newton step near the minimum, shorter ones far from it.
+        let mut length = 1.0;
+        let improved = loop {
+            let candidate = &theta - &step * length;
+            let candidate_value = objective(&candidate);
+            if candidate_value <= value - 1e-4 * length * gradient.dot(&step) {
+                break Some((candidate, candidate_value));
+            }
+            length /= 2.0;
+            if length < 1e-12 {
+                break None;
+            }
+        };
+        match improved {
+            Some((next, next_value)) => (theta, value) = (next, next_value),
+            None => break,
+        }
+        if theta.amax() > UNATTAINED {
+            break;
+        }
+    }
+    // On separable classes the loss only tends to 0 as the weights grow without bound: Newton
+    // stops where the loss has become negligible, or the weights huge. A cross-entropy of
+    // 1e-8 needs every item classified with a margin of about 18: only separable data does.
+    if theta.amax() <= UNATTAINED && value > 1e-8 {
+        return Ok(value);
+    }
+    Err(invalid(format!(
+        "the softmax-regression objective has no minimiser here (l2 = {l2}, the weights grow \
+         past {UNATTAINED} as Newton's method follows the loss towards 0): separable classes \
+         need an L2 penalty, l2 > 0"
+    )))
+}
+
 pub(super) const SOFTMAX: ModelEntry = ModelEntry {
     name: "softmax",
     summary: "softmax (multinomial logistic) regression",
@@ -246,5 +394,39 @@ mod tests {
         // singular system goes through the SVD).
         let value = least_squares_minimum(&one, 0.0).unwrap_or(f64::NAN);
         assert!(value.abs() < 1e-15, "{value}");
+    }
+
+    fn labelled(features: Vec<f32>, d: usize, labels: Vec<u32>, classes: usize) -> ArrayDataset {
+        ArrayDataset::new(
+            "test",
+            features,
+            vec![d],
+            Targets::Classes { labels, classes },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_softmax_regression_minimum_matches_closed_forms() {
+        // A feature that is always 0, classes 0, 0, 1: the bias alone fits the frequencies
+        // (2/3, 1/3), so the minimum is the entropy -(2/3 ln 2/3 + 1/3 ln 1/3).
+        let frequencies = labelled(vec![0.0; 3], 1, vec![0, 0, 1], 2);
+        let value = softmax_regression_minimum(&frequencies, 0.0).unwrap_or_else(|e| panic!("{e}"));
+        let entropy = -(2.0 / 3.0 * (2.0_f64 / 3.0).ln() + 1.0 / 3.0 * (1.0_f64 / 3.0).ln());
+        assert!((value - entropy).abs() < 1e-12, "{value} vs {entropy}");
+        // One item of class 0 with feature 0, l2 = 1: W = 0 and by symmetry b = (t, -t)
+        // minimises ln(1 + e^{-2t}) + t^2; its stationary point solves t = 1 / (1 + e^{2t}).
+        let one = labelled(vec![0.0], 1, vec![0], 2);
+        let value = softmax_regression_minimum(&one, 1.0).unwrap_or(f64::NAN);
+        let mut t: f64 = 0.3;
+        for _ in 0..200 {
+            t = 1.0 / (1.0 + (2.0 * t).exp());
+        }
+        let expected = (1.0 + (-2.0 * t).exp()).ln() + t * t;
+        assert!((value - expected).abs() < 1e-12, "{value} vs {expected}");
+        // Separable classes without a penalty have no minimum.
+        let separable = labelled(vec![-1.0, 1.0], 1, vec![0, 1], 2);
+        assert!(softmax_regression_minimum(&separable, 0.0).is_err());
+        assert!(softmax_regression_minimum(&separable, 0.1).is_ok());
     }
 }
