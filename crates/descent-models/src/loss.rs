@@ -159,6 +159,35 @@ pub fn mse<B: Backend>(
     Ok(output.sub(targets).square().mean())
 }
 
+/// [`mse`] between the outputs and the labels' one-hot vectors: the square loss on classes
+/// (Cohen et al. 2021 train classifiers with it to show the edge of stability).
+pub fn mse_on_one_hot<B: Backend>(
+    output: Tensor<B, 2>,
+    labels: &ClassLabels<B>,
+) -> core::result::Result<Tensor<B, 1>, ModelError> {
+    let [n, classes] = output.dims();
+    if labels.len() != n {
+        return Err(ModelError::TargetShape {
+            output: vec![n, classes],
+            targets: vec![labels.len()],
+        });
+    }
+    if labels.classes() != classes {
+        return Err(ModelError::Classes {
+            output: classes,
+            labels: labels.classes(),
+        });
+    }
+    // Labels were checked to lie in 0..classes when they were made.
+    let one_hot: Tensor<B, 2> = labels
+        .tensor()
+        .clone()
+        .one_hot::<2>(classes)
+        .float()
+        .cast(output.dtype());
+    mse(output, one_hot)
+}
+
 /// Collects `sum(theta^2)` over every float parameter, as one graph.
 struct SumOfSquares<B: Backend> {
     total: Option<Tensor<B, 1>>,
@@ -233,12 +262,7 @@ impl Objective {
                     needs: "class labels",
                 });
             }
-            (Loss::Mse, Targets::Classes(_)) => {
-                return Err(ModelError::TargetKind {
-                    loss: Loss::Mse.name(),
-                    needs: "target values",
-                });
-            }
+            (Loss::Mse, Targets::Classes(labels)) => mse_on_one_hot(output, labels)?,
         };
         if self.l2 == 0.0 {
             return Ok(data);

@@ -190,9 +190,22 @@ fn misuse_is_an_error() {
         Objective::new(Loss::CrossEntropy).value(&model, out(), &values),
         Err(ModelError::TargetKind { .. })
     ));
+    // MSE on classes is the square loss against one-hot vectors: label 1 of 2 is (0, 1).
+    let o: Vec<f64> = out().into_data().convert::<f64>().to_vec().unwrap();
+    let on_classes: f64 = Objective::new(Loss::Mse)
+        .value(&model, out(), &classes)
+        .unwrap()
+        .into_scalar()
+        .elem();
+    let by_hand = (o[0].powi(2) + (o[1] - 1.0).powi(2)) / 2.0;
+    assert!(
+        (on_classes - by_hand).abs() < 1e-12,
+        "{on_classes} vs {by_hand}"
+    );
+    let three_classes = Targets::Classes(ClassLabels::new(&[1], 3, &device).unwrap());
     assert!(matches!(
-        Objective::new(Loss::Mse).value(&model, out(), &classes),
-        Err(ModelError::TargetKind { .. })
+        Objective::new(Loss::Mse).value(&model, out(), &three_classes),
+        Err(ModelError::Classes { .. })
     ));
     for bad in [-1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(

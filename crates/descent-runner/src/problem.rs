@@ -433,7 +433,8 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
     }
     let regression = train.classes().is_none();
     let loss = match (p.loss, regression) {
-        (None, true) | (Some(LossName::Mse), true) => Loss::Mse,
+        // On classes, mse compares the outputs with one-hot vectors.
+        (None, true) | (Some(LossName::Mse), _) => Loss::Mse,
         (None, false) | (Some(LossName::CrossEntropy), false) => Loss::CrossEntropy,
         (Some(l), _) => {
             return Err(bad(

@@ -84,6 +84,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "optimizers_fmnist",
         "quadratic_deep",
         "convex_rate",
+        "edge_of_stability",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -446,6 +447,34 @@ fn convex_rate_iid_sgd_falls_as_one_over_sqrt_t_and_reshuffled_as_one_over_t() {
         "with replacement: slope {iid}"
     );
     assert!(reshuffled < -0.85, "reshuffled: slope {reshuffled}");
+}
+
+#[test]
+fn edge_of_stability_the_sharpness_settles_at_2_over_eta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("edge_of_stability", tmp.path());
+    for (variant, eta) in [("gd-0.5", 0.5), ("gd-1", 1.0), ("gd-2", 2.0)] {
+        let run = dir.join(format!("{variant}-s0"));
+        let sharpness = &common::measurements(&run)["sharpness"];
+        let tail: Vec<f64> = sharpness.iter().rev().take(5).map(|m| m.1).collect();
+        let settled = tail.iter().sum::<f64>() / tail.len() as f64;
+        assert!(
+            (settled / (2.0 / eta) - 1.0).abs() < 0.15,
+            "{variant}: sharpness {settled} vs 2/eta = {}",
+            2.0 / eta
+        );
+        // The loss keeps falling, though not monotonically.
+        let loss: Vec<f64> = column(&run, "train_loss").into_values().collect();
+        assert!(loss[loss.len() - 1] < 0.2 * loss[0], "{variant}: {loss:?}");
+        assert!(loss.windows(2).any(|w| w[1] > w[0]), "{variant}: monotone");
+    }
+    // At eta = 0.5 the start is below the edge (2.3 < 4): the sharpness had to rise to it.
+    let start = common::measurements(&dir.join("gd-0.5-s0"))["sharpness"][0].1;
+    assert!(start < 0.7 * 4.0, "{start}");
+    // Far above the edge GD diverges.
+    let s = summary(&dir);
+    let far = groups(&s).iter().find(|g| g["variant"] == "gd-4").unwrap();
+    assert_eq!(far["diverged"].as_array().unwrap().len(), 1, "{far}");
 }
 
 #[test]
