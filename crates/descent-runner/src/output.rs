@@ -25,8 +25,21 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
+/// `v` in the shortest text that reads back to the same `f64`: Rust's shortest round-trip
+/// digits, written positionally (`0.5`, `1234.5`) or with an exponent
+/// (`2.147483647999985e-21`, `1e-300`), whichever is shorter (positional on a tie).
+pub fn number(v: f64) -> String {
+    let plain = v.to_string();
+    let exponent = format!("{v:e}");
+    if exponent.len() < plain.len() {
+        exponent
+    } else {
+        plain
+    }
+}
+
 fn cell(value: Option<f64>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
+    value.map(number).unwrap_or_default()
 }
 
 /// `metrics.csv` text.
@@ -70,8 +83,8 @@ fn trajectory_csv(rows: &[TrajectoryRow]) -> String {
     out.push_str(",loss\n");
     for r in rows {
         let _ = write!(out, "{}", r.step);
-        for w in &r.w {
-            let _ = write!(out, ",{w}");
+        for &w in &r.w {
+            let _ = write!(out, ",{}", number(w));
         }
         let _ = writeln!(out, ",{}", cell(r.loss));
     }
@@ -81,7 +94,7 @@ fn trajectory_csv(rows: &[TrajectoryRow]) -> String {
 fn measurements_csv(rows: &[(u64, String, f64)]) -> String {
     let mut out = String::from("step,name,value\n");
     for (step, name, value) in rows {
-        let _ = writeln!(out, "{step},{name},{value}");
+        let _ = writeln!(out, "{step},{name},{}", number(*value));
     }
     out
 }
@@ -224,4 +237,42 @@ pub fn read_records(dir: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
     }
     records.sort_by_key(|(_, r)| r.index);
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short_and_read_back_exactly() {
+        for (v, text) in [
+            (2.147483647999985e-21, "2.147483647999985e-21"),
+            (1e-300, "1e-300"),
+            (5e-324, "5e-324"),
+            (1e21, "1e21"),
+            (0.5, "0.5"),
+            (1234.5, "1234.5"),
+            (100.0, "100"),
+            (-0.001, "-1e-3"),
+            (0.01, "0.01"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(number(v), text);
+        }
+        let mut x = 0.123_456_789_f64;
+        for _ in 0..2000 {
+            x = x * 1.7 + 1e-7;
+            for v in [x, 1.0 / x, -x, x * 1e-200, x * 1e200] {
+                let text = number(v);
+                assert_eq!(
+                    text.parse::<f64>().map(f64::to_bits),
+                    Ok(v.to_bits()),
+                    "{text}"
+                );
+                assert!(text.len() <= v.to_string().len().min(format!("{v:e}").len()));
+            }
+        }
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(f64::INFINITY), "inf");
+    }
 }
