@@ -85,6 +85,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "quadratic_deep",
         "convex_rate",
         "edge_of_stability",
+        "adam_fmnist_long",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -338,6 +339,21 @@ fn seed_variance_the_seed_alone_moves_the_test_accuracy() {
     // Five seeds of one configuration: at least half a point of test accuracy apart.
     assert!(max - min >= 0.005, "{accuracy}");
     assert!(accuracy["std"].as_f64().unwrap() > 0.0 && accuracy["n"].as_u64() == Some(5));
+}
+
+#[test]
+fn adam_fmnist_long_training_past_the_tuning_budget_reaches_the_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("adam_fmnist_long", tmp.path());
+    let s = summary(&dir);
+    let adam = &groups(&s)[0];
+    assert_eq!(adam["reached_target"], 2, "{adam}");
+    for seed in 0..2 {
+        let accuracy = column(&dir.join(format!("adam-s{seed}")), "test_accuracy");
+        // 3 epochs (optimizers_fmnist's budget) are 36 steps of the quick variant.
+        let (at_3_epochs, last) = (accuracy[&36], *accuracy.values().last().unwrap());
+        assert!(last > at_3_epochs, "seed {seed}: {at_3_epochs} -> {last}");
+    }
 }
 
 #[test]
