@@ -273,6 +273,7 @@ any_optimizer! {
     NAdam | LookaheadNAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
     RAdam | LookaheadRAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
     Adamax | LookaheadAdamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
+    Rprop | LookaheadRprop => "rprop", RpropConfig, Rprop, |_seed| RpropConfig::new();
     RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
     Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();

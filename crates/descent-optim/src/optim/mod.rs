@@ -15,6 +15,7 @@ mod nesterov_lookahead;
 mod noisy_gd;
 mod radam;
 mod rmsprop;
+mod rprop;
 mod schedule_free;
 mod schedule_free_adamw;
 mod schedule_free_sgd;
@@ -34,6 +35,7 @@ pub use nesterov_lookahead::{
 pub use noisy_gd::{NoisyGd, NoisyGdConfig, NoisyGdState};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
+pub use rprop::{Rprop, RpropConfig, RpropState};
 pub use schedule_free::{ScheduleFree, ScheduleFreeState, schedule_free_eval};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};

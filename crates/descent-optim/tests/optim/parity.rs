@@ -16,10 +16,6 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "averaged SGD is not part of descent-optim",
     ),
     (
-        "torch.optim.Rprop",
-        "full-batch sign method, not part of descent-optim",
-    ),
-    (
         "torch.optim.Adafactor",
         "factored second moments, not part of descent-optim",
     ),
@@ -178,6 +174,15 @@ fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
                 .with_weight_decay(f(h, "weight_decay"))
                 .with_initial_accumulator_value(f(h, "initial_accumulator_value"))
                 .with_epsilon(f(h, "eps"))
+                .build()
+        ),
+        "torch.optim.Rprop" => both!(
+            RpropConfig::new()
+                .with_eta_minus(h["etas"][0].as_f64().expect("etas"))
+                .with_eta_plus(h["etas"][1].as_f64().expect("etas"))
+                .with_step_size_min(h["step_sizes"][0].as_f64().expect("step_sizes"))
+                .with_step_size_max(h["step_sizes"][1].as_f64().expect("step_sizes"))
+                .with_maximize(b(h, "maximize"))
                 .build()
         ),
         "torch.optim.Adadelta" => both!(
