@@ -274,6 +274,7 @@ any_optimizer! {
     RAdam | LookaheadRAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
     Adamax | LookaheadAdamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
     Rprop | LookaheadRprop => "rprop", RpropConfig, Rprop, |_seed| RpropConfig::new();
+    Asgd => "asgd", AsgdConfig, Asgd, |_seed| AsgdConfig::new();
     RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
     Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();
@@ -293,12 +294,13 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
         }
     }
 
-    /// The module at which a Schedule-Free optimizer's model is evaluated (its averaged
-    /// point `x`); the module itself for every other optimizer.
+    /// The module at which the model is evaluated: a Schedule-Free optimizer's averaged point
+    /// `x`, ASGD's running average; the module itself for every other optimizer.
     pub fn eval_point(&self, module: M) -> M {
         match self {
             AnyOptimizer::ScheduleFreeSgd(o) => schedule_free_eval(module, o),
             AnyOptimizer::ScheduleFreeAdamW(o) => schedule_free_eval(module, o),
+            AnyOptimizer::Asgd(o) => asgd_average(module, o),
             _ => module,
         }
     }

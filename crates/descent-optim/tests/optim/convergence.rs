@@ -131,6 +131,18 @@ fn every_optimizer_converges_on_a_quadratic_and_progresses_on_rosenbrock() {
             (0.02, 3000),
         ),
         row(
+            "Rprop",
+            || RpropConfig::new().build().expect("valid"),
+            (0.01, 500),
+            (0.001, 3000),
+        ),
+        row(
+            "ASGD",
+            || AsgdConfig::new().build().expect("valid"),
+            (0.15, 300),
+            (1e-3, 3000),
+        ),
+        row(
             "RMSProp",
             || RmsPropConfig::new().build().expect("valid"),
             (0.01, 1000),

@@ -12,10 +12,6 @@ use super::common::{F32, F64, Pair, flat, reference, run, start};
 /// Reference entries that have no counterpart in this crate (yet), with the reason.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     (
-        "torch.optim.ASGD",
-        "averaged SGD is not part of descent-optim",
-    ),
-    (
         "torch.optim.Adafactor",
         "factored second moments, not part of descent-optim",
     ),
@@ -176,6 +172,15 @@ fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
                 .with_epsilon(f(h, "eps"))
                 .build()
         ),
+        "torch.optim.ASGD" => both!(
+            AsgdConfig::new()
+                .with_lambd(f(h, "lambd"))
+                .with_alpha(f(h, "alpha"))
+                .with_t0(f(h, "t0"))
+                .with_weight_decay(f(h, "weight_decay"))
+                .with_maximize(b(h, "maximize"))
+                .build()
+        ),
         "torch.optim.Rprop" => both!(
             RpropConfig::new()
                 .with_eta_minus(h["etas"][0].as_f64().expect("etas"))
@@ -210,11 +215,57 @@ fn compare(entry: &Value) -> Option<((f64, f64), (f64, f64))> {
 /// steps). Its `*_all_f64` entries, made under a float64 default dtype, are held to 1e-10.
 fn f64_bound(entry: &Value) -> f64 {
     let mixed = entry["default_dtype"].as_str() != Some("float64");
-    if mixed && entry["torch_class"] == "torch.optim.NAdam" {
-        1e-9
-    } else {
-        1e-10
+    let class = entry["torch_class"].as_str();
+    match class {
+        Some("torch.optim.NAdam") if mixed => 1e-9,
+        // ASGD keeps its step size eta in the default dtype (2.8e-9 measured over 20 steps).
+        Some("torch.optim.ASGD") if mixed => 1e-8,
+        _ => 1e-10,
     }
+}
+
+/// ASGD's average `ax` (its result) equals PyTorch's final state, through `asgd_average`.
+#[test]
+fn asgd_average_is_pytorch_ax() {
+    use super::common::flatten;
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut checked = 0;
+    for entry in entries
+        .iter()
+        .filter(|e| e["torch_class"] == "torch.optim.ASGD" && e["default_dtype"] == "float64")
+    {
+        let h = &entry["all_hyperparameters"];
+        let optimizer = AsgdConfig::new()
+            .with_lambd(f(h, "lambd"))
+            .with_alpha(f(h, "alpha"))
+            .with_t0(f(h, "t0"))
+            .with_weight_decay(f(h, "weight_decay"))
+            .build()
+            .expect("valid");
+        let mut adaptor: OptimizerAdaptor<Asgd, Pair<F64>, F64> = OptimizerAdaptor::from(optimizer);
+        let (pair, _) = run(
+            &reference,
+            start::<F64>(&reference),
+            &mut adaptor,
+            f(h, "lr"),
+            0..20,
+        );
+        let ours = flatten(&asgd_average(pair, &adaptor));
+        let state = &entry["final_state"];
+        let expected: Vec<f64> = super::common::floats(&state["W"]["ax"])
+            .into_iter()
+            .chain(super::common::floats(&state["b"]["ax"]))
+            .collect();
+        let worst = ours
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{}: {worst:e}", entry["id"]);
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
 }
 
 #[test]

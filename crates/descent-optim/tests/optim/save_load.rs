@@ -63,6 +63,10 @@ fn every_optimizer_resumes_exactly_from_its_record() {
     check_resume("Adamax", 0.01, || {
         AdamaxConfig::new().build().expect("valid")
     });
+    check_resume("Rprop", 0.01, || RpropConfig::new().build().expect("valid"));
+    check_resume("ASGD", 0.01, || {
+        AsgdConfig::new().with_t0(2.0).build().expect("valid")
+    });
     check_resume("RMSProp centered momentum", 0.01, || {
         RmsPropConfig::new()
             .with_centered(true)

@@ -75,6 +75,22 @@ fn out_of_range_hyperparameters_are_typed_errors() {
         "epsilon",
     );
     rejects(
+        RpropConfig::new().with_eta_minus(1.0).build(),
+        "Rprop",
+        "eta_minus",
+    );
+    rejects(
+        RpropConfig::new().with_eta_plus(0.9).build(),
+        "Rprop",
+        "eta_plus",
+    );
+    rejects(
+        RpropConfig::new().with_step_size_min(100.0).build(),
+        "Rprop",
+        "step_size_min",
+    );
+    rejects(AsgdConfig::new().with_alpha(-1.0).build(), "ASGD", "alpha");
+    rejects(
         RmsPropConfig::new().with_alpha(1.01).build(),
         "RMSProp",
         "alpha",
