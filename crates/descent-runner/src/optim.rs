@@ -275,6 +275,9 @@ any_optimizer! {
     Adamax | LookaheadAdamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
     Rprop | LookaheadRprop => "rprop", RpropConfig, Rprop, |_seed| RpropConfig::new();
     Asgd => "asgd", AsgdConfig, Asgd, |_seed| AsgdConfig::new();
+    AdaBelief | LookaheadAdaBelief => "adabelief", AdaBeliefConfig, AdaBelief, |_seed| AdaBeliefConfig::new();
+    Yogi | LookaheadYogi => "yogi", YogiConfig, Yogi, |_seed| YogiConfig::new();
+    Signum | LookaheadSignum => "signum", SignumConfig, Signum, |_seed| SignumConfig::new();
     RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
     Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();

@@ -2,6 +2,7 @@
 //! its config by `XxxConfig::init::<B, M>()`, which validates the config and returns an
 //! [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
 
+mod adabelief;
 mod adadelta;
 mod adagrad;
 mod adam;
@@ -21,7 +22,10 @@ mod schedule_free;
 mod schedule_free_adamw;
 mod schedule_free_sgd;
 mod sgd;
+mod signum;
+mod yogi;
 
+pub use adabelief::{AdaBelief, AdaBeliefConfig, AdaBeliefState};
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState};
@@ -42,6 +46,8 @@ pub use schedule_free::{ScheduleFree, ScheduleFreeState, schedule_free_eval};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig, SgdState};
+pub use signum::{Signum, SignumConfig, SignumState};
+pub use yogi::{Yogi, YogiConfig, YogiState};
 
 use burn::module::AutodiffModule;
 use burn::optim::SimpleOptimizer;

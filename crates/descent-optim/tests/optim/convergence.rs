@@ -137,6 +137,18 @@ fn every_optimizer_converges_on_a_quadratic_and_progresses_on_rosenbrock() {
             (0.001, 3000),
         ),
         row(
+            "AdaBelief",
+            || AdaBeliefConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
+            "Yogi",
+            || YogiConfig::new().build().expect("valid"),
+            (0.1, 500),
+            (0.02, 3000),
+        ),
+        row(
             "ASGD",
             || AsgdConfig::new().build().expect("valid"),
             (0.15, 300),

@@ -9,6 +9,18 @@ use serde_json::Value;
 
 use super::common::{F32, F64, Pair, flat, reference, run, start};
 
+/// The optax trajectories (same problem, same gradients): the reference for optimizers
+/// PyTorch does not have.
+fn optax_reference() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/reference_trajectories_optax.json"
+    );
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (it lives in the repo)"));
+    serde_json::from_str(&text).expect("optax reference JSON parses")
+}
+
 /// Reference entries that have no counterpart in this crate (yet), with the reason.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     (
@@ -325,4 +337,81 @@ fn every_reference_trajectory_matches_pytorch() {
         "parity failures:\n{}",
         failures.join("\n")
     );
+}
+
+/// Optimizers PyTorch lacks, against optax's trajectories: to 1e-10 in f64, 1e-5 relative in
+/// f32, like the PyTorch ones.
+#[test]
+fn optax_only_optimizers_match_optax() {
+    let reference = optax_reference();
+    assert_eq!(
+        reference["grads"],
+        super::common::reference()["grads"],
+        "the optax and torch files describe the same problem"
+    );
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let entry = |id: &str| -> &Value {
+        entries
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("optax entry {id} missing"))
+    };
+    let kw = |id: &str, key: &str, default: f64| -> f64 {
+        entry(id)["kwargs"][key].as_f64().unwrap_or(default)
+    };
+    macro_rules! check {
+        ($id:expr, $optimizer:expr) => {{
+            let e = entry($id);
+            let lr = e["kwargs"]["learning_rate"]
+                .as_f64()
+                .expect("learning_rate");
+            let optimizer = $optimizer.expect("valid");
+            let run_on = |f64_run: bool| -> Vec<Vec<f64>> {
+                let reference = super::common::reference();
+                if f64_run {
+                    let mut adaptor: OptimizerAdaptor<_, Pair<F64>, F64> =
+                        OptimizerAdaptor::from(optimizer.clone());
+                    run(
+                        &reference,
+                        start::<F64>(&reference),
+                        &mut adaptor,
+                        lr,
+                        0..20,
+                    )
+                    .1
+                } else {
+                    let mut adaptor: OptimizerAdaptor<_, Pair<F32>, F32> =
+                        OptimizerAdaptor::from(optimizer.clone());
+                    run(
+                        &reference,
+                        start::<F32>(&reference),
+                        &mut adaptor,
+                        lr,
+                        0..20,
+                    )
+                    .1
+                }
+            };
+            let (abs64, _) = errors(&run_on(true), e);
+            let (_, rel32) = errors(&run_on(false), e);
+            println!("optax {:<20} {abs64:>12.3e} {rel32:>12.3e}", $id);
+            assert!(abs64 <= 1e-10, "{}: f64 error {abs64:e}", $id);
+            assert!(rel32 <= 1e-5, "{}: f32 error {rel32:e}", $id);
+        }};
+    }
+    check!(
+        "adabelief",
+        AdaBeliefConfig::new()
+            .with_beta_1(kw("adabelief", "b1", 0.9))
+            .with_beta_2(kw("adabelief", "b2", 0.999))
+            .build()
+    );
+    check!("yogi", YogiConfig::new().build());
+    check!(
+        "signum",
+        SignumConfig::new()
+            .with_beta(kw("signum", "beta", 0.9))
+            .build()
+    );
+    check!("sign_sgd", SignumConfig::new().with_beta(0.0).build());
 }

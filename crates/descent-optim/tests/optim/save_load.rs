@@ -64,6 +64,13 @@ fn every_optimizer_resumes_exactly_from_its_record() {
         AdamaxConfig::new().build().expect("valid")
     });
     check_resume("Rprop", 0.01, || RpropConfig::new().build().expect("valid"));
+    check_resume("AdaBelief", 0.01, || {
+        AdaBeliefConfig::new().build().expect("valid")
+    });
+    check_resume("Yogi", 0.01, || YogiConfig::new().build().expect("valid"));
+    check_resume("Signum", 0.01, || {
+        SignumConfig::new().build().expect("valid")
+    });
     check_resume("ASGD", 0.01, || {
         AsgdConfig::new().with_t0(2.0).build().expect("valid")
     });

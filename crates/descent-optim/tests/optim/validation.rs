@@ -91,6 +91,13 @@ fn out_of_range_hyperparameters_are_typed_errors() {
     );
     rejects(AsgdConfig::new().with_alpha(-1.0).build(), "ASGD", "alpha");
     rejects(
+        AdaBeliefConfig::new().with_epsilon_root(-1.0).build(),
+        "AdaBelief",
+        "epsilon_root",
+    );
+    rejects(YogiConfig::new().with_beta_2(1.0).build(), "Yogi", "beta_2");
+    rejects(SignumConfig::new().with_beta(1.0).build(), "Signum", "beta");
+    rejects(
         RmsPropConfig::new().with_alpha(1.01).build(),
         "RMSProp",
         "alpha",
