@@ -278,6 +278,8 @@ any_optimizer! {
     AdaBelief | LookaheadAdaBelief => "adabelief", AdaBeliefConfig, AdaBelief, |_seed| AdaBeliefConfig::new();
     Yogi | LookaheadYogi => "yogi", YogiConfig, Yogi, |_seed| YogiConfig::new();
     Signum | LookaheadSignum => "signum", SignumConfig, Signum, |_seed| SignumConfig::new();
+    Lamb | LookaheadLamb => "lamb", LambConfig, Lamb, |_seed| LambConfig::new();
+    Lars | LookaheadLars => "lars", LarsConfig, Lars, |_seed| LarsConfig::new();
     RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
     Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();

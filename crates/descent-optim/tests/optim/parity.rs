@@ -414,4 +414,6 @@ fn optax_only_optimizers_match_optax() {
             .build()
     );
     check!("sign_sgd", SignumConfig::new().with_beta(0.0).build());
+    check!("lamb", LambConfig::new().build());
+    check!("lars", LarsConfig::new().build());
 }

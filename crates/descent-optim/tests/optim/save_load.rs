@@ -71,6 +71,18 @@ fn every_optimizer_resumes_exactly_from_its_record() {
     check_resume("Signum", 0.01, || {
         SignumConfig::new().build().expect("valid")
     });
+    check_resume("LAMB", 0.01, || {
+        LambConfig::new()
+            .with_weight_decay(0.01)
+            .build()
+            .expect("valid")
+    });
+    check_resume("LARS", 0.1, || {
+        LarsConfig::new()
+            .with_nesterov(true)
+            .build()
+            .expect("valid")
+    });
     check_resume("ASGD", 0.01, || {
         AsgdConfig::new().with_t0(2.0).build().expect("valid")
     });
