@@ -8,8 +8,9 @@
 //!
 //! * [`optim`]: SGD (momentum, dampening, Nesterov, weight decay, maximize), Adam
 //!   (AMSGrad), AdamW, NAdam, RAdam, Adamax, RMSProp (centered, momentum), Adagrad,
-//!   Adadelta, and beyond PyTorch: Lion, Schedule-Free SGD and AdamW, Lookahead around any
-//!   of them, and noisy gradient descent for saddle-escape studies. Each is a burn
+//!   Adadelta, Rprop, ASGD; beyond PyTorch, equal to optax: AdaBelief, Yogi, Signum and
+//!   signSGD, LAMB, LARS, Lion; and Schedule-Free SGD and AdamW, Lookahead around any of
+//!   them, and noisy gradient descent for saddle-escape studies. Each is a burn
 //!   [`SimpleOptimizer`](burn::optim::SimpleOptimizer); `XxxConfig::init::<B, M>()`
 //!   validates the config and returns an [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
 //!   Defaults are PyTorch's defaults.
@@ -77,3 +78,8 @@ mod validate;
 
 pub use error::{OptimError, Result};
 pub use optim::OptimConfig;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,6 +1,6 @@
-//! Optimizers: each a burn [`SimpleOptimizer`](burn::optim::SimpleOptimizer) built from
+//! Optimizers: each a burn [`SimpleOptimizer`] built from
 //! its config by `XxxConfig::init::<B, M>()`, which validates the config and returns an
-//! [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
+//! [`OptimizerAdaptor`].
 
 mod adabelief;
 mod adadelta;

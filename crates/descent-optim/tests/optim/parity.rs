@@ -415,5 +415,12 @@ fn optax_only_optimizers_match_optax() {
     );
     check!("sign_sgd", SignumConfig::new().with_beta(0.0).build());
     check!("lamb", LambConfig::new().build());
+    check!("lion", LionConfig::new().build());
+    check!(
+        "lion_wd",
+        LionConfig::new()
+            .with_weight_decay(kw("lion_wd", "weight_decay", 0.0))
+            .build()
+    );
     check!("lars", LarsConfig::new().build());
 }
