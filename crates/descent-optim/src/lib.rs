@@ -9,13 +9,15 @@
 //! * [`optim`]: SGD (momentum, dampening, Nesterov, weight decay, maximize), Adam
 //!   (AMSGrad), AdamW, NAdam, RAdam, Adamax, RMSProp (centered, momentum), Adagrad,
 //!   Adadelta, Rprop, ASGD; beyond PyTorch, equal to optax: AdaBelief, Yogi, Signum and
-//!   signSGD, LAMB, LARS, Lion; and Schedule-Free SGD and AdamW, Lookahead around any of
+//!   signSGD, LAMB, LARS, Adan, Lion; and Schedule-Free SGD and AdamW, Lookahead around any of
 //!   them, and noisy gradient descent for saddle-escape studies. Each is a burn
 //!   [`SimpleOptimizer`](burn::optim::SimpleOptimizer); `XxxConfig::init::<B, M>()`
 //!   validates the config and returns an [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
 //!   Defaults are PyTorch's defaults.
 //! * [`schedule`]: pure functions of the step (`lr(k)` for the `(k+1)`-th step), wrapped
 //!   as burn's [`LrScheduler`](burn::lr_scheduler::LrScheduler) by [`schedule::Scheduler`].
+//! * [`sam`]: sharpness-aware minimisation around any optimizer, as a step helper over a
+//!   closure that recomputes the loss.
 //! * [`clip`]: gradient clipping by the *global* L2 norm (PyTorch's `clip_grad_norm_`) or by
 //!   value, for any optimizer. burn's own clipping works tensor by tensor.
 //!
@@ -73,6 +75,7 @@
 pub mod clip;
 pub mod error;
 pub mod optim;
+pub mod sam;
 pub mod schedule;
 mod validate;
 

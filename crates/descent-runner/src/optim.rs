@@ -279,6 +279,7 @@ any_optimizer! {
     Yogi | LookaheadYogi => "yogi", YogiConfig, Yogi, |_seed| YogiConfig::new();
     Signum | LookaheadSignum => "signum", SignumConfig, Signum, |_seed| SignumConfig::new();
     Lamb | LookaheadLamb => "lamb", LambConfig, Lamb, |_seed| LambConfig::new();
+    Adan | LookaheadAdan => "adan", AdanConfig, Adan, |_seed| AdanConfig::new();
     Lars | LookaheadLars => "lars", LarsConfig, Lars, |_seed| LarsConfig::new();
     RmsProp | LookaheadRmsProp => "rmsprop", RmsPropConfig, RmsProp, |_seed| RmsPropConfig::new();
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();

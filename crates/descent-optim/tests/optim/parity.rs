@@ -416,6 +416,7 @@ fn optax_only_optimizers_match_optax() {
     check!("sign_sgd", SignumConfig::new().with_beta(0.0).build());
     check!("lamb", LambConfig::new().build());
     check!("lion", LionConfig::new().build());
+    check!("adan", AdanConfig::new().build());
     check!(
         "lion_wd",
         LionConfig::new()

@@ -71,6 +71,7 @@ fn every_optimizer_resumes_exactly_from_its_record() {
     check_resume("Signum", 0.01, || {
         SignumConfig::new().build().expect("valid")
     });
+    check_resume("Adan", 0.01, || AdanConfig::new().build().expect("valid"));
     check_resume("LAMB", 0.01, || {
         LambConfig::new()
             .with_weight_decay(0.01)

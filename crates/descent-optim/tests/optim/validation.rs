@@ -98,6 +98,7 @@ fn out_of_range_hyperparameters_are_typed_errors() {
     rejects(YogiConfig::new().with_beta_2(1.0).build(), "Yogi", "beta_2");
     rejects(SignumConfig::new().with_beta(1.0).build(), "Signum", "beta");
     rejects(LambConfig::new().with_beta_1(1.0).build(), "LAMB", "beta_1");
+    rejects(AdanConfig::new().with_beta_3(1.5).build(), "Adan", "beta_3");
     rejects(
         LarsConfig::new().with_trust_coefficient(0.0).build(),
         "LARS",
