@@ -21,9 +21,10 @@ use serde::Serialize;
 
 use crate::backend::{self, BackendChoice, OnBackend, Precision};
 use crate::config::RunSpec;
-use crate::optim::{AnyOptimizer, lr_plan, optimizer_config};
+use crate::optim::{AnyOptimizer, lr_plan, optimizer_config, sharpness_aware};
 use crate::problem::Task;
-use crate::train::clip;
+use crate::train::{clip, sharp_gradient};
+use descent_optim::sam::Sam;
 
 /// Relative tolerance of one f32 step across backends: reductions of a few thousand terms
 /// summed in different orders differ by far less (about 1e-6 of the largest term).
@@ -87,12 +88,14 @@ impl OnBackend for OneStep<'_> {
             None => lr.lr(0),
         };
         let optimizer = optimizer_config(variant, self.run.seed).map_err(anyhow::Error::msg)?;
+        let sam = sharpness_aware(variant).map_err(anyhow::Error::msg)?;
         let epoch = plan.epoch(0);
         let batch = epoch
             .batch(0)
             .context("internal error: the batch plan has no first batch")?;
         let step = Step {
             rate,
+            sam,
             clipping: lr.clipping,
             batch,
             given: self.given,
@@ -120,6 +123,7 @@ impl OnBackend for OneStep<'_> {
 /// What the first step needs besides the module, its optimizer and its loss.
 struct Step<'a> {
     rate: f64,
+    sam: Option<Sam>,
     clipping: Option<descent_optim::clip::Clipping>,
     batch: &'a [usize],
     given: Option<&'a [Vec<f64>]>,
@@ -135,8 +139,13 @@ impl Step<'_> {
         loss: impl Fn(&M, &[usize]) -> Result<Tensor<B, 1>>,
     ) -> Result<FirstStep> {
         let point = optimizer.gradient_point(module.clone(), self.rate);
-        let loss = loss(&point, self.batch)?;
+        let loss_at = &loss;
+        let loss = loss_at(&point, self.batch)?;
         let grads = GradientsParams::from_grads(loss.backward(), &point);
+        let grads = match &self.sam {
+            Some(sam) => sharp_gradient(sam, &point, &grads, |m| loss_at(m, self.batch))?,
+            None => grads,
+        };
         let gradient = read_gradients::<B, M>(&module, &grads);
         let grads = match self.given {
             Some(given) => gradients_from::<B, M>(&module, given)?,

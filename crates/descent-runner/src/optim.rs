@@ -16,6 +16,7 @@ use burn::tensor::backend::AutodiffBackend;
 use descent_data::rng::{Purpose, derived_seed};
 use descent_optim::clip::Clipping;
 use descent_optim::optim::*;
+use descent_optim::sam::{Sam, SamConfig};
 use descent_optim::schedule::{
     ConstantLrConfig, CosineAnnealingLrConfig, CosineAnnealingWarmRestartsConfig, CyclicLrConfig,
     ExponentialLrConfig, InverseSqrtLrConfig, LinearLrConfig, MultiStepLrConfig, OneCycleLrConfig,
@@ -120,7 +121,7 @@ fn kind<'a>(
 macro_rules! any_optimizer {
     ($( $variant:ident $(| $lookahead:ident)? => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr );* $(;)?) => {
         /// The optimizer kinds an experiment can name.
-        pub const OPTIMIZERS: &[&str] = &[$($kind,)* "lookahead"];
+        pub const OPTIMIZERS: &[&str] = &[$($kind,)* "lookahead", "sam"];
 
         /// The kinds `lookahead` can wrap.
         pub const LOOKAHEAD_INNER: &[&str] = &[$($( { stringify!($lookahead); $kind }, )?)*];
@@ -157,6 +158,9 @@ macro_rules! any_optimizer {
                 let kind = kind(table, field, OPTIMIZERS)?;
                 let config = match kind {
                     "lookahead" => Self::lookahead(table, field, seed)?,
+                    // SAM changes where the gradient is taken, not the optimizer: the inner
+                    // optimizer is the one stepped (see `sharpness_aware`).
+                    "sam" => Self::parse(sam_inner(table, field)?, &format!("{field}.inner"), seed)?,
                     $(
                         $kind => {
                             let $seed = seed;
@@ -527,11 +531,45 @@ any_schedule! {
         |lr, _total| WarmupStableDecayConfig::new(lr, 0, 0);
 }
 
+/// `kind = "sam"`'s `inner` table, checked: any optimizer but another `sam` and
+/// `nesterov_lookahead` (which takes its gradient at a look-ahead point of its own).
+fn sam_inner<'t>(table: &'t Table, field: &str) -> std::result::Result<&'t Table, String> {
+    let inner_field = format!("{field}.inner");
+    let Some(toml::Value::Table(inner)) = table.get("inner") else {
+        return Err(format!(
+            "{inner_field} is missing: the optimizer SAM steps, e.g. inner = {{ kind = \"sgd\", \
+             momentum = 0.9 }}"
+        ));
+    };
+    match inner.get("kind").and_then(toml::Value::as_str) {
+        Some(k @ ("sam" | "nesterov_lookahead")) => Err(format!(
+            "{inner_field}.kind = {k:?} cannot be wrapped by sam (it takes its gradient elsewhere)"
+        )),
+        _ => Ok(inner),
+    }
+}
+
+/// The variant's sharpness-aware minimisation (`optimizer = { kind = "sam", rho = 0.05,
+/// inner = { ... } }`), if it asks for it: the loop then takes each step's gradient at the
+/// ascent point `w + rho g / |g|`.
+pub fn sharpness_aware(variant: &Variant) -> std::result::Result<Option<Sam>, String> {
+    let field = format!("variants.{}.optimizer", variant.name);
+    if variant.optimizer.get("kind").and_then(toml::Value::as_str) != Some("sam") {
+        return Ok(None);
+    }
+    sam_inner(&variant.optimizer, &field)?;
+    let config: SamConfig = overlay(&SamConfig::new(), &variant.optimizer, &field, &["inner"])?;
+    config.init().map(Some).map_err(|e| format!("{field}: {e}"))
+}
+
 /// Reads a run's optimizer: used by `validate` and by the run itself.
 pub fn optimizer_config(
     variant: &Variant,
     seed: u64,
 ) -> std::result::Result<OptimizerConfig, String> {
+    // SAM's own fields are checked with the optimizer's, so bad ones stop the experiment
+    // before any run starts.
+    sharpness_aware(variant)?;
     OptimizerConfig::parse(
         &variant.optimizer,
         &format!("variants.{}.optimizer", variant.name),

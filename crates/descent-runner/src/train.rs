@@ -20,7 +20,7 @@ use descent_data::{ArrayBatcher, BatchPlan, Epoch};
 use crate::backend::{self, BackendChoice, OnBackend, Precision};
 use crate::config::{Experiment, RunSpec, Target};
 use crate::error::UsageError;
-use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config};
+use crate::optim::{AnyOptimizer, LrPlan, lr_plan, optimizer_config, sharpness_aware};
 use crate::output::{self, Checkpoint};
 use crate::probe::{
     LandscapeSubject, ModelSubject, Probes, Subject, TrainingSet, subject::flatten,
@@ -31,6 +31,7 @@ use crate::state::{
     TrajectoryRow,
 };
 use descent_optim::clip::Clipping;
+use descent_optim::sam::Sam;
 use descent_optim::schedule::ReduceLrOnPlateauRecord;
 
 /// The budget and cadences of `experiment` on `task` with `plan`.
@@ -118,6 +119,7 @@ pub fn execute<B: AutodiffBackend>(
     let limits = limits(experiment, task, &plan);
     let lr = lr_plan(variant, limits.steps).map_err(anyhow::Error::msg)?;
     let optimizer = optimizer_config(variant, run.seed).map_err(anyhow::Error::msg)?;
+    let sam = sharpness_aware(variant).map_err(anyhow::Error::msg)?;
     let probes = Probes::build(
         &experiment.measure,
         task,
@@ -130,6 +132,7 @@ pub fn execute<B: AutodiffBackend>(
         run,
         dir,
         device,
+        sam,
         lr: &lr,
         plan: &plan,
         limits,
@@ -188,6 +191,8 @@ struct LoopContext<'a, B: AutodiffBackend> {
     run: &'a RunSpec,
     dir: &'a Path,
     device: &'a B::Device,
+    /// Sharpness-aware minimisation: the gradient is taken at the ascent point.
+    sam: Option<Sam>,
     lr: &'a LrPlan,
     plan: &'a BatchPlan,
     limits: Limits,
@@ -224,6 +229,7 @@ where
         run,
         dir,
         device,
+        ref sam,
         lr,
         plan,
         limits,
@@ -382,6 +388,10 @@ where
         }
 
         let grads = GradientsParams::from_grads(loss.backward(), &point);
+        let grads = match sam {
+            Some(sam) => sharp_gradient(sam, &point, &grads, |m| (walker.loss)(m, batch))?,
+            None => grads,
+        };
         let (grads, norm) = clip(lr.clipping, &module, grads, logged)?;
         if logged || evaluated {
             row.lr = Some(rate);
@@ -428,6 +438,19 @@ where
         rows: state.rows,
         timing: state.timing,
     })
+}
+
+/// SAM's gradient: the loss's gradient at `point`'s ascent point for `grads` (the parameter
+/// ids are `point`'s, so it steps `point`).
+pub(crate) fn sharp_gradient<B: AutodiffBackend, M: AutodiffModule<B> + Clone>(
+    sam: &Sam,
+    point: &M,
+    grads: &GradientsParams,
+    loss: impl Fn(&M) -> Result<Tensor<B, 1>>,
+) -> Result<GradientsParams> {
+    let ascent = sam.ascent_point(point.clone(), grads);
+    let at_ascent = loss(&ascent)?;
+    Ok(GradientsParams::from_grads(at_ascent.backward(), &ascent))
 }
 
 /// `grads` clipped as `clipping` says, with the global norm before clipping when `want_norm`

@@ -489,6 +489,24 @@ fn cases() -> Vec<Case> {
             &["problem.noise_sigma", "non-negative"],
         ),
         // --- unknown names ---
+        Case::config(
+            "sam-with-a-negative-radius",
+            edit(
+                BASE,
+                "optimizer = { kind = \"sgd\" }",
+                "optimizer = { kind = \"sam\", rho = -1.0, inner = { kind = \"sgd\" } }",
+            ),
+            &["variants.gd.optimizer", "rho"],
+        ),
+        Case::config(
+            "sam-without-an-inner-optimizer",
+            edit(
+                BASE,
+                "optimizer = { kind = \"sgd\" }",
+                "optimizer = { kind = \"sam\" }",
+            ),
+            &["variants.gd.optimizer.inner", "missing"],
+        ),
         // --- probes ---
         Case::config(
             "unknown-probe",

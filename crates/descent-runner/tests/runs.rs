@@ -528,3 +528,58 @@ optimizer = { kind = "asgd", t0 = 100.0 }
     let (sgd, asgd) = (final_loss("sgd"), final_loss("asgd"));
     assert!(asgd < 1e-3 * sgd, "asgd {asgd} vs sgd {sgd}");
 }
+
+/// `kind = "sam"`: one step on x^2 + 4 y^2 from (1, 1) is SGD at the ascent point, computed
+/// here by hand.
+#[test]
+fn sam_steps_with_the_gradient_at_the_ascent_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "sam",
+        r#"
+name = "sam"
+description = "one SAM step"
+[problem]
+landscape = "elongated_bowl"
+start = [1.0, 1.0]
+[budget]
+steps = 1
+[eval]
+log_every = 1
+[[variants]]
+name = "sam"
+lr = 0.1
+optimizer = { kind = "sam", rho = 0.1, epsilon = 0.0, inner = { kind = "sgd" } }
+"#,
+    );
+    ok(&descent(
+        tmp.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            "out",
+            "--quiet",
+            "--precision",
+            "f64",
+        ],
+    ));
+    let text = read(&tmp.path().join("out/sam/sam-s0/trajectory.csv"));
+    let last: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .take(2)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    // g = (2, 8), |g| = sqrt(68); w' = w + 0.1 g/|g|; w <- w - 0.1 (2 w'_0, 8 w'_1).
+    let norm = 68f64.sqrt();
+    let ascent = [1.0 + 0.2 / norm, 1.0 + 0.8 / norm];
+    let expected = [1.0 - 0.2 * ascent[0], 1.0 - 0.8 * ascent[1]];
+    for (got, want) in last.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{last:?} vs {expected:?}");
+    }
+}
