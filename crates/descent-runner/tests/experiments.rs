@@ -86,6 +86,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "convex_rate",
         "edge_of_stability",
         "adam_fmnist_long",
+        "nonconvex_rate",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -463,6 +464,15 @@ fn convex_rate_iid_sgd_falls_as_one_over_sqrt_t_and_reshuffled_as_one_over_t() {
         "with replacement: slope {iid}"
     );
     assert!(reshuffled < -0.85, "reshuffled: slope {reshuffled}");
+}
+
+#[test]
+fn nonconvex_rate_the_smallest_gradient_norm_falls_at_least_as_fast_as_the_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("nonconvex_rate", tmp.path());
+    let slope = log_log_slope(&dir, "sgd-c-over-sqrt-t", "full_grad_norm_min", 3000);
+    // The bound: min |grad f| = O(T^(-1/4)).
+    assert!(slope <= -0.25, "slope {slope}");
 }
 
 #[test]
