@@ -232,13 +232,7 @@ fn batch_noise_variance_falls_as_one_over_b() {
             (f64::from(*b).ln(), v.ln())
         })
         .collect();
-    let n = points.len() as f64;
-    let (mx, my) = (
-        points.iter().map(|p| p.0).sum::<f64>() / n,
-        points.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
-        / points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    let slope = least_squares_slope(&points);
     assert!((slope + 1.0).abs() <= 0.1, "slope {slope}");
     // tr(Sigma) is 10 coordinates of variance ~1.
     let trace = mean(g, "measurements", "trace_sigma").unwrap();
@@ -444,6 +438,11 @@ fn log_log_slope(dir: &Path, variant: &str, name: &str, from: u64) -> f64 {
             ((*step as f64).ln(), mean.ln())
         })
         .collect();
+    least_squares_slope(&points)
+}
+
+/// The slope of the least-squares line through `points` `(x, y)`.
+fn least_squares_slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
     let (mx, my) = (
         points.iter().map(|p| p.0).sum::<f64>() / n,

@@ -6,7 +6,7 @@ use burn::record::Record;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
-use super::common::validate_adam;
+use super::common::{ema, validate_adam};
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
 use crate::validate;
@@ -103,9 +103,7 @@ impl<B: Backend> SimpleOptimizer<B> for Yogi {
         };
         let step = step + 1;
         let t = step as f64;
-        let exp_avg = exp_avg
-            .mul_scalar(self.beta_1)
-            .add(grad.clone().mul_scalar(1.0 - self.beta_1));
+        let exp_avg = ema(Some(exp_avg), grad.clone(), self.beta_1);
         let g2 = grad.square();
         let exp_avg_sq = exp_avg_sq.clone().sub(
             exp_avg_sq

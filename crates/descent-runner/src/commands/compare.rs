@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, RunSpec};
-use crate::conformance;
+use crate::conformance::{self, max_abs};
 use crate::error::usage;
 use crate::experiment;
 use crate::output;
@@ -422,7 +422,8 @@ fn final_metrics(
                     .map(|f| f.record.diverged_at.is_some())
                     .collect()
             };
-            if diverged(&reference) != diverged(&theirs) {
+            let (ours_diverged, theirs_diverged) = (diverged(&reference), diverged(&theirs));
+            if ours_diverged != theirs_diverged {
                 out.push(FinalMetric {
                     variant: variant.to_string(),
                     point: point.to_string(),
@@ -430,8 +431,8 @@ fn final_metrics(
                     backends: [labels[0].clone(), labels[other].clone()],
                     seeds: ids.len(),
                     means: [
-                        diverged(&reference).iter().filter(|d| **d).count() as f64,
-                        diverged(&theirs).iter().filter(|d| **d).count() as f64,
+                        ours_diverged.iter().filter(|d| **d).count() as f64,
+                        theirs_diverged.iter().filter(|d| **d).count() as f64,
                     ],
                     stds: [None, None],
                     difference: f64::INFINITY,
@@ -493,16 +494,6 @@ fn summarize(backend: &str, run: &RunSpec, done: &Finished) -> BackendResult {
         diverged_at: done.record.diverged_at,
         parameters: done.parameters.len(),
     }
-}
-
-fn max_abs(values: impl Iterator<Item = f64>) -> f64 {
-    values.fold(0.0, |m, v| {
-        if v.is_nan() {
-            f64::INFINITY
-        } else {
-            m.max(v.abs())
-        }
-    })
 }
 
 fn drifted(
