@@ -44,11 +44,28 @@ fn overlay<C: Serialize + DeserializeOwned>(
     let Ok(Json::Object(mut fields)) = serde_json::to_value(default) else {
         return Err(format!("{field}: internal error: config is not a table"));
     };
+    let mut given = serde_json::Map::new();
     for (key, value) in user {
         if key == "kind" || skip.contains(&key.as_str()) {
             continue;
         }
-        let Some(slot) = fields.get_mut(key) else {
+        let value = serde_json::to_value(value).map_err(|e| format!("{field}.{key}: {e}"))?;
+        given.insert(key.clone(), value);
+    }
+    merge(&mut fields, given, field, skip)?;
+    serde_json::from_value(Json::Object(fields)).map_err(|e| format!("{field}: {e}"))
+}
+
+/// Puts each of `given`'s fields over the default's, checking that it exists and has the
+/// default's type; a nested table (Muon's `fallback`) is merged field by field the same way.
+fn merge(
+    fields: &mut serde_json::Map<String, Json>,
+    given: serde_json::Map<String, Json>,
+    field: &str,
+    skip: &[&str],
+) -> std::result::Result<(), String> {
+    for (key, given) in given {
+        let Some(slot) = fields.get_mut(&key) else {
             let mut allowed: Vec<&str> = fields.keys().map(String::as_str).collect();
             allowed.retain(|k| !skip.contains(k));
             return Err(format!(
@@ -56,7 +73,6 @@ fn overlay<C: Serialize + DeserializeOwned>(
                 allowed.join(", ")
             ));
         };
-        let given = serde_json::to_value(value).map_err(|e| format!("{field}.{key}: {e}"))?;
         let whole = |v: &Json| v.is_u64() || v.is_i64();
         if whole(slot) && !whole(&given) {
             return Err(format!("{field}.{key} = {given}: expected a whole number"));
@@ -65,6 +81,10 @@ fn overlay<C: Serialize + DeserializeOwned>(
             return Err(format!(
                 "{field}.{key} = {given}: expected a whole number >= 0"
             ));
+        }
+        if let (Json::Object(inner), Json::Object(given_inner)) = (&mut *slot, &given) {
+            merge(inner, given_inner.clone(), &format!("{field}.{key}"), &[])?;
+            continue;
         }
         let fits = matches!(
             (&*slot, &given),
@@ -82,7 +102,7 @@ fn overlay<C: Serialize + DeserializeOwned>(
         }
         *slot = given;
     }
-    serde_json::from_value(Json::Object(fields)).map_err(|e| format!("{field}: {e}"))
+    Ok(())
 }
 
 fn kind_of(value: &Json) -> &'static str {
@@ -289,6 +309,8 @@ any_optimizer! {
     Adagrad | LookaheadAdagrad => "adagrad", AdagradConfig, Adagrad, |_seed| AdagradConfig::new();
     Adadelta | LookaheadAdadelta => "adadelta", AdadeltaConfig, Adadelta, |_seed| AdadeltaConfig::new();
     Lion | LookaheadLion => "lion", LionConfig, Lion, |_seed| LionConfig::new();
+    Adafactor | LookaheadAdafactor => "adafactor", AdafactorConfig, Adafactor, |_seed| AdafactorConfig::new();
+    Muon | LookaheadMuon => "muon", MuonConfig, Muon, |_seed| MuonConfig::new();
     ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd, |_seed| ScheduleFreeSgdConfig::new();
     ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW, |_seed| ScheduleFreeAdamWConfig::new();
     NoisyGd | LookaheadNoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd, |seed| NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0));

@@ -72,3 +72,24 @@ pub(crate) fn ema<B: Backend, const D: usize>(
         None => value.mul_scalar(1.0 - beta),
     }
 }
+
+/// `start + weight (end - start)` as PyTorch's CPU `lerp` computes it: for `weight >= 0.5` it
+/// evaluates `end - (end - start)(1 - weight)` instead, which rounds differently. Optimizers
+/// that PyTorch writes with `lerp_` (Adafactor, Muon) use this to match it to the last bit.
+pub(crate) fn torch_lerp<B: Backend, const D: usize>(
+    start: Tensor<B, D>,
+    end: Tensor<B, D>,
+    weight: f64,
+) -> Tensor<B, D> {
+    if weight.abs() < 0.5 {
+        start.clone().add(end.sub(start).mul_scalar(weight))
+    } else {
+        end.clone().sub(end.sub(start).mul_scalar(1.0 - weight))
+    }
+}
+
+/// The Euclidean norm of a whole tensor, as a one-element tensor (nothing is read back from
+/// the device).
+pub(crate) fn norm<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Tensor<B, 1> {
+    tensor.square().sum().sqrt()
+}

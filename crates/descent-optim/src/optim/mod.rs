@@ -3,6 +3,7 @@
 //! [`OptimizerAdaptor`].
 
 mod adabelief;
+mod adafactor;
 mod adadelta;
 mod adagrad;
 mod adam;
@@ -15,6 +16,7 @@ mod lamb;
 mod lars;
 mod lion;
 mod lookahead;
+mod muon;
 mod nadam;
 mod nesterov_lookahead;
 mod noisy_gd;
@@ -30,6 +32,7 @@ mod trust_ratio;
 mod yogi;
 
 pub use adabelief::{AdaBelief, AdaBeliefConfig, AdaBeliefState};
+pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState};
@@ -41,6 +44,7 @@ pub use lamb::{Lamb, LambConfig, LambState};
 pub use lars::{Lars, LarsConfig, LarsState};
 pub use lion::{Lion, LionConfig, LionState};
 pub use lookahead::{Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem};
+pub use muon::{MatrixLayout, Muon, MuonConfig, MuonLrAdjustment, MuonState, newton_schulz};
 pub use nadam::{NAdam, NAdamConfig, NAdamState};
 pub use nesterov_lookahead::{
     NesterovLookahead, NesterovLookaheadConfig, NesterovLookaheadState, nesterov_lookahead_point,

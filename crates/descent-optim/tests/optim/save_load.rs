@@ -103,6 +103,15 @@ fn every_optimizer_resumes_exactly_from_its_record() {
     check_resume("Adadelta", 1.0, || {
         AdadeltaConfig::new().build().expect("valid")
     });
+    check_resume("Adafactor", 0.01, || {
+        AdafactorConfig::new()
+            .with_weight_decay(0.01)
+            .build()
+            .expect("valid")
+    });
+    check_resume("Muon (AdamW for the bias)", 0.02, || {
+        MuonConfig::new().build().expect("valid")
+    });
     check_resume("Lion", 1e-3, || {
         LionConfig::new()
             .with_weight_decay(0.1)

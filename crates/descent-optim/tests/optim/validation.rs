@@ -143,6 +143,33 @@ fn out_of_range_hyperparameters_are_typed_errors() {
         "Adam",
         "beta_1",
     );
+    rejects(
+        AdafactorConfig::new().with_beta2_decay(0.5).build(),
+        "Adafactor",
+        "beta2_decay",
+    );
+    rejects(AdafactorConfig::new().with_d(0.5).build(), "Adafactor", "d");
+    rejects(
+        AdafactorConfig::new().with_epsilon_1(Some(-1.0)).build(),
+        "Adafactor",
+        "epsilon_1",
+    );
+    rejects(MuonConfig::new().with_momentum(1.0).build(), "Muon", "momentum");
+    rejects(MuonConfig::new().with_ns_steps(100).build(), "Muon", "ns_steps");
+    rejects(
+        MuonConfig::new()
+            .with_ns_coefficients([3.4445, f64::NAN, 2.0315])
+            .build(),
+        "Muon",
+        "ns_coefficients[1]",
+    );
+    rejects(
+        MuonConfig::new()
+            .with_fallback(AdamWConfig::new().with_beta_1(1.0))
+            .build(),
+        "AdamW",
+        "beta_1",
+    );
 }
 
 #[test]

@@ -1,0 +1,230 @@
+//! Adafactor: second moments in factored form, a step size relative to the parameters.
+
+use burn::config::Config;
+use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::record::Record;
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Device, Tensor};
+
+use super::common::{norm, torch_lerp};
+use crate::error::OptimError;
+use crate::optim::OptimConfig;
+use crate::validate;
+
+/// Configuration of [`Adafactor`]; every default equals `torch.optim.Adafactor`'s.
+#[derive(Config, Debug)]
+pub struct AdafactorConfig {
+    /// Exponent of the second moment's decay: its weight at step `t` is
+    /// `1 - beta_2t = t^beta2_decay` (must be <= 0; the paper's -0.8).
+    #[config(default = -0.8)]
+    pub beta2_decay: f64,
+    /// `eps_1`, the floor of the second-moment estimate (as `eps_1^2`) and of its row mean.
+    /// `None` (PyTorch's default) takes the machine epsilon of the parameters' float type.
+    #[config(default = "None")]
+    pub epsilon_1: Option<f64>,
+    /// `eps_2`, the floor of the parameters' root-mean-square in the relative step size.
+    #[config(default = 1e-3)]
+    pub epsilon_2: f64,
+    /// Clipping threshold `d` of the update's root-mean-square (>= 1).
+    #[config(default = 1.0)]
+    pub d: f64,
+    /// Decoupled weight decay `lambda`: `theta <- theta (1 - eta lambda)` each step.
+    #[config(default = 0.0)]
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    #[config(default = false)]
+    pub maximize: bool,
+}
+
+/// Adafactor, exactly as `torch.optim.Adafactor` (PyTorch's variant of the paper: no first
+/// moment, always the relative step size).
+///
+/// ```text
+/// rho_t   = min(eta, 1 / sqrt(t)),     beta_t = t^beta2_decay
+/// alpha_t = max(eps_2, RMS(theta_{t-1})) rho_t
+/// theta   <- theta (1 - eta lambda)
+/// matrix (last two dimensions R x C):
+///   r_t = lerp(r_{t-1}, mean_cols(g^2), beta_t)          (R x 1)
+///   c_t = lerp(c_{t-1}, mean_rows(g^2), beta_t)          (1 x C)
+///   v_t = r_t c_t / max(mean(r_t), eps_1)
+/// vector: v_t = lerp(v_{t-1}, g^2, beta_t)
+/// u_t     = g / sqrt(max(v_t, eps_1^2))
+/// theta_t = theta - alpha_t / max(1, RMS(u_t) / d) u_t
+/// ```
+///
+/// Memory per matrix is `R + C` numbers instead of Adam's `2 R C`: what made Adafactor the
+/// optimizer of large language models on TPUs. Tensors of three or more dimensions are
+/// factored over their last two, batched over the rest, as in PyTorch.
+///
+/// Paper: Shazeer & Stern, *Adafactor: Adaptive Learning Rates with Sublinear Memory Cost*
+/// (ICML 2018). Differs from the paper as PyTorch does: no first moment (`beta_1 = 0`), the
+/// learning rate caps the relative step `rho_t`, and `eps_1` floors the row mean. Identical to
+/// PyTorch, including its `lerp` rounding.
+#[derive(Clone, Debug)]
+pub struct Adafactor {
+    beta2_decay: f64,
+    epsilon_1: Option<f64>,
+    epsilon_2: f64,
+    d: f64,
+    weight_decay: f64,
+    maximize: bool,
+}
+
+/// State of [`Adafactor`] for one parameter tensor: the factored second moment of a matrix
+/// (`row_var`, `col_var`) or the full one of a vector (`variance`).
+#[derive(Record, Clone)]
+pub struct AdafactorState<B: Backend, const D: usize> {
+    /// Number of steps taken, `t`.
+    pub step: usize,
+    /// Row means `r_t` of the squared gradient (shape `[..., R, 1]`), for 2+ dimensions.
+    pub row_var: Option<Tensor<B, D>>,
+    /// Column means `c_t` of the squared gradient (shape `[..., 1, C]`), for 2+ dimensions.
+    pub col_var: Option<Tensor<B, D>>,
+    /// The second moment `v_t` of a vector.
+    pub variance: Option<Tensor<B, D>>,
+}
+
+impl OptimConfig for AdafactorConfig {
+    type Optimizer = Adafactor;
+
+    fn validate(&self) -> Result<(), OptimError> {
+        if !(self.beta2_decay.is_finite() && self.beta2_decay <= 0.0) {
+            return Err(OptimError::InvalidHyperparameter {
+                owner: "Adafactor",
+                field: "beta2_decay",
+                value: self.beta2_decay.to_string(),
+                allowed: "finite and <= 0",
+            });
+        }
+        if let Some(epsilon_1) = self.epsilon_1 {
+            validate::non_negative("Adafactor", "epsilon_1", epsilon_1)?;
+        }
+        validate::non_negative("Adafactor", "epsilon_2", self.epsilon_2)?;
+        if !(self.d.is_finite() && self.d >= 1.0) {
+            return Err(OptimError::InvalidHyperparameter {
+                owner: "Adafactor",
+                field: "d",
+                value: self.d.to_string(),
+                allowed: "finite and >= 1",
+            });
+        }
+        validate::non_negative("Adafactor", "weight_decay", self.weight_decay)
+    }
+
+    fn build(&self) -> Result<Self::Optimizer, OptimError> {
+        self.validate()?;
+        Ok(Adafactor {
+            beta2_decay: self.beta2_decay,
+            epsilon_1: self.epsilon_1,
+            epsilon_2: self.epsilon_2,
+            d: self.d,
+            weight_decay: self.weight_decay,
+            maximize: self.maximize,
+        })
+    }
+}
+
+/// The machine epsilon of a float type, PyTorch's `torch.finfo(dtype).eps`.
+fn machine_epsilon(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => f64::EPSILON,
+        DType::F16 => 9.765_625e-4,
+        DType::BF16 => 7.812_5e-3,
+        _ => f32::EPSILON as f64,
+    }
+}
+
+/// `sum(x^2) / n` over `dim`, written as PyTorch's `vector_norm(x, dim).square() / n` (the
+/// square root and its square round differently from the plain sum).
+fn mean_square<B: Backend, const D: usize>(grad: &Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+    let n = grad.dims()[dim] as f64;
+    grad.clone()
+        .square()
+        .sum_dim(dim)
+        .sqrt()
+        .square()
+        .div_scalar(n)
+}
+
+impl<B: Backend> SimpleOptimizer<B> for Adafactor {
+    type State<const D: usize> = AdafactorState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let grad = if self.maximize { grad.neg() } else { grad };
+        let (step, row_var, col_var, variance) = match state {
+            Some(s) => (s.step, s.row_var, s.col_var, s.variance),
+            None => (0, None, None, None),
+        };
+        let step = step + 1;
+        let t = step as f64;
+        let epsilon_1 = self
+            .epsilon_1
+            .unwrap_or_else(|| machine_epsilon(tensor.dtype()));
+        let numel = tensor.shape().num_elements() as f64;
+        let beta_t = t.powf(self.beta2_decay);
+        let rho_t = lr.min(1.0 / t.sqrt());
+        // The relative step uses the parameters before weight decay, as PyTorch's.
+        let alpha = norm(tensor.clone())
+            .div_scalar(numel.sqrt())
+            .clamp_min(self.epsilon_2)
+            .mul_scalar(rho_t);
+        let tensor = if self.weight_decay != 0.0 {
+            tensor.mul_scalar(1.0 - lr * self.weight_decay)
+        } else {
+            tensor
+        };
+        let (estimate, row_var, col_var, variance) = if D >= 2 {
+            let row_mean = mean_square(&grad, D - 1);
+            let col_mean = mean_square(&grad, D - 2);
+            let row_var = row_var.unwrap_or_else(|| row_mean.zeros_like());
+            let col_var = col_var.unwrap_or_else(|| col_mean.zeros_like());
+            let row_var = torch_lerp(row_var, row_mean, beta_t);
+            let col_var = torch_lerp(col_var, col_mean, beta_t);
+            let row_var_mean = row_var.clone().mean_dim(D - 2).clamp_min(epsilon_1);
+            let estimate = row_var
+                .clone()
+                .mul(col_var.clone())
+                .div(row_var_mean);
+            (estimate, Some(row_var), Some(col_var), None)
+        } else {
+            let square = grad.clone().square();
+            let variance = variance.unwrap_or_else(|| square.zeros_like());
+            let variance = torch_lerp(variance, square, beta_t);
+            (variance.clone(), None, None, Some(variance))
+        };
+
+        let update = estimate
+            .clamp_min(epsilon_1 * epsilon_1)
+            .sqrt()
+            .recip()
+            .mul(grad);
+        let clip = norm(update.clone())
+            .div_scalar(numel.sqrt() * self.d)
+            .clamp_min(1.0);
+        let scale = alpha.div(clip).reshape([1; D]);
+        (
+            tensor.sub(update.mul(scale)),
+            Some(AdafactorState {
+                step,
+                row_var,
+                col_var,
+                variance,
+            }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
+        AdafactorState {
+            step: state.step,
+            row_var: state.row_var.map(|t| t.to_device(device)),
+            col_var: state.col_var.map(|t| t.to_device(device)),
+            variance: state.variance.map(|t| t.to_device(device)),
+        }
+    }
+}
