@@ -661,4 +661,41 @@ mod tests {
         let range = parse("kind = \"adam\"\nbeta_1 = 1.0").unwrap_err();
         assert!(range.contains("beta_1"), "{range}");
     }
+
+    #[test]
+    fn nested_optimizer_tables_merge_field_by_field() {
+        let parse = |text: &str| {
+            let table: Table = text.parse().unwrap();
+            OptimizerConfig::parse(&table, "variants.v.optimizer", 0)
+        };
+        let muon = parse(
+            "kind = \"muon\"\nlr_adjustment = \"MatchRmsAdamW\"\nfallback = { weight_decay = 0.0 }",
+        )
+        .unwrap();
+        let OptimizerConfig::Muon(muon) = muon else {
+            panic!("not muon")
+        };
+        assert_eq!(muon.lr_adjustment, MuonLrAdjustment::MatchRmsAdamW);
+        // The fallback keeps AdamW's defaults where the table is silent.
+        assert_eq!(
+            (muon.fallback.weight_decay, muon.fallback.beta_2),
+            (0.0, 0.999)
+        );
+        let unknown = parse("kind = \"muon\"\nfallback = { beta2 = 0.9 }").unwrap_err();
+        assert!(
+            unknown.contains("variants.v.optimizer.fallback.beta2") && unknown.contains("beta_2"),
+            "{unknown}"
+        );
+        let range = parse("kind = \"muon\"\nfallback = { beta_1 = 1.0 }").unwrap_err();
+        assert!(
+            range.contains("AdamW") && range.contains("beta_1"),
+            "{range}"
+        );
+        let OptimizerConfig::Adafactor(adafactor) =
+            parse("kind = \"adafactor\"\nepsilon_1 = 1e-30").unwrap()
+        else {
+            panic!("not adafactor")
+        };
+        assert_eq!(adafactor.epsilon_1, Some(1e-30));
+    }
 }
