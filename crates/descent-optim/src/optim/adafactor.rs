@@ -187,10 +187,7 @@ impl<B: Backend> SimpleOptimizer<B> for Adafactor {
             let row_var = torch_lerp(row_var, row_mean, beta_t);
             let col_var = torch_lerp(col_var, col_mean, beta_t);
             let row_var_mean = row_var.clone().mean_dim(D - 2).clamp_min(epsilon_1);
-            let estimate = row_var
-                .clone()
-                .mul(col_var.clone())
-                .div(row_var_mean);
+            let estimate = row_var.clone().mul(col_var.clone()).div(row_var_mean);
             (estimate, Some(row_var), Some(col_var), None)
         } else {
             let square = grad.clone().square();

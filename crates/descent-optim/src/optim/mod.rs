@@ -3,8 +3,8 @@
 //! [`OptimizerAdaptor`].
 
 mod adabelief;
-mod adafactor;
 mod adadelta;
+mod adafactor;
 mod adagrad;
 mod adam;
 mod adamax;
@@ -32,8 +32,8 @@ mod trust_ratio;
 mod yogi;
 
 pub use adabelief::{AdaBelief, AdaBeliefConfig, AdaBeliefState};
-pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
+pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};

@@ -293,7 +293,10 @@ mod tests {
         let values: Vec<f64> = (0..rows * columns)
             .map(|k| (0.37 * (k * k) as f64 + 1.0).sin())
             .collect();
-        Tensor::from_data(TensorData::new(values, [rows, columns]), &Default::default())
+        Tensor::from_data(
+            TensorData::new(values, [rows, columns]),
+            &Default::default(),
+        )
     }
 
     fn values(tensor: Tensor<B, 2>) -> Vec<f64> {

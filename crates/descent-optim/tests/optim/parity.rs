@@ -440,7 +440,10 @@ fn muon_matches_pytorch() {
     let entries = reference["optimizers"].as_array().expect("optimizers");
     let mut exact = 0;
     let mut loose = 0;
-    for entry in entries.iter().filter(|e| e["torch_class"] == "torch.optim.Muon") {
+    for entry in entries
+        .iter()
+        .filter(|e| e["torch_class"] == "torch.optim.Muon")
+    {
         let id = entry["id"].as_str().expect("id");
         let h = &entry["all_hyperparameters"];
         let adjustment = match h["adjust_lr_fn"].as_str() {
@@ -470,7 +473,10 @@ fn muon_matches_pytorch() {
             0..20,
         );
         let mut worst: f64 = 0.0;
-        for (ours, step) in trajectory.iter().zip(entry["trajectory"].as_array().expect("trajectory")) {
+        for (ours, step) in trajectory
+            .iter()
+            .zip(entry["trajectory"].as_array().expect("trajectory"))
+        {
             let expected = super::common::floats(&step["W"]);
             assert_eq!(expected.len(), 12, "{id}: W is 3 x 4");
             for (x, y) in ours[..12].iter().zip(&expected) {

@@ -154,8 +154,16 @@ fn out_of_range_hyperparameters_are_typed_errors() {
         "Adafactor",
         "epsilon_1",
     );
-    rejects(MuonConfig::new().with_momentum(1.0).build(), "Muon", "momentum");
-    rejects(MuonConfig::new().with_ns_steps(100).build(), "Muon", "ns_steps");
+    rejects(
+        MuonConfig::new().with_momentum(1.0).build(),
+        "Muon",
+        "momentum",
+    );
+    rejects(
+        MuonConfig::new().with_ns_steps(100).build(),
+        "Muon",
+        "ns_steps",
+    );
     rejects(
         MuonConfig::new()
             .with_ns_coefficients([3.4445, f64::NAN, 2.0315])
