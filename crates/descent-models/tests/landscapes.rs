@@ -770,3 +770,26 @@ fn a_quadratic_of_a_given_dimension_spreads_its_spectrum_and_rotates_by_a_seed()
         assert!(quadratic.build(&bad).is_err(), "{bad:?}");
     }
 }
+
+/// The curvature at the minimum: a quadratic's largest eigenvalue whatever its rotation,
+/// and for Rosenbrock the closed form for its Hessian [[802, -400], [-400, 200]] at (1, 1).
+#[test]
+fn sharpness_at_minimum_is_the_top_hessian_eigenvalue() {
+    let rotated = Landscape::from(
+        Quadratic::new(&[1.0, 10.0], Rotation::Angle(0.5), Some(&[1.0, -2.0])).unwrap(),
+    );
+    assert!((rotated.sharpness_at_minimum().unwrap() - 10.0).abs() < 1e-12);
+    let seeded = Landscape::from(
+        Quadratic::new(&[0.1, 1.0, 3.0, 7.0, 20.0, 50.0], Rotation::Seeded(7), None).unwrap(),
+    );
+    assert!((seeded.sharpness_at_minimum().unwrap() - 50.0).abs() < 1e-10);
+    let rosenbrock = Landscape::rosenbrock().sharpness_at_minimum().unwrap();
+    let closed_form = (1002.0 + (602.0_f64.powi(2) + 4.0 * 400.0_f64.powi(2)).sqrt()) / 2.0;
+    assert!(
+        (rosenbrock - closed_form).abs() < 1e-9,
+        "{rosenbrock} vs {closed_form}"
+    );
+    // A saddle-only landscape has no minimum, so no curvature there.
+    let saddle = Landscape::from(Quadratic::new(&[3.0, -1.0], Rotation::None, None).unwrap());
+    assert!(saddle.sharpness_at_minimum().is_none());
+}

@@ -47,6 +47,9 @@ pub struct Experiment {
     /// Checkpoints for `descent resume`.
     #[serde(default)]
     pub checkpoint: Checkpoint,
+    /// How the plots are drawn (`[plots]`).
+    #[serde(default, skip_serializing_if = "Plots::is_default")]
+    pub plots: Plots,
     /// Probes: measurements taken during every run (`[[measure]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measure: Vec<MeasureSpec>,
@@ -512,6 +515,62 @@ pub struct Checkpoint {
     /// Steps between checkpoints; 0 or absent: none.
     #[serde(default)]
     pub every: u64,
+}
+
+/// How the plots are drawn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plots {
+    /// Smoothing of the noisy curves (train loss, gradient norm): `"auto"` (the default: an
+    /// exponential moving average where the step-to-step noise is large, the raw curve
+    /// faint beneath it), `"off"`, or the average's weight on the past in `[0, 1)`.
+    #[serde(default)]
+    pub smoothing: Smoothing,
+}
+
+impl Plots {
+    fn is_default(&self) -> bool {
+        *self == Plots::default()
+    }
+}
+
+/// `[plots] smoothing`: `"auto"`, `"off"`, or a weight in `[0, 1)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
+pub enum Smoothing {
+    /// Where the curve is jagged.
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+    /// Always, with this weight on the past.
+    Weight(f64),
+}
+
+impl TryFrom<Value> for Smoothing {
+    type Error = String;
+
+    fn try_from(value: Value) -> std::result::Result<Self, String> {
+        match &value {
+            Value::String(s) if s == "auto" => Ok(Smoothing::Auto),
+            Value::String(s) if s == "off" => Ok(Smoothing::Off),
+            Value::Float(w) if (0.0..1.0).contains(w) => Ok(Smoothing::Weight(*w)),
+            Value::Integer(0) => Ok(Smoothing::Weight(0.0)),
+            other => Err(format!(
+                "{other} is not allowed; expected \"auto\", \"off\" or a weight in [0, 1)"
+            )),
+        }
+    }
+}
+
+impl From<Smoothing> for Value {
+    fn from(smoothing: Smoothing) -> Value {
+        match smoothing {
+            Smoothing::Auto => Value::String("auto".into()),
+            Smoothing::Off => Value::String("off".into()),
+            Smoothing::Weight(w) => Value::Float(w),
+        }
+    }
 }
 
 /// One optimizer variant.

@@ -22,6 +22,7 @@ use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, Plan, RunSpec};
 use crate::error::usage;
 use crate::metric::Metric;
+use crate::optim::OptimizerConfig;
 use crate::output;
 use crate::problem::Task;
 use crate::{plots, pool, probe, provenance, summary, train};
@@ -262,7 +263,9 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
 }
 
 /// The plots of `dir`; for a 2-D landscape with contours, over a window that holds the
-/// landscape's features and the start point. Datasets are never loaded for this.
+/// landscape's features and the start point, and for every landscape with a known minimum
+/// `f(w) − f*` on the loss plots and the stability thresholds of plain and momentum SGD on
+/// the learning-rate sweeps. Datasets are never loaded for this.
 fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let references: Vec<plots::Reference> = plan
         .base
@@ -282,16 +285,38 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         })
         .flatten()
         .collect();
+    let description = plan.base.description.trim();
+    let mut context = plots::Context {
+        references,
+        caption: (!description.is_empty()).then(|| description.to_owned()),
+        smoothing: match plan.base.plots.smoothing {
+            config::Smoothing::Auto => plots::Smoothing::Auto,
+            config::Smoothing::Off => plots::Smoothing::Off,
+            config::Smoothing::Weight(w) => plots::Smoothing::Weight(w),
+        },
+        ..plots::Context::default()
+    };
     let Some(task) = plan
         .base
         .problem
         .landscape_task()
         .transpose()
         .map_err(anyhow::Error::msg)?
-        .filter(|t| t.landscape.dim() == 2)
     else {
-        return plots::render(dir, None, &references);
+        return plots::render(dir, &context);
     };
+    context.minimum = task.landscape.minimum();
+    if let Some(sharpness) = task.landscape.sharpness_at_minimum() {
+        context.sweep_lines = plan
+            .base
+            .variants
+            .iter()
+            .filter_map(|v| stability_limit(v, sharpness))
+            .collect();
+    }
+    if task.landscape.dim() != 2 {
+        return plots::render(dir, &context);
+    }
     let window = task.landscape.window();
     let widen = |(lo, hi): (f64, f64), at: f64| {
         let (lo, hi) = (lo.min(at), hi.max(at));
@@ -299,7 +324,7 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         (lo - margin, hi + margin)
     };
     let value = |x: f64, y: f64| task.landscape.value(&[x, y]).unwrap_or(f64::NAN);
-    let contour = plots::Contour {
+    context.contour = Some(plots::Contour {
         value: &value,
         x: widen(window.x, task.start[0]),
         y: widen(window.y, task.start[1]),
@@ -309,8 +334,42 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
             .into_iter()
             .filter_map(|m| Some([*m.first()?, *m.get(1)?]))
             .collect(),
+    });
+    plots::render(dir, &context)
+}
+
+/// The largest learning rate at which `variant` converges on a quadratic of top curvature
+/// `sharpness` (near a minimum, any landscape): `2/lambda` for gradient descent,
+/// `2(1 + beta)/((1 - dampening) lambda)` for heavy ball in PyTorch's form and
+/// `2(1 + beta)/((1 + 2 beta) lambda)` for Nesterov; `None` for other optimizers, whose
+/// limit is not a property of the curvature alone.
+fn stability_limit(variant: &config::Variant, sharpness: f64) -> Option<plots::SweepLine> {
+    let parsed = OptimizerConfig::parse(&variant.optimizer, "optimizer", 0).ok()?;
+    let (momentum, dampening, nesterov) = match parsed {
+        OptimizerConfig::Sgd(c) => (c.momentum, c.dampening, c.nesterov),
+        OptimizerConfig::NesterovLookahead(c) => (c.momentum, 0.0, true),
+        OptimizerConfig::NoisyGd(_) => (0.0, 0.0, false),
+        _ => return None,
     };
-    plots::render(dir, Some(&contour), &references)
+    let (label, value) = if momentum == 0.0 {
+        ("2/λ_max", 2.0 / sharpness)
+    } else if nesterov {
+        (
+            "2(1+β)/((1+2β)λ_max)",
+            2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * sharpness),
+        )
+    } else {
+        (
+            "2(1+β)/λ_max",
+            2.0 * (1.0 + momentum) / ((1.0 - dampening) * sharpness),
+        )
+    };
+    (value.is_finite() && sharpness > 0.0).then(|| plots::SweepLine {
+        parameter: "lr".into(),
+        variant: variant.name.clone(),
+        label: label.into(),
+        value,
+    })
 }
 
 /// The plan recorded in an experiment directory (its `config.toml` and `plan.json`).

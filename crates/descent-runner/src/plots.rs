@@ -27,12 +27,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context as _, Result, bail, ensure};
 use plotters::style::{FontStyle, RGBColor};
 
 use axis::Axis;
 use data::{PointValue, Run};
-use figure::{Band, Figure, Key, Line, Marker, Shape, colors_for};
+use figure::{Band, ColorBar, DIVERGED, Figure, Key, Line, Marker, Panels, Shape, colors_for};
 
 /// DejaVu Sans (see `assets/README.md` for its licence): `plotters` draws PNG text with
 /// `ab_glyph`, which needs a font in memory.
@@ -50,13 +50,11 @@ pub struct Contour<'a> {
     pub minima: Vec<[f64; 2]>,
 }
 
-/// Renders every plot the data supports into `<dir>/plots/`; returns the files written.
-///
 /// A horizontal line drawn on the plot of one probe measurement (`[[measure]]`'s
 /// `reference`): a value theory predicts, such as `2/eta` for the sharpness.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
-    /// The measurement whose plot gets the line.
+    /// The measurement whose plot it goes on.
     pub measurement: String,
     /// What the value is, for the legend.
     pub label: String,
@@ -64,28 +62,123 @@ pub struct Reference {
     pub value: f64,
 }
 
+/// A vertical line on a sweep plot: where theory puts a threshold of the swept parameter,
+/// such as `2/lambda_max` for gradient descent's learning rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepLine {
+    /// The swept parameter: a key's last part (`lr` matches `variants.*.lr`).
+    pub parameter: String,
+    /// The variant it belongs to (drawn in its colour).
+    pub variant: String,
+    /// What the value is, for the legend (`2/λ_max`).
+    pub label: String,
+    /// Where the line is drawn.
+    pub value: f64,
+}
+
+/// How the noisy curves (train loss, gradient norm) are smoothed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Smoothing {
+    /// An exponential moving average where the step-to-step noise is large, with the raw
+    /// curve drawn faint beneath it (the default).
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+    /// Always, with this weight on the past, in `[0, 1)` (TensorBoard's slider).
+    Weight(f64),
+}
+
+/// What the runner knows about an experiment beyond its files, drawn on its plots.
+#[derive(Default)]
+pub struct Context<'a> {
+    /// A 2-D landscape to draw the trajectories on.
+    pub contour: Option<Contour<'a>>,
+    /// Horizontal lines on the measurement plots.
+    pub references: Vec<Reference>,
+    /// The objective's known minimum `f*` (landscapes): the loss plots then show
+    /// `f(w) − f*` of the full objective, which is positive, on a log axis.
+    pub minimum: Option<f64>,
+    /// Vertical lines on the sweep plots.
+    pub sweep_lines: Vec<SweepLine>,
+    /// The experiment's description, printed under every title.
+    pub caption: Option<String>,
+    /// How noisy curves are smoothed.
+    pub smoothing: Smoothing,
+}
+
+/// The column the loss plots draw, and what they call it.
+#[derive(Clone, Copy)]
+struct LossColumn {
+    column: &'static str,
+    y_label: &'static str,
+    /// For titles: "Train loss", "f(w) − f*".
+    what: &'static str,
+}
+
+/// `f(w) − f*` of the full objective, added to every run when the minimum is known.
+const GAP: &str = "objective_gap";
+
+const TRAIN_LOSS: LossColumn = LossColumn {
+    column: "train_loss",
+    y_label: "train loss",
+    what: "Train loss",
+};
+
+/// Adds [`GAP`] to every run: the full objective (`test_loss`, which landscape runs log
+/// at every step) minus `minimum`, or the train loss minus it where there is no test loss.
+fn add_gap(runs: &mut [Run], minimum: f64) -> LossColumn {
+    for run in runs.iter_mut() {
+        let logged = |c: &str| {
+            run.metrics
+                .columns
+                .get(c)
+                .is_some_and(|v| v.iter().flatten().next().is_some())
+        };
+        let source = if logged("test_loss") {
+            "test_loss"
+        } else {
+            "train_loss"
+        };
+        if let Some(values) = run.metrics.columns.get(source) {
+            let gap = values.iter().map(|v| v.map(|v| v - minimum)).collect();
+            run.metrics.columns.insert(GAP.into(), gap);
+        }
+    }
+    LossColumn {
+        column: GAP,
+        y_label: "f(w) − f* of the full objective",
+        what: "f(w) − f*",
+    }
+}
+
+/// Renders every plot the data supports into `<dir>/plots/`; returns the files written.
+///
 /// `dir` is an experiment directory: its subdirectories holding a `run.json` are the
 /// runs. Each plot is written twice, as `<name>.svg` and `<name>.png`:
-/// `loss_vs_step`, `loss_vs_time` (when there is timing), `loss_vs_samples` and
-/// `loss_vs_epoch` (when an epoch has several batches), `lr_vs_step`,
-/// `grad_norm_vs_step`, `val_loss_vs_step`, `val_accuracy_vs_step`,
-/// `test_loss_vs_step`, `test_accuracy_vs_step` (each when its column has values),
-/// `contours` (when `contour` is given), `sweep_<key>` for every swept key with
+/// `loss_vs_step` (for landscapes with a known minimum, `f(w) − f*` of the full objective),
+/// `loss_vs_time` (when there is timing), `loss_vs_samples` and `loss_vs_epoch` (when an
+/// epoch has several batches), `lr_vs_step`, `grad_norm_vs_step`, `val_loss_vs_step`,
+/// `val_accuracy_vs_step`, `test_loss_vs_step`, `test_accuracy_vs_step` (each when its
+/// column has values, the test loss not for landscapes, where the loss plot shows it),
+/// `contours` (when `context.contour` is given), `sweep_<key>` for every swept key with
 /// numeric values, and `measure_<name>` for every non-categorical probe measurement (with
-/// the `references` drawn on it as dashed horizontal lines).
-pub fn render(
-    dir: &Path,
-    contour: Option<&Contour>,
-    references: &[Reference],
-) -> Result<Vec<PathBuf>> {
+/// the `context.references` drawn on it as dashed horizontal lines). A sweep of one number
+/// over three or more values draws its step plots as small multiples, one panel per
+/// variant coloured by the swept value, and its contours one panel per value.
+pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     register_font()?;
-    let runs = data::load(dir)?;
+    let mut runs = data::load(dir)?;
     if runs.is_empty() {
         bail!(
             "{} holds no runs (no subdirectory has a run.json)",
             dir.display()
         );
     }
+    let loss = match context.minimum {
+        Some(minimum) if minimum.is_finite() => add_gap(&mut runs, minimum),
+        _ => TRAIN_LOSS,
+    };
     let out = dir.join("plots");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let experiment = dir
@@ -93,16 +186,41 @@ pub fn render(
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let groups = groups(&runs);
-    let mut written = Vec::new();
-
-    for m in &METRICS {
-        if let Some(fig) = step_figure(&experiment, &groups, m, &[]) {
-            written.extend(fig.save(&out, m.file)?);
+    let mut groups = groups(&runs);
+    let swept = swept_number(&runs);
+    if let Some(swept) = &swept {
+        for g in &mut groups {
+            if let Some(PointValue::Num(v)) = g.runs[0].values.get(&swept.key) {
+                g.color = contour::sequential(swept.axis.frac(*v));
+            }
         }
     }
-    if let Some(fig) = time_figure(&experiment, &groups) {
-        written.extend(fig.save(&out, "loss_vs_time")?);
+    let plot = Plot {
+        experiment: &experiment,
+        groups: &groups,
+        swept: swept.as_ref(),
+        smoothing: context.smoothing,
+        caption: context.caption.as_deref(),
+    };
+    let mut written = Vec::new();
+
+    let loss_metric = Metric {
+        column: loss.column,
+        file: "loss_vs_step",
+        title: &format!("{} vs step", loss.what),
+        y_label: loss.y_label,
+        scale: Scale::Log,
+        band: true,
+        noisy: true,
+    };
+    for m in std::iter::once(&loss_metric).chain(&METRICS[1..]) {
+        if loss.column == GAP && m.column == "test_loss" {
+            continue;
+        }
+        written.extend(plot.step(&out, m, &[])?);
+    }
+    if let Some(fig) = time_figure(&experiment, &groups, &loss_metric, context.smoothing) {
+        written.extend(plot.save(&out, "loss_vs_time", fig)?);
     }
     // Variants with different batch sizes compare fairly per item seen or per epoch.
     if runs
@@ -113,8 +231,15 @@ pub fn render(
             ("loss_vs_samples", "training items seen", X::Samples),
             ("loss_vs_epoch", "epoch", X::Epochs),
         ] {
-            if let Some(fig) = against_figure(&experiment, &groups, label, x) {
-                written.extend(fig.save(&out, file)?);
+            if let Some(fig) = against_figure(
+                &experiment,
+                &groups,
+                &loss_metric,
+                label,
+                x,
+                context.smoothing,
+            ) {
+                written.extend(plot.save(&out, file, fig)?);
             }
         }
     }
@@ -132,46 +257,237 @@ pub fn render(
             y_label: name,
             scale: Scale::Log,
             band: true,
+            noisy: false,
         };
-        let lines: Vec<&Reference> = references
+        let lines: Vec<&Reference> = context
+            .references
             .iter()
             .filter(|r| r.measurement == *name)
             .collect();
-        if let Some(fig) = step_figure(&experiment, &groups, &m, &lines) {
-            written.extend(fig.save(&out, &file)?);
-        }
+        written.extend(plot.step(&out, &m, &lines)?);
     }
-    if let Some(c) = contour {
-        let trajectories: Vec<contour::Trajectory> = groups
-            .iter()
-            .enumerate()
-            .flat_map(|(g, group)| {
-                group
-                    .runs
-                    .iter()
-                    .filter_map(|r| r.trajectory.as_deref())
-                    .enumerate()
-                    .map(move |(k, points)| contour::Trajectory {
-                        group: g,
-                        first: k == 0,
-                        points,
-                    })
-            })
-            .collect();
-        let names: Vec<(String, RGBColor)> =
-            groups.iter().map(|g| (g.name.clone(), g.color)).collect();
-        let fig = contour::figure(
-            title(&experiment, "Trajectories on the loss landscape"),
-            c,
-            &trajectories,
-            &names,
-        );
-        written.extend(fig.save(&out, "contours")?);
+    if let Some(c) = &context.contour {
+        written.extend(plot.contours(&out, c)?);
     }
-    for (name, fig) in sweep::figures(&experiment, &runs) {
-        written.extend(fig.save(&out, &name)?);
+    for (name, fig) in sweep::figures(&experiment, &runs, &loss, &context.sweep_lines) {
+        written.extend(plot.save(&out, &name, fig)?);
     }
     Ok(written)
+}
+
+/// The trajectories of `groups`, each tagged with its index for colour.
+fn trajectories_of<'r>(groups: &[(usize, &Group<'r>)]) -> Vec<contour::Trajectory<'r>> {
+    groups
+        .iter()
+        .flat_map(|(g, group)| {
+            group
+                .runs
+                .iter()
+                .filter_map(|r| r.trajectory.as_deref())
+                .enumerate()
+                .map(move |(k, points)| contour::Trajectory {
+                    group: *g,
+                    first: k == 0,
+                    points,
+                })
+        })
+        .collect()
+}
+
+/// A number swept over three or more values, with the axis its colour scale follows.
+struct Swept {
+    key: String,
+    values: Vec<f64>,
+    axis: Axis,
+}
+
+/// The one numeric sweep key with three or more values, where there is exactly one.
+fn swept_number(runs: &[Run]) -> Option<Swept> {
+    let mut by_key: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for run in runs {
+        for (key, value) in &run.values {
+            if let PointValue::Num(v) = value
+                && v.is_finite()
+            {
+                by_key.entry(key).or_default().insert(v.to_bits());
+            }
+        }
+    }
+    let mut wide = by_key.into_iter().filter(|(_, v)| v.len() >= 3);
+    let (key, bits) = wide.next()?;
+    if wide.next().is_some() {
+        return None;
+    }
+    let mut values: Vec<f64> = bits.into_iter().map(f64::from_bits).collect();
+    values.sort_by(f64::total_cmp);
+    let (lo, hi) = (values[0], values[values.len() - 1]);
+    let axis = if lo > 0.0 && hi / lo >= 10.0 {
+        Axis::log(lo, hi)
+    } else {
+        Axis::linear(lo, hi)
+    };
+    Some(Swept {
+        key: key.to_owned(),
+        values,
+        axis: axis.with_ticks(&[]),
+    })
+}
+
+/// Everything every plot of one experiment shares.
+struct Plot<'a> {
+    experiment: &'a str,
+    groups: &'a [Group<'a>],
+    swept: Option<&'a Swept>,
+    smoothing: Smoothing,
+    caption: Option<&'a str>,
+}
+
+impl Plot<'_> {
+    fn save(&self, out: &Path, name: &str, mut fig: Figure) -> Result<Vec<PathBuf>> {
+        fig.caption = self.caption.map(str::to_owned);
+        fig.save(out, name)
+    }
+
+    /// `m` against the step: one chart, or for a sweep one panel per variant.
+    fn step(&self, out: &Path, m: &Metric, references: &[&Reference]) -> Result<Vec<PathBuf>> {
+        let Some(all) = step_figure(
+            self.experiment,
+            self.groups,
+            m,
+            references,
+            self.smoothing,
+            None,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let Some(swept) = self.swept else {
+            return self.save(out, m.file, all);
+        };
+        let mut variants: Vec<&str> = Vec::new();
+        for g in self.groups {
+            if !variants.contains(&g.variant.as_str()) {
+                variants.push(&g.variant);
+            }
+        }
+        let mut panels = Vec::new();
+        for variant in &variants {
+            let mine: Vec<Group> = self
+                .groups
+                .iter()
+                .filter(|g| g.variant == *variant)
+                .map(Group::clone)
+                .collect();
+            let axes = Some((all.x, all.y));
+            if let Some(mut fig) =
+                step_figure(self.experiment, &mine, m, references, self.smoothing, axes)
+            {
+                fig.title = (*variant).to_owned();
+                fig.legend.clear();
+                panels.push(fig);
+            }
+        }
+        // The legend keeps what is not a group: the band, references, divergence marks.
+        let names: BTreeSet<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let legend = all
+            .legend
+            .iter()
+            .filter(|(label, _)| !names.contains(label.as_str()))
+            .cloned()
+            .collect();
+        // A continuous scale, its ticks at the swept values.
+        const STEPS: usize = 96;
+        let bands = (0..STEPS)
+            .map(|k| {
+                let (a, b) = (k as f64 / STEPS as f64, (k + 1) as f64 / STEPS as f64);
+                (
+                    swept.axis.at(a),
+                    swept.axis.at(b),
+                    contour::sequential((a + b) / 2.0),
+                )
+            })
+            .collect();
+        let panels = Panels {
+            title: all.title.clone(),
+            caption: self.caption.map(str::to_owned),
+            panels,
+            color_bar: Some(ColorBar {
+                axis: swept.axis.with_ticks(&swept.values),
+                bands,
+                label: format!(
+                    "{}{}",
+                    swept.key,
+                    if swept.axis.is_log() {
+                        " (log scale)"
+                    } else {
+                        ""
+                    }
+                ),
+            }),
+            legend,
+        };
+        panels.save(out, m.file)
+    }
+
+    /// The trajectories on the landscape: one chart, or for a sweep one panel per value.
+    fn contours(&self, out: &Path, c: &Contour) -> Result<Vec<PathBuf>> {
+        let title = title(self.experiment, "Trajectories on the loss landscape");
+        let Some(swept) = self.swept else {
+            let all: Vec<(usize, &Group)> = self.groups.iter().enumerate().collect();
+            let names: Vec<(String, RGBColor)> = self
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), g.color))
+                .collect();
+            let fig = contour::figure(title, c, &trajectories_of(&all), &names);
+            return self.save(out, "contours", fig);
+        };
+        // One panel per swept value, the variants in their own colours.
+        let mut variants: Vec<&str> = Vec::new();
+        for g in self.groups {
+            if !variants.contains(&g.variant.as_str()) {
+                variants.push(&g.variant);
+            }
+        }
+        let colors = figure::palette(variants.len());
+        let names: Vec<(String, RGBColor)> = variants
+            .iter()
+            .zip(&colors)
+            .map(|(v, c)| ((*v).to_owned(), *c))
+            .collect();
+        let mut panels = Vec::new();
+        let mut legend = Vec::new();
+        let mut color_bar = None;
+        for value in &swept.values {
+            let here: Vec<(usize, &Group)> = self
+                .groups
+                .iter()
+                .filter(|g| {
+                    matches!(g.runs[0].values.get(&swept.key), Some(PointValue::Num(v)) if v.to_bits() == value.to_bits())
+                })
+                .filter_map(|g| Some((variants.iter().position(|v| *v == g.variant)?, g)))
+                .collect();
+            let mut fig = contour::figure(
+                format!("{} = {value}", swept.key),
+                c,
+                &trajectories_of(&here),
+                &names,
+            );
+            color_bar = fig.color_bar.take();
+            if fig.legend.len() > legend.len() {
+                legend = std::mem::take(&mut fig.legend);
+            }
+            fig.legend.clear();
+            panels.push(fig);
+        }
+        Panels {
+            title,
+            caption: self.caption.map(str::to_owned),
+            panels,
+            color_bar,
+            legend,
+        }
+        .save(out, "contours")
+    }
 }
 
 fn register_font() -> Result<()> {
@@ -196,8 +512,10 @@ fn title(experiment: &str, what: &str) -> String {
 }
 
 /// The runs of one variant at one sweep point, over seeds.
+#[derive(Clone)]
 struct Group<'a> {
     name: String,
+    variant: String,
     color: RGBColor,
     runs: Vec<&'a Run>,
 }
@@ -231,6 +549,7 @@ fn groups(runs: &[Run]) -> Vec<Group<'_>> {
                 } else {
                     format!("{variant} {label}")
                 },
+                variant: variant.to_owned(),
                 color,
                 runs,
             }
@@ -316,6 +635,8 @@ struct Metric<'a> {
     y_label: &'a str,
     scale: Scale,
     band: bool,
+    /// Mini-batch noise may make it jagged: smoothed when it does.
+    noisy: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -337,6 +658,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "train loss",
         scale: Scale::Log,
         band: true,
+        noisy: true,
     },
     Metric {
         column: "lr",
@@ -345,6 +667,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "learning rate",
         scale: Scale::Rate,
         band: false,
+        noisy: false,
     },
     Metric {
         column: "grad_norm",
@@ -353,6 +676,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "gradient norm",
         scale: Scale::Log,
         band: true,
+        noisy: true,
     },
     Metric {
         column: "val_loss",
@@ -361,6 +685,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "validation loss",
         scale: Scale::Log,
         band: true,
+        noisy: false,
     },
     Metric {
         column: "val_accuracy",
@@ -369,6 +694,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "validation accuracy",
         scale: Scale::Linear,
         band: true,
+        noisy: false,
     },
     Metric {
         column: "test_loss",
@@ -377,6 +703,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "test loss",
         scale: Scale::Log,
         band: true,
+        noisy: false,
     },
     Metric {
         column: "test_accuracy",
@@ -385,6 +712,7 @@ const METRICS: [Metric<'static>; 7] = [
         y_label: "test accuracy",
         scale: Scale::Linear,
         band: true,
+        noisy: false,
     },
 ];
 
@@ -396,6 +724,8 @@ fn step_figure(
     groups: &[Group],
     m: &Metric,
     references: &[&Reference],
+    smoothing: Smoothing,
+    axes: Option<(Axis, Axis)>,
 ) -> Option<Figure> {
     let curves: Vec<(&Group, Curve)> = groups
         .iter()
@@ -407,19 +737,63 @@ fn step_figure(
             (g, curve)
         })
         .collect();
+    // Where each diverged run stopped: its last finite value.
+    let ends: Vec<(f64, f64)> = groups
+        .iter()
+        .flat_map(|g| &g.runs)
+        .filter(|r| r.diverged)
+        .filter_map(|r| r.series(m.column).last().map(|&(s, v)| (s as f64, v)))
+        .collect();
     let x_max = curves
         .iter()
         .flat_map(|(_, c)| c.iter().map(|p| p.0))
         .fold(0.0, f64::max);
-    curves_figure(
+    let x = Axis::linear(0.0, x_max.max(1.0)).whole_numbers();
+    let (x, y) = match axes {
+        Some((x, y)) => (x, Some(y)),
+        None => (x, None),
+    };
+    let mut fig = curves_figure(
         title(experiment, m.title),
         "step",
         m.y_label,
-        Axis::linear(0.0, x_max.max(1.0)).whole_numbers(),
+        x,
         m,
         curves,
         references,
-    )
+        smoothing,
+        y,
+    )?;
+    mark_diverged(&mut fig, &ends);
+    Some(fig)
+}
+
+/// A red cross where each diverged run stopped, at the top edge when it stopped above it.
+fn mark_diverged(fig: &mut Figure, ends: &[(f64, f64)]) {
+    if ends.is_empty() {
+        return;
+    }
+    for &(x, v) in ends {
+        let y = if fig.y.frac(v) > 1.0 || !v.is_finite() {
+            fig.y.hi()
+        } else if fig.y.frac(v) < 0.0 {
+            fig.y.lo()
+        } else {
+            v
+        };
+        fig.markers.push(Marker {
+            x,
+            y,
+            dx: 0,
+            shape: Shape::Cross,
+            color: DIVERGED,
+            size: 6,
+        });
+    }
+    fig.legend.push((
+        "diverged run (where it stopped)".into(),
+        Key::Marker(DIVERGED, Shape::Cross),
+    ));
 }
 
 /// An x axis other than the step.
@@ -431,8 +805,14 @@ enum X {
     Epochs,
 }
 
-fn against_figure(experiment: &str, groups: &[Group], label: &str, x: X) -> Option<Figure> {
-    let m = &METRICS[0];
+fn against_figure(
+    experiment: &str,
+    groups: &[Group],
+    m: &Metric,
+    label: &str,
+    x: X,
+    smoothing: Smoothing,
+) -> Option<Figure> {
     let curves: Vec<(&Group, Curve)> = groups
         .iter()
         .map(|g| {
@@ -455,15 +835,23 @@ fn against_figure(experiment: &str, groups: &[Group], label: &str, x: X) -> Opti
         })
         .collect();
     linear_x_figure(
-        title(experiment, &format!("Train loss vs {label}")),
+        title(
+            experiment,
+            &format!("{} vs {label}", m.title.trim_end_matches(" vs step")),
+        ),
         label,
         m,
         curves,
+        smoothing,
     )
 }
 
-fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
-    let m = &METRICS[0];
+fn time_figure(
+    experiment: &str,
+    groups: &[Group],
+    m: &Metric,
+    smoothing: Smoothing,
+) -> Option<Figure> {
     let curves: Vec<(&Group, Curve)> = groups
         .iter()
         .map(|g| {
@@ -485,10 +873,14 @@ fn time_figure(experiment: &str, groups: &[Group]) -> Option<Figure> {
         })
         .collect();
     linear_x_figure(
-        title(experiment, "Train loss vs training time"),
+        title(
+            experiment,
+            &format!("{} vs training time", m.title.trim_end_matches(" vs step")),
+        ),
         "training time (s; evaluations and checkpoints not counted)",
         m,
         curves,
+        smoothing,
     )
 }
 
@@ -498,6 +890,7 @@ fn linear_x_figure(
     x_label: &str,
     m: &Metric,
     curves: Vec<(&Group, Curve)>,
+    smoothing: Smoothing,
 ) -> Option<Figure> {
     let x_max = curves
         .iter()
@@ -511,10 +904,14 @@ fn linear_x_figure(
         m,
         curves,
         &[],
+        smoothing,
+        None,
     )
 }
 
 /// Mean lines with ± std bands for each group that has values; `None` when none has.
+/// `y` fixes the y axis (the panels of a sweep share one); otherwise it fits the curves.
+#[allow(clippy::too_many_arguments)]
 fn curves_figure(
     title: String,
     x_label: &str,
@@ -523,6 +920,8 @@ fn curves_figure(
     m: &Metric,
     curves: Vec<(&Group, Curve)>,
     references: &[&Reference],
+    smoothing: Smoothing,
+    y: Option<Axis>,
 ) -> Option<Figure> {
     let curves: Vec<_> = curves.into_iter().filter(|(_, c)| !c.is_empty()).collect();
     if curves.is_empty() {
@@ -540,50 +939,32 @@ fn curves_figure(
         Scale::Linear => false,
         Scale::Rate => all_positive && hi / lo >= 100.0,
     };
-    let y = if m.scale == Scale::Rate && !log && lo >= 0.0 {
-        Axis::linear(0.0, if hi > 0.0 { hi * 1.05 } else { 1.0 })
-    } else {
-        // A diverging group would squash everything else into a sliver: on a log axis
-        // the top stops at 100 × the largest starting value, and what rises past it
-        // leaves the chart.
-        let ceiling = if log && m.band {
-            100.0
-                * curves
-                    .iter()
-                    .map(|(_, c)| c[0].1)
-                    .fold(f64::MIN_POSITIVE, f64::max)
-        } else {
-            f64::INFINITY
-        };
-        let mut extent = Vec::new();
-        for (_, c) in &curves {
-            for &(_, mean, lo, hi) in c {
-                if mean > 0.0 || !log {
-                    extent.push(mean.min(ceiling));
-                }
-                if m.band {
-                    extent.push(hi.min(ceiling));
-                    if lo > 0.0 || !log {
-                        extent.push(lo.min(ceiling));
-                    }
-                }
-            }
+    let y = match y {
+        Some(y) => y,
+        None if m.scale == Scale::Rate && !log && lo >= 0.0 => {
+            Axis::linear(0.0, if hi > 0.0 { hi * 1.05 } else { 1.0 })
         }
-        // A reference line is part of what the plot shows: the axis reaches it.
-        extent.extend(
-            references
-                .iter()
-                .map(|r| r.value)
-                .filter(|&v| v > 0.0 || !log),
-        );
-        Axis::fit(extent, log, 0.03)
+        None => fit_y(&curves, m, log, references),
     };
     let y_label = if y.is_log() {
         format!("{y_label} (log scale)")
+    } else if m.scale == Scale::Log {
+        // Said on the axis, never silently: a log axis cannot show these values.
+        format!("{y_label} (linear scale: values ≤ 0)")
     } else {
         y_label.to_owned()
     };
+    let smooth = match smoothing {
+        _ if !m.noisy => None,
+        Smoothing::Off => None,
+        Smoothing::Weight(w) => Some(w),
+        Smoothing::Auto => curves
+            .iter()
+            .any(|(_, c)| is_jagged(c, y.is_log()))
+            .then(|| auto_weight(curves.iter().map(|(_, c)| c.len()).max().unwrap_or(0))),
+    };
     let mut fig = Figure::new(title, x_label, &y_label, x, y);
+    let mut rose = false;
     for (g, c) in &curves {
         let seeds = g.runs.len();
         if m.band && seeds > 1 {
@@ -592,11 +973,33 @@ fn curves_figure(
                 color: g.color,
             });
         }
-        fig.lines.push(Line::solid(
-            c.iter().map(|&(x, mean, _, _)| (x, mean)).collect(),
-            g.color,
-            2,
-        ));
+        let raw: Vec<(f64, f64)> = c.iter().map(|&(x, mean, _, _)| (x, mean)).collect();
+        let drawn = match smooth {
+            Some(weight) => {
+                fig.lines.push(Line {
+                    alpha: 0.3,
+                    ..Line::solid(raw.clone(), g.color, 1)
+                });
+                ema(&raw, weight, y.is_log())
+            }
+            None => raw,
+        };
+        // Where the curve first rises past the top: a red cross on the edge.
+        if let Some(w) = drawn
+            .windows(2)
+            .find(|w| y.frac(w[0].1) <= 1.0 && y.frac(w[1].1) > 1.0)
+        {
+            rose = true;
+            fig.markers.push(Marker {
+                x: w[1].0,
+                y: y.hi(),
+                dx: 0,
+                shape: Shape::Cross,
+                color: DIVERGED,
+                size: 5,
+            });
+        }
+        fig.lines.push(Line::solid(drawn, g.color, 2));
         // Sparse curves (evaluations every few hundred steps) show where they were
         // measured.
         if c.len() <= 40 {
@@ -631,13 +1034,119 @@ fn curves_figure(
         fig.legend
             .push((format!("{} = {}", r.label, r.value), Key::Line(grey)));
     }
+    if let Some(weight) = smooth {
+        fig.legend.push((
+            format!("bold: moving average ({weight:.2}); faint: raw"),
+            Key::Line(RGBColor(150, 150, 150)),
+        ));
+    }
     if m.band && curves.iter().any(|(g, _)| g.runs.len() > 1) {
         fig.legend.push((
             "band: ± 1 std over seeds".into(),
             Key::Band(RGBColor(150, 150, 150)),
         ));
     }
+    if rose {
+        fig.legend.push((
+            "rose past the top".into(),
+            Key::Marker(DIVERGED, Shape::Cross),
+        ));
+    }
     Some(fig)
+}
+
+/// The y axis that fits `curves`. On a loss-like axis (`band`) runs that blow up do not set
+/// the range: the top stops at 100 × the largest starting value on a log axis (3 × its
+/// size on a linear one), and what rises past it leaves the chart.
+fn fit_y(curves: &[(&Group, Curve)], m: &Metric, log: bool, references: &[&Reference]) -> Axis {
+    let start = curves
+        .iter()
+        .map(|(_, c)| c[0].1)
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let ceiling = match (m.band, log) {
+        (true, true) => 100.0 * start.max(f64::MIN_POSITIVE),
+        (true, false) if start.is_finite() => start + 2.0 * start.abs().max(1e-12),
+        _ => f64::INFINITY,
+    };
+    let mut extent = Vec::new();
+    for (_, c) in curves {
+        for &(_, mean, lo, hi) in c {
+            if mean > 0.0 || !log {
+                extent.push(mean.min(ceiling));
+            }
+            if m.band {
+                extent.push(hi.min(ceiling));
+                if lo > 0.0 || !log {
+                    extent.push(lo.min(ceiling));
+                }
+            }
+        }
+    }
+    // A reference line is part of what the plot shows: the axis reaches it.
+    extent.extend(
+        references
+            .iter()
+            .map(|r| r.value)
+            .filter(|&v| v > 0.0 || !log),
+    );
+    Axis::fit(extent, log, 0.03)
+}
+
+/// Whether `curve`'s mean zig-zags from step to step (mini-batch noise) rather than
+/// moving smoothly: its second differences are as large as its first (on a log axis, of
+/// the logarithm). A smooth decay has second differences near zero; noise has them about
+/// 1.7 times the first.
+fn is_jagged(curve: &Curve, log: bool) -> bool {
+    if curve.len() < 50 {
+        return false;
+    }
+    let values: Vec<f64> = curve
+        .iter()
+        .map(|p| if log { p.1.ln() } else { p.1 })
+        .filter(|v| v.is_finite())
+        .collect();
+    let first: Vec<f64> = values.windows(2).map(|w| w[1] - w[0]).collect();
+    let second: Vec<f64> = first.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let first: Vec<f64> = first.iter().map(|d| d.abs()).collect();
+    match (median(&first), median(&second)) {
+        (Some(d1), Some(d2)) => d2 > d1 && d2 > 0.0,
+        _ => false,
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
+}
+
+/// A moving average over about a sixtieth of the curve (5 to 200 points).
+fn auto_weight(points: usize) -> f64 {
+    let span = (points as f64 / 60.0).clamp(5.0, 200.0);
+    1.0 - 1.0 / span
+}
+
+/// The exponential moving average with weight `weight` on the past, bias-corrected as
+/// TensorBoard's (so the first points are not pulled towards zero), of the logarithm on a
+/// log axis (a geometric mean, which a jump of decades does not dominate). Non-finite
+/// points are passed over.
+fn ema(points: &[(f64, f64)], weight: f64, log: bool) -> Vec<(f64, f64)> {
+    let mut average = 0.0;
+    let mut total = 0.0;
+    points
+        .iter()
+        .map(|&(x, v)| {
+            let v_in = if log { v.ln() } else { v };
+            if !v_in.is_finite() {
+                return (x, f64::NAN);
+            }
+            average = weight * average + (1.0 - weight) * v_in;
+            total = weight * total + (1.0 - weight);
+            let smoothed = average / total;
+            (x, if log { smoothed.exp() } else { smoothed })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -728,7 +1237,11 @@ mod tests {
             y: (-2.0, 2.0),
             minima: vec![[0.0, 0.0]],
         };
-        let written = render(&dir, Some(&contour), &[]).unwrap();
+        let context = Context {
+            contour: Some(contour),
+            ..Context::default()
+        };
+        let written = render(&dir, &context).unwrap();
         let expected = [
             "loss_vs_step",
             "loss_vs_time",
@@ -825,7 +1338,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(other.join("metrics.csv"), "step,train_loss\n0,inf\n1,2.0\n").unwrap();
-        let written = render(tmp.path(), None, &[]).unwrap();
+        let written = render(tmp.path(), &Context::default()).unwrap();
         keep(&written, "minimal-");
         let names: Vec<String> = written
             .iter()
@@ -845,7 +1358,7 @@ mod tests {
     #[test]
     fn no_runs_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = render(tmp.path(), None, &[]).unwrap_err();
+        let err = render(tmp.path(), &Context::default()).unwrap_err();
         assert!(format!("{err:#}").contains("no runs"), "{err:#}");
     }
 
@@ -856,11 +1369,162 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         std::fs::write(run.join("run.json"), r#"{"variant": "sgd"}"#).unwrap();
         std::fs::write(run.join("metrics.csv"), "step,train_loss\n0,1.0\n1,oops\n").unwrap();
-        let err = render(tmp.path(), None, &[]).unwrap_err();
+        let err = render(tmp.path(), &Context::default()).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
             msg.contains("metrics.csv") && msg.contains("line 3"),
             "{msg}"
+        );
+    }
+
+    /// A sweep of one learning rate over `lrs` with `seeds` seeds on a bowl `f = 2 w^2`
+    /// (`f* = 0`): each run logs the full objective as `test_loss` and the mini-batch loss
+    /// (the objective plus noise that can push it below zero) as `train_loss`. Runs above
+    /// `blow_up` grow instead: one seed to 1e30 without tripping the divergence test, one
+    /// to infinity (diverged).
+    fn lr_sweep(dir: &Path, lrs: &[f64], blow_up: f64) {
+        for &lr in lrs {
+            for seed in 0..3u64 {
+                let id = format!("gd-lr{lr}-s{seed}");
+                let run = dir.join(&id);
+                std::fs::create_dir_all(&run).unwrap();
+                let grows = lr > blow_up;
+                let diverges = grows && seed == 2;
+                let json = serde_json::json!({
+                    "run_id": id, "variant": "gd", "seed": seed,
+                    "point": {"label": format!("lr={lr}"), "values": {"variants.*.lr": lr}},
+                    "status": if diverges { "diverged" } else { "finished" },
+                    "diverged_at": diverges.then_some(30u64),
+                });
+                std::fs::write(run.join("run.json"), json.to_string()).unwrap();
+                let mut metrics = String::from("step,train_loss,test_loss\n");
+                let mut w: f64 = 3.0;
+                for step in 0..=60u64 {
+                    let f = 2.0 * w * w;
+                    let f = if diverges && step >= 30 {
+                        f64::INFINITY
+                    } else {
+                        f.min(1e30)
+                    };
+                    let noise = 0.5 * ((step * 7 + seed) as f64).sin();
+                    writeln!(metrics, "{step},{},{f}", f + noise).unwrap();
+                    if diverges && step >= 30 {
+                        break;
+                    }
+                    w *= 1.0 - 4.0 * lr;
+                }
+                std::fs::write(run.join("metrics.csv"), metrics).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn blow_ups_do_not_set_the_range_of_a_log_loss_axis() {
+        let tmp = tempfile::tempdir().unwrap();
+        lr_sweep(tmp.path(), &[0.01, 0.02, 0.05, 0.6], 0.5);
+        let runs = data::load(tmp.path()).unwrap();
+        let mut runs = runs;
+        let loss = add_gap(&mut runs, 0.0);
+        let groups = groups(&runs);
+        let m = Metric {
+            column: loss.column,
+            file: "loss_vs_step",
+            title: "f(w) − f* vs step",
+            y_label: loss.y_label,
+            scale: Scale::Log,
+            band: true,
+            noisy: true,
+        };
+        let fig = step_figure("t", &groups, &m, &[], Smoothing::Auto, None).unwrap();
+        // The mini-batch loss goes below zero, the objective gap never: a log axis, up to
+        // 100 x the start (2 x 3^2 = 18), far below the 1e30 of the blow-up.
+        assert!(fig.y.is_log(), "{}", fig.y_label);
+        assert!(fig.y.hi() <= 1e4 && fig.y.hi() >= 18.0, "{}", fig.y.hi());
+        // The diverged run is marked where it stopped, at the top edge.
+        assert!(
+            fig.markers
+                .iter()
+                .any(|mk| mk.color == DIVERGED && mk.y == fig.y.hi()),
+            "no divergence mark"
+        );
+        // The swept lr gets panels: the whole render writes the wide panel picture.
+        let written = render(
+            tmp.path(),
+            &Context {
+                minimum: Some(0.0),
+                ..Context::default()
+            },
+        )
+        .unwrap();
+        let png = written
+            .iter()
+            .find(|p| p.ends_with("loss_vs_step.png"))
+            .unwrap();
+        let bytes = std::fs::read(png).unwrap();
+        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        assert!(w > figure::SIZE.0, "panels with a colour bar: {w} px wide");
+        keep(&written, "blow-up-");
+    }
+
+    #[test]
+    fn the_sweep_plot_is_logarithmic_with_its_theory_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        lr_sweep(tmp.path(), &[0.01, 0.02, 0.05, 0.6, 0.7], 0.5);
+        let mut runs = data::load(tmp.path()).unwrap();
+        let loss = add_gap(&mut runs, 0.0);
+        let limit = SweepLine {
+            parameter: "lr".into(),
+            variant: "gd".into(),
+            label: "2/λ_max".into(),
+            value: 0.5,
+        };
+        let figures = sweep::figures("t", &runs, &loss, std::slice::from_ref(&limit));
+        let (name, fig) = &figures[0];
+        assert_eq!(name, "sweep_lr");
+        assert!(fig.y.is_log());
+        // The runs that grew to 1e30 without diverging are marked, not plotted.
+        assert!(fig.y.hi() < 1e3, "{}", fig.y.hi());
+        let vertical = fig
+            .lines
+            .iter()
+            .any(|l| l.dashed && l.points.iter().all(|p| p.0 == 0.5));
+        assert!(vertical, "the 2/λ_max line is drawn");
+        assert!(
+            fig.legend
+                .iter()
+                .any(|(label, _)| label.starts_with("2/λ_max = 0.5"))
+        );
+    }
+
+    #[test]
+    fn jagged_curves_are_smoothed_and_smooth_ones_are_not() {
+        let decay: Curve = (0..300)
+            .map(|t| (t as f64, (-0.01 * t as f64).exp(), 0.0, 0.0))
+            .collect();
+        assert!(!is_jagged(&decay, true));
+        let noisy: Curve = (0..300)
+            .map(|t| {
+                let noise = 1.0 + 0.5 * ((t * 7919 % 101) as f64 / 101.0 - 0.5);
+                (t as f64, (-0.01 * t as f64).exp() * noise, 0.0, 0.0)
+            })
+            .collect();
+        assert!(is_jagged(&noisy, true));
+        // The average of a constant is that constant from the first point on (bias-corrected).
+        let flat: Vec<(f64, f64)> = (0..10).map(|t| (t as f64, 4.0)).collect();
+        for (_, v) in ema(&flat, 0.9, true) {
+            assert!((v - 4.0).abs() < 1e-12);
+        }
+        // And it follows a step with the weight's lag: 1 - 0.5^k of the way after k steps.
+        let step: Vec<(f64, f64)> = (0..6)
+            .map(|t| (t as f64, if t < 3 { 0.0 } else { 1.0 }))
+            .collect();
+        let smoothed = ema(&step, 0.5, false);
+        assert_eq!(smoothed[2].1, 0.0);
+        let after_one = smoothed[3].1;
+        // (0.5 * 0.5 * ... ) / (1 - 0.5^4): the bias-corrected average of 0, 0, 0, 1.
+        assert!(
+            (after_one - 0.5 / (1.0 - 0.0625)).abs() < 1e-12,
+            "{after_one}"
         );
     }
 }

@@ -507,6 +507,32 @@ fn cases() -> Vec<Case> {
             ),
             &["variants.gd.optimizer.inner", "missing"],
         ),
+        // --- plots ---
+        Case::config(
+            "smoothing-weight-of-one",
+            format!("{BASE}\n[plots]\nsmoothing = 1.0\n"),
+            &["plots.smoothing", "weight in [0, 1)"],
+        ),
+        Case::config(
+            "smoothing-misspelt",
+            format!("{BASE}\n[plots]\nsmoothing = \"of\"\n"),
+            &["plots.smoothing", "\"auto\", \"off\""],
+        ),
+        Case::config(
+            "unknown-plots-field",
+            format!("{BASE}\n[plots]\nsmooth = \"off\"\n"),
+            &["plots", "smooth"],
+        ),
+        // --- optimizers with nested tables ---
+        Case::config(
+            "muon-fallback-misspelt",
+            edit(
+                BASE,
+                "optimizer = { kind = \"sgd\" }",
+                "optimizer = { kind = \"muon\", fallback = { beta2 = 0.9 } }",
+            ),
+            &["variants.gd.optimizer.fallback.beta2", "beta_2"],
+        ),
         // --- probes ---
         Case::config(
             "unknown-probe",

@@ -269,6 +269,22 @@ impl Landscape {
         self.value(&first).ok()
     }
 
+    /// The largest eigenvalue of the Hessian at the (first) global minimiser, where there is
+    /// one: the curvature that sets gradient descent's stability limit `eta < 2/lambda_max`
+    /// near the minimum.
+    pub fn sharpness_at_minimum(&self) -> Option<f64> {
+        let minimiser = self.minimisers().into_iter().next()?;
+        let n = minimiser.len();
+        let hessian = self.hessian(&minimiser).ok()?;
+        let matrix = nalgebra::DMatrix::from_row_slice(n, n, &hessian);
+        matrix
+            .symmetric_eigenvalues()
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    }
+
     /// Euclidean distance from `w` to the nearest global minimiser (`None` if there is none).
     pub fn distance_to_minimiser(&self, w: &[f64]) -> Result<Option<f64>, ModelError> {
         self.check(w)?;

@@ -7,7 +7,7 @@ use plotters::style::RGBColor;
 
 use super::Contour;
 use super::axis::Axis;
-use super::figure::{Cell, Figure, Heat, Key, Line, Marker, Shape};
+use super::figure::{Cell, ColorBar, Figure, Heat, Key, Line, Marker, Shape};
 
 /// Number of contour bands; boundaries are geometric in `value − min + ε`.
 const LEVELS: usize = 18;
@@ -31,18 +31,29 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
     (0xfd, 0xe7, 0x25),
 ];
 
-/// Viridis at `t ∈ [0, 1]`, washed halfway to white so that trajectories in the group
-/// colours stay visible on it.
-fn color_at(t: f64) -> RGBColor {
+/// Viridis at `t ∈ [0, 1]`, mixed with white in the proportion `wash`.
+fn viridis(t: f64, wash: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0) * (VIRIDIS.len() - 1) as f64;
     let i = (t.floor() as usize).min(VIRIDIS.len() - 2);
     let f = t - i as f64;
     let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
     let mix = |p: u8, q: u8| {
         let v = f64::from(p) * (1.0 - f) + f64::from(q) * f;
-        (v * 0.55 + 255.0 * 0.45).round().clamp(0.0, 255.0) as u8
+        (v * (1.0 - wash) + 255.0 * wash).round().clamp(0.0, 255.0) as u8
     };
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Viridis washed halfway to white, so that trajectories in the group colours stay
+/// visible on the heat map.
+fn color_at(t: f64) -> RGBColor {
+    viridis(t, 0.45)
+}
+
+/// The colour of a swept value at `t ∈ [0, 1]` along its range: viridis without its
+/// palest yellow, which would not show on white.
+pub(crate) fn sequential(t: f64) -> RGBColor {
+    viridis(0.88 * t.clamp(0.0, 1.0), 0.0)
 }
 
 /// A trajectory to draw: its group's name and colour, and whether it is the group's
@@ -163,12 +174,11 @@ pub(crate) fn figure(
         .collect();
 
     let mut fig = Figure::new(title, "w₀", "w₁", x, y);
-    fig.heat = Some(Heat {
-        cells,
-        isolines,
-        bar,
-        bar_bands,
-        bar_label: "loss − min (log scale)".into(),
+    fig.heat = Some(Heat { cells, isolines });
+    fig.color_bar = Some(ColorBar {
+        axis: bar,
+        bands: bar_bands,
+        label: "loss − min (log scale)".into(),
     });
     // Seeds after the first go under the first seeds, thin, so the bold ones stay legible.
     let mut ordered: Vec<&Trajectory> = paths.iter().filter(|p| !p.first).collect();

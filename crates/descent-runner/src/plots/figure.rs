@@ -19,6 +19,8 @@ const TITLE_PX: f64 = 26.0;
 const AXIS_DESC_PX: f64 = 19.0;
 const TICK_PX: f64 = 16.0;
 const LEGEND_PX: f64 = 15.0;
+const CAPTION_PX: f64 = 15.0;
+const PANEL_TITLE_PX: f64 = 19.0;
 /// Space under and left of the plotting area for the ticks and the axis names.
 const X_LABEL_AREA: u32 = 58;
 const Y_LABEL_AREA: u32 = 84;
@@ -228,15 +230,19 @@ pub(crate) struct Cell {
     pub color: RGBColor,
 }
 
-/// A heat map under the data, with contour lines and a colour bar.
+/// A heat map under the data, with contour lines.
 #[derive(Clone, Debug)]
 pub(crate) struct Heat {
     pub cells: Vec<Cell>,
     pub isolines: Vec<Vec<(f64, f64)>>,
-    /// The colour bar's axis and its bands `(lo, hi, colour)`.
-    pub bar: Axis,
-    pub bar_bands: Vec<(f64, f64, RGBColor)>,
-    pub bar_label: String,
+}
+
+/// A colour scale beside the chart: its axis, its bands `(lo, hi, colour)` and its name.
+#[derive(Clone, Debug)]
+pub(crate) struct ColorBar {
+    pub axis: Axis,
+    pub bands: Vec<(f64, f64, RGBColor)>,
+    pub label: String,
 }
 
 /// A shaded strip across the top of the plotting area, from `from` (a fraction of
@@ -253,11 +259,15 @@ pub(crate) struct Strip {
 #[derive(Clone, Debug)]
 pub(crate) struct Figure {
     pub title: String,
+    /// A line under the title (the experiment's description).
+    pub caption: Option<String>,
     pub x_label: String,
     pub y_label: String,
     pub x: Axis,
     pub y: Axis,
     pub heat: Option<Heat>,
+    /// A colour scale beside the chart (the heat map's, or the swept value's).
+    pub color_bar: Option<ColorBar>,
     /// A shaded strip across the top, from this fraction of the height up.
     pub top_strip: Option<Strip>,
     pub bands: Vec<Band>,
@@ -272,11 +282,13 @@ impl Figure {
     pub fn new(title: String, x_label: &str, y_label: &str, x: Axis, y: Axis) -> Self {
         Figure {
             title,
+            caption: None,
             x_label: x_label.to_owned(),
             y_label: y_label.to_owned(),
             x,
             y,
             heat: None,
+            color_bar: None,
             top_strip: None,
             bands: Vec::new(),
             lines: Vec::new(),
@@ -288,22 +300,85 @@ impl Figure {
 
     /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`.
     pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
-        let svg = dir.join(format!("{name}.svg"));
-        {
-            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-            draw(&root, self)
-                .and_then(|()| root.present())
-                .with_context(|| format!("drawing {}", svg.display()))?;
-        }
-        let png = dir.join(format!("{name}.png"));
-        {
-            let root = Crisp(BitMapBackend::new(&png, SIZE)).into_drawing_area();
-            draw(&root, self)
-                .and_then(|()| root.present())
-                .with_context(|| format!("drawing {}", png.display()))?;
-        }
-        Ok(vec![svg, png])
+        save_both(dir, name, SIZE, self)
     }
+}
+
+/// Small multiples: one chart per panel in a grid, under one title, caption, colour bar
+/// and legend.
+#[derive(Clone, Debug)]
+pub(crate) struct Panels {
+    pub title: String,
+    pub caption: Option<String>,
+    /// The charts, filled in row by row; each one's title names its panel.
+    pub panels: Vec<Figure>,
+    /// A colour scale shared by the panels.
+    pub color_bar: Option<ColorBar>,
+    /// Entries shared by the panels.
+    pub legend: Vec<(String, Key)>,
+}
+
+impl Panels {
+    /// Columns and rows of the grid, and the picture's size.
+    fn layout(&self) -> (usize, usize, (u32, u32)) {
+        let n = self.panels.len().max(1);
+        let columns = if n <= 4 { n } else { n.div_ceil(2).min(4) };
+        let rows = n.div_ceil(columns);
+        let (panel_w, panel_h) = if n <= 4 { (560, 520) } else { (440, 400) };
+        let side = if self.color_bar.is_some() { 130 } else { 0 }
+            + if self.legend.is_empty() { 0 } else { 330 };
+        (
+            columns,
+            rows,
+            (columns as u32 * panel_w + side, rows as u32 * panel_h + 110),
+        )
+    }
+
+    /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`.
+    pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+        let (_, _, size) = self.layout();
+        save_both(dir, name, size, self)
+    }
+}
+
+/// What can be drawn on any backend.
+trait Drawing {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+impl Drawing for Figure {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self)
+    }
+}
+
+impl Drawing for Panels {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw_panels(root, self)
+    }
+}
+
+fn save_both(
+    dir: &Path,
+    name: &str,
+    size: (u32, u32),
+    item: &impl Drawing,
+) -> Result<Vec<PathBuf>> {
+    let svg = dir.join(format!("{name}.svg"));
+    {
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        item.draw_on(&root)
+            .and_then(|()| root.present())
+            .with_context(|| format!("drawing {}", svg.display()))?;
+    }
+    let png = dir.join(format!("{name}.png"));
+    {
+        let root = Crisp(BitMapBackend::new(&png, size)).into_drawing_area();
+        item.draw_on(&root)
+            .and_then(|()| root.present())
+            .with_context(|| format!("drawing {}", png.display()))?;
+    }
+    Ok(vec![svg, png])
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -312,13 +387,110 @@ fn font(px: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, px).into_font()).color(&BLACK)
 }
 
+/// The title and, under it, the caption (broken into two lines when long); the area left.
+fn headed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    title_px: f64,
+    caption: Option<&str>,
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut area = root.titled(title, font(title_px))?;
+    if let Some(caption) = caption {
+        let (width, _) = area.dim_in_pixel();
+        let style = font(CAPTION_PX).color(&RGBColor(70, 70, 70));
+        let lines = wrap(caption, |t| {
+            area.estimate_text_size(t, &style)
+                .is_ok_and(|(w, _)| w + 40 <= width)
+        });
+        for line in lines {
+            area = area.titled(&line, style.clone())?;
+        }
+    }
+    Ok(area)
+}
+
+/// `text` in at most two lines that `fits`, the second shortened with an ellipsis if need be.
+fn wrap(text: &str, fits: impl Fn(&str) -> bool) -> Vec<String> {
+    if fits(text) {
+        return vec![text.to_owned()];
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut first = String::new();
+    let mut rest = 0;
+    for (i, word) in words.iter().enumerate() {
+        let candidate = if first.is_empty() {
+            (*word).to_owned()
+        } else {
+            format!("{first} {word}")
+        };
+        if !first.is_empty() && !fits(&candidate) {
+            rest = i;
+            break;
+        }
+        first = candidate;
+        rest = i + 1;
+    }
+    let mut second = words[rest..].join(" ");
+    while !second.is_empty() && !fits(&second) {
+        let cut: String = second
+            .chars()
+            .take(second.chars().count().saturating_sub(8))
+            .collect();
+        second = format!("{}…", cut.trim_end_matches('…').trim_end());
+        if cut.is_empty() {
+            break;
+        }
+    }
+    if second.is_empty() {
+        vec![first]
+    } else {
+        vec![first, second]
+    }
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let area = root.titled(&fig.title, font(TITLE_PX))?;
+    let area = headed(root, &fig.title, TITLE_PX, fig.caption.as_deref())?;
+    draw_chart(root, &area, fig)
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &Panels,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let area = headed(root, &panels.title, TITLE_PX, panels.caption.as_deref())?;
+    let (columns, rows, _) = panels.layout();
+    let (width, _) = area.dim_in_pixel();
+    let legend_w = legend_width(&area, &panels.legend)?;
+    let bar_w = if panels.color_bar.is_some() { 130 } else { 0 };
+    let (grid, side) = area.split_horizontally(width.saturating_sub(legend_w + bar_w));
+    let (bar, legend) = side.split_horizontally(bar_w);
+    for (cell, fig) in grid
+        .split_evenly((rows, columns))
+        .iter()
+        .zip(&panels.panels)
+    {
+        let inner = cell.titled(&fig.title, font(PANEL_TITLE_PX))?;
+        draw_chart(cell, &inner, fig)?;
+    }
+    if let Some(color_bar) = &panels.color_bar {
+        draw_color_bar(&bar, color_bar)?;
+    }
+    draw_legend(&legend, &panels.legend)
+}
+
+/// The chart of `fig` (its axes, layers, colour bar and legend) in `area`; `root` is the
+/// area whose pixel coordinates the strip's label uses.
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+) -> DrawResult<DB> {
     let (width, _) = area.dim_in_pixel();
 
-    let legend_w = legend_width(&area, &fig.legend)?;
-    let bar_w = if fig.heat.is_some() { 120 } else { 0 };
+    let legend_w = legend_width(area, &fig.legend)?;
+    let bar_w = if fig.color_bar.is_some() { 120 } else { 0 };
     let plot_w = width.saturating_sub(legend_w + bar_w);
     let (plot, rest) = area.split_horizontally(plot_w);
     let (bar, legend) = rest.split_horizontally(bar_w);
@@ -372,9 +544,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
         )))?;
         // Beside the strip, where a tick label would be: inside, markers may sit.
         let (px, py) = chart.backend_coord(&(x.lo(), y.at((strip.from + 1.0) / 2.0)));
+        let (base_x, base_y) = root.get_base_pixel();
         root.draw(&Text::new(
             strip.label.clone(),
-            (px - 8, py),
+            (px - 8 - base_x, py - base_y),
             font(TICK_PX)
                 .color(&strip.label_color)
                 .pos(Pos::new(HPos::Right, VPos::Center)),
@@ -458,8 +631,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
             ))?,
         };
     }
-    if let Some(heat) = &fig.heat {
-        draw_color_bar(&bar, heat)?;
+    if let Some(color_bar) = &fig.color_bar {
+        draw_color_bar(&bar, color_bar)?;
     }
     draw_legend(&legend, &fig.legend)?;
     Ok(())
@@ -467,7 +640,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
 
 fn draw_color_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    heat: &Heat,
+    heat: &ColorBar,
 ) -> DrawResult<DB> {
     let mut chart = ChartBuilder::on(area)
         .margin_top(MARGIN)
@@ -475,23 +648,23 @@ fn draw_color_bar<DB: DrawingBackend>(
         .margin_left(6)
         .margin_right(4)
         .right_y_label_area_size(76)
-        .build_cartesian_2d(Axis::linear(0.0, 1.0), heat.bar)?;
+        .build_cartesian_2d(Axis::linear(0.0, 1.0), heat.axis)?;
     chart
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .y_labels(8)
-        .y_desc(heat.bar_label.clone())
+        .y_desc(heat.label.clone())
         .label_style(font(TICK_PX - 2.0))
         .axis_desc_style(font(TICK_PX))
         .draw()?;
     chart.draw_series(
-        heat.bar_bands
+        heat.bands
             .iter()
             .map(|(lo, hi, c)| Rectangle::new([(0.0, *lo), (1.0, *hi)], c.filled())),
     )?;
     chart.draw_series(std::iter::once(Rectangle::new(
-        [(0.0, heat.bar.lo()), (1.0, heat.bar.hi())],
+        [(0.0, heat.axis.lo()), (1.0, heat.axis.hi())],
         BLACK.mix(0.6).stroke_width(1),
     )))?;
     Ok(())

@@ -1,12 +1,13 @@
-//! Sweep plots: final train loss against each swept number, one line per variant, with
-//! diverged runs marked along the top so that the divergence cliff shows.
+//! Sweep plots: the final loss against each swept number, one line per variant, with
+//! diverged runs marked along the top so that the divergence cliff shows, and the
+//! thresholds theory predicts drawn where the problem knows them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::axis::Axis;
 use super::data::{PointValue, Run};
 use super::figure::{DIVERGED, ErrorBar, Figure, Key, Line, Marker, Shape, Strip, colors_for};
-use super::{mean_std, title};
+use super::{LossColumn, SweepLine, mean_std, title};
 
 /// Where the diverged strip starts and where its crosses sit, as fractions of the
 /// height.
@@ -18,11 +19,23 @@ const CROSS_AT: f64 = 0.95;
 struct Cell {
     finals: Vec<f64>,
     diverged: usize,
+    /// Runs that did not diverge but ended more than 100 times above the largest start.
+    above: usize,
+}
+
+/// Whether `line` belongs on the plot of `key`: its parameter is the key's last part.
+fn applies(line: &SweepLine, key: &str) -> bool {
+    key == line.parameter || key.ends_with(&format!(".{}", line.parameter))
 }
 
 /// One figure per key of `point.values` that takes at least two numeric values:
 /// `(file stem, figure)`.
-pub(crate) fn figures(experiment: &str, runs: &[Run]) -> Vec<(String, Figure)> {
+pub(crate) fn figures(
+    experiment: &str,
+    runs: &[Run],
+    loss: &LossColumn,
+    lines: &[SweepLine],
+) -> Vec<(String, Figure)> {
     let keys: BTreeSet<&str> = runs
         .iter()
         .flat_map(|r| r.values.keys().map(String::as_str))
@@ -40,7 +53,8 @@ pub(crate) fn figures(experiment: &str, runs: &[Run]) -> Vec<(String, Figure)> {
         if distinct.len() < 2 {
             continue;
         }
-        if let Some(fig) = figure(experiment, runs, key) {
+        let theory: Vec<&SweepLine> = lines.iter().filter(|l| applies(l, key)).collect();
+        if let Some(fig) = figure(experiment, runs, key, loss, &theory) {
             let stem = stems.get(key).cloned().unwrap_or_else(|| sanitize(key));
             out.push((format!("sweep_{stem}"), fig));
         }
@@ -81,7 +95,20 @@ fn sanitize(key: &str) -> String {
     if s.is_empty() { "value".into() } else { s }
 }
 
-fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
+fn figure(
+    experiment: &str,
+    runs: &[Run],
+    key: &str,
+    loss: &LossColumn,
+    theory: &[&SweepLine],
+) -> Option<Figure> {
+    // A run that blows up without tripping the divergence test does not set the range
+    // either: what ends above 100 x the largest starting value is marked at the top.
+    let ceiling = 100.0
+        * runs
+            .iter()
+            .filter_map(|r| r.series(loss.column).first().map(|p| p.1.abs()))
+            .fold(f64::MIN_POSITIVE, f64::max);
     // One line per variant and setting of the other swept keys.
     let mut lines: BTreeMap<(String, String), BTreeMap<u64, Cell>> = BTreeMap::new();
     for run in runs {
@@ -105,8 +132,12 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
             .or_default();
         if run.diverged {
             cell.diverged += 1;
-        } else if let Some((_, last)) = run.series(crate::metric::Metric::TrainLoss.name()).last() {
-            cell.finals.push(*last);
+        } else if let Some((_, last)) = run.series(loss.column).last() {
+            if *last > ceiling {
+                cell.above += 1;
+            } else {
+                cell.finals.push(*last);
+            }
         }
     }
     if lines.is_empty() {
@@ -120,7 +151,7 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
     for cells in lines.values() {
         for (bits, cell) in cells {
             xs.push(f64::from_bits(*bits));
-            any_diverged |= cell.diverged > 0;
+            any_diverged |= cell.diverged > 0 || cell.above > 0;
             if let Some((mean, std)) = mean_std(&cell.finals) {
                 all_positive &= mean > 0.0;
                 ys.push(mean);
@@ -137,6 +168,16 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
     let mut distinct: Vec<f64> = xs.clone();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
+    // The axis reaches a threshold only when it lies near the swept range.
+    let (lo, hi) = (distinct[0], distinct[distinct.len() - 1]);
+    let theory: Vec<&SweepLine> = theory
+        .iter()
+        .copied()
+        .filter(|t| {
+            t.value.is_finite() && t.value > 0.0 && t.value >= lo / 4.0 && t.value <= hi * 4.0
+        })
+        .collect();
+    xs.extend(theory.iter().map(|t| t.value));
     let x = Axis::fit(xs, true, 0.06).with_ticks(&distinct);
     let mut y = Axis::fit(ys.iter().copied(), all_positive, 0.06);
     if any_diverged {
@@ -147,15 +188,21 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
     } else {
         key.to_owned()
     };
-    let y_label = if y.is_log() {
-        "final train loss (log scale), mean ± std over seeds"
-    } else {
-        "final train loss, mean ± std over seeds"
-    };
+    let y_label = format!(
+        "final {}{}, mean ± std over seeds",
+        loss.what,
+        if y.is_log() {
+            " (log scale)"
+        } else if all_positive {
+            ""
+        } else {
+            " (linear scale: values ≤ 0)"
+        }
+    );
     let mut fig = Figure::new(
-        title(experiment, &format!("Final train loss vs {key}")),
+        title(experiment, &format!("Final {} vs {key}", loss.what)),
         &x_label,
-        y_label,
+        &y_label,
         x,
         y,
     );
@@ -174,13 +221,13 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
     let mut diverged_here: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for (k, cells) in lines.values().enumerate() {
         for (bits, cell) in cells {
-            if cell.diverged > 0 {
+            if cell.diverged > 0 || cell.above > 0 {
                 diverged_here.entry(*bits).or_default().push(k);
             }
         }
     }
     let diverged_y = y.at(CROSS_AT);
-    for (k, (((variant, others), cells), color)) in lines.iter().zip(colors).enumerate() {
+    for (k, (((variant, others), cells), color)) in lines.iter().zip(colors.clone()).enumerate() {
         let mut points = Vec::new();
         let mut last_finite: Option<(f64, f64)> = None;
         let mut cliff_drawn = false;
@@ -220,7 +267,7 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
                     }
                 }
             }
-            if cell.diverged > 0 {
+            if cell.diverged > 0 || cell.above > 0 {
                 let here = diverged_here.get(bits).map_or(&[][..], Vec::as_slice);
                 let j = here.iter().position(|o| *o == k).unwrap_or(0) as i32;
                 let n = here.len() as i32;
@@ -229,7 +276,11 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
                     x: xv,
                     y: diverged_y,
                     dx,
-                    shape: Shape::Cross,
+                    shape: if cell.diverged > 0 {
+                        Shape::Cross
+                    } else {
+                        Shape::Ring
+                    },
                     color: DIVERGED,
                     size: 6,
                 });
@@ -243,10 +294,31 @@ fn figure(experiment: &str, runs: &[Run], key: &str) -> Option<Figure> {
         };
         fig.legend.push((name, Key::LineMarker(color, Shape::Dot)));
     }
-    if any_diverged {
+    for t in &theory {
+        let color = variants
+            .iter()
+            .position(|v| *v == t.variant)
+            .map_or(plotters::style::RGBColor(90, 90, 90), |i| colors[i]);
+        fig.lines.push(Line {
+            dashed: true,
+            ..Line::solid(vec![(t.value, y.lo()), (t.value, y.hi())], color, 2)
+        });
+        fig.legend.push((
+            format!("{} = {:.4} ({})", t.label, t.value, t.variant),
+            Key::Line(color),
+        ));
+    }
+    let cells = || lines.values().flat_map(|c| c.values());
+    if cells().any(|c| c.diverged > 0) {
         fig.legend.push((
             "diverged (≥ 1 seed)".into(),
             Key::Marker(DIVERGED, Shape::Cross),
+        ));
+    }
+    if cells().any(|c| c.above > 0) {
+        fig.legend.push((
+            "ended > 100 × the start (≥ 1 seed)".into(),
+            Key::Marker(DIVERGED, Shape::Ring),
         ));
     }
     Some(fig)
