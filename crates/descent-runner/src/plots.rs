@@ -954,15 +954,16 @@ fn curves_figure(
     } else {
         y_label.to_owned()
     };
-    let smooth = match smoothing {
+    // The weight, and which curves get it: under "auto" only the jagged ones, so that a
+    // smooth curve (full-batch GD beside SGD) is drawn as it is, without the average's lag.
+    let longest = curves.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+    let smooth_curve = |c: &Curve| match smoothing {
         _ if !m.noisy => None,
         Smoothing::Off => None,
         Smoothing::Weight(w) => Some(w),
-        Smoothing::Auto => curves
-            .iter()
-            .any(|(_, c)| is_jagged(c, y.is_log()))
-            .then(|| auto_weight(curves.iter().map(|(_, c)| c.len()).max().unwrap_or(0))),
+        Smoothing::Auto => is_jagged(c, y.is_log()).then(|| auto_weight(longest)),
     };
+    let mut smooth = None;
     let mut fig = Figure::new(title, x_label, &y_label, x, y);
     let mut rose = false;
     for (g, c) in &curves {
@@ -974,8 +975,9 @@ fn curves_figure(
             });
         }
         let raw: Vec<(f64, f64)> = c.iter().map(|&(x, mean, _, _)| (x, mean)).collect();
-        let drawn = match smooth {
+        let drawn = match smooth_curve(c) {
             Some(weight) => {
+                smooth = Some(weight);
                 fig.lines.push(Line {
                     alpha: 0.3,
                     ..Line::solid(raw.clone(), g.color, 1)

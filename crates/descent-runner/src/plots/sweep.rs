@@ -147,13 +147,15 @@ fn figure(
     let mut xs = Vec::new();
     let mut ys = Vec::new();
     let mut any_diverged = false;
-    let mut all_positive = true;
+    let mut none_negative = true;
+    let mut any_positive = false;
     for cells in lines.values() {
         for (bits, cell) in cells {
             xs.push(f64::from_bits(*bits));
             any_diverged |= cell.diverged > 0 || cell.above > 0;
             if let Some((mean, std)) = mean_std(&cell.finals) {
-                all_positive &= mean > 0.0;
+                none_negative &= mean >= 0.0;
+                any_positive |= mean > 0.0;
                 ys.push(mean);
                 ys.push(mean + std);
                 // A band reaching below zero would stretch a log axis without end.
@@ -179,7 +181,13 @@ fn figure(
         .collect();
     xs.extend(theory.iter().map(|t| t.value));
     let x = Axis::fit(xs, true, 0.06).with_ticks(&distinct);
-    let mut y = Axis::fit(ys.iter().copied(), all_positive, 0.06);
+    // A loss that reached its minimum exactly (0) is drawn on the bottom edge of a log axis.
+    let all_positive = none_negative && any_positive;
+    let mut y = Axis::fit(
+        ys.iter().copied().filter(|v| *v > 0.0 || !all_positive),
+        all_positive,
+        0.06,
+    );
     if any_diverged {
         y = y.with_headroom(STRIP - 0.03);
     }
@@ -227,6 +235,7 @@ fn figure(
         }
     }
     let diverged_y = y.at(CROSS_AT);
+    let mut at_minimum = false;
     for (k, (((variant, others), cells), color)) in lines.iter().zip(colors.clone()).enumerate() {
         let mut points = Vec::new();
         let mut last_finite: Option<(f64, f64)> = None;
@@ -234,6 +243,20 @@ fn figure(
         for (bits, cell) in cells {
             let xv = f64::from_bits(*bits);
             match mean_std(&cell.finals) {
+                Some((mean, _)) if y.is_log() && mean <= 0.0 => {
+                    at_minimum = true;
+                    points.push((xv, y.lo()));
+                    last_finite = Some((xv, y.lo()));
+                    cliff_drawn = false;
+                    fig.markers.push(Marker {
+                        x: xv,
+                        y: y.lo(),
+                        dx: 0,
+                        shape: Shape::Ring,
+                        color,
+                        size: 5,
+                    });
+                }
                 Some((mean, std)) => {
                     points.push((xv, mean));
                     last_finite = Some((xv, mean));
@@ -306,6 +329,12 @@ fn figure(
         fig.legend.push((
             format!("{} = {:.4} ({})", t.label, t.value, t.variant),
             Key::Line(color),
+        ));
+    }
+    if at_minimum {
+        fig.legend.push((
+            "reached f* exactly (on the bottom edge)".into(),
+            Key::Marker(plotters::style::RGBColor(90, 90, 90), Shape::Ring),
         ));
     }
     let cells = || lines.values().flat_map(|c| c.values());
