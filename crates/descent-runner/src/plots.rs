@@ -1057,16 +1057,18 @@ fn curves_figure(
     Some(fig)
 }
 
-/// The y axis that fits `curves`. On a loss-like axis (`band`) runs that blow up do not set
-/// the range: the top stops at 100 × the largest starting value on a log axis (3 × its
-/// size on a linear one), and what rises past it leaves the chart.
+/// The y axis that fits `curves`. On a loss-like axis (a band, drawn on a log scale where
+/// it can be) runs that blow up do not set the range: the top stops at 100 × the largest
+/// starting value on a log axis (3 × its size on a linear one), and what rises past it
+/// leaves the chart.
 fn fit_y(curves: &[(&Group, Curve)], m: &Metric, log: bool, references: &[&Reference]) -> Axis {
     let start = curves
         .iter()
         .map(|(_, c)| c[0].1)
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
-    let ceiling = match (m.band, log) {
+    // Only for quantities that should fall (losses, norms): an accuracy rises by design.
+    let ceiling = match (m.band && m.scale == Scale::Log, log) {
         (true, true) => 100.0 * start.max(f64::MIN_POSITIVE),
         (true, false) if start.is_finite() => start + 2.0 * start.abs().max(1e-12),
         _ => f64::INFINITY,
@@ -1527,6 +1529,32 @@ mod tests {
         assert!(
             (after_one - 0.5 / (1.0 - 0.0625)).abs() < 1e-12,
             "{after_one}"
+        );
+    }
+
+    /// The cap on blow-ups is for losses: an accuracy that rises tenfold keeps its whole
+    /// range (a regression: the first version cut accuracies at 3 x their start).
+    #[test]
+    fn a_rising_accuracy_is_not_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fake-sweep");
+        fake_experiment(&dir);
+        let runs = data::load(&dir).unwrap();
+        let groups = groups(&runs);
+        let accuracy = METRICS
+            .iter()
+            .find(|m| m.column == "test_accuracy")
+            .unwrap();
+        let fig = step_figure("t", &groups, accuracy, &[], Smoothing::Auto, None).unwrap();
+        let highest = runs
+            .iter()
+            .flat_map(|r| r.series("test_accuracy"))
+            .map(|(_, v)| v)
+            .fold(0.0, f64::max);
+        assert!(
+            highest > 0.8 && fig.y.hi() >= highest,
+            "{} < {highest}",
+            fig.y.hi()
         );
     }
 }
