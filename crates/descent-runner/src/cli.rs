@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{compare, list, merge, report, resume, run, tune, validate};
+use crate::commands::{compare, export, list, merge, report, resume, run, tune, validate};
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
@@ -58,6 +58,15 @@ pub enum Command {
         /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
     },
+    /// Write every run of an experiment as one long table: OUT/EXPERIMENT/export/metrics.csv
+    /// (one row per logged step per run, with run id, variant, sweep point and its values,
+    /// seed and status columns, and the training seconds) and export/measurements.csv.
+    ///
+    /// pandas: `pd.read_csv("OUT/EXPERIMENT/export/metrics.csv")`.
+    Export {
+        /// An experiment directory (OUT/EXPERIMENT).
+        dir: PathBuf,
+    },
     /// Finish an interrupted experiment: finished runs are kept, interrupted runs continue
     /// from their last checkpoint (bit for bit on ndarray), the rest start.
     Resume {
@@ -96,6 +105,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Validate { file, sets } => validate::execute(&file, &sets),
         Command::List { dir } => list::execute(&dir),
         Command::Report { dir } => report::execute(&dir),
+        Command::Export { dir } => export::execute(&dir),
         Command::Resume { dir, jobs, quiet } => resume::execute(&dir, jobs, quiet),
         Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),
         Command::Compare(args) => compare::execute(&args),

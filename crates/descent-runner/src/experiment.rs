@@ -25,7 +25,7 @@ use crate::metric::Metric;
 use crate::optim::OptimizerConfig;
 use crate::output;
 use crate::problem::Task;
-use crate::{plots, pool, probe, provenance, summary, train};
+use crate::{plots, pool, probe, provenance, report, summary, train};
 
 pub use crate::pool::RunOptions;
 
@@ -254,10 +254,17 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     println!("{md}");
     let plots = render_plots(dir, plan)?;
+    let svgs: Vec<PathBuf> = plots
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .cloned()
+        .collect();
+    let report = report::write(dir, &svgs)?;
     println!(
-        "written: {} ({} plots in plots/)",
+        "written: {} ({} plots in plots/)\nreport: {}",
         dir.display(),
-        plots.len()
+        plots.len(),
+        report.display()
     );
     Ok(())
 }

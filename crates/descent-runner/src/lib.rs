@@ -34,6 +34,7 @@ pub mod pool;
 pub mod probe;
 pub mod problem;
 pub mod provenance;
+pub mod report;
 pub mod state;
 pub mod summary;
 pub mod train;

@@ -167,6 +167,8 @@ fn a_run_writes_every_output_and_repeats_exactly() {
         assert_eq!(metrics.lines().count(), 1 + 31);
     }
     assert_eq!(reproducible_summary(&a), reproducible_summary(&b));
+    report_is_self_contained(&a);
+    export_is_one_row_per_logged_step(tmp.path(), &a, &runs);
     // Learning happened: every finished run beats chance on the validation set.
     let summary = reproducible_summary(&a);
     for group in summary["groups"].as_array().unwrap() {
@@ -176,6 +178,207 @@ fn a_run_writes_every_output_and_repeats_exactly() {
         assert!(accuracy > 0.6, "{group}");
     }
 }
+
+/// `report.html` holds the summary table and one figure per plot, each an inline `<svg>` or
+/// a PNG data URI that decodes to a PNG, and the rerun command; it refers to nothing online.
+fn report_is_self_contained(experiment: &Path) {
+    use base64::Engine as _;
+    let html = read(&experiment.join("report.html"));
+    assert!(
+        html.contains("<table") && html.contains("<th>variant</th>"),
+        "summary table"
+    );
+    assert!(
+        html.contains("descent run ") && html.contains("config.toml"),
+        "rerun command"
+    );
+    assert!(html.contains("git revision"), "provenance");
+    let plots = std::fs::read_dir(experiment.join("plots"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
+    assert!(plots >= 5, "{plots} plots");
+    assert_eq!(
+        html.matches("<figure").count(),
+        plots,
+        "one figure per plot"
+    );
+    let inline_svgs = html.matches("<svg").count();
+    let images: Vec<&str> = html
+        .split("src=\"data:image/png;base64,")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(inline_svgs + images.len(), plots, "every plot inline");
+    for image in images {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(image)
+            .expect("the data URI is base64");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    }
+    // Nothing fetched from elsewhere (SVG's xmlns is a name, not a link), no script.
+    for outside in ["src=\"http", "href=\"http", "url(http", "<script"] {
+        assert!(!html.contains(outside), "{outside}");
+    }
+}
+
+/// `descent export`: one row per logged step per run, the run's columns first, the cells as
+/// the run wrote them.
+fn export_is_one_row_per_logged_step(cwd: &Path, experiment: &Path, runs: &[PathBuf]) {
+    ok(&descent(cwd, &["export", experiment.to_str().unwrap()]));
+    let table = read(&experiment.join("export/metrics.csv"));
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[..5],
+        ["run_id", "variant", "point", "seed", "status"]
+    );
+    assert_eq!(header.last(), Some(&"wall_seconds"));
+    let rows: Vec<&str> = lines.collect();
+    let mut expected = 0;
+    for run in runs {
+        let id = run.file_name().unwrap().to_str().unwrap();
+        let own = read(&run.join("metrics.csv"));
+        let own_rows: Vec<&str> = own.lines().skip(1).collect();
+        expected += own_rows.len();
+        let mine: Vec<&&str> = rows
+            .iter()
+            .filter(|r| r.starts_with(&format!("{id},")))
+            .collect();
+        assert_eq!(mine.len(), own_rows.len(), "{id}: one row per logged step");
+        for (exported, original) in mine.iter().zip(&own_rows) {
+            // run_id, variant, point, seed, status, then the run's own cells.
+            let cells: Vec<&str> = exported.split(',').collect();
+            let original: Vec<&str> = original.split(',').collect();
+            assert_eq!(&cells[5..5 + original.len()], &original[..], "{id}");
+        }
+    }
+    assert_eq!(rows.len(), expected);
+    assert!(experiment.join("export/measurements.csv").is_file());
+}
+
+/// The report opens in headless Chromium: the page renders (a screenshot of it), and the
+/// DOM Chromium built holds the summary table and every figure. Skipped where Chromium is
+/// absent, unless `DESCENT_REQUIRE_CHROMIUM` is set (CI installs Debian's `chromium`).
+#[test]
+fn the_report_opens_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var_os("DESCENT_REQUIRE_CHROMIUM").is_none(),
+            "DESCENT_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        println!("SKIPPED: no chromium (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "bowl.toml", BOWL);
+    ok(&descent(
+        tmp.path(),
+        &["run", file.to_str().unwrap(), "--out", "out", "--quiet"],
+    ));
+    let report = tmp.path().join("out/bowl/report.html");
+    let url = format!("file://{}", report.display());
+    let profile = tmp.path().join("profile");
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let run = |extra: &[&str]| {
+        Command::new(chromium)
+            .args(common)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .output()
+            .expect("chromium runs")
+    };
+    let dom = run(&["--dump-dom"]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("<table") && dom.contains("bowl"),
+        "the summary table"
+    );
+    let plots = std::fs::read_dir(tmp.path().join("out/bowl/plots"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
+    assert_eq!(dom.matches("<figure").count(), plots);
+    let shot = tmp.path().join("report.png");
+    let out = run(&[
+        "--window-size=1280,1600",
+        &format!("--screenshot={}", shot.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((w, h), (1280, 1600));
+    // A blank page compresses to a few kilobytes; tables and plots do not.
+    assert!(png.len() > 50_000, "{} bytes: a blank page?", png.len());
+}
+
+/// A tiny landscape experiment: two variants on the elongated bowl, 40 steps.
+const BOWL: &str = r#"
+name = "bowl"
+description = "GD and Adam on the elongated bowl"
+seeds = [0, 1]
+
+[problem]
+landscape = "elongated_bowl"
+start = [3.0, 2.0]
+
+[budget]
+steps = 40
+
+[[variants]]
+name = "gd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+
+[[variants]]
+name = "adam"
+lr = 0.1
+optimizer = { kind = "adam" }
+"#;
 
 #[test]
 fn rerunning_the_recorded_config_reproduces_every_metrics_file() {

@@ -1,6 +1,7 @@
 //! One module per command of the `descent` binary; [`crate::cli`] dispatches to them.
 
 pub mod compare;
+pub mod export;
 pub mod list;
 pub mod merge;
 pub mod report;

@@ -1,0 +1,166 @@
+//! `descent export`: every run of an experiment in one long table, ready for pandas or
+//! polars: `pd.read_csv("OUT/EXPERIMENT/export/metrics.csv")`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::output;
+
+/// The columns every row starts with: which run it belongs to.
+const RUN_COLUMNS: [&str; 5] = ["run_id", "variant", "point", "seed", "status"];
+
+/// Writes `<dir>/export/metrics.csv` (one row per logged step per run: the run's identity,
+/// its sweep values, its `metrics.csv` row and the training seconds from `timing.csv`) and,
+/// when runs measured anything, `<dir>/export/measurements.csv` (one row per measurement).
+/// Cells are copied as the runs wrote them, so numbers read back exactly. Returns the files.
+pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut records = output::read_records(dir)?;
+    if records.is_empty() {
+        bail!(
+            "{} holds no runs (no subdirectory has a run.json)",
+            dir.display()
+        );
+    }
+    records.sort_by_key(|(_, r)| r.index);
+    let keys: BTreeSet<String> = records
+        .iter()
+        .flat_map(|(_, r)| r.point.values.keys().cloned())
+        .collect();
+    let out = dir.join("export");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+
+    let mut metrics = Table::default();
+    let mut measurements = Table::default();
+    for (path, record) in &records {
+        let mut identity = vec![
+            record.run_id.clone(),
+            record.variant.clone(),
+            record.point.label.clone(),
+            record.seed.to_string(),
+            record.status.clone(),
+        ];
+        identity.extend(keys.iter().map(|k| {
+            record
+                .point
+                .values
+                .get(k)
+                .map_or(String::new(), |v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+        }));
+        let wall = read(&path.join("timing.csv"))?
+            .map(|(header, rows)| {
+                let step = header.iter().position(|h| h == "step");
+                let seconds = header.iter().position(|h| h == "wall_seconds");
+                rows.into_iter()
+                    .filter_map(|row| Some((row.get(step?)?.clone(), row.get(seconds?)?.clone())))
+                    .collect::<BTreeMap<String, String>>()
+            })
+            .unwrap_or_default();
+        if let Some((header, rows)) = read(&path.join("metrics.csv"))? {
+            let step = header.iter().position(|h| h == "step");
+            let mut columns = header.clone();
+            columns.push("wall_seconds".into());
+            for row in rows {
+                let seconds = step
+                    .and_then(|i| row.get(i))
+                    .and_then(|s| wall.get(s))
+                    .cloned()
+                    .unwrap_or_default();
+                let mut cells = row;
+                cells.push(seconds);
+                metrics.add(&identity, &columns, cells);
+            }
+        }
+        if let Some((header, rows)) = read(&path.join("measurements.csv"))? {
+            for row in rows {
+                measurements.add(&identity, &header, row);
+            }
+        }
+    }
+    let run_columns: Vec<String> = RUN_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .chain(keys.iter().cloned())
+        .collect();
+    let mut written = Vec::new();
+    for (name, table) in [("metrics.csv", metrics), ("measurements.csv", measurements)] {
+        if table.rows.is_empty() {
+            continue;
+        }
+        let path = out.join(name);
+        output::write_atomic(&path, &table.to_csv(&run_columns)?)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Rows whose columns are the union of every run's, in the order first seen.
+#[derive(Default)]
+struct Table {
+    columns: Vec<String>,
+    rows: Vec<(Vec<String>, BTreeMap<usize, String>)>,
+}
+
+impl Table {
+    fn add(&mut self, identity: &[String], header: &[String], cells: Vec<String>) {
+        let mut row = BTreeMap::new();
+        for (name, cell) in header.iter().zip(cells) {
+            let column = match self.columns.iter().position(|c| c == name) {
+                Some(i) => i,
+                None => {
+                    self.columns.push(name.clone());
+                    self.columns.len() - 1
+                }
+            };
+            row.insert(column, cell);
+        }
+        self.rows.push((identity.to_vec(), row));
+    }
+
+    fn to_csv(&self, run_columns: &[String]) -> Result<Vec<u8>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(run_columns.iter().chain(&self.columns))?;
+        for (identity, row) in &self.rows {
+            let cells = (0..self.columns.len()).map(|i| row.get(&i).map_or("", String::as_str));
+            writer.write_record(identity.iter().map(String::as_str).chain(cells))?;
+        }
+        writer
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing the table: {e}"))
+    }
+}
+
+/// A CSV file's header and rows, or `None` when it does not exist.
+type Rows = (Vec<String>, Vec<Vec<String>>);
+
+fn read(path: &Path) -> Result<Option<Rows>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for row in reader.records() {
+        let row = row.with_context(|| format!("reading {}", path.display()))?;
+        rows.push(row.iter().map(str::to_owned).collect());
+    }
+    Ok(Some((header, rows)))
+}
+
+/// `descent export`.
+pub fn execute(dir: &Path) -> Result<()> {
+    for path in export(dir)? {
+        println!("written: {}", path.display());
+    }
+    Ok(())
+}

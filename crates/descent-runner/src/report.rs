@@ -1,0 +1,169 @@
+//! `report.html`: one self-contained page per experiment, readable offline without
+//! JavaScript: what was run and how to rerun it, the summary tables (mean ± std, 95% CI,
+//! min, max over seeds), every plot inline, and the resolved config.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use pulldown_cmark::{Options, Parser};
+use pulldown_cmark_escape::escape_html;
+
+use crate::output;
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', sans-serif; max-width: 1180px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; }
+.description { color: #444; font-size: 1.1em; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.8em 0 1.6em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f2f2f2; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5em 0; }
+figure svg, figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.88em; }
+code { background: #f2f2f2; padding: 0 0.2em; }
+";
+
+fn escaped(text: &str) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = escape_html(&mut out, text);
+    out
+}
+
+/// The `# key: value` lines `config.toml` starts with (git revision, machine, ...).
+fn provenance(config: &str) -> Vec<(String, String)> {
+    config
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.trim_start_matches('#').trim().split_once(": ")?;
+            (!key.contains(' ')).then(|| (key.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// Above this size an SVG is inlined as its PNG instead: a plot of thousands of noisy steps
+/// per curve runs to megabytes as vector paths, a twentieth of that as pixels.
+const SVG_INLINE_LIMIT: u64 = 1_500_000;
+
+/// The plot as HTML: the SVG file's `<svg>` element (without its XML prolog), or for a
+/// large one its PNG beside it as a data URI.
+fn inline_plot(svg: &Path) -> Result<String> {
+    let size = std::fs::metadata(svg)
+        .with_context(|| format!("reading {}", svg.display()))?
+        .len();
+    let png = svg.with_extension("png");
+    if size > SVG_INLINE_LIMIT && png.is_file() {
+        let bytes = std::fs::read(&png).with_context(|| format!("reading {}", png.display()))?;
+        return Ok(format!(
+            "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
+            escaped(
+                &png.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ));
+    }
+    let text =
+        std::fs::read_to_string(svg).with_context(|| format!("reading {}", svg.display()))?;
+    let start = text.find("<svg").unwrap_or(0);
+    Ok(text[start..].to_owned())
+}
+
+/// Writes `<dir>/report.html` from its `config.toml`, `summary.md`, `summary.json` and the
+/// SVG `plots` (in the order given); returns its path.
+pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let config = read("config.toml")?;
+    let summary_md = read("summary.md")?;
+    let summary: serde_json::Value =
+        serde_json::from_str(&read("summary.json")?).context("parsing summary.json")?;
+    let name = summary["experiment"].as_str().unwrap_or("experiment");
+    let description = toml::from_str::<toml::Table>(&config)
+        .ok()
+        .and_then(|t| t.get("description")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>descent: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>{title}</h1>\n<p class=\"description\">{description}</p>\n",
+        title = escaped(name),
+        description = escaped(&description),
+    );
+    html.push_str("<h2>How it was run</h2>\n<table class=\"provenance\">\n");
+    let rerun = format!("descent run {}", dir.join("config.toml").display());
+    html.push_str(&format!(
+        "<tr><th>rerun</th><td><code>{}</code></td></tr>\n",
+        escaped(&rerun)
+    ));
+    for (key, value) in provenance(&config) {
+        html.push_str(&format!(
+            "<tr><th>{}</th><td>{}</td></tr>\n",
+            escaped(&key.replace('_', " ")),
+            escaped(&value)
+        ));
+    }
+    html.push_str("</table>\n");
+
+    // summary.md without its title and description, which the page already has.
+    let body = summary_md
+        .lines()
+        .skip_while(|l| !l.starts_with("mean ± std"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    html.push_str("<h2>Summary</h2>\n");
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(&body, Options::ENABLE_TABLES));
+
+    html.push_str("<h2>Plots</h2>\n");
+    for plot in plots {
+        let caption = plot
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        html.push_str(&format!(
+            "<figure id=\"{id}\">\n{svg}\n<figcaption>{id} (<a href=\"plots/{id}.png\">PNG</a>, \
+             <a href=\"plots/{id}.svg\">SVG</a>)</figcaption>\n</figure>\n",
+            id = escaped(&caption),
+            svg = inline_plot(plot)?,
+        ));
+    }
+    html.push_str("<h2>Resolved configuration</h2>\n<pre>");
+    html.push_str(&escaped(&config));
+    html.push_str("</pre>\n</body>\n</html>\n");
+
+    let path = dir.join("report.html");
+    output::write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_reads_the_config_header() {
+        let config = "# Resolved experiment, as run. Rerun with `descent run <this file>`.\n\
+                      # backend: ndarray\n# git_revision: abc\n\nname = \"x\"\n# later: no\n";
+        assert_eq!(
+            provenance(config),
+            [
+                ("backend".to_owned(), "ndarray".to_owned()),
+                ("git_revision".to_owned(), "abc".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escaped("a < b & \"c\""), "a &lt; b &amp; &quot;c&quot;");
+    }
+}
