@@ -57,6 +57,9 @@ pub enum Command {
     Report {
         /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
+        /// Also write TensorBoard event files under DIR/tensorboard/.
+        #[arg(long)]
+        tensorboard: bool,
     },
     /// Write every run of an experiment as one long table: OUT/EXPERIMENT/export/metrics.csv
     /// (one row per logged step per run, with run id, variant, sweep point and its values,
@@ -104,7 +107,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Tune(args) => tune::execute(&args),
         Command::Validate { file, sets } => validate::execute(&file, &sets),
         Command::List { dir } => list::execute(&dir),
-        Command::Report { dir } => report::execute(&dir),
+        Command::Report { dir, tensorboard } => report::execute(&dir, tensorboard),
         Command::Export { dir } => export::execute(&dir),
         Command::Resume { dir, jobs, quiet } => resume::execute(&dir, jobs, quiet),
         Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),

@@ -50,6 +50,9 @@ pub struct Experiment {
     /// How the plots are drawn (`[plots]`).
     #[serde(default, skip_serializing_if = "Plots::is_default")]
     pub plots: Plots,
+    /// What is written besides the CSV and JSON files (`[output]`).
+    #[serde(default, skip_serializing_if = "Outputs::is_default")]
+    pub output: Outputs,
     /// Probes: measurements taken during every run (`[[measure]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measure: Vec<MeasureSpec>,
@@ -531,6 +534,23 @@ pub struct Plots {
 impl Plots {
     fn is_default(&self) -> bool {
         *self == Plots::default()
+    }
+}
+
+/// What is written besides the CSV and JSON files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// TensorBoard event files, `tensorboard/<run>/events.out.tfevents.*`: every metric and
+    /// measurement as a scalar, the hyperparameters for the HParams dashboard. Written from
+    /// the stored files after the runs, so it costs the runs nothing.
+    #[serde(default)]
+    pub tensorboard: bool,
+}
+
+impl Outputs {
+    fn is_default(&self) -> bool {
+        *self == Outputs::default()
     }
 }
 

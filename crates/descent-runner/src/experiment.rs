@@ -25,7 +25,7 @@ use crate::metric::Metric;
 use crate::optim::OptimizerConfig;
 use crate::output;
 use crate::problem::Task;
-use crate::{plots, pool, probe, provenance, report, summary, train};
+use crate::{plots, pool, probe, provenance, report, summary, tensorboard, train};
 
 pub use crate::pool::RunOptions;
 
@@ -266,6 +266,14 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
         plots.len(),
         report.display()
     );
+    if plan.base.output.tensorboard {
+        let files = tensorboard::write(dir)?;
+        println!(
+            "tensorboard: {} runs (tensorboard --logdir {})",
+            files.len(),
+            dir.join("tensorboard").display()
+        );
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub mod provenance;
 pub mod report;
 pub mod state;
 pub mod summary;
+pub mod tensorboard;
 pub mod train;
 pub mod tune;
 

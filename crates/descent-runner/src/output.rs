@@ -239,6 +239,30 @@ pub fn read_records(dir: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
     Ok(records)
 }
 
+/// A CSV file's header and rows, as text.
+pub type CsvTable = (Vec<String>, Vec<Vec<String>>);
+
+/// `path`'s header and rows as the file has them, or `None` when it does not exist.
+pub fn read_csv(path: &Path) -> Result<Option<CsvTable>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for row in reader.records() {
+        let row = row.with_context(|| format!("reading {}", path.display()))?;
+        rows.push(row.iter().map(str::to_owned).collect());
+    }
+    Ok(Some((header, rows)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -523,6 +523,11 @@ fn cases() -> Vec<Case> {
             format!("{BASE}\n[plots]\nsmooth = \"off\"\n"),
             &["plots", "smooth"],
         ),
+        Case::config(
+            "unknown-output-field",
+            format!("{BASE}\n[output]\ntensorbord = true\n"),
+            &["output", "tensorbord", "tensorboard"],
+        ),
         // --- optimizers with nested tables ---
         Case::config(
             "muon-fallback-misspelt",

@@ -356,6 +356,121 @@ fn the_report_opens_in_headless_chromium() {
     assert!(png.len() > 50_000, "{} bytes: a blank page?", png.len());
 }
 
+/// What TensorBoard's own reader finds in an experiment's event files, per run: the scalar
+/// tags with their number of points, and the hparams plugin's start and end records.
+const TENSORBOARD_READER: &str = r#"
+import json, os, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+from google.protobuf.json_format import MessageToDict
+root = sys.argv[1]
+found = {}
+for run in sorted(os.listdir(root)):
+    acc = EventAccumulator(os.path.join(root, run), size_guidance={"scalars": 0})
+    acc.Reload()
+    scalars = {tag: [[e.step, e.value] for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    hparams = {}
+    for tag, content in acc.PluginTagToContent("hparams").items():
+        hparams[tag] = MessageToDict(plugin_data_pb2.HParamsPluginData.FromString(content))
+    found[run] = {"scalars": scalars, "hparams": hparams}
+print(json.dumps(found))
+"#;
+
+/// The event files read back with TensorBoard's `EventAccumulator`: every run, every
+/// `metrics.csv` column and measurement with one point per logged value (as f32), and the
+/// hyperparameters. Skipped without Python's `tensorboard` package (the Python in
+/// `DESCENT_TENSORBOARD_PYTHON`, else `python3`) unless `DESCENT_REQUIRE_TENSORBOARD` is set.
+#[test]
+fn tensorboard_reads_every_scalar_and_the_hparams() {
+    let python = std::env::var("DESCENT_TENSORBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_tensorboard = Command::new(&python)
+        .args(["-c", "import tensorboard"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tensorboard {
+        assert!(
+            std::env::var_os("DESCENT_REQUIRE_TENSORBOARD").is_none(),
+            "DESCENT_REQUIRE_TENSORBOARD is set but {python} cannot import tensorboard"
+        );
+        println!("SKIPPED: {python} has no tensorboard (pip install tensorboard)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "bowl.toml", BOWL);
+    ok(&descent(
+        tmp.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            "out",
+            "--quiet",
+            "--tensorboard",
+        ],
+    ));
+    let experiment = tmp.path().join("out/bowl");
+    let output = Command::new(&python)
+        .args(["-c", TENSORBOARD_READER])
+        .arg(experiment.join("tensorboard"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let runs = run_dirs(&experiment);
+    assert_eq!(runs.len(), 4);
+    assert_eq!(
+        found.as_object().unwrap().len(),
+        runs.len(),
+        "one directory per run"
+    );
+    for run in &runs {
+        let id = run.file_name().unwrap().to_str().unwrap();
+        let scalars = found[id]["scalars"].as_object().unwrap();
+        let expected = descent_runner::tensorboard::tags(run).unwrap();
+        let got: std::collections::BTreeSet<String> = scalars.keys().cloned().collect();
+        assert_eq!(got, expected, "{id}: the scalar tags");
+        // Every logged train loss, at its step, as f32.
+        let metrics = read(&run.join("metrics.csv"));
+        let losses: Vec<(u64, f64)> = metrics
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (cells[0].parse().unwrap(), cells[4].parse().unwrap())
+            })
+            .collect();
+        let read_back = scalars["train_loss"].as_array().unwrap();
+        assert_eq!(read_back.len(), losses.len(), "{id}");
+        for ((step, loss), point) in losses.iter().zip(read_back) {
+            assert_eq!(point[0].as_u64(), Some(*step));
+            assert_eq!(
+                point[1].as_f64().unwrap() as f32,
+                *loss as f32,
+                "{id} step {step}"
+            );
+        }
+        let hparams = &found[id]["hparams"];
+        let start = &hparams["_hparams_/session_start_info"]["sessionStartInfo"]["hparams"];
+        let variant = if id.starts_with("gd") { "gd" } else { "adam" };
+        // protobuf's JSON form writes a google.protobuf.Value as the plain value.
+        assert_eq!(start["variant"], variant, "{id}");
+        assert_eq!(start["lr"], 0.1, "{id}");
+        assert_eq!(
+            start["optimizer.kind"],
+            if variant == "gd" { "sgd" } else { "adam" }
+        );
+        assert!(start["seed"].is_number(), "{id}");
+        assert_eq!(
+            hparams["_hparams_/session_end_info"]["sessionEndInfo"]["status"], "STATUS_SUCCESS",
+            "{id}"
+        );
+    }
+}
+
 /// A tiny landscape experiment: two variants on the elongated bowl, 40 steps.
 const BOWL: &str = r#"
 name = "bowl"

@@ -51,7 +51,7 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
                     other => other.to_string(),
                 })
         }));
-        let wall = read(&path.join("timing.csv"))?
+        let wall = output::read_csv(&path.join("timing.csv"))?
             .map(|(header, rows)| {
                 let step = header.iter().position(|h| h == "step");
                 let seconds = header.iter().position(|h| h == "wall_seconds");
@@ -60,7 +60,7 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
                     .collect::<BTreeMap<String, String>>()
             })
             .unwrap_or_default();
-        if let Some((header, rows)) = read(&path.join("metrics.csv"))? {
+        if let Some((header, rows)) = output::read_csv(&path.join("metrics.csv"))? {
             let step = header.iter().position(|h| h == "step");
             let mut columns = header.clone();
             columns.push("wall_seconds".into());
@@ -75,7 +75,7 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
                 metrics.add(&identity, &columns, cells);
             }
         }
-        if let Some((header, rows)) = read(&path.join("measurements.csv"))? {
+        if let Some((header, rows)) = output::read_csv(&path.join("measurements.csv"))? {
             for row in rows {
                 measurements.add(&identity, &header, row);
             }
@@ -132,29 +132,6 @@ impl Table {
             .into_inner()
             .map_err(|e| anyhow::anyhow!("writing the table: {e}"))
     }
-}
-
-/// A CSV file's header and rows, or `None` when it does not exist.
-type Rows = (Vec<String>, Vec<Vec<String>>);
-
-fn read(path: &Path) -> Result<Option<Rows>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header = reader
-        .headers()
-        .with_context(|| format!("reading {}", path.display()))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let mut rows = Vec::new();
-    for row in reader.records() {
-        let row = row.with_context(|| format!("reading {}", path.display()))?;
-        rows.push(row.iter().map(str::to_owned).collect());
-    }
-    Ok(Some((header, rows)))
 }
 
 /// `descent export`.

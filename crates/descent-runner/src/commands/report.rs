@@ -6,8 +6,9 @@ use anyhow::Result;
 
 use crate::experiment;
 
-/// `descent report`.
-pub fn execute(dir: &Path) -> Result<()> {
-    let (plan, _) = experiment::recorded(dir)?;
+/// `descent report`; `tensorboard` also writes the event files whatever the config says.
+pub fn execute(dir: &Path, tensorboard: bool) -> Result<()> {
+    let (mut plan, _) = experiment::recorded(dir)?;
+    plan.base.output.tensorboard |= tensorboard;
     experiment::finish(dir, &plan)
 }

@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Apply the file's [quick] overrides (a small budget and few seeds: what CI checks).
     #[arg(long)]
     pub quick: bool,
+    /// Also write TensorBoard event files (as `[output] tensorboard = true`).
+    #[arg(long)]
+    pub tensorboard: bool,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
@@ -76,6 +79,10 @@ pub fn execute(args: &RunArgs) -> Result<()> {
     if args.jobs == Some(0) {
         return Err(usage("--jobs 0: at least one job is needed"));
     }
+    let mut sets = args.sets.clone();
+    if args.tensorboard {
+        sets.push("output.tensorboard=true".into());
+    }
     let plans: Vec<Plan> = match &args.file {
         Some(file) => {
             if file.is_dir() {
@@ -86,7 +93,7 @@ pub fn execute(args: &RunArgs) -> Result<()> {
             }
             vec![config::load_with(
                 file,
-                &args.sets,
+                &sets,
                 args.seeds.as_deref(),
                 args.quick,
             )?]
@@ -95,7 +102,7 @@ pub fn execute(args: &RunArgs) -> Result<()> {
             .iter()
             .map(|(file, text)| {
                 // The embedded defaults are small already: --quick leaves them as they are.
-                config::parse(text, Path::new(file), &args.sets, args.seeds.as_deref())
+                config::parse(text, Path::new(file), &sets, args.seeds.as_deref())
             })
             .collect::<Result<_>>()?,
     };
