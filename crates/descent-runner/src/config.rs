@@ -601,9 +601,9 @@ pub struct Variant {
     pub name: String,
     /// The (initial / peak) learning rate.
     pub lr: f64,
-    /// `kind` (sgd, adam, adamw, nadam, radam, adamax, rmsprop, adagrad, adadelta, lion,
-    /// schedule_free_sgd, schedule_free_adamw, noisy_gd) and that optimizer's fields
-    /// (defaults: PyTorch's).
+    /// `kind` (one of the runner's optimizer registry, `any_optimizer!` in `optim.rs`; an
+    /// unknown kind is refused with the list) and that optimizer's fields (defaults:
+    /// PyTorch's).
     pub optimizer: Table,
     /// A learning-rate schedule: `kind` and its fields (see the README).
     #[serde(default)]
