@@ -5,7 +5,7 @@
 //! `XxxConfig::init::<B, M>()` returns burn's [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor),
 //! an [`Optimizer`](burn::optim::Optimizer), and every schedule's `init()` returns an
 //! [`LrScheduler`](burn::lr_scheduler::LrScheduler). `cargo run -p descent-examples
-//! --example learner` runs [`train`] with its defaults; the crate's test runs it for one epoch.
+//! --example learner` runs [`train`] with its defaults; the crate's test runs it for two epochs.
 
 use std::path::PathBuf;
 use std::sync::Arc;

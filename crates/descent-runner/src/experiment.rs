@@ -320,14 +320,31 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     else {
         return plots::render(dir, &context);
     };
-    context.minimum = task.landscape.minimum();
-    if let Some(sharpness) = task.landscape.sharpness_at_minimum() {
-        context.sweep_lines = plan
-            .base
-            .variants
-            .iter()
-            .filter_map(|v| stability_limit(v, sharpness))
-            .collect();
+    // The base problem's minimum and curvature hold for every run only if no run changes
+    // the problem.
+    if !plan.runs.iter().any(|r| r.sweeps_problem()) {
+        context.minimum = task.landscape.minimum();
+        if let Some(sharpness) = task.landscape.sharpness_at_minimum() {
+            let swept: Vec<&str> = plan
+                .runs
+                .iter()
+                .flat_map(|r| r.point.values.keys().map(String::as_str))
+                .collect();
+            context.sweep_lines = plan
+                .base
+                .variants
+                .iter()
+                // A line from the variant's own momentum would be wrong where it is swept.
+                .filter(|v| {
+                    !swept.iter().any(|k| {
+                        k.ends_with("optimizer.momentum")
+                            && (k.starts_with("variants.*.")
+                                || k.starts_with(&format!("variants.{}.", v.name)))
+                    })
+                })
+                .filter_map(|v| stability_limit(v, sharpness))
+                .collect();
+        }
     }
     if task.landscape.dim() != 2 {
         return plots::render(dir, &context);
@@ -356,16 +373,18 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
 /// The largest learning rate at which `variant` converges on a quadratic of top curvature
 /// `sharpness` (near a minimum, any landscape): `2/lambda` for gradient descent,
 /// `2(1 + beta)/((1 - dampening) lambda)` for heavy ball in PyTorch's form and
-/// `2(1 + beta)/((1 + 2 beta) lambda)` for Nesterov; `None` for other optimizers, whose
-/// limit is not a property of the curvature alone.
+/// `2(1 + beta)/((1 + 2 beta) lambda)` for Nesterov, where SGD's (coupled) weight decay adds
+/// to `lambda`; `None` for other optimizers, whose limit is not a property of the curvature
+/// alone.
 fn stability_limit(variant: &config::Variant, sharpness: f64) -> Option<plots::SweepLine> {
     let parsed = OptimizerConfig::parse(&variant.optimizer, "optimizer", 0).ok()?;
-    let (momentum, dampening, nesterov) = match parsed {
-        OptimizerConfig::Sgd(c) => (c.momentum, c.dampening, c.nesterov),
-        OptimizerConfig::NesterovLookahead(c) => (c.momentum, 0.0, true),
-        OptimizerConfig::NoisyGd(_) => (0.0, 0.0, false),
+    let (momentum, dampening, nesterov, decay) = match parsed {
+        OptimizerConfig::Sgd(c) => (c.momentum, c.dampening, c.nesterov, c.weight_decay),
+        OptimizerConfig::NesterovLookahead(c) => (c.momentum, 0.0, true, 0.0),
+        OptimizerConfig::NoisyGd(_) => (0.0, 0.0, false, 0.0),
         _ => return None,
     };
+    let sharpness = sharpness + decay;
     let (label, value) = if momentum == 0.0 {
         ("2/λ_max", 2.0 / sharpness)
     } else if nesterov {

@@ -186,10 +186,13 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let mut groups = groups(&runs);
+    let groups = groups(&runs);
     let swept = swept_number(&runs);
+    // The panels of a sweep colour each group by its swept value; single charts keep one
+    // colour per group.
+    let mut by_value = groups.clone();
     if let Some(swept) = &swept {
-        for g in &mut groups {
+        for g in &mut by_value {
             if let Some(PointValue::Num(v)) = g.runs[0].values.get(&swept.key) {
                 g.color = contour::sequential(swept.axis.frac(*v));
             }
@@ -198,6 +201,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     let plot = Plot {
         experiment: &experiment,
         groups: &groups,
+        by_value: &by_value,
         swept: swept.as_ref(),
         smoothing: context.smoothing,
         caption: context.caption.as_deref(),
@@ -275,6 +279,17 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// The variants of `groups`, in order of first appearance.
+fn variants_of<'g>(groups: &'g [Group]) -> Vec<&'g str> {
+    let mut variants: Vec<&str> = Vec::new();
+    for g in groups {
+        if !variants.contains(&g.variant.as_str()) {
+            variants.push(&g.variant);
+        }
+    }
+    variants
+}
+
 /// The trajectories of `groups`, each tagged with its index for colour.
 fn trajectories_of<'r>(groups: &[(usize, &Group<'r>)]) -> Vec<contour::Trajectory<'r>> {
     groups
@@ -337,6 +352,8 @@ fn swept_number(runs: &[Run]) -> Option<Swept> {
 struct Plot<'a> {
     experiment: &'a str,
     groups: &'a [Group<'a>],
+    /// The groups coloured by the swept value, for the panels of a sweep.
+    by_value: &'a [Group<'a>],
     swept: Option<&'a Swept>,
     smoothing: Smoothing,
     caption: Option<&'a str>,
@@ -350,29 +367,21 @@ impl Plot<'_> {
 
     /// `m` against the step: one chart, or for a sweep one panel per variant.
     fn step(&self, out: &Path, m: &Metric, references: &[&Reference]) -> Result<Vec<PathBuf>> {
-        let Some(all) = step_figure(
-            self.experiment,
-            self.groups,
-            m,
-            references,
-            self.smoothing,
-            None,
-        ) else {
+        let groups = if self.swept.is_some() {
+            self.by_value
+        } else {
+            self.groups
+        };
+        let Some(all) = step_figure(self.experiment, groups, m, references, self.smoothing, None)
+        else {
             return Ok(Vec::new());
         };
         let Some(swept) = self.swept else {
             return self.save(out, m.file, all);
         };
-        let mut variants: Vec<&str> = Vec::new();
-        for g in self.groups {
-            if !variants.contains(&g.variant.as_str()) {
-                variants.push(&g.variant);
-            }
-        }
         let mut panels = Vec::new();
-        for variant in &variants {
-            let mine: Vec<Group> = self
-                .groups
+        for variant in &variants_of(groups) {
+            let mine: Vec<Group> = groups
                 .iter()
                 .filter(|g| g.variant == *variant)
                 .map(Group::clone)
@@ -387,7 +396,7 @@ impl Plot<'_> {
             }
         }
         // The legend keeps what is not a group: the band, references, divergence marks.
-        let names: BTreeSet<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let names: BTreeSet<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         let legend = all
             .legend
             .iter()
@@ -442,12 +451,7 @@ impl Plot<'_> {
             return self.save(out, "contours", fig);
         };
         // One panel per swept value, the variants in their own colours.
-        let mut variants: Vec<&str> = Vec::new();
-        for g in self.groups {
-            if !variants.contains(&g.variant.as_str()) {
-                variants.push(&g.variant);
-            }
-        }
+        let variants = variants_of(self.groups);
         let colors = figure::palette(variants.len());
         let names: Vec<(String, RGBColor)> = variants
             .iter()
@@ -774,9 +778,11 @@ fn mark_diverged(fig: &mut Figure, ends: &[(f64, f64)]) {
         return;
     }
     for &(x, v) in ends {
-        let y = if fig.y.frac(v) > 1.0 || !v.is_finite() {
+        let at = fig.y.frac(v);
+        let y = if at > 1.0 || v == f64::INFINITY {
             fig.y.hi()
-        } else if fig.y.frac(v) < 0.0 {
+        } else if at.is_nan() || at < 0.0 {
+            // Below the axis, or not on it (a value <= 0 on a log axis).
             fig.y.lo()
         } else {
             v

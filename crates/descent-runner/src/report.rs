@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
-use pulldown_cmark::{Options, Parser};
+use pulldown_cmark::{Event, Options, Parser};
 use pulldown_cmark_escape::escape_html;
 
 use crate::output;
@@ -121,7 +121,12 @@ pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
         .collect::<Vec<_>>()
         .join("\n");
     html.push_str("<h2>Summary</h2>\n");
-    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(&body, Options::ENABLE_TABLES));
+    // Names in the tables come from the experiment file: any HTML in them is shown as text.
+    let events = Parser::new_ext(&body, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    pulldown_cmark::html::push_html(&mut html, events);
 
     html.push_str("<h2>Plots</h2>\n");
     for plot in plots {
@@ -160,6 +165,28 @@ mod tests {
                 ("git_revision".to_owned(), "abc".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn html_in_an_experiment_file_stays_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "# backend: ndarray\nname = \"x\"\ndescription = \"<b>bold</b>\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("summary.md"),
+            "# x\n\nmean ± std over seeds\n\n| variant |\n|---|\n| <script>alert(1)</script> |\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("summary.json"), "{\"experiment\": \"x\"}").unwrap();
+        let html = std::fs::read_to_string(write(dir.path(), &[]).unwrap()).unwrap();
+        assert!(
+            !html.contains("<script>") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>bold") && html.contains("&lt;b&gt;bold"));
     }
 
     #[test]

@@ -176,28 +176,41 @@ fn hparams_event(wall_time: f64, tag: &str, data: HParamsData) -> Vec<u8> {
     )
 }
 
-/// The hyperparameters of one run: its variant's resolved optimizer and schedule fields,
-/// learning rate and batch size from `config.toml`, the swept values, the variant and seed.
+/// `value` as a hyperparameter, when it is a number, a flag or a string.
+fn proto_value(value: &toml::Value) -> Option<ProtoValue> {
+    let kind = match value {
+        toml::Value::Float(x) => Kind::Number(*x),
+        toml::Value::Integer(i) => Kind::Number(*i as f64),
+        toml::Value::Boolean(b) => Kind::Flag(*b),
+        toml::Value::String(s) => Kind::Text(s.clone()),
+        _ => return None,
+    };
+    Some(ProtoValue { kind: Some(kind) })
+}
+
+/// The hyperparameters of one run: its variant's resolved fields (learning rate, the
+/// optimizer's and schedule's, its own batch), the experiment's batch size where the variant
+/// has none, the swept values (which win), the variant and the seed.
 fn hyperparameters(
     config: &toml::Table,
     record: &crate::state::RunRecord,
 ) -> BTreeMap<String, ProtoValue> {
     let mut out = BTreeMap::new();
-    let mut put = |key: String, value: &toml::Value| {
-        let kind = match value {
-            toml::Value::Float(x) => Kind::Number(*x),
-            toml::Value::Integer(i) => Kind::Number(*i as f64),
-            toml::Value::Boolean(b) => Kind::Flag(*b),
-            toml::Value::String(s) => Kind::Text(s.clone()),
-            _ => return,
-        };
-        out.insert(key, ProtoValue { kind: Some(kind) });
+    let mut put = |out: &mut BTreeMap<String, ProtoValue>, key: String, value: &toml::Value| {
+        if let Some(value) = proto_value(value) {
+            out.insert(key, value);
+        }
     };
     put(
+        &mut out,
         "variant".into(),
         &toml::Value::String(record.variant.clone()),
     );
-    put("seed".into(), &toml::Value::Integer(record.seed as i64));
+    put(
+        &mut out,
+        "seed".into(),
+        &toml::Value::Integer(record.seed as i64),
+    );
     let variant = config
         .get("variants")
         .and_then(toml::Value::as_array)
@@ -205,23 +218,24 @@ fn hyperparameters(
         .flatten()
         .filter_map(toml::Value::as_table)
         .find(|v| v.get("name").and_then(toml::Value::as_str) == Some(&record.variant));
-    if let Some(variant) = variant {
-        for (key, value) in variant {
-            match value {
-                toml::Value::Table(table) => {
-                    for (inner, value) in table {
-                        put(format!("{key}.{inner}"), value);
-                    }
+    for (key, value) in variant.into_iter().flatten() {
+        match value {
+            toml::Value::Table(table) => {
+                for (inner, value) in table {
+                    put(&mut out, format!("{key}.{inner}"), value);
                 }
-                _ if key != "name" => put(key.clone(), value),
-                _ => {}
             }
+            _ if key != "name" => put(&mut out, key.clone(), value),
+            _ => {}
         }
     }
-    if let Some(size) = config.get("batch").and_then(|b| b.get("size")) {
-        put("batch.size".into(), size);
+    if let Some(size) = config.get("batch").and_then(|b| b.get("size"))
+        && !out.contains_key("batch.size")
+    {
+        put(&mut out, "batch.size".into(), size);
     }
-    // A swept value is what this run used, whatever the variant's table says.
+    // A swept value is what this run used, whatever the tables say: named by its path
+    // within the variant (`variants.*.optimizer.momentum` -> `optimizer.momentum`).
     for (key, value) in &record.point.values {
         let value = match value {
             serde_json::Value::Number(n) => n.as_f64().map(toml::Value::Float),
@@ -229,9 +243,12 @@ fn hyperparameters(
             serde_json::Value::Bool(b) => Some(toml::Value::Boolean(*b)),
             _ => None,
         };
+        let name = match key.strip_prefix("variants.") {
+            Some(rest) => rest.split_once('.').map_or(rest, |(_, field)| field),
+            None => key,
+        };
         if let Some(value) = value {
-            let short = key.rsplit('.').next().unwrap_or(key);
-            put(short.to_owned(), &value);
+            put(&mut out, name.to_owned(), &value);
         }
     }
     out
@@ -264,7 +281,10 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
                 "_hparams_/session_start_info",
                 HParamsData::SessionStartInfo(SessionStartInfo {
                     hparams: hyperparameters(&config, &record),
-                    group_name: record.point.label.clone(),
+                    // The summary's grouping: a variant at a sweep point, over seeds.
+                    group_name: format!("{} {}", record.variant, record.point.label)
+                        .trim()
+                        .to_owned(),
                     start_time_secs: now,
                 }),
             ),

@@ -102,7 +102,19 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
 #[test]
 fn quadratic_lr_threshold_gd_converges_below_2_over_lambda_and_diverges_above() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = summary(&quick("quadratic_lr_threshold", tmp.path()));
+    let dir = quick("quadratic_lr_threshold", tmp.path());
+    // Each variant sweeps its own `lr`: in the long table that column is `sweep.lr`, apart
+    // from the learning-rate column of metrics.csv.
+    descent_runner::commands::export::export(&dir).unwrap();
+    let table = std::fs::read_to_string(dir.join("export/metrics.csv")).unwrap();
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header.iter().filter(|c| **c == "lr").count(),
+        1,
+        "{header:?}"
+    );
+    assert!(header.contains(&"sweep.lr"), "{header:?}");
+    let s = summary(&dir);
     // lambda_max = 10: GD's limit 0.2, heavy ball (beta 0.5) 0.3.
     let limits: BTreeMap<&str, f64> = [("gd", 0.2), ("heavy-ball", 0.3)].into();
     let mut bracketed: BTreeMap<&str, (f64, f64)> = BTreeMap::new();

@@ -1,6 +1,6 @@
 //! Pieces shared by the optimizers of this crate: how weight decay enters an update, the
-//! exponential moving average every moment estimate uses, and the checks every Adam-type
-//! config makes.
+//! exponential moving average every moment estimate uses, the checks every Adam-type
+//! config makes, PyTorch's `lerp` and the norm of a whole tensor.
 
 use burn::optim::LearningRate;
 use burn::tensor::Tensor;

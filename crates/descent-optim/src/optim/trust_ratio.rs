@@ -3,6 +3,8 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use super::common::norm;
+
 /// `update * coefficient * |theta| / (|update| + eps)` with Euclidean norms over the whole
 /// tensor, or `update` unchanged where either norm is 0 (a parameter or an update of zeros
 /// would otherwise never move or divide by zero), as optax's `scale_by_trust_ratio`. Kept as
@@ -13,8 +15,8 @@ pub(crate) fn scale_by_trust_ratio<B: Backend, const D: usize>(
     coefficient: f64,
     eps: f64,
 ) -> Tensor<B, D> {
-    let parameter_norm = tensor.clone().square().sum().sqrt();
-    let update_norm = update.clone().square().sum().sqrt();
+    let parameter_norm = norm(tensor.clone());
+    let update_norm = norm(update.clone());
     let degenerate = parameter_norm
         .clone()
         .equal_elem(0.0)

@@ -12,7 +12,8 @@ use crate::output;
 const RUN_COLUMNS: [&str; 5] = ["run_id", "variant", "point", "seed", "status"];
 
 /// Writes `<dir>/export/metrics.csv` (one row per logged step per run: the run's identity,
-/// its sweep values, its `metrics.csv` row and the training seconds from `timing.csv`) and,
+/// its sweep values (a key named like a metrics column, as a variant's own `lr`, as
+/// `sweep.<key>`), its `metrics.csv` row and the training seconds from `timing.csv`) and,
 /// when runs measured anything, `<dir>/export/measurements.csv` (one row per measurement).
 /// Cells are copied as the runs wrote them, so numbers read back exactly. Returns the files.
 pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -81,17 +82,35 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
             }
         }
     }
+    // A variant's own sweep key (`lr`) would share its name with a metrics column: it
+    // becomes `sweep.lr`.
+    let taken: BTreeSet<&String> = metrics
+        .columns
+        .iter()
+        .chain(&measurements.columns)
+        .collect();
     let run_columns: Vec<String> = RUN_COLUMNS
         .iter()
         .map(|c| (*c).to_owned())
-        .chain(keys.iter().cloned())
+        .chain(keys.iter().map(|k| {
+            if taken.contains(k) || RUN_COLUMNS.contains(&k.as_str()) {
+                format!("sweep.{k}")
+            } else {
+                k.clone()
+            }
+        }))
         .collect();
     let mut written = Vec::new();
     for (name, table) in [("metrics.csv", metrics), ("measurements.csv", measurements)] {
+        let path = out.join(name);
         if table.rows.is_empty() {
+            // No stale table from an earlier export.
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
             continue;
         }
-        let path = out.join(name);
         output::write_atomic(&path, &table.to_csv(&run_columns)?)?;
         written.push(path);
     }
