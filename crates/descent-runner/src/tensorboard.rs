@@ -196,7 +196,7 @@ fn hyperparameters(
     record: &crate::state::RunRecord,
 ) -> BTreeMap<String, ProtoValue> {
     let mut out = BTreeMap::new();
-    let mut put = |out: &mut BTreeMap<String, ProtoValue>, key: String, value: &toml::Value| {
+    let put = |out: &mut BTreeMap<String, ProtoValue>, key: String, value: &toml::Value| {
         if let Some(value) = proto_value(value) {
             out.insert(key, value);
         }
