@@ -325,8 +325,14 @@ fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
             .as_f64()
             .map_or(f64::INFINITY, |steps| steps / per_epoch)
     };
-    let (gd, sgd) = (epochs("gd"), epochs("sgd-b32"));
-    assert!(sgd.is_finite() && sgd < gd, "SGD {sgd} epochs, GD {gd}");
+    let gd = epochs("gd");
+    for variant in ["sgd-b1", "sgd-b32"] {
+        let sgd = epochs(variant);
+        assert!(
+            sgd.is_finite() && sgd < gd,
+            "{variant}: {sgd} epochs, GD {gd}"
+        );
+    }
 }
 
 /// `metrics.csv`'s column `name` by step, where present.
