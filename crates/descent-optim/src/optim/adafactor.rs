@@ -6,7 +6,7 @@ use burn::record::Record;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Device, Tensor};
 
-use super::common::{norm, torch_lerp};
+use super::common::{Decay, norm, torch_lerp};
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
 use crate::validate;
@@ -66,7 +66,7 @@ pub struct Adafactor {
     epsilon_1: Option<f64>,
     epsilon_2: f64,
     d: f64,
-    weight_decay: f64,
+    decay: Decay,
     maximize: bool,
 }
 
@@ -118,7 +118,7 @@ impl OptimConfig for AdafactorConfig {
             epsilon_1: self.epsilon_1,
             epsilon_2: self.epsilon_2,
             d: self.d,
-            weight_decay: self.weight_decay,
+            decay: Decay::Decoupled(self.weight_decay),
             maximize: self.maximize,
         })
     }
@@ -174,11 +174,7 @@ impl<B: Backend> SimpleOptimizer<B> for Adafactor {
             .div_scalar(numel.sqrt())
             .clamp_min(self.epsilon_2)
             .mul_scalar(rho_t);
-        let tensor = if self.weight_decay != 0.0 {
-            tensor.mul_scalar(1.0 - lr * self.weight_decay)
-        } else {
-            tensor
-        };
+        let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (estimate, row_var, col_var, variance) = if D >= 2 {
             let row_mean = mean_square(&grad, D - 1);
             let col_mean = mean_square(&grad, D - 2);

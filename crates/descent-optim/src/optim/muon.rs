@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor};
 
 use super::adamw::{AdamW, AdamWConfig, AdamWState};
-use super::common::{norm, torch_lerp};
+use super::common::{Decay, norm, torch_lerp};
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
 use crate::validate;
@@ -98,7 +98,7 @@ pub struct MuonConfig {
 /// included; PyTorch leaves that choice to the user.
 #[derive(Clone, Debug)]
 pub struct Muon {
-    weight_decay: f64,
+    decay: Decay,
     momentum: f64,
     nesterov: bool,
     ns_coefficients: [f64; 3],
@@ -157,7 +157,7 @@ impl OptimConfig for MuonConfig {
     fn build(&self) -> Result<Self::Optimizer, OptimError> {
         self.validate()?;
         Ok(Muon {
-            weight_decay: self.weight_decay,
+            decay: Decay::Decoupled(self.weight_decay),
             momentum: self.momentum,
             nesterov: self.nesterov,
             ns_coefficients: self.ns_coefficients,
@@ -243,9 +243,9 @@ impl<B: Backend> SimpleOptimizer<B> for Muon {
                 }),
             );
         }
+        let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let shape = tensor.shape();
-        let [rows, columns] = [shape[0], shape[1]];
-        let dims = [rows, columns];
+        let dims = [shape[0], shape[1]];
         let momentum = momentum.unwrap_or_else(|| grad.zeros_like());
         let momentum = torch_lerp(momentum, grad.clone(), 1.0 - self.momentum);
         let direction = if self.nesterov {
@@ -260,9 +260,7 @@ impl<B: Backend> SimpleOptimizer<B> for Muon {
             self.epsilon,
         )
         .reshape(shape);
-        let tensor = tensor
-            .mul_scalar(1.0 - lr * self.weight_decay)
-            .sub(orthogonal.mul_scalar(self.adjusted_lr(lr, dims)));
+        let tensor = tensor.sub(orthogonal.mul_scalar(self.adjusted_lr(lr, dims)));
         (
             tensor,
             Some(MuonState {
