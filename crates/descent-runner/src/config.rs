@@ -558,12 +558,13 @@ impl Outputs {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Value", into = "Value")]
 pub enum Smoothing {
-    /// Where the curve is jagged.
+    /// An exponential moving average where the step-to-step noise is large, with the raw
+    /// curve drawn faint beneath it.
     #[default]
     Auto,
     /// Never.
     Off,
-    /// Always, with this weight on the past.
+    /// Always, with this weight on the past, in `[0, 1)` (TensorBoard's slider).
     Weight(f64),
 }
 

@@ -304,11 +304,7 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let mut context = plots::Context {
         references,
         caption: (!description.is_empty()).then(|| description.to_owned()),
-        smoothing: match plan.base.plots.smoothing {
-            config::Smoothing::Auto => plots::Smoothing::Auto,
-            config::Smoothing::Off => plots::Smoothing::Off,
-            config::Smoothing::Weight(w) => plots::Smoothing::Weight(w),
-        },
+        smoothing: plan.base.plots.smoothing,
         ..plots::Context::default()
     };
     let Some(task) = plan

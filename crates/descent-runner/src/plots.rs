@@ -30,6 +30,7 @@ use std::sync::OnceLock;
 use anyhow::{Context as _, Result, bail, ensure};
 use plotters::style::{FontStyle, RGBColor};
 
+use crate::config::Smoothing;
 use axis::Axis;
 use data::{PointValue, Run};
 use figure::{Band, ColorBar, DIVERGED, Figure, Key, Line, Marker, Panels, Shape, colors_for};
@@ -76,19 +77,6 @@ pub struct SweepLine {
     pub value: f64,
 }
 
-/// How the noisy curves (train loss, gradient norm) are smoothed.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Smoothing {
-    /// An exponential moving average where the step-to-step noise is large, with the raw
-    /// curve drawn faint beneath it (the default).
-    #[default]
-    Auto,
-    /// Never.
-    Off,
-    /// Always, with this weight on the past, in `[0, 1)` (TensorBoard's slider).
-    Weight(f64),
-}
-
 /// What the runner knows about an experiment beyond its files, drawn on its plots.
 #[derive(Default)]
 pub struct Context<'a> {
@@ -103,7 +91,7 @@ pub struct Context<'a> {
     pub sweep_lines: Vec<SweepLine>,
     /// The experiment's description, printed under every title.
     pub caption: Option<String>,
-    /// How noisy curves are smoothed.
+    /// How noisy curves (train loss, gradient norm) are smoothed: `[plots] smoothing`.
     pub smoothing: Smoothing,
 }
 
