@@ -6,6 +6,7 @@
 //! `measurements.csv` (further per-evaluation measurements), `run.json` (what happened),
 //! and while it runs `checkpoint.bin`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -261,6 +262,20 @@ pub fn read_csv(path: &Path) -> Result<Option<CsvTable>> {
         rows.push(row.iter().map(str::to_owned).collect());
     }
     Ok(Some((header, rows)))
+}
+
+/// A run's training seconds by step, both as `timing.csv` writes them (empty when the run
+/// has no timing).
+pub fn wall_seconds(run: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(read_csv(&run.join("timing.csv"))?
+        .map(|(header, rows)| {
+            let step = header.iter().position(|h| h == "step");
+            let seconds = header.iter().position(|h| h == "wall_seconds");
+            rows.into_iter()
+                .filter_map(|row| Some((row.get(step?)?.clone(), row.get(seconds?)?.clone())))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! write TensorBoard files from Rust carry no HParams support, and the most used one is no
 //! longer maintained); the framing's checksum is CRC-32C from the `crc32c` crate.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -291,61 +291,22 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
             &mut bytes,
         );
         // Each step's wall time is the start plus its training seconds, where timed.
-        let wall: BTreeMap<String, f64> = read_csv(&path.join("timing.csv"))?
-            .map(|(_, rows)| {
-                rows.into_iter()
-                    .filter_map(|r| Some((r.first()?.clone(), r.get(1)?.parse().ok()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let at = |step: &str| now + wall.get(step).copied().unwrap_or(0.0);
-        if let Some((header, rows)) = read_csv(&path.join("metrics.csv"))? {
-            for row in rows {
-                let Some(step) = row.first() else { continue };
-                let values: Vec<SummaryValue> = header
-                    .iter()
-                    .zip(&row)
-                    .skip(1)
-                    .filter_map(|(tag, cell)| {
-                        let v: f64 = cell.parse().ok()?;
-                        v.is_finite().then(|| SummaryValue {
-                            tag: tag.clone(),
-                            simple_value: Some(v as f32),
-                            metadata: None,
-                        })
-                    })
-                    .collect();
-                if values.is_empty() {
-                    continue;
-                }
-                let step_number = step.parse::<i64>().unwrap_or(0);
-                let summary = What::Summary(Summary { value: values });
-                append_record(&event(at(step), step_number, summary), &mut bytes);
-            }
-        }
-        if let Some((_, rows)) = read_csv(&path.join("measurements.csv"))? {
-            for row in rows {
-                let [step, name, value] = &row[..] else {
-                    continue;
-                };
-                let Ok(v) = value.parse::<f64>() else {
-                    continue;
-                };
-                if !v.is_finite() {
-                    continue;
-                }
-                let summary = What::Summary(Summary {
-                    value: vec![SummaryValue {
-                        tag: format!("measure/{name}"),
-                        simple_value: Some(v as f32),
-                        metadata: None,
-                    }],
-                });
-                append_record(
-                    &event(at(step), step.parse().unwrap_or(0), summary),
-                    &mut bytes,
-                );
-            }
+        let wall = output::wall_seconds(&path)?;
+        let at = |step: &str| now + wall.get(step).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        for (step, values) in scalars(&path)? {
+            let value = values
+                .into_iter()
+                .map(|(tag, v)| SummaryValue {
+                    tag,
+                    simple_value: Some(v as f32),
+                    metadata: None,
+                })
+                .collect();
+            let summary = What::Summary(Summary { value });
+            append_record(
+                &event(at(&step), step.parse().unwrap_or(0), summary),
+                &mut bytes,
+            );
         }
         let status = if record.status == "diverged" { 2 } else { 1 };
         append_record(
@@ -379,32 +340,39 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// The distinct tags [`write`] gives a run: every numeric column of its `metrics.csv` but
-/// the step, and `measure/<name>` for each measurement.
-pub fn tags(run: &Path) -> Result<BTreeSet<String>> {
-    let mut tags = BTreeSet::new();
+/// One event's worth of scalars: the step (as written) and its `(tag, value)` pairs.
+type LoggedStep = (String, Vec<(String, f64)>);
+
+/// What [`write`] logs of a run, as `(step, [(tag, value)])` in file order: each
+/// `metrics.csv` row's finite numbers (the step column aside), then each finite measurement
+/// as `measure/<name>`.
+fn scalars(run: &Path) -> Result<Vec<LoggedStep>> {
+    let finite = |cell: &str| cell.parse::<f64>().ok().filter(|v| v.is_finite());
+    let mut out = Vec::new();
     if let Some((header, rows)) = read_csv(&run.join("metrics.csv"))? {
-        for (i, column) in header.iter().enumerate().skip(1) {
-            let logged = rows.iter().any(|r| {
-                r.get(i)
-                    .and_then(|c| c.parse::<f64>().ok())
-                    .is_some_and(f64::is_finite)
-            });
-            if logged {
-                tags.insert(column.clone());
+        for row in rows {
+            let Some(step) = row.first() else { continue };
+            let values: Vec<(String, f64)> = header
+                .iter()
+                .zip(&row)
+                .skip(1)
+                .filter_map(|(tag, cell)| Some((tag.clone(), finite(cell)?)))
+                .collect();
+            if !values.is_empty() {
+                out.push((step.clone(), values));
             }
         }
     }
     if let Some((_, rows)) = read_csv(&run.join("measurements.csv"))? {
         for row in rows {
-            if let [_, name, value] = &row[..]
-                && value.parse::<f64>().is_ok_and(f64::is_finite)
+            if let [step, name, value] = &row[..]
+                && let Some(v) = finite(value)
             {
-                tags.insert(format!("measure/{name}"));
+                out.push((step.clone(), vec![(format!("measure/{name}"), v)]));
             }
         }
     }
-    Ok(tags)
+    Ok(out)
 }
 
 #[cfg(test)]

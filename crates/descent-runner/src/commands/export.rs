@@ -52,15 +52,7 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
                     other => other.to_string(),
                 })
         }));
-        let wall = output::read_csv(&path.join("timing.csv"))?
-            .map(|(header, rows)| {
-                let step = header.iter().position(|h| h == "step");
-                let seconds = header.iter().position(|h| h == "wall_seconds");
-                rows.into_iter()
-                    .filter_map(|row| Some((row.get(step?)?.clone(), row.get(seconds?)?.clone())))
-                    .collect::<BTreeMap<String, String>>()
-            })
-            .unwrap_or_default();
+        let wall = output::wall_seconds(path)?;
         if let Some((header, rows)) = output::read_csv(&path.join("metrics.csv"))? {
             let step = header.iter().position(|h| h == "step");
             let mut columns = header.clone();
