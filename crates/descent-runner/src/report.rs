@@ -75,7 +75,7 @@ fn inline_plot(svg: &Path) -> Result<String> {
     Ok(text[start..].to_owned())
 }
 
-/// Writes `<dir>/report.html` from its `config.toml`, `summary.md`, `summary.json` and the
+/// Writes `<dir>/report.html` from its `config.toml`, `summary.md` and the
 /// SVG `plots` (in the order given); returns its path.
 pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
     let read = |name: &str| {
@@ -84,19 +84,21 @@ pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
     };
     let config = read("config.toml")?;
     let summary_md = read("summary.md")?;
-    let summary: serde_json::Value =
-        serde_json::from_str(&read("summary.json")?).context("parsing summary.json")?;
-    let name = summary["experiment"].as_str().unwrap_or("experiment");
-    let description = toml::from_str::<toml::Table>(&config)
-        .ok()
-        .and_then(|t| t.get("description")?.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    // The resolved experiment names and describes itself.
+    let table = toml::from_str::<toml::Table>(&config).ok();
+    let field = |key: &str| {
+        table
+            .as_ref()
+            .and_then(|t| t.get(key)?.as_str().map(str::to_owned))
+    };
+    let name = field("name").unwrap_or_else(|| "experiment".into());
+    let description = field("description").unwrap_or_default();
 
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>descent: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
          <h1>{title}</h1>\n<p class=\"description\">{description}</p>\n",
-        title = escaped(name),
+        title = escaped(&name),
         description = escaped(&description),
     );
     html.push_str("<h2>How it was run</h2>\n<table class=\"provenance\">\n");
@@ -180,7 +182,6 @@ mod tests {
             "# x\n\nmean ± std over seeds\n\n| variant |\n|---|\n| <script>alert(1)</script> |\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("summary.json"), "{\"experiment\": \"x\"}").unwrap();
         let html = std::fs::read_to_string(write(dir.path(), &[]).unwrap()).unwrap();
         assert!(
             !html.contains("<script>") && html.contains("&lt;script&gt;"),
