@@ -169,6 +169,57 @@ pub fn refuse_existing(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Continues the shard in `dir` if one of the same configuration, backend, precision and
+/// shard is there (a scheduler's task that was killed and started again): finished runs are
+/// kept, interrupted ones resume from their checkpoints, the rest start; then the summary.
+/// Returns false where `dir` holds no experiment yet (the caller starts one), and a usage
+/// error where it holds a different one.
+pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<bool> {
+    // A task killed before it wrote its plan left nothing worth keeping.
+    if !dir.join("plan.json").exists() {
+        return Ok(false);
+    }
+    let (plan, run_plan) = recorded(dir)?;
+    let same = plan.table == prepared.plan.table
+        && run_plan.backend == options.backend
+        && run_plan.precision == options.precision
+        && run_plan.shard == options.shard;
+    if !same {
+        return Err(usage(format!(
+            "{}: holds another configuration, backend or shard than this command's; pass \
+             --overwrite to replace it, or another --out",
+            dir.display()
+        )));
+    }
+    let finished = prepared
+        .runs
+        .iter()
+        .filter(|r| dir.join(&r.id).join("run.json").exists())
+        .count();
+    let interrupted = prepared
+        .runs
+        .iter()
+        .filter(|r| dir.join(&r.id).join("checkpoint.bin").exists())
+        .count();
+    eprintln!(
+        "{}: continuing shard {}: {finished} of {} runs finished, {interrupted} resume from a checkpoint",
+        dir.display(),
+        options
+            .shard
+            .map_or_else(String::new, |(i, n)| format!("{i}/{n}")),
+        prepared.runs.len()
+    );
+    pool::run_pending(
+        dir,
+        &prepared.plan.name,
+        &prepared.task,
+        &prepared.runs,
+        options,
+    )?;
+    finish(dir, &prepared.plan)?;
+    Ok(true)
+}
+
 /// Lays out `dir` for `prepared` (resolved `config.toml`, `plan.json`), runs every run and
 /// finishes with the summary and plots. `dir` is created; it should not hold another
 /// experiment.

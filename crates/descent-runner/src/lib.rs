@@ -35,6 +35,7 @@ pub mod probe;
 pub mod problem;
 pub mod provenance;
 pub mod report;
+pub mod scheduler;
 pub mod state;
 pub mod summary;
 pub mod tensorboard;

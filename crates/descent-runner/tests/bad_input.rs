@@ -324,6 +324,23 @@ fn first_run(dir: &Path) {
     );
 }
 
+/// Setup: shard 0/2 of the case's file, run into `out` (a later command with other seeds
+/// must not continue it).
+fn first_shard(dir: &Path) {
+    descent_ok(
+        dir,
+        &[
+            "run",
+            "shard-of-another-config.toml",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+            "--shard",
+            "0/2",
+            "--quiet",
+        ],
+    );
+}
+
 /// Setup: a directory that is not an experiment.
 fn not_an_experiment(dir: &Path) {
     std::fs::create_dir(dir.join("not-an-experiment")).unwrap();
@@ -833,6 +850,47 @@ fn cases() -> Vec<Case> {
             &["--shard 0/0", "0 <= I < N"],
         ),
         Case::cli(
+            "emit-more-shards-than-runs",
+            &[
+                "run", "{file}", "--out", "{out}", "--emit", "slurm", "--shards", "5",
+            ],
+            &["--shards 5", "1 runs"],
+        ),
+        Case::cli(
+            "emit-zero-shards",
+            &[
+                "run",
+                "{file}",
+                "--out",
+                "{out}",
+                "--emit",
+                "kubernetes",
+                "--shards",
+                "0",
+            ],
+            &["--shards 0", "between 1"],
+        ),
+        Case::cli(
+            "emit-without-shards",
+            &["run", "{file}", "--out", "{out}", "--emit", "slurm"],
+            &["--shards"],
+        ),
+        Case::cli(
+            "emit-unknown-scheduler",
+            &[
+                "run", "{file}", "--out", "{out}", "--emit", "pbs", "--shards", "1",
+            ],
+            &["pbs", "possible values", "slurm", "kubernetes"],
+        ),
+        Case::cli(
+            "emit-and-shard",
+            &[
+                "run", "{file}", "--out", "{out}", "--emit", "slurm", "--shards", "1", "--shard",
+                "0/1",
+            ],
+            &["--shard", "cannot be used with"],
+        ),
+        Case::cli(
             "set-without-equals",
             &["run", "{file}", "--out", "{out}", "--set", "budget.steps"],
             &["--set budget.steps", "key.path=value"],
@@ -942,6 +1000,14 @@ fn cases() -> Vec<Case> {
             ],
         )
         .with_setup(first_run),
+        Case::cli(
+            "shard-of-another-config",
+            &[
+                "run", "{file}", "--out", "{out}", "--shard", "0/2", "--seeds", "7", "--quiet",
+            ],
+            &["bad-input-base", "another configuration", "--overwrite"],
+        )
+        .with_setup(first_shard),
     ];
 
     // The backends: wgpu is a cargo feature, off by default.

@@ -3,27 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn descent(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_descent"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the descent binary runs")
-}
-
-fn ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use common::{descent, deterministic_files, ok, read, reproducible_summary, run_dirs, write};
 
 /// A small MLP on the embedded digits: 2 variants x 2 seeds, with checkpoints.
 const DIGITS: &str = r#"
@@ -76,45 +62,6 @@ name = "adam"
 lr = 0.003
 optimizer = { kind = "adam" }
 "#;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run_dirs(experiment: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(experiment)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("run.json").exists())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `summary.json` without its wall-clock part.
-fn reproducible_summary(experiment: &Path) -> serde_json::Value {
-    let mut summary: serde_json::Value =
-        serde_json::from_str(&read(&experiment.join("summary.json"))).unwrap();
-    for group in summary["groups"].as_array_mut().unwrap() {
-        group.as_object_mut().unwrap().remove("timing");
-    }
-    summary
-}
-
-/// The run's files that must repeat exactly.
-fn deterministic_files(run: &Path) -> Vec<(String, String)> {
-    ["metrics.csv", "trajectory.csv", "measurements.csv"]
-        .iter()
-        .filter(|f| run.join(f).exists())
-        .map(|f| (f.to_string(), read(&run.join(f))))
-        .collect()
-}
 
 #[test]
 fn a_run_writes_every_output_and_repeats_exactly() {

@@ -8,6 +8,7 @@ use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, Plan};
 use crate::error::usage;
 use crate::experiment::{self, DEFAULTS, Prepared, RunOptions};
+use crate::scheduler::{Scheduler, ShardedJob};
 
 /// Options of `descent run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -35,9 +36,18 @@ pub struct RunArgs {
     /// No progress bars (for CI logs).
     #[arg(long)]
     pub quiet: bool,
-    /// Run only shard I of N (0-based): runs whose index is I modulo N.
-    #[arg(long, value_name = "I/N")]
+    /// Run only shard I of N (0-based): runs whose index is I modulo N. An existing shard
+    /// directory of the same configuration is continued (finished runs kept, interrupted
+    /// ones resumed from their checkpoints), so a killed array task is simply resubmitted.
+    #[arg(long, value_name = "I/N", conflicts_with = "emit")]
     pub shard: Option<String>,
+    /// Run nothing; write a job file that runs the experiment as `--shards N` shards on a
+    /// cluster scheduler (OUT/NAME.slurm.sh or OUT/NAME.k8s.yaml), with the merge command.
+    #[arg(long, value_enum, requires = "shards", requires = "file")]
+    pub emit: Option<Scheduler>,
+    /// How many shards `--emit` spreads the runs over (at most the number of runs).
+    #[arg(long, value_name = "N", requires = "emit")]
+    pub shards: Option<usize>,
     /// Replace an existing output directory of the same experiment (the embedded defaults
     /// always replace theirs).
     #[arg(long)]
@@ -116,8 +126,14 @@ pub fn execute(args: &RunArgs) -> Result<()> {
             args.out.display()
         )));
     }
-    // The embedded defaults are demonstrations: running them again replaces them.
-    if !args.overwrite && args.file.is_some() {
+    if let (Some(scheduler), Some(shards), Some(file), [p]) =
+        (args.emit, args.shards, &args.file, &prepared[..])
+    {
+        return emit(args, scheduler, shards, file, p);
+    }
+    // The embedded defaults are demonstrations: running them again replaces them. A shard
+    // is continued instead (below).
+    if !args.overwrite && args.file.is_some() && shard.is_none() {
         for p in &prepared {
             experiment::refuse_existing(&args.out.join(&p.plan.name))?;
         }
@@ -131,11 +147,83 @@ pub fn execute(args: &RunArgs) -> Result<()> {
     };
     for p in prepared {
         let dir = args.out.join(&p.plan.name);
+        if shard.is_some() && !args.overwrite && experiment::continue_shard(&dir, &p, &options)? {
+            continue;
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot remove {}", dir.display()))?;
         }
         experiment::run_prepared(&dir, &p, &options)?;
+    }
+    Ok(())
+}
+
+/// `descent run FILE --emit SCHEDULER --shards N`: the job file, nothing run.
+fn emit(
+    args: &RunArgs,
+    scheduler: Scheduler,
+    shards: usize,
+    file: &Path,
+    prepared: &Prepared,
+) -> Result<()> {
+    let runs = prepared.plan.runs.len();
+    if shards == 0 || shards > runs {
+        return Err(usage(format!(
+            "--shards {shards}: between 1 and the experiment's {runs} runs"
+        )));
+    }
+    let absolute = |path: &Path| {
+        std::path::absolute(path).with_context(|| format!("{}: no absolute path", path.display()))
+    };
+    let file_text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut run_options = vec![
+        "--backend".to_string(),
+        args.backend.name().to_string(),
+        "--precision".into(),
+        args.precision.name().to_string(),
+    ];
+    if let Some(seeds) = &args.seeds {
+        let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        run_options.extend(["--seeds".into(), seeds.join(",")]);
+    }
+    for set in &args.sets {
+        run_options.extend(["--set".into(), set.clone()]);
+    }
+    if args.quick {
+        run_options.push("--quick".into());
+    }
+    if args.tensorboard {
+        run_options.push("--tensorboard".into());
+    }
+    let job = ShardedJob {
+        name: prepared.plan.name.clone(),
+        runs,
+        shards,
+        program: std::env::current_exe().context("cannot find the descent binary's path")?,
+        workdir: std::env::current_dir().context("cannot read the working directory")?,
+        file: absolute(file)?,
+        file_text,
+        out: absolute(&args.out)?,
+        run_options,
+    };
+    let path = scheduler.file(&job.out, &job.name);
+    if path.exists() && !args.overwrite {
+        return Err(usage(format!(
+            "{}: exists already; pass --overwrite to replace it",
+            path.display()
+        )));
+    }
+    std::fs::create_dir_all(&job.out)
+        .with_context(|| format!("cannot create {}", job.out.display()))?;
+    let (path, next) = scheduler.write(&job)?;
+    println!(
+        "written: {} ({runs} runs in {shards} shards)",
+        path.display()
+    );
+    for line in next {
+        println!("{line}");
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
-//! Readers of a run's CSV files, shared by the integration tests.
+//! Readers of a run's files and runners of the binary, shared by the integration tests.
 
-#![allow(dead_code, clippy::unwrap_used)] // each test binary uses some of them
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // each test binary uses some of them
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// Column `name` of the CSV `file` of `run` (first column: the step), where the cell is set.
 pub fn column(run: &Path, file: &str, name: &str) -> BTreeMap<u64, f64> {
@@ -48,5 +49,67 @@ pub fn trajectory(run: &Path) -> Vec<[f64; 2]> {
                 .collect();
             [cells[0], cells[1]]
         })
+        .collect()
+}
+
+/// The `descent` binary run in `dir`.
+pub fn descent(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_descent"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the descent binary runs")
+}
+
+/// Fails with the output unless `output` succeeded.
+pub fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Writes `text` to `dir/name`.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The run directories of an experiment, sorted.
+pub fn run_dirs(experiment: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(experiment)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("run.json").exists())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The text of `path`, failing with its name.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `summary.json` without its wall-clock part.
+pub fn reproducible_summary(experiment: &Path) -> serde_json::Value {
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&read(&experiment.join("summary.json"))).unwrap();
+    for group in summary["groups"].as_array_mut().unwrap() {
+        group.as_object_mut().unwrap().remove("timing");
+    }
+    summary
+}
+
+/// The run's files that must repeat exactly.
+pub fn deterministic_files(run: &Path) -> Vec<(String, String)> {
+    ["metrics.csv", "trajectory.csv", "measurements.csv"]
+        .iter()
+        .filter(|f| run.join(f).exists())
+        .map(|f| (f.to_string(), read(&run.join(f))))
         .collect()
 }
