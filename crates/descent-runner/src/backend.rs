@@ -1,4 +1,4 @@
-//! The compute backends, chosen at compile time by cargo features (`ndarray`, `wgpu`) and at
+//! The compute backends, chosen at compile time by cargo features (`ndarray`, `flex`, `wgpu`) and at
 //! run time by `--backend` and `--precision`. This is the only module that names concrete
 //! burn backends: everything else is generic over `B: AutodiffBackend` and reaches a backend
 //! through [`dispatch`].
@@ -15,6 +15,8 @@ use crate::error::usage;
 pub enum BackendChoice {
     /// CPU: burn-ndarray.
     Ndarray,
+    /// CPU: burn-flex (im2col + gemm convolutions, SIMD, rayon over all cores); f32 only.
+    Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12).
     Wgpu,
 }
@@ -24,6 +26,7 @@ impl BackendChoice {
     pub fn name(self) -> &'static str {
         match self {
             BackendChoice::Ndarray => "ndarray",
+            BackendChoice::Flex => "flex",
             BackendChoice::Wgpu => "wgpu",
         }
     }
@@ -31,6 +34,7 @@ impl BackendChoice {
     fn compiled(self) -> bool {
         match self {
             BackendChoice::Ndarray => cfg!(feature = "ndarray"),
+            BackendChoice::Flex => cfg!(feature = "flex"),
             BackendChoice::Wgpu => cfg!(feature = "wgpu"),
         }
     }
@@ -58,11 +62,15 @@ impl Precision {
 
 /// The backends compiled into this binary.
 pub fn available() -> Vec<&'static str> {
-    [BackendChoice::Ndarray, BackendChoice::Wgpu]
-        .into_iter()
-        .filter(|b| b.compiled())
-        .map(BackendChoice::name)
-        .collect()
+    [
+        BackendChoice::Ndarray,
+        BackendChoice::Flex,
+        BackendChoice::Wgpu,
+    ]
+    .into_iter()
+    .filter(|b| b.compiled())
+    .map(BackendChoice::name)
+    .collect()
 }
 
 /// Whether `backend` at `precision` can run in this binary; a usage error saying what to do
@@ -77,11 +85,12 @@ pub fn check(backend: BackendChoice, precision: Precision) -> Result<()> {
             backend.name()
         )));
     }
-    if backend == BackendChoice::Wgpu && precision == Precision::F64 {
-        return Err(usage(
-            "--precision f64: the wgpu backend computes in f32 only; use --precision f32 or \
+    if backend != BackendChoice::Ndarray && precision == Precision::F64 {
+        return Err(usage(format!(
+            "--precision f64: the {} backend computes in f32 only; use --precision f32 or \
              --backend ndarray",
-        ));
+            backend.name()
+        )));
     }
     Ok(())
 }
@@ -110,6 +119,10 @@ pub fn dispatch<W: OnBackend>(
         #[cfg(feature = "ndarray")]
         (BackendChoice::Ndarray, Precision::F64) => {
             on::<burn::backend::Autodiff<burn::backend::NdArray<f64>>, W>(work)
+        }
+        #[cfg(feature = "flex")]
+        (BackendChoice::Flex, Precision::F32) => {
+            on::<burn::backend::Autodiff<burn::backend::Flex>, W>(work)
         }
         #[cfg(feature = "wgpu")]
         (BackendChoice::Wgpu, Precision::F32) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{compare, export, list, merge, report, resume, run, tune, validate};
+use crate::commands::{bench, compare, export, list, merge, report, resume, run, tune, validate};
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
@@ -88,6 +88,11 @@ pub enum Command {
     /// Writes OUT/EXPERIMENT-compare/compare.json and compare.md, and each backend's run
     /// directories beside them.
     Compare(compare::CompareArgs),
+    /// Time descent beside references measured in the same run: the Fashion-MNIST MLP and
+    /// 2c2d CNN against PyTorch (benches/peers/*.py), the Adam step against a memory triad
+    /// and PyTorch, 2-D landscape steps/s, and a sweep's --jobs scaling. Medians of
+    /// alternated repetitions and ratios; writes OUT/bench.json and bench.md.
+    Bench(bench::BenchArgs),
     /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
     /// one summary.
     Merge {
@@ -112,5 +117,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Resume { dir, jobs, quiet } => resume::execute(&dir, jobs, quiet),
         Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),
         Command::Compare(args) => compare::execute(&args),
+        Command::Bench(args) => bench::execute(&args),
     }
 }

@@ -1,6 +1,7 @@
-//! ndarray and wgpu on the same small experiment: `descent compare` must find them in
-//! agreement (same seeds, same initial weights, same batches; f32 arithmetic may differ in
-//! the last bits) and must not when one is perturbed on purpose. Needs `--features wgpu` and a Vulkan driver; CI uses Mesa's lavapipe,
+//! ndarray beside wgpu (and flex) on the same small experiment: `descent compare` must find
+//! them in agreement (same seeds, same initial weights, same batches; f32 arithmetic may
+//! differ in the last bits) and must not when one is perturbed on purpose. Needs `--features
+//! wgpu` and a Vulkan driver; CI uses Mesa's lavapipe,
 //! which runs Vulkan on the CPU. Without a driver the test says SKIPPED, unless
 //! `DESCENT_REQUIRE_WGPU=1` (set by `.ci/run`) makes that a failure.
 
@@ -61,6 +62,16 @@ optimizer = { kind = "adam" }
 "#;
 
 fn compare(dir: &Path, text: &str, name: &str, extra: &[&str]) -> serde_json::Value {
+    compare_on(dir, text, name, "ndarray,wgpu", extra)
+}
+
+fn compare_on(
+    dir: &Path,
+    text: &str,
+    name: &str,
+    backends: &str,
+    extra: &[&str],
+) -> serde_json::Value {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_descent"))
@@ -68,7 +79,7 @@ fn compare(dir: &Path, text: &str, name: &str, extra: &[&str]) -> serde_json::Va
             "compare",
             file.to_str().unwrap(),
             "--backends",
-            "ndarray,wgpu",
+            backends,
             "--out",
             "out",
             "--overwrite",
@@ -162,6 +173,29 @@ optimizer = { kind = "sgd", momentum = 0.8, nesterov = true }
 "#;
     let tmp = tempfile::tempdir().unwrap();
     let result = compare(tmp.path(), text, "bowl", &["--steps", "50"]);
+    assert!(
+        result["verdict"].as_str().unwrap().starts_with("AGREE"),
+        "{result}"
+    );
+}
+
+/// burn-flex (im2col convolutions, SIMD, threads) trains the MLP as ndarray does: the first
+/// step conforms tensor by tensor and the final metrics of 3 seeds agree. Needs no driver.
+#[test]
+fn ndarray_and_flex_agree_on_an_mlp() {
+    if !cfg!(feature = "flex") {
+        eprintln!("SKIPPED: built without the flex feature");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let result = compare_on(
+        tmp.path(),
+        MLP,
+        "mlp-quick",
+        "ndarray,flex",
+        &["--steps", "100", "--seeds", "0,1,2"],
+    );
+    assert!(all_agree(&result, "one_step"), "{result}");
     assert!(
         result["verdict"].as_str().unwrap().starts_with("AGREE"),
         "{result}"

@@ -891,6 +891,16 @@ fn cases() -> Vec<Case> {
             &["--shard", "cannot be used with"],
         ),
         Case::cli(
+            "bench-unknown-workload",
+            &["bench", "--only", "mnist", "--out", "{out}"],
+            &["--only mnist", "no such workload", "mlp-momentum", "sweep"],
+        ),
+        Case::cli(
+            "bench-zero-repeats",
+            &["bench", "--repeats", "0", "--out", "{out}"],
+            &["--repeats", "at least 1"],
+        ),
+        Case::cli(
             "set-without-equals",
             &["run", "{file}", "--out", "{out}", "--set", "budget.steps"],
             &["--set budget.steps", "key.path=value"],
@@ -1010,7 +1020,23 @@ fn cases() -> Vec<Case> {
         .with_setup(first_shard),
     ];
 
-    // The backends: wgpu is a cargo feature, off by default.
+    // The backends: flex and wgpu are cargo features, off by default.
+    if cfg!(feature = "flex") {
+        cases.push(Case::cli(
+            "f64-on-flex",
+            &[
+                "run",
+                "{file}",
+                "--out",
+                "{out}",
+                "--backend",
+                "flex",
+                "--precision",
+                "f64",
+            ],
+            &["--precision f64", "flex backend", "f32 only"],
+        ));
+    }
     if cfg!(feature = "wgpu") {
         cases.push(Case::cli(
             "f64-on-wgpu",

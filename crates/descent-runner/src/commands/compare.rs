@@ -141,7 +141,8 @@ const FLOOR: f64 = 1e-4;
 /// backend that really trains differently.
 const SPREADS: f64 = 2.0;
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
+/// The median (the upper one of an even count), `None` for no values.
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -471,15 +472,18 @@ fn final_metrics(
     out
 }
 
-fn summarize(backend: &str, run: &RunSpec, done: &Finished) -> BackendResult {
-    let steps: Vec<f64> = done
-        .timing
+/// The seconds of every step logged right after its predecessor, after `warm_up` of them.
+pub(crate) fn step_seconds(timing: &[(u64, f64)], warm_up: usize) -> Vec<f64> {
+    timing
         .windows(2)
-        .skip(WARM_UP)
+        .skip(warm_up)
         .filter(|w| w[1].0 == w[0].0 + 1)
         .map(|w| w[1].1 - w[0].1)
-        .collect();
-    let median_step = median(steps);
+        .collect()
+}
+
+fn summarize(backend: &str, run: &RunSpec, done: &Finished) -> BackendResult {
+    let median_step = median(step_seconds(&done.timing, WARM_UP));
     let batch = done.record.samples as f64 / done.record.steps.max(1) as f64;
     let last = &done.record.last;
     BackendResult {

@@ -1,5 +1,6 @@
 //! One module per command of the `descent` binary; [`crate::cli`] dispatches to them.
 
+pub mod bench;
 pub mod compare;
 pub mod export;
 pub mod list;
