@@ -175,9 +175,23 @@ pub fn refuse_existing(dir: &Path) -> Result<()> {
 /// Returns false where `dir` holds no experiment yet (the caller starts one), and a usage
 /// error where it holds a different one.
 pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<bool> {
-    // A task killed before it wrote its plan left nothing worth keeping.
-    if !dir.join("plan.json").exists() {
+    if !dir.exists() {
         return Ok(false);
+    }
+    if !dir.join("plan.json").exists() {
+        // A task killed before it wrote its plan left at most its config.toml: nothing to
+        // keep. Anything else is not this command's to replace.
+        let only_a_config = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .all(|entry| entry.is_ok_and(|e| e.file_name() == "config.toml"));
+        if only_a_config {
+            return Ok(false);
+        }
+        return Err(usage(format!(
+            "{}: exists and is not a shard written by `descent run --shard`; pass --overwrite \
+             to replace it, or another --out",
+            dir.display()
+        )));
     }
     let (plan, run_plan) = recorded(dir)?;
     let same = plan.table == prepared.plan.table

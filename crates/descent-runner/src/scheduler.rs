@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 
+use crate::error::usage;
+
 /// The schedulers a job file can be written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scheduler {
@@ -41,6 +43,7 @@ impl Scheduler {
     /// Writes the job file for `job` and returns its path and the lines telling the user
     /// what to do next.
     pub fn write(self, job: &ShardedJob) -> Result<(PathBuf, Vec<String>)> {
+        job.check()?;
         let path = self.file(&job.out, &job.name);
         let (text, next) = match self {
             Scheduler::Slurm => {
@@ -96,6 +99,36 @@ pub struct ShardedJob {
 }
 
 impl ShardedJob {
+    /// A usage error unless the job can be written: 1 to `runs` shards, and names and paths
+    /// that Slurm's `#SBATCH` lines and Kubernetes take as they are (no quoting exists there).
+    pub fn check(&self) -> Result<()> {
+        if self.shards == 0 || self.shards > self.runs {
+            return Err(usage(format!(
+                "--shards {}: between 1 and the experiment's {} runs",
+                self.shards, self.runs
+            )));
+        }
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._-+".contains(c);
+        if !self.name.chars().all(plain) {
+            return Err(usage(format!(
+                "experiment name {:?}: --emit needs a name of letters, digits and . _ - + only \
+                 (it names the job, its files and its directories)",
+                self.name
+            )));
+        }
+        for path in [&self.out, &self.workdir] {
+            let text = path.to_string_lossy();
+            if text.contains(|c: char| c.is_whitespace() || c.is_control() || "%#\"'".contains(c)) {
+                return Err(usage(format!(
+                    "{}: --emit needs paths without spaces, quotes, % or # (Slurm's #SBATCH \
+                     lines cannot quote them); choose another --out or working directory",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `OUT/NAME-shards`.
     pub fn shards_dir(&self) -> PathBuf {
         self.out.join(format!("{}-shards", self.name))
@@ -136,7 +169,9 @@ fn quoted_options(job: &ShardedJob) -> Result<String> {
 /// The Slurm job array: one task per shard, each running `descent run --shard I/N` into its
 /// own directory; the `#SBATCH` resource lines are meant to be edited.
 pub fn slurm_script(job: &ShardedJob) -> Result<String> {
-    let script = job.out.join(format!("{}.slurm.sh", job.name));
+    job.check()?;
+    let script = Scheduler::Slurm.file(&job.out, &job.name);
+    let merge = job.merge_command()?;
     let shards = job.shards_dir();
     let last = job.shards - 1;
     let options = quoted_options(job)?;
@@ -179,8 +214,7 @@ exec {program} run {file} --quiet \
         runs = job.runs,
         n = job.shards,
         script = quote_path(&script)?,
-        merge = job.merge_command()?,
-        wrapped_merge = quote(&job.merge_command()?)?,
+        wrapped_merge = quote(&merge)?,
         shards = quote_path(&shards)?,
         workdir = quote_path(&job.workdir)?,
         program = quote_path(&job.program)?,
@@ -216,16 +250,16 @@ fn kubernetes_merge_command(job: &ShardedJob) -> Result<String> {
     ))
 }
 
+/// The ConfigMap's key for the experiment file, and its file name in the container
+/// (ConfigMap keys allow only letters, digits, `-`, `_` and `.`, so not the file's own name).
+const KUBERNETES_FILE: &str = "experiment.toml";
+
 /// The arguments of the Kubernetes container's `descent`, `$(SHARD)` standing for the
 /// completion index (Kubernetes substitutes it from the container's environment).
 pub fn kubernetes_args(job: &ShardedJob) -> Vec<String> {
-    let file_name = job
-        .file
-        .file_name()
-        .map_or_else(|| "experiment.toml".into(), |f| f.to_string_lossy());
     let mut args = vec![
         "run".to_string(),
-        format!("{KUBERNETES_EXPERIMENT}/{file_name}"),
+        format!("{KUBERNETES_EXPERIMENT}/{KUBERNETES_FILE}"),
         "--quiet".into(),
         "--out".into(),
         format!("{KUBERNETES_RESULTS}/{}-shards/$(SHARD)", job.name),
@@ -242,11 +276,8 @@ pub fn kubernetes_args(job: &ShardedJob) -> Vec<String> {
 /// completions, each pod running one shard into a shared volume. Written, not run, here:
 /// the image, the volume claim and the resources are the user's to set.
 pub fn kubernetes_manifest(job: &ShardedJob) -> Result<String> {
+    job.check()?;
     let name = kubernetes_name(&job.name);
-    let file_name = job
-        .file
-        .file_name()
-        .map_or_else(|| "experiment.toml".into(), |f| f.to_string_lossy());
     Ok(format!(
         r#"# descent: experiment "{experiment}" ({runs} runs) as a Kubernetes Indexed Job of {n} shards.
 # Written by `descent run --emit kubernetes --shards {n}`. Edit: the image (it needs `descent`
@@ -310,7 +341,7 @@ spec:
         results = KUBERNETES_RESULTS,
         experiment_dir = KUBERNETES_EXPERIMENT,
         merge = kubernetes_merge_command(job)?,
-        file_key = json(file_name.as_ref())?,
+        file_key = KUBERNETES_FILE,
         file_text = json(job.file_text.as_str())?,
         args = json(&kubernetes_args(job))?,
         backoff = 2 * job.shards,

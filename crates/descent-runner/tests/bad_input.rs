@@ -341,6 +341,12 @@ fn first_shard(dir: &Path) {
     );
 }
 
+/// Setup: `out/bad-input-base/` holding someone's notes, not a shard.
+fn foreign_directory(dir: &Path) {
+    std::fs::create_dir_all(dir.join("out/bad-input-base")).unwrap();
+    std::fs::write(dir.join("out/bad-input-base/notes.txt"), "mine").unwrap();
+}
+
 /// Setup: a directory that is not an experiment.
 fn not_an_experiment(dir: &Path) {
     std::fs::create_dir(dir.join("not-an-experiment")).unwrap();
@@ -1018,6 +1024,30 @@ fn cases() -> Vec<Case> {
             &["bad-input-base", "another configuration", "--overwrite"],
         )
         .with_setup(first_shard),
+        Case::cli(
+            "shard-into-a-foreign-directory",
+            &[
+                "run", "{file}", "--out", "{out}", "--shard", "0/1", "--quiet",
+            ],
+            &["bad-input-base", "not a shard", "--overwrite"],
+        )
+        .with_setup(foreign_directory),
+        Case::cli(
+            "emit-a-name-slurm-cannot-take",
+            &[
+                "run",
+                "{file}",
+                "--out",
+                "{out}",
+                "--emit",
+                "slurm",
+                "--shards",
+                "1",
+                "--set",
+                "name=two words",
+            ],
+            &["two words", "--emit needs a name"],
+        ),
     ];
 
     // The backends: flex and wgpu are cargo features, off by default.

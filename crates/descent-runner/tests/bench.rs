@@ -104,8 +104,13 @@ fn the_bench_reports_medians_and_ratios_to_its_references() {
             assert!(w["ratios"].as_array().unwrap().is_empty());
         }
     }
-    assert!(
-        !tmp.path().join("bench/scratch").exists(),
-        "the runs timed are not kept"
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("bench"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        left.len(),
+        2,
+        "only bench.json and bench.md stay, not the runs timed: {left:?}"
     );
 }

@@ -194,30 +194,31 @@ fn the_kubernetes_manifest_run_pod_by_pod_gives_the_unsharded_sweep() {
     ] {
         assert!(manifest.contains(line), "{line} not in\n{manifest}");
     }
-    // The ConfigMap's one entry, `"sweep.toml": "<the file>"`, is a JSON member.
-    let entry = manifest
+    // The ConfigMap's one entry, `experiment.toml: "<the file>"`, a JSON string as value.
+    let text = manifest
         .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("\"sweep.toml\":"))
+        .find_map(|l| l.trim().strip_prefix("experiment.toml: "))
         .unwrap();
-    let data: serde_json::Value = serde_json::from_str(&format!("{{{entry}}}")).unwrap();
-    assert_eq!(data["sweep.toml"], SWEEP);
+    let text: String = serde_json::from_str(text).unwrap();
+    assert_eq!(text, SWEEP);
     let experiment = tmp.path().join("experiment");
     std::fs::create_dir_all(&experiment).unwrap();
-    write(
-        &experiment,
-        "sweep.toml",
-        data["sweep.toml"].as_str().unwrap(),
-    );
+    write(&experiment, "experiment.toml", &text);
     let args: Vec<String> = serde_json::from_str(line_after(&manifest, "          args:")).unwrap();
     let results = tmp.path().join("results");
     for index in 0..3 {
         let args: Vec<String> = args
             .iter()
             .map(|a| {
-                a.replace("$(SHARD)", &index.to_string())
-                    .replace("/experiment", experiment.to_str().unwrap())
-                    .replace("/results", results.to_str().unwrap())
+                let a = a.replace("$(SHARD)", &index.to_string());
+                // The volumes' mount points, mapped to local directories.
+                if let Some(rest) = a.strip_prefix("/experiment/") {
+                    experiment.join(rest).to_str().unwrap().to_string()
+                } else if let Some(rest) = a.strip_prefix("/results/") {
+                    results.join(rest).to_str().unwrap().to_string()
+                } else {
+                    a
+                }
             })
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -235,7 +236,7 @@ fn the_kubernetes_manifest_run_pod_by_pod_gives_the_unsharded_sweep() {
 
 /// Waits until `run` (a run directory) has a checkpoint, failing if `alive` says the
 /// process that should write it has ended.
-fn wait_for_checkpoint(run: &Path, mut alive: impl FnMut() -> bool) {
+fn wait_for_checkpoint(run: &Path, poll: Duration, mut alive: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let written = std::fs::metadata(run.join("checkpoint.bin")).is_ok_and(|m| m.len() > 1000);
@@ -251,7 +252,7 @@ fn wait_for_checkpoint(run: &Path, mut alive: impl FnMut() -> bool) {
             alive(),
             "the shard ended before it could be killed; make it longer"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(poll);
     }
 }
 
@@ -279,9 +280,11 @@ fn a_killed_shard_continues_when_its_command_runs_again() {
         .spawn()
         .unwrap();
     let killed = tmp.path().join("killed/long");
-    wait_for_checkpoint(&killed.join(FIRST_OF_SHARD_1), || {
-        child.try_wait().unwrap().is_none()
-    });
+    wait_for_checkpoint(
+        &killed.join(FIRST_OF_SHARD_1),
+        Duration::from_millis(5),
+        || child.try_wait().unwrap().is_none(),
+    );
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     assert!(!killed.join("summary.json").exists());
@@ -316,8 +319,12 @@ fn slurm_missing() -> bool {
     true
 }
 
+/// `sbatch ARGS`, given at most 5 minutes (a `--wait` on a node that never runs the job
+/// must fail, not hang CI).
 fn sbatch(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("sbatch")
+    let output = Command::new("timeout")
+        .arg("300")
+        .arg("sbatch")
         .args(args)
         .current_dir(dir)
         .output()
@@ -377,7 +384,12 @@ fn a_cancelled_slurm_task_resubmitted_continues_its_shard() {
             .output()
             .is_ok_and(|o| !o.stdout.is_empty())
     };
-    wait_for_checkpoint(&shard.join(FIRST_OF_SHARD_1), || in_queue(&task));
+    // squeue asks slurmctld: poll gently.
+    wait_for_checkpoint(
+        &shard.join(FIRST_OF_SHARD_1),
+        Duration::from_millis(100),
+        || in_queue(&task),
+    );
     let cancel = Command::new("scancel").arg(&task).status().unwrap();
     assert!(cancel.success());
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -147,12 +147,12 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "landscape",
-        summary: "GD on the 2-D Rosenbrock function: steps/s on one core",
+        summary: "GD on the 2-D Rosenbrock function: steps/s of one run",
         measure: landscape,
     },
     Workload {
         name: "sweep",
-        summary: "a 48-run landscape sweep: --jobs 1 vs --jobs N wall time",
+        summary: "a 48-run landscape sweep: --jobs 1 vs --jobs <cores> wall time",
         measure: sweep,
     },
 ];
@@ -205,7 +205,11 @@ pub fn execute(args: &BenchArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let scratch = args.out.join("scratch");
+    // Runs timed and peer scripts go to a directory of this process's own, removed after.
+    let scratch = args
+        .out
+        .join(format!(".descent-bench-{}", std::process::id()));
+    write_peers(&scratch)?;
     let context = Bench {
         args,
         backends,
@@ -263,11 +267,34 @@ fn torch_version(python: &Path) -> std::result::Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// The peer scripts, kept beside the crate's benches.
-fn peer_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("benches/peers")
-        .join(name)
+/// The PyTorch peers (`benches/peers/`), compiled in so an installed binary has them.
+const PEERS: [(&str, &str); 3] = [
+    (
+        "torch_mlp_bench.py",
+        include_str!("../../benches/peers/torch_mlp_bench.py"),
+    ),
+    (
+        "torch_2c2d_bench.py",
+        include_str!("../../benches/peers/torch_2c2d_bench.py"),
+    ),
+    (
+        "torch_adam_step_bench.py",
+        include_str!("../../benches/peers/torch_adam_step_bench.py"),
+    ),
+];
+
+fn write_peers(scratch: &Path) -> Result<()> {
+    let dir = scratch.join("peers");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in PEERS {
+        std::fs::write(dir.join(name), text)
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+    }
+    Ok(())
+}
+
+fn peer_script(context: &Bench, name: &str) -> PathBuf {
+    context.scratch.join("peers").join(name)
 }
 
 /// Runs a peer script and returns its JSON line.
@@ -276,7 +303,7 @@ fn run_peer(context: &Bench, script: &str, args: &[String]) -> Result<serde_json
         .python
         .as_ref()
         .ok_or_else(|| anyhow!("no Python with torch"))?;
-    let path = peer_script(script);
+    let path = peer_script(context, script);
     let output = Command::new(python)
         .arg(&path)
         .args(args)
@@ -800,7 +827,7 @@ optimizer = {{ kind = "sgd", momentum = 0.5 }}
             (format!("descent --jobs {cores}"), parallel),
         ],
         Vec::new(),
-        "--jobs 2 >= 1.8x --jobs 1",
+        "--jobs 2 >= 1.8x --jobs 1 (on 2 cores)",
     );
     // The reference is descent itself with one job.
     result.reference = Some("--jobs 1".into());

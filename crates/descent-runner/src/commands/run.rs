@@ -147,7 +147,11 @@ pub fn execute(args: &RunArgs) -> Result<()> {
     };
     for p in prepared {
         let dir = args.out.join(&p.plan.name);
-        if shard.is_some() && !args.overwrite && experiment::continue_shard(&dir, &p, &options)? {
+        if shard.is_some()
+            && args.file.is_some()
+            && !args.overwrite
+            && experiment::continue_shard(&dir, &p, &options)?
+        {
             continue;
         }
         if dir.exists() {
@@ -168,11 +172,6 @@ fn emit(
     prepared: &Prepared,
 ) -> Result<()> {
     let runs = prepared.plan.runs.len();
-    if shards == 0 || shards > runs {
-        return Err(usage(format!(
-            "--shards {shards}: between 1 and the experiment's {runs} runs"
-        )));
-    }
     let absolute = |path: &Path| {
         std::path::absolute(path).with_context(|| format!("{}: no absolute path", path.display()))
     };
@@ -208,6 +207,7 @@ fn emit(
         out: absolute(&args.out)?,
         run_options,
     };
+    job.check()?;
     let path = scheduler.file(&job.out, &job.name);
     if path.exists() && !args.overwrite {
         return Err(usage(format!(
