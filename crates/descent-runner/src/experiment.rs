@@ -223,14 +223,7 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
             .map_or_else(String::new, |(i, n)| format!("{i}/{n}")),
         prepared.runs.len()
     );
-    pool::run_pending(
-        dir,
-        &prepared.plan.name,
-        &prepared.task,
-        &prepared.runs,
-        options,
-    )?;
-    finish(dir, &prepared.plan)?;
+    run_pending_and_finish(dir, prepared, options)?;
     Ok(true)
 }
 
@@ -255,6 +248,13 @@ pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Re
         &dir.join("plan.json"),
         &serde_json::to_vec_pretty(&plan_file)?,
     )?;
+    run_pending_and_finish(dir, prepared, options)
+}
+
+/// Runs the runs of `prepared` not finished in `dir` yet (interrupted ones from their
+/// checkpoints), then writes the summary and plots: what `run`, `resume` and a continued
+/// shard all end with.
+pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
     pool::run_pending(
         dir,
         &prepared.plan.name,

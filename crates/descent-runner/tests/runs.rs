@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{descent, deterministic_files, ok, read, reproducible_summary, run_dirs, write};
+use common::{
+    SWEEP, descent, deterministic_files, ok, read, reproducible_summary, run_dirs, write,
+};
 
 /// A small MLP on the embedded digits: 2 variants x 2 seeds, with checkpoints.
 const DIGITS: &str = r#"
@@ -594,28 +596,7 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_files() {
 #[test]
 fn shards_merged_give_the_unsharded_summary() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = r#"
-name = "sweep"
-seeds = [0, 1]
-[problem]
-landscape = "quadratic"
-eigenvalues = [1.0, 10.0]
-angle = 0.5
-start = [2.0, -1.0]
-[budget]
-steps = 150
-[[variants]]
-name = "gd"
-lr = 0.1
-optimizer = { kind = "sgd" }
-[[variants]]
-name = "heavy-ball"
-lr = 0.1
-optimizer = { kind = "sgd", momentum = 0.5 }
-[sweep]
-"variants.*.lr" = [0.01, 0.1, 0.19, 0.21]
-"#;
-    let file = write(tmp.path(), "sweep.toml", text);
+    let file = write(tmp.path(), "sweep.toml", SWEEP);
     let file = file.to_str().unwrap();
     ok(&descent(
         tmp.path(),

@@ -14,30 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{descent, deterministic_files, ok, read, reproducible_summary, run_dirs, write};
-
-/// 16 runs of a 2-D quadratic: 2 variants x 4 learning rates x 2 seeds.
-const SWEEP: &str = r#"
-name = "sweep"
-seeds = [0, 1]
-[problem]
-landscape = "quadratic"
-eigenvalues = [1.0, 10.0]
-angle = 0.5
-start = [2.0, -1.0]
-[budget]
-steps = 150
-[[variants]]
-name = "gd"
-lr = 0.1
-optimizer = { kind = "sgd" }
-[[variants]]
-name = "heavy-ball"
-lr = 0.1
-optimizer = { kind = "sgd", momentum = 0.5 }
-[sweep]
-"variants.*.lr" = [0.01, 0.1, 0.19, 0.21]
-"#;
+use common::{
+    SWEEP, descent, deterministic_files, ok, read, reproducible_summary, run_dirs, write,
+};
 
 /// 4 runs of an MLP on the digits, long enough to be killed mid-run, with frequent
 /// checkpoints.

@@ -27,6 +27,7 @@ use crate::error::usage;
 use crate::experiment::{self, Prepared, RunOptions};
 use crate::output;
 use crate::provenance;
+use crate::state::Finished;
 use crate::train;
 
 /// Options of `descent bench`.
@@ -268,7 +269,11 @@ fn torch_version(python: &Path) -> std::result::Result<String, String> {
 }
 
 /// The PyTorch peers (`benches/peers/`), compiled in so an installed binary has them.
-const PEERS: [(&str, &str); 3] = [
+const PEERS: [(&str, &str); 4] = [
+    (
+        "descent_fmnist.py",
+        include_str!("../../benches/peers/descent_fmnist.py"),
+    ),
     (
         "torch_mlp_bench.py",
         include_str!("../../benches/peers/torch_mlp_bench.py"),
@@ -334,13 +339,22 @@ fn number(value: &serde_json::Value, path: &[&str]) -> Result<f64> {
         .ok_or_else(|| anyhow!("peer output lacks {}: {value}", path.join(".")))
 }
 
-/// Median seconds per training step of the first run of `prepared` on `backend`.
-fn descent_step_seconds(
+/// The bench experiment `text`, parsed and prepared (its data read).
+fn prepare_text(text: &str) -> Result<Prepared> {
+    experiment::prepare(
+        config::parse(text, Path::new("bench.toml"), &[], None)?,
+        None,
+    )
+}
+
+/// Runs the first run of `prepared` on `backend` into a fresh scratch directory of
+/// `workload`.
+fn run_first(
     context: &Bench,
     workload: &str,
     prepared: &Prepared,
     backend: BackendChoice,
-) -> Result<f64> {
+) -> Result<Finished> {
     let run = prepared
         .runs
         .first()
@@ -354,14 +368,24 @@ fn descent_step_seconds(
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(&dir)?;
-    let done = train::run_one(
+    train::run_one(
         backend,
         Precision::F32,
         &prepared.task,
         run,
         &dir,
         &|_, _| {},
-    )?;
+    )
+}
+
+/// Median seconds per training step of the first run of `prepared` on `backend`.
+fn descent_step_seconds(
+    context: &Bench,
+    workload: &str,
+    prepared: &Prepared,
+    backend: BackendChoice,
+) -> Result<f64> {
+    let done = run_first(context, workload, prepared, backend)?;
     median(step_seconds(&done.timing, WARM_UP)).ok_or_else(|| anyhow!("no step was timed"))
 }
 
@@ -381,9 +405,7 @@ fn training(
 ) -> Result<WorkloadResult> {
     let mut skipped = Vec::new();
     // The data are read once: each repetition times the same prepared task.
-    let prepared = match config::parse(text, Path::new("bench.toml"), &[], None)
-        .and_then(|plan| experiment::prepare(plan, None))
-    {
+    let prepared = match prepare_text(text) {
         Ok(prepared) => prepared,
         Err(e) => {
             skipped.push(format!("descent and torch: {e:#}"));
@@ -474,20 +496,24 @@ fn result(
     }
 }
 
-fn mlp(context: &Bench, optimizer: &str) -> Result<WorkloadResult> {
-    let steps = if context.args.quick { 20 } else { 200 };
-    let table = match optimizer {
-        "momentum" => r#"{ kind = "sgd", momentum = 0.9 }"#,
-        _ => r#"{ kind = "adam" }"#,
-    };
-    let lr = if optimizer == "momentum" { 0.05 } else { 0.001 };
-    let text = format!(
+/// A one-run Fashion-MNIST experiment: `model` trained `steps` steps at B = 128 by one
+/// variant, every step logged.
+fn fashion_mnist_text(
+    name: &str,
+    model: &str,
+    steps: u64,
+    eval_every: u64,
+    variant: &str,
+    lr: f64,
+    optimizer: &str,
+) -> String {
+    format!(
         r#"
-name = "bench-mlp"
+name = "{name}"
 seeds = [0]
 [problem]
 dataset = "fashion-mnist"
-model = "mlp_256_128"
+model = "{model}"
 standardize = "global"
 validation = 0
 [batch]
@@ -495,13 +521,31 @@ size = 128
 [budget]
 steps = {steps}
 [eval]
-every = {steps}
+every = {eval_every}
 log_every = 1
 [[variants]]
-name = "{optimizer}"
+name = "{variant}"
 lr = {lr}
-optimizer = {table}
+optimizer = {optimizer}
 "#
+    )
+}
+
+fn mlp(context: &Bench, optimizer: &str) -> Result<WorkloadResult> {
+    let steps = if context.args.quick { 20 } else { 200 };
+    let table = match optimizer {
+        "momentum" => r#"{ kind = "sgd", momentum = 0.9 }"#,
+        _ => r#"{ kind = "adam" }"#,
+    };
+    let lr = if optimizer == "momentum" { 0.05 } else { 0.001 };
+    let text = fashion_mnist_text(
+        "bench-mlp",
+        "mlp_256_128",
+        steps,
+        steps,
+        optimizer,
+        lr,
+        table,
     );
     let peer_args = vec![
         "--opt".into(),
@@ -524,27 +568,15 @@ optimizer = {table}
 
 fn cnn(context: &Bench) -> Result<WorkloadResult> {
     let steps = if context.args.quick { 8 } else { 25 };
-    let text = format!(
-        r#"
-name = "bench-2c2d"
-seeds = [0]
-[problem]
-dataset = "fashion-mnist"
-model = "cnn_2c2d"
-standardize = "global"
-validation = 0
-[batch]
-size = 128
-[budget]
-steps = {steps}
-[eval]
-every = 1000000
-log_every = 1
-[[variants]]
-name = "adam"
-lr = 0.001
-optimizer = {{ kind = "adam" }}
-"#
+    // One evaluation, at the end: the bench times training steps.
+    let text = fashion_mnist_text(
+        "bench-2c2d",
+        "cnn_2c2d",
+        steps,
+        1_000_000,
+        "adam",
+        0.001,
+        r#"{ kind = "adam" }"#,
     );
     let peer_args = vec![
         "--steps".into(),
@@ -728,12 +760,7 @@ lr = 0.0002
 optimizer = {{ kind = "sgd" }}
 "#
     );
-    let plan = config::parse(&text, Path::new("bench.toml"), &[], None)?;
-    let prepared = experiment::prepare(plan, None)?;
-    let run = prepared
-        .runs
-        .first()
-        .ok_or_else(|| anyhow!("the bench experiment has no run"))?;
+    let prepared = prepare_text(&text)?;
     let mut subjects: Vec<(String, Vec<f64>)> = context
         .backends
         .iter()
@@ -741,12 +768,7 @@ optimizer = {{ kind = "sgd" }}
         .collect();
     for _ in 0..context.args.repeats {
         for (i, &b) in context.backends.iter().enumerate() {
-            let dir = context.scratch.join("landscape").join(b.name());
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
-            std::fs::create_dir_all(&dir)?;
-            let done = train::run_one(b, Precision::F32, &prepared.task, run, &dir, &|_, _| {})?;
+            let done = run_first(context, "landscape", &prepared, b)?;
             let seconds = done
                 .timing
                 .last()

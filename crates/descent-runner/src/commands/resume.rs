@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::backend;
 use crate::experiment::{self, RunOptions};
-use crate::{backend, pool};
 
 /// `descent resume`: finished runs are kept, interrupted ones continue from their
 /// checkpoint, the rest start; then the summary and plots.
@@ -20,12 +20,5 @@ pub fn execute(dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<()> {
         quiet,
         shard: run_plan.shard,
     };
-    pool::run_pending(
-        dir,
-        &prepared.plan.name,
-        &prepared.task,
-        &prepared.runs,
-        &options,
-    )?;
-    experiment::finish(dir, &prepared.plan)
+    experiment::run_pending_and_finish(dir, &prepared, &options)
 }

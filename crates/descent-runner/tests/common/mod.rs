@@ -113,3 +113,27 @@ pub fn deterministic_files(run: &Path) -> Vec<(String, String)> {
         .map(|f| (f.to_string(), read(&run.join(f))))
         .collect()
 }
+
+/// 16 runs of a 2-D quadratic: 2 variants x 4 learning rates x 2 seeds, across plain GD's
+/// stability limit 2/lambda_max = 0.2.
+pub const SWEEP: &str = r#"
+name = "sweep"
+seeds = [0, 1]
+[problem]
+landscape = "quadratic"
+eigenvalues = [1.0, 10.0]
+angle = 0.5
+start = [2.0, -1.0]
+[budget]
+steps = 150
+[[variants]]
+name = "gd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+[[variants]]
+name = "heavy-ball"
+lr = 0.1
+optimizer = { kind = "sgd", momentum = 0.5 }
+[sweep]
+"variants.*.lr" = [0.01, 0.1, 0.19, 0.21]
+"#;
