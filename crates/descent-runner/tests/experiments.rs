@@ -78,6 +78,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "saddle_escape",
         "local_minima",
         "gd_vs_sgd",
+        "gd_vs_sgd_mlp",
         "seed_variance",
         "schedules",
         "sharp_vs_flat",
@@ -311,8 +312,15 @@ fn local_minima_gd_stays_shallow_and_sgd_sometimes_reaches_the_deep_well() {
 
 #[test]
 fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
+    // Softmax regression (convex) and the MLP (not).
+    for experiment in ["gd_vs_sgd", "gd_vs_sgd_mlp"] {
+        sgd_reaches_the_training_loss_in_fewer_epochs(experiment);
+    }
+}
+
+fn sgd_reaches_the_training_loss_in_fewer_epochs(experiment: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = quick("gd_vs_sgd", tmp.path());
+    let dir = quick(experiment, tmp.path());
     let s = summary(&dir);
     let epochs = |variant: &str| -> f64 {
         let g = groups(&s).iter().find(|g| g["variant"] == variant).unwrap();
@@ -330,7 +338,7 @@ fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
         let sgd = epochs(variant);
         assert!(
             sgd.is_finite() && sgd < gd,
-            "{variant}: {sgd} epochs, GD {gd}"
+            "{experiment} {variant}: {sgd} epochs, GD {gd}"
         );
     }
 }
@@ -359,14 +367,22 @@ fn adam_fmnist_long_training_past_the_tuning_budget_reaches_the_target() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = quick("adam_fmnist_long", tmp.path());
     let s = summary(&dir);
-    let adam = &groups(&s)[0];
-    assert_eq!(adam["reached_target"], 2, "{adam}");
-    for seed in 0..2 {
-        let accuracy = column(&dir.join(format!("adam-s{seed}")), "test_accuracy");
-        // 3 epochs (optimizers_fmnist's budget) are 36 steps of the quick variant.
-        let (at_3_epochs, last) = (accuracy[&36], *accuracy.values().last().unwrap());
-        assert!(last > at_3_epochs, "seed {seed}: {at_3_epochs} -> {last}");
+    for variant in ["adam", "adam-cosine"] {
+        let group = groups(&s).iter().find(|g| g["variant"] == variant).unwrap();
+        assert_eq!(group["reached_target"], 2, "{group}");
+        for seed in 0..2 {
+            let accuracy = column(&dir.join(format!("{variant}-s{seed}")), "test_accuracy");
+            // 3 epochs (optimizers_fmnist's budget) are 36 steps of the quick variant.
+            let (at_3_epochs, last) = (accuracy[&36], *accuracy.values().last().unwrap());
+            assert!(
+                last > at_3_epochs,
+                "{variant} seed {seed}: {at_3_epochs} -> {last}"
+            );
+        }
     }
+    // The cosine ends at a rate of zero: its last logged rate is far below the constant's.
+    let lr = column(&dir.join("adam-cosine-s0"), "lr");
+    assert!(*lr.values().last().unwrap() < 1e-5, "{lr:?}");
 }
 
 #[test]

@@ -35,6 +35,12 @@ pub struct AdamConfig {
     /// Ascend instead of descend.
     #[config(default = false)]
     pub maximize: bool,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed (PyTorch's `fused` flag, whose
+    /// default also picks the fastest path).
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// Adam, exactly as `torch.optim.Adam` (and, with decoupled decay, `AdamW`).
@@ -63,6 +69,7 @@ pub struct Adam {
     pub(crate) decay: Decay,
     pub(crate) amsgrad: bool,
     pub(crate) maximize: bool,
+    pub(crate) fused: bool,
 }
 
 /// State of [`Adam`] (and [`crate::optim::AdamW`]) for one parameter tensor.
@@ -99,6 +106,7 @@ impl OptimConfig for AdamConfig {
             decay: Decay::Coupled(self.weight_decay),
             amsgrad: self.amsgrad,
             maximize: self.maximize,
+            fused: self.fused,
         })
     }
 }
@@ -113,6 +121,10 @@ impl<B: Backend> SimpleOptimizer<B> for Adam {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad, state) = match super::fused::adam(self, lr, tensor, grad, state) {
+            Ok(done) => return done,
+            Err(declined) => declined,
+        };
         let grad = if self.maximize { grad.neg() } else { grad };
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state {

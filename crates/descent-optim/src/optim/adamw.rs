@@ -32,6 +32,12 @@ pub struct AdamWConfig {
     /// Ascend instead of descend.
     #[config(default = false)]
     pub maximize: bool,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed (PyTorch's `fused` flag, whose
+    /// default also picks the fastest path).
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// AdamW, exactly as `torch.optim.AdamW`.
@@ -49,7 +55,7 @@ pub struct AdamWConfig {
 /// Identical to PyTorch.
 #[derive(Clone, Debug)]
 pub struct AdamW {
-    inner: Adam,
+    pub(crate) inner: Adam,
 }
 
 /// State of [`AdamW`]: the same moments as [`Adam`].
@@ -77,6 +83,7 @@ impl OptimConfig for AdamWConfig {
                 decay: Decay::Decoupled(self.weight_decay),
                 amsgrad: self.amsgrad,
                 maximize: self.maximize,
+                fused: self.fused,
             },
         })
     }

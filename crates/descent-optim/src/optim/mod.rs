@@ -12,6 +12,7 @@ mod adamw;
 mod adan;
 mod asgd;
 mod common;
+mod fused;
 mod lamb;
 mod lars;
 mod lion;

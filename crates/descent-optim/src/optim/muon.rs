@@ -293,9 +293,11 @@ mod tests {
         let values: Vec<f64> = (0..rows * columns)
             .map(|k| (0.37 * (k * k) as f64 + 1.0).sin())
             .collect();
+        // An explicit dtype: `NdArray<f32>` and `NdArray<f64>` share one device, whose
+        // default dtype is fixed by whichever test in this binary asks first.
         Tensor::from_data(
             TensorData::new(values, [rows, columns]),
-            &Default::default(),
+            (&Default::default(), burn::tensor::DType::F64),
         )
     }
 

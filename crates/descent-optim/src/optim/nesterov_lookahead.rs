@@ -171,7 +171,12 @@ mod tests {
     type B = NdArray<f64>;
 
     fn tensor(values: &[f64]) -> Tensor<B, 1> {
-        Tensor::from_floats(values, &Default::default())
+        // An explicit dtype: `NdArray<f32>` and `NdArray<f64>` share one device, whose
+        // default dtype is fixed by whichever test in this binary asks first.
+        Tensor::from_data(
+            burn::tensor::TensorData::new(values.to_vec(), [values.len()]),
+            (&Default::default(), burn::tensor::DType::F64),
+        )
     }
 
     fn host(t: &Tensor<B, 1>) -> Vec<f64> {

@@ -32,6 +32,12 @@ pub struct SgdConfig {
     /// Ascend instead of descend: the objective is maximised.
     #[config(default = false)]
     pub maximize: bool,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed (PyTorch's `fused` flag, whose
+    /// default also picks the fastest path).
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// Stochastic gradient descent, exactly as `torch.optim.SGD`.
@@ -50,11 +56,12 @@ pub struct SgdConfig {
 /// the Nesterov form used here. Identical to PyTorch.
 #[derive(Clone, Debug)]
 pub struct Sgd {
-    momentum: f64,
-    dampening: f64,
-    weight_decay: f64,
-    nesterov: bool,
-    maximize: bool,
+    pub(crate) momentum: f64,
+    pub(crate) dampening: f64,
+    pub(crate) weight_decay: f64,
+    pub(crate) nesterov: bool,
+    pub(crate) maximize: bool,
+    pub(crate) fused: bool,
 }
 
 /// State of [`Sgd`] for one parameter tensor: the momentum buffer, when momentum is on.
@@ -87,6 +94,7 @@ impl OptimConfig for SgdConfig {
             weight_decay: self.weight_decay,
             nesterov: self.nesterov,
             maximize: self.maximize,
+            fused: self.fused,
         })
     }
 }
@@ -101,6 +109,10 @@ impl<B: Backend> SimpleOptimizer<B> for Sgd {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad, state) = match super::fused::sgd(self, lr, tensor, grad, state) {
+            Ok(done) => return done,
+            Err(declined) => declined,
+        };
         let grad = if self.maximize { grad.neg() } else { grad };
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         if self.momentum == 0.0 {

@@ -611,10 +611,12 @@ fn cnn(context: &Bench) -> Result<WorkloadResult> {
 }
 
 /// Seconds of one Adam step on `size` parameters, on backend `B`'s inner (non-autodiff)
-/// backend, as the training loop's optimizer sees it.
+/// backend, as the training loop's optimizer sees it: the fused step, or (`fused = false`)
+/// burn's tensor ops.
 struct AdamStep {
     size: usize,
     steps: usize,
+    fused: bool,
 }
 
 impl OnBackend for AdamStep {
@@ -622,7 +624,10 @@ impl OnBackend for AdamStep {
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Vec<f64>> {
         type Inner<B> = <B as AutodiffBackend>::InnerBackend;
-        let adam = AdamConfig::new().build().map_err(|e| anyhow!("{e}"))?;
+        let adam = AdamConfig::new()
+            .with_fused(self.fused)
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
         let grad =
             Tensor::<Inner<B>, 1>::random([self.size], Distribution::Normal(0.0, 1.0), &device);
         let mut param =
@@ -685,10 +690,16 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
         10_000_000
     };
     let steps = if context.args.quick { 3 } else { 15 };
+    // Each backend's fused step beside its tensor-op step, the code it replaces.
+    let forms = [(true, "fused"), (false, "tensor ops")];
     let mut subjects: Vec<(String, Vec<f64>)> = context
         .backends
         .iter()
-        .map(|b| (format!("descent {}", b.name()), Vec::new()))
+        .flat_map(|b| {
+            forms
+                .iter()
+                .map(move |(_, form)| (format!("descent {} ({form})", b.name()), Vec::new()))
+        })
         .collect();
     let mut triad = Vec::new();
     let mut torch: Vec<(String, Vec<f64>)> = Vec::new();
@@ -703,9 +714,12 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
             5,
         ));
         for (i, &b) in context.backends.iter().enumerate() {
-            let times = backend::dispatch(b, Precision::F32, AdamStep { size, steps })?;
-            let seconds = median(times).ok_or_else(|| anyhow!("no Adam step timed"))?;
-            subjects[i].1.push(gb(seconds));
+            for (j, &(fused, _)) in forms.iter().enumerate() {
+                let step = AdamStep { size, steps, fused };
+                let times = backend::dispatch(b, Precision::F32, step)?;
+                let seconds = median(times).ok_or_else(|| anyhow!("no Adam step timed"))?;
+                subjects[i * forms.len() + j].1.push(gb(seconds));
+            }
         }
         if context.python.is_some() && skipped.is_empty() {
             let args = vec![

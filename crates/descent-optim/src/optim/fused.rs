@@ -1,0 +1,745 @@
+//! Fused, in-place steps for [`Adam`](super::Adam), [`AdamW`](super::AdamW) and
+//! [`Sgd`](super::Sgd) on the CPU backends.
+//!
+//! Written with burn's tensor ops, an Adam step makes about eleven passes over memory and
+//! allocates a buffer for every intermediate result. On the backends whose buffers this
+//! crate can reach (burn's `NdArray` with the cargo feature `ndarray`, `Flex` with `flex`),
+//! these optimizers instead make one pass that reads the gradient and updates the parameter
+//! and the state where they lie (copy-on-write: a buffer shared with another tensor is
+//! copied first, never changed under it), split across threads with the feature `rayon`.
+//!
+//! Each kernel performs the tensor-op code's IEEE operations in the same order, on the same
+//! element type, with the same scalars rounded the same way, so both give the same bits
+//! (`tests/optim/fused.rs` compares them step by step in `f32` and `f64`). The tensor-op
+//! code still runs where no kernel applies: on any other backend (burn's wgpu backend fuses
+//! element-wise chains by itself), with the config's `fused = false`, on the first step
+//! (which creates the state), and for tensors that are quantized, strided, of different
+//! precisions or of different lengths.
+
+use core::any::Any;
+use core::ops::{Add, Div, Mul, Neg, Sub};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// Below this many elements a step stays on the calling thread: handing work to another
+/// costs microseconds, more than such a step.
+#[cfg(feature = "rayon")]
+const PARALLEL_FROM: usize = 1 << 16;
+
+/// Elements per task when a step is split across threads.
+#[cfg(feature = "rayon")]
+const CHUNK: usize = 1 << 15;
+
+/// The float element types the kernels run on, and how each backend stores them.
+pub(crate) trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + 'static
+{
+    /// A hyperparameter in this precision, rounded to nearest as burn's scalar ops round it.
+    fn of(value: f64) -> Self;
+    /// The correctly rounded square root.
+    fn sqrt(self) -> Self;
+    #[cfg(feature = "ndarray")]
+    fn ndarray_mut(tensor: &mut burn::backend::ndarray::NdArrayTensor) -> Option<&mut [Self]>;
+    #[cfg(feature = "ndarray")]
+    fn ndarray_ref(tensor: &burn::backend::ndarray::NdArrayTensor) -> Option<&[Self]>;
+    #[cfg(feature = "flex")]
+    fn flex_mut(tensor: &mut burn::backend::flex::FlexTensor) -> Option<&mut [Self]>;
+    #[cfg(feature = "flex")]
+    fn flex_ref(tensor: &burn::backend::flex::FlexTensor) -> Option<&[Self]>;
+}
+
+macro_rules! real {
+    ($ty:ty, $variant:ident) => {
+        // `inline`: called per element from generic code compiled in the user's crate.
+        impl Real for $ty {
+            #[inline(always)]
+            fn of(value: f64) -> Self {
+                value as $ty
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$ty>::sqrt(self)
+            }
+            #[cfg(feature = "ndarray")]
+            fn ndarray_mut(
+                tensor: &mut burn::backend::ndarray::NdArrayTensor,
+            ) -> Option<&mut [Self]> {
+                match tensor {
+                    // Both unshare the array first (copy-on-write).
+                    burn::backend::ndarray::NdArrayTensor::$variant(storage) => {
+                        storage.ensure_owned().as_slice_mut()
+                    }
+                    _ => None,
+                }
+            }
+            #[cfg(feature = "ndarray")]
+            fn ndarray_ref(tensor: &burn::backend::ndarray::NdArrayTensor) -> Option<&[Self]> {
+                match tensor {
+                    burn::backend::ndarray::NdArrayTensor::$variant(storage) => {
+                        storage.view().to_slice()
+                    }
+                    _ => None,
+                }
+            }
+            #[cfg(feature = "flex")]
+            fn flex_mut(tensor: &mut burn::backend::flex::FlexTensor) -> Option<&mut [Self]> {
+                if tensor.dtype() != burn::tensor::DType::$variant {
+                    return None;
+                }
+                let (start, end) = tensor.layout().contiguous_offsets()?;
+                // `storage_mut` unshares the buffer first (copy-on-write).
+                tensor.storage_mut::<$ty>().get_mut(start..end)
+            }
+            #[cfg(feature = "flex")]
+            fn flex_ref(tensor: &burn::backend::flex::FlexTensor) -> Option<&[Self]> {
+                tensor.as_slice::<$ty>()
+            }
+        }
+    };
+}
+
+real!(f32, F32);
+real!(f64, F64);
+
+/// The contiguous elements of a backend's float primitive, writable, if this crate knows the
+/// backend and the tensor is a plain `T` buffer.
+#[cfg_attr(
+    not(any(feature = "ndarray", feature = "flex")),
+    allow(unused_variables, clippy::needless_pass_by_ref_mut)
+)]
+fn writable<T: Real, P: 'static>(primitive: &mut P) -> Option<&mut [T]> {
+    let any: &mut dyn Any = primitive;
+    #[cfg(feature = "ndarray")]
+    if any.is::<burn::backend::ndarray::NdArrayTensor>() {
+        return any
+            .downcast_mut::<burn::backend::ndarray::NdArrayTensor>()
+            .and_then(T::ndarray_mut);
+    }
+    #[cfg(feature = "flex")]
+    if let Some(tensor) = any.downcast_mut::<burn::backend::flex::FlexTensor>() {
+        return T::flex_mut(tensor);
+    }
+    None
+}
+
+/// The contiguous elements of a backend's float primitive, read only.
+#[cfg_attr(
+    not(any(feature = "ndarray", feature = "flex")),
+    allow(unused_variables)
+)]
+fn readable<T: Real, P: 'static>(primitive: &P) -> Option<&[T]> {
+    let any: &dyn Any = primitive;
+    #[cfg(feature = "ndarray")]
+    if let Some(tensor) = any.downcast_ref::<burn::backend::ndarray::NdArrayTensor>() {
+        return T::ndarray_ref(tensor);
+    }
+    #[cfg(feature = "flex")]
+    if let Some(tensor) = any.downcast_ref::<burn::backend::flex::FlexTensor>() {
+        return T::flex_ref(tensor);
+    }
+    None
+}
+
+/// The float primitive of a tensor (dequantized if it was quantized).
+fn primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> B::FloatTensorPrimitive {
+    tensor.into_primitive().tensor()
+}
+
+fn from_primitive<B: Backend, const D: usize>(primitive: B::FloatTensorPrimitive) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+/// Runs `kernel` over equal chunks of the parameter, gradient and one or two state slices,
+/// on several threads when the slices are long.
+fn for_chunks<T: Real>(
+    param: &mut [T],
+    grad: &[T],
+    first: &mut [T],
+    second: Option<&mut [T]>,
+    kernel: impl Fn(&mut [T], &[T], &mut [T], Option<&mut [T]>) + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    if param.len() >= PARALLEL_FROM {
+        use rayon::prelude::*;
+        let pieces = param
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(first.par_chunks_mut(CHUNK));
+        match second {
+            Some(second) => pieces
+                .zip(second.par_chunks_mut(CHUNK))
+                .for_each(|(((p, g), a), b)| kernel(p, g, a, Some(b))),
+            None => pieces.for_each(|((p, g), a)| kernel(p, g, a, None)),
+        }
+        return;
+    }
+    kernel(param, grad, first, second);
+}
+
+/// The scalars of one Adam step, in the parameters' precision.
+struct AdamScalars<T> {
+    maximize: bool,
+    /// `lambda` of the L2 term, when it is not zero.
+    coupled: Option<T>,
+    /// `1 - eta lambda`, when `lambda` is not zero.
+    decoupled: Option<T>,
+    beta_1: T,
+    one_minus_beta_1: T,
+    beta_2: T,
+    one_minus_beta_2: T,
+    eps_term: T,
+    step_size: T,
+}
+
+impl<T: Real> AdamScalars<T> {
+    /// The gradient after the sign and the L2 term, and the parameter after the decoupled
+    /// decay. Each optional term is computed always and selected, which keeps the loop free
+    /// of branches (so it vectorises) and gives the tensor-op code's values exactly.
+    #[inline(always)]
+    fn decayed(&self, param: T, grad: T) -> (T, T) {
+        let grad = if self.maximize { -grad } else { grad };
+        let (lambda, coupled) = match self.coupled {
+            Some(lambda) => (lambda, true),
+            None => (param, false),
+        };
+        let penalised = grad + param * lambda;
+        let grad = if coupled { penalised } else { grad };
+        let (factor, decoupled) = match self.decoupled {
+            Some(factor) => (factor, true),
+            None => (param, false),
+        };
+        let shrunk = param * factor;
+        (if decoupled { shrunk } else { param }, grad)
+    }
+
+    /// The new moments from the old ones and the gradient.
+    #[inline(always)]
+    fn moments(&self, m: T, v: T, grad: T) -> (T, T) {
+        (
+            m * self.beta_1 + grad * self.one_minus_beta_1,
+            v * self.beta_2 + grad * grad * self.one_minus_beta_2,
+        )
+    }
+
+    /// The new parameter from the (decayed) parameter, the first moment and the second
+    /// moment used (`v`, or AMSGrad's maximum).
+    #[inline(always)]
+    fn update(&self, param: T, m: T, second: T) -> T {
+        param - m / (second.sqrt() + self.eps_term) * self.step_size
+    }
+}
+
+/// One Adam step on `p`, `g`, `m`, `v`, element by element in the order of `Adam::step`'s
+/// tensor ops.
+fn adam_kernel<T: Real>(s: &AdamScalars<T>, p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let (param, grad) = s.decayed(*p, g);
+        (*m, *v) = s.moments(*m, *v, grad);
+        *p = s.update(param, *m, *v);
+    }
+}
+
+/// [`adam_kernel`] with AMSGrad's running maximum of `v`.
+fn amsgrad_kernel<T: Real>(
+    s: &AdamScalars<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    v_max: &mut [T],
+) {
+    let state = m.iter_mut().zip(v.iter_mut()).zip(v_max.iter_mut());
+    for ((p, &g), ((m, v), v_max)) in p.iter_mut().zip(g).zip(state) {
+        let (param, grad) = s.decayed(*p, g);
+        (*m, *v) = s.moments(*m, *v, grad);
+        // burn's `max_pair`: the other value only where this one is lower.
+        if *v_max < *v {
+            *v_max = *v;
+        }
+        *p = s.update(param, *m, *v_max);
+    }
+}
+
+/// The Adam step in place, if every buffer is reachable; `false` leaves everything as it was.
+#[allow(clippy::too_many_arguments)]
+fn adam_in<T: Real, P: 'static>(
+    adam: &super::Adam,
+    lr: f64,
+    step: usize,
+    param: &mut P,
+    grad: &P,
+    exp_avg: &mut P,
+    exp_avg_sq: &mut P,
+    max_exp_avg_sq: Option<&mut P>,
+) -> bool {
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let (Some(p), Some(m), Some(v)) = (
+        writable::<T, P>(param),
+        writable::<T, P>(exp_avg),
+        writable::<T, P>(exp_avg_sq),
+    ) else {
+        return false;
+    };
+    let v_max = match max_exp_avg_sq {
+        Some(primitive) => match writable::<T, P>(primitive) {
+            Some(v_max) => Some(v_max),
+            None => return false,
+        },
+        None => None,
+    };
+    let n = p.len();
+    if g.len() != n || m.len() != n || v.len() != n || v_max.as_ref().is_some_and(|x| x.len() != n)
+    {
+        return false;
+    }
+    // The same f64 arithmetic as `Adam::step`, rounded to `T` where its tensor ops round.
+    let t = step as f64;
+    let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
+    let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
+    let (coupled, decoupled) = match adam.decay {
+        super::common::Decay::Coupled(lambda) if lambda != 0.0 => (Some(T::of(lambda)), None),
+        super::common::Decay::Decoupled(lambda) if lambda != 0.0 => {
+            (None, Some(T::of(1.0 - lr * lambda)))
+        }
+        _ => (None, None),
+    };
+    let scalars = AdamScalars {
+        maximize: adam.maximize,
+        coupled,
+        decoupled,
+        beta_1: T::of(adam.beta_1),
+        one_minus_beta_1: T::of(1.0 - adam.beta_1),
+        beta_2: T::of(adam.beta_2),
+        one_minus_beta_2: T::of(1.0 - adam.beta_2),
+        eps_term: T::of(adam.epsilon * bias_correction_2_sqrt),
+        step_size: T::of(lr / bias_correction_1 * bias_correction_2_sqrt),
+    };
+    match v_max {
+        // AMSGrad's third buffer stays on one thread: a rare variant, not worth a wider zip.
+        Some(v_max) => amsgrad_kernel(&scalars, p, g, m, v, v_max),
+        None => for_chunks(p, g, m, Some(v), |p, g, m, v| {
+            if let Some(v) = v {
+                adam_kernel(&scalars, p, g, m, v);
+            }
+        }),
+    }
+    true
+}
+
+/// What a fused step could not take: the inputs, unchanged, for the tensor-op code.
+pub(crate) type Declined<B, const D: usize, S> = (Tensor<B, D>, Tensor<B, D>, Option<S>);
+
+/// A fused step's result (the new parameter and state), or its inputs back.
+pub(crate) type Outcome<B, const D: usize, S> =
+    Result<(Tensor<B, D>, Option<S>), Declined<B, D, S>>;
+
+/// [`Adam`](super::Adam)'s step fused, or its inputs back.
+pub(crate) fn adam<B: Backend, const D: usize>(
+    adam: &super::Adam,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::AdamState<B, D>>,
+) -> Outcome<B, D, super::AdamState<B, D>> {
+    let state = match state {
+        Some(state) if adam.fused => state,
+        state => return Err((tensor, grad, state)),
+    };
+    let step = state.step + 1;
+    let mut param = primitive(tensor);
+    let gradient = primitive(grad);
+    let mut exp_avg = primitive(state.exp_avg);
+    let mut exp_avg_sq = primitive(state.exp_avg_sq);
+    let mut max_exp_avg_sq = state.max_exp_avg_sq.map(primitive);
+    let done = adam_in::<f32, _>(
+        adam,
+        lr,
+        step,
+        &mut param,
+        &gradient,
+        &mut exp_avg,
+        &mut exp_avg_sq,
+        max_exp_avg_sq.as_mut(),
+    ) || adam_in::<f64, _>(
+        adam,
+        lr,
+        step,
+        &mut param,
+        &gradient,
+        &mut exp_avg,
+        &mut exp_avg_sq,
+        max_exp_avg_sq.as_mut(),
+    );
+    let state = super::AdamState {
+        step: if done { step } else { state.step },
+        exp_avg: from_primitive(exp_avg),
+        exp_avg_sq: from_primitive(exp_avg_sq),
+        max_exp_avg_sq: max_exp_avg_sq.map(from_primitive),
+    };
+    if done {
+        Ok((from_primitive(param), Some(state)))
+    } else {
+        Err((from_primitive(param), from_primitive(gradient), Some(state)))
+    }
+}
+
+/// The scalars of one SGD step, in the parameters' precision.
+struct SgdScalars<T> {
+    maximize: bool,
+    weight_decay: Option<T>,
+    momentum: T,
+    /// `1 - dampening`, when dampening is not zero.
+    undamped: Option<T>,
+    nesterov: bool,
+    lr: T,
+}
+
+impl<T: Real> SgdScalars<T> {
+    /// The gradient after the sign and the L2 term (computed always and selected: no
+    /// branch in the loop, the tensor-op code's values).
+    #[inline(always)]
+    fn decayed(&self, param: T, grad: T) -> T {
+        let grad = if self.maximize { -grad } else { grad };
+        let (lambda, decays) = match self.weight_decay {
+            Some(lambda) => (lambda, true),
+            None => (param, false),
+        };
+        let penalised = grad + param * lambda;
+        if decays { penalised } else { grad }
+    }
+}
+
+/// One SGD-momentum step on `p`, `g` and the momentum buffer, in `Sgd::step`'s order.
+fn sgd_momentum_kernel<T: Real>(s: &SgdScalars<T>, p: &mut [T], g: &[T], buffer: &mut [T]) {
+    let (undamped, damps) = match s.undamped {
+        Some(factor) => (factor, true),
+        None => (s.momentum, false),
+    };
+    for ((p, &g), buffer) in p.iter_mut().zip(g).zip(buffer.iter_mut()) {
+        let grad = s.decayed(*p, g);
+        let damped = grad * undamped;
+        let entering = if damps { damped } else { grad };
+        let momentum = *buffer * s.momentum + entering;
+        *buffer = momentum;
+        let look_ahead = grad + momentum * s.momentum;
+        let direction = if s.nesterov { look_ahead } else { momentum };
+        *p = *p - direction * s.lr;
+    }
+}
+
+/// Plain SGD (no momentum) on `p` and `g`.
+fn sgd_kernel<T: Real>(s: &SgdScalars<T>, p: &mut [T], g: &[T]) {
+    for (p, &g) in p.iter_mut().zip(g) {
+        let grad = s.decayed(*p, g);
+        *p = *p - grad * s.lr;
+    }
+}
+
+fn sgd_in<T: Real, P: 'static>(
+    sgd: &super::Sgd,
+    lr: f64,
+    param: &mut P,
+    grad: &P,
+    buffer: Option<&mut P>,
+) -> bool {
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let Some(p) = writable::<T, P>(param) else {
+        return false;
+    };
+    let buffer = match buffer {
+        Some(primitive) => match writable::<T, P>(primitive) {
+            Some(buffer) => Some(buffer),
+            None => return false,
+        },
+        None => None,
+    };
+    let n = p.len();
+    if g.len() != n || buffer.as_ref().is_some_and(|b| b.len() != n) {
+        return false;
+    }
+    let scalars = SgdScalars {
+        maximize: sgd.maximize,
+        weight_decay: (sgd.weight_decay != 0.0).then(|| T::of(sgd.weight_decay)),
+        momentum: T::of(sgd.momentum),
+        undamped: (sgd.dampening != 0.0).then(|| T::of(1.0 - sgd.dampening)),
+        nesterov: sgd.nesterov,
+        lr: T::of(lr),
+    };
+    match buffer {
+        Some(buffer) => for_chunks(p, g, buffer, None, |p, g, b, _| {
+            sgd_momentum_kernel(&scalars, p, g, b);
+        }),
+        None => {
+            // `for_chunks` wants a state slice; plain SGD has none, so split by hand.
+            #[cfg(feature = "rayon")]
+            if n >= PARALLEL_FROM {
+                use rayon::prelude::*;
+                p.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .for_each(|(p, g)| sgd_kernel(&scalars, p, g));
+                return true;
+            }
+            sgd_kernel(&scalars, p, g);
+        }
+    }
+    true
+}
+
+/// [`Sgd`](super::Sgd)'s step fused, or its inputs back. Without momentum every step is
+/// fused; with momentum, every step after the first.
+pub(crate) fn sgd<B: Backend, const D: usize>(
+    sgd: &super::Sgd,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::SgdState<B, D>>,
+) -> Outcome<B, D, super::SgdState<B, D>> {
+    let with_momentum = sgd.momentum != 0.0;
+    if !sgd.fused || (with_momentum && state.is_none()) {
+        return Err((tensor, grad, state));
+    }
+    let mut param = primitive(tensor);
+    let gradient = primitive(grad);
+    let mut buffer = state
+        .filter(|_| with_momentum)
+        .map(|s| primitive(s.momentum_buffer));
+    let done = sgd_in::<f32, _>(sgd, lr, &mut param, &gradient, buffer.as_mut())
+        || sgd_in::<f64, _>(sgd, lr, &mut param, &gradient, buffer.as_mut());
+    let state = buffer.map(|b| super::SgdState {
+        momentum_buffer: from_primitive(b),
+    });
+    if done {
+        Ok((from_primitive(param), state))
+    } else {
+        Err((from_primitive(param), from_primitive(gradient), state))
+    }
+}
+
+#[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+mod tests {
+    //! The fused steps give the tensor-op code's bits, step by step, for every form of the
+    //! three optimizers, in `f32` and `f64`, on a tensor long enough to be split across
+    //! threads (with a ragged last chunk) and on a tiny one; and they are taken: the fused
+    //! function itself reports whether it ran.
+
+    use burn::optim::SimpleOptimizer;
+    use burn::tensor::backend::Backend;
+    use burn::tensor::{DType, Element, Tensor, TensorData};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use crate::OptimConfig;
+    use crate::optim::{AdamConfig, AdamState, AdamWConfig, SgdConfig, SgdState};
+
+    /// Over `PARALLEL_FROM` elements and not a multiple of `CHUNK`.
+    const LONG: usize = 100_003;
+    const SHORT: usize = 7;
+    const STEPS: usize = 6;
+
+    fn bits<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> Vec<u64> {
+        let data = tensor.to_data();
+        match data.dtype {
+            DType::F32 => data
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(|x| u64::from(x.to_bits()))
+                .collect(),
+            DType::F64 => data
+                .to_vec::<f64>()
+                .unwrap()
+                .into_iter()
+                .map(f64::to_bits)
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Uniform in `[-scale, scale]`, with an exact zero and a negative zero, in the backend's
+    /// own element type. The dtype is given explicitly: `NdArray<f32>` and `NdArray<f64>`
+    /// share one device, whose default dtype is fixed by whichever test asks first.
+    fn random<B: Backend>(rng: &mut ChaCha8Rng, n: usize, scale: f64) -> Tensor<B, 1> {
+        let mut values: Vec<f64> = (0..n)
+            .map(|_| scale * (rng.random::<f64>() * 2.0 - 1.0))
+            .collect();
+        values[0] = 0.0;
+        values[1] = -0.0;
+        let dtype = B::FloatElem::dtype();
+        let data = TensorData::new(values, [n]).convert_dtype(dtype);
+        let tensor = Tensor::from_data(data, (&Default::default(), dtype));
+        assert_eq!(tensor.dtype(), dtype);
+        tensor
+    }
+
+    /// `STEPS` steps through `fused` (the fused function, `Err` when it declines) and through
+    /// `plain`'s tensor ops from the same start with the same gradients, compared bit by bit
+    /// after every step; returns how many steps `fused` took.
+    fn same_bits<B: Backend, O: SimpleOptimizer<B>>(
+        name: &str,
+        n: usize,
+        fused: impl Fn(
+            f64,
+            Tensor<B, 1>,
+            Tensor<B, 1>,
+            Option<O::State<1>>,
+        ) -> super::Outcome<B, 1, O::State<1>>,
+        fallback: &O,
+        plain: &O,
+        state_bits: impl Fn(&O::State<1>) -> Vec<Vec<u64>>,
+    ) -> usize {
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+        let start = random::<B>(&mut rng, n, 1.0);
+        let (mut a, mut b) = (start.clone(), start);
+        let (mut state_a, mut state_b) = (None, None);
+        let mut taken = 0;
+        for k in 0..STEPS {
+            let grad = random::<B>(&mut rng, n, 0.1);
+            let lr = 1e-2 * (k + 1) as f64;
+            let (next_a, next_state_a) = match fused(lr, a, grad.clone(), state_a) {
+                Ok(done) => {
+                    taken += 1;
+                    done
+                }
+                Err((a, grad, state)) => fallback.step(lr, a, grad, state),
+            };
+            let (next_b, next_state_b) = plain.step(lr, b, grad, state_b);
+            assert_eq!(bits(&next_a), bits(&next_b), "{name}, n = {n}: step {k}");
+            assert_eq!(
+                next_state_a.as_ref().map(&state_bits),
+                next_state_b.as_ref().map(&state_bits),
+                "{name}, n = {n}: state after step {k}"
+            );
+            (a, b, state_a, state_b) = (next_a, next_b, next_state_a, next_state_b);
+        }
+        taken
+    }
+
+    fn adam_state<B: Backend>(s: &AdamState<B, 1>) -> Vec<Vec<u64>> {
+        let mut all = vec![vec![s.step as u64], bits(&s.exp_avg), bits(&s.exp_avg_sq)];
+        all.extend(s.max_exp_avg_sq.as_ref().map(bits));
+        all
+    }
+
+    fn sgd_state<B: Backend>(s: &SgdState<B, 1>) -> Vec<Vec<u64>> {
+        vec![bits(&s.momentum_buffer)]
+    }
+
+    fn every_form<B: Backend>() {
+        let adams = [
+            ("Adam", AdamConfig::new()),
+            (
+                "Adam, L2 0.1, AMSGrad, maximize",
+                AdamConfig::new()
+                    .with_weight_decay(0.1)
+                    .with_amsgrad(true)
+                    .with_maximize(true),
+            ),
+            (
+                "Adam, betas 0.5/0.6, eps 1e-3",
+                AdamConfig::new()
+                    .with_beta_1(0.5)
+                    .with_beta_2(0.6)
+                    .with_epsilon(1e-3),
+            ),
+        ];
+        let adamws = [
+            ("AdamW", AdamWConfig::new()),
+            (
+                "AdamW, decay 0.3, AMSGrad",
+                AdamWConfig::new().with_weight_decay(0.3).with_amsgrad(true),
+            ),
+        ];
+        let sgds = [
+            ("SGD", SgdConfig::new()),
+            (
+                "SGD, decay 0.1, maximize",
+                SgdConfig::new().with_weight_decay(0.1).with_maximize(true),
+            ),
+            ("SGD, momentum 0.9", SgdConfig::new().with_momentum(0.9)),
+            (
+                "SGD, momentum 0.9, dampening 0.3",
+                SgdConfig::new().with_momentum(0.9).with_dampening(0.3),
+            ),
+            (
+                "SGD, Nesterov 0.8, decay 0.01",
+                SgdConfig::new()
+                    .with_momentum(0.8)
+                    .with_nesterov(true)
+                    .with_weight_decay(0.01),
+            ),
+        ];
+        for n in [LONG, SHORT] {
+            let mut adam_forms: Vec<(&str, crate::optim::Adam, crate::optim::Adam)> = adams
+                .iter()
+                .map(|(name, c)| {
+                    let on = c.clone().with_fused(true).build().unwrap();
+                    let off = c.clone().with_fused(false).build().unwrap();
+                    (*name, on, off)
+                })
+                .collect();
+            adam_forms.extend(adamws.iter().map(|(name, c)| {
+                let on = c.clone().with_fused(true).build().unwrap().inner;
+                let off = c.clone().with_fused(false).build().unwrap().inner;
+                (*name, on, off)
+            }));
+            for (name, on, off) in &adam_forms {
+                let fused = |lr, t, g, s| super::adam(on, lr, t, g, s);
+                let taken = same_bits::<B, _>(name, n, fused, on, off, adam_state);
+                // The first step creates the state with tensor ops; every later one is fused.
+                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
+                // With `fused = false` the fused function declines every step.
+                let declined = |lr, t, g, s| super::adam(off, lr, t, g, s);
+                assert_eq!(
+                    same_bits::<B, _>(name, n, declined, off, off, adam_state),
+                    0
+                );
+            }
+            for (name, config) in &sgds {
+                let on = config.clone().with_fused(true).build().unwrap();
+                let off = config.clone().with_fused(false).build().unwrap();
+                let fused = |lr, t, g, s| super::sgd(&on, lr, t, g, s);
+                let taken = same_bits::<B, _>(name, n, fused, &on, &off, sgd_state);
+                // Without momentum there is no state to create: every step is fused.
+                let expected = if config.momentum == 0.0 {
+                    STEPS
+                } else {
+                    STEPS - 1
+                };
+                assert_eq!(taken, expected, "{name}, n = {n}");
+            }
+        }
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn fused_steps_equal_the_tensor_ops_on_ndarray_f32() {
+        every_form::<burn::backend::NdArray<f32>>();
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn fused_steps_equal_the_tensor_ops_on_ndarray_f64() {
+        every_form::<burn::backend::NdArray<f64>>();
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn fused_steps_equal_the_tensor_ops_on_flex() {
+        every_form::<burn::backend::Flex>();
+    }
+}
