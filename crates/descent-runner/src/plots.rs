@@ -151,7 +151,9 @@ fn add_gap(runs: &mut [Run], minimum: f64) -> LossColumn {
 /// column has values, the test loss not for landscapes, where the loss plot shows it),
 /// `contours` (when `context.contour` is given), `sweep_<key>` for every swept key with
 /// numeric values, and `measure_<name>` for every non-categorical probe measurement (with
-/// the `context.references` drawn on it as dashed horizontal lines). A sweep of one number
+/// the `context.references` drawn on it as dashed horizontal lines), also against the epoch
+/// and the training time (`measure_<name>_vs_epoch`, `_vs_time`) when an epoch has several
+/// batches, so that batch sizes compare on one axis. A sweep of one number
 /// over three or more values draws its step plots as small multiples, one panel per
 /// variant coloured by the swept value, and its contours one panel per value.
 pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
@@ -215,10 +217,10 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         written.extend(plot.save(&out, "loss_vs_time", fig)?);
     }
     // Variants with different batch sizes compare fairly per item seen or per epoch.
-    if runs
+    let several_batches_per_epoch = runs
         .iter()
-        .any(|r| r.batches_per_epoch.is_some_and(|b| b > 1))
-    {
+        .any(|r| r.batches_per_epoch.is_some_and(|b| b > 1));
+    if several_batches_per_epoch {
         for (file, label, x) in [
             ("loss_vs_samples", "training items seen", X::Samples),
             ("loss_vs_epoch", "epoch", X::Epochs),
@@ -257,6 +259,22 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             .filter(|r| r.measurement == *name)
             .collect();
         written.extend(plot.step(&out, &m, &lines)?);
+        // Batch sizes that differ compare per epoch and per second, not per step.
+        if several_batches_per_epoch {
+            if let Some(fig) = against_figure(
+                &experiment,
+                &groups,
+                &m,
+                "epoch",
+                X::Epochs,
+                context.smoothing,
+            ) {
+                written.extend(plot.save(&out, &format!("{file}_vs_epoch"), fig)?);
+            }
+            if let Some(fig) = time_figure(&experiment, &groups, &m, context.smoothing) {
+                written.extend(plot.save(&out, &format!("{file}_vs_time"), fig)?);
+            }
+        }
     }
     if let Some(c) = &context.contour {
         written.extend(plot.contours(&out, c)?);
@@ -849,17 +867,16 @@ fn time_figure(
     let curves: Vec<(&Group, Curve)> = groups
         .iter()
         .map(|g| {
-            let mut wall: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-            for run in &g.runs {
-                for (step, s) in run.wall.iter().flatten() {
-                    wall.entry(*step).or_default().push(*s);
-                }
-            }
             // Seeds take different times per step; the x of a step is their mean.
             let curve = aggregate(&g.runs, m.column)
                 .into_iter()
                 .filter_map(|a| {
-                    let (t, _) = mean_std(wall.get(&a.step)?)?;
+                    let times: Vec<f64> = g
+                        .runs
+                        .iter()
+                        .filter_map(|r| wall_at(r.wall.as_ref()?, a.step))
+                        .collect();
+                    let (t, _) = mean_std(&times)?;
                     Some((t, a.mean, a.lo, a.hi))
                 })
                 .collect();
@@ -876,6 +893,19 @@ fn time_figure(
         curves,
         smoothing,
     )
+}
+
+/// The training seconds at `step`: recorded at logged steps, interpolated linearly between
+/// the logged steps around it (a probe may measure between two log lines; a step costs
+/// about the same as its neighbours).
+fn wall_at(wall: &BTreeMap<u64, f64>, step: u64) -> Option<f64> {
+    if let Some(seconds) = wall.get(&step) {
+        return Some(*seconds);
+    }
+    let (&before, &at_before) = wall.range(..step).next_back()?;
+    let (&after, &at_after) = wall.range(step..).next()?;
+    let fraction = (step - before) as f64 / (after - before) as f64;
+    Some(at_before + (at_after - at_before) * fraction)
 }
 
 /// [`curves_figure`] on a linear x axis from 0 to the largest x of any curve.
@@ -1151,6 +1181,16 @@ fn ema(points: &[(f64, f64)], weight: f64, log: bool) -> Vec<(f64, f64)> {
 mod tests {
     use super::*;
     use std::fmt::Write as _;
+
+    #[test]
+    fn training_time_between_logged_steps_is_interpolated() {
+        let wall: BTreeMap<u64, f64> = [(0, 1.0), (10, 3.0), (20, 7.0)].into();
+        assert_eq!(wall_at(&wall, 10), Some(3.0));
+        assert_eq!(wall_at(&wall, 5), Some(2.0));
+        assert_eq!(wall_at(&wall, 15), Some(5.0));
+        // Outside the logged steps nothing is invented.
+        assert_eq!(wall_at(&wall, 21), None);
+    }
 
     /// A fake experiment: 2 variants × 2 learning rates × 3 seeds on a quadratic
     /// bowl, sgd at the larger rate diverging for one seed, with trajectories,

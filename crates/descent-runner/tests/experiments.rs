@@ -321,6 +321,18 @@ fn gd_vs_sgd_sgd_reaches_the_training_loss_in_fewer_epochs() {
 fn sgd_reaches_the_training_loss_in_fewer_epochs(experiment: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = quick(experiment, tmp.path());
+    // Batch sizes differ: the full training loss is also drawn per epoch and per second,
+    // each with one line per variant.
+    for axis in ["epoch", "time"] {
+        let plot = dir.join(format!("plots/measure_full_train_loss_vs_{axis}.svg"));
+        let svg = std::fs::read_to_string(&plot).unwrap();
+        for variant in ["gd", "sgd-b1", "sgd-b32", "sgd-b256"] {
+            assert!(
+                svg.contains(&format!("\n{variant}\n</text>")),
+                "{variant} in {plot:?}"
+            );
+        }
+    }
     let s = summary(&dir);
     let epochs = |variant: &str| -> f64 {
         let g = groups(&s).iter().find(|g| g["variant"] == variant).unwrap();
