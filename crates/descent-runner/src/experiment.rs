@@ -318,7 +318,8 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
     }
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     println!("{md}");
-    let plots = render_plots(dir, plan)?;
+    // The pictures are drawn as many at a time as the runs ran.
+    let plots = render_plots(dir, plan, jobs)?;
     let svgs: Vec<PathBuf> = plots
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
@@ -346,7 +347,7 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
 /// landscape's features and the start point, and for every landscape with a known minimum
 /// `f(w) − f*` on the loss plots and the stability thresholds of plain and momentum SGD on
 /// the learning-rate sweeps. Datasets are never loaded for this.
-fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
+fn render_plots(dir: &Path, plan: &Plan, threads: usize) -> Result<Vec<PathBuf>> {
     let references: Vec<plots::Reference> = plan
         .base
         .measure
@@ -370,6 +371,7 @@ fn render_plots(dir: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
         references,
         caption: (!description.is_empty()).then(|| description.to_owned()),
         smoothing: plan.base.plots.smoothing,
+        threads,
         ..plots::Context::default()
     };
     let Some(task) = plan

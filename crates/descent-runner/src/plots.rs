@@ -23,6 +23,7 @@ mod figure;
 mod sweep;
 mod text;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -33,7 +34,9 @@ use plotters::style::{FontStyle, RGBColor};
 use crate::config::Smoothing;
 use axis::Axis;
 use data::{PointValue, Run};
-use figure::{Band, ColorBar, DIVERGED, Figure, Key, Line, Marker, Panels, Shape, colors_for};
+use figure::{
+    Band, ColorBar, DIVERGED, Drawn, Figure, Key, Line, Marker, Panels, Shape, colors_for,
+};
 
 /// DejaVu Sans (see `assets/README.md` for its licence): `plotters` draws PNG text with
 /// `ab_glyph`, which needs a font in memory.
@@ -93,6 +96,8 @@ pub struct Context<'a> {
     pub caption: Option<String>,
     /// How noisy curves (train loss, gradient norm) are smoothed: `[plots] smoothing`.
     pub smoothing: Smoothing,
+    /// Threads drawing the pictures (0 or 1: one).
+    pub threads: usize,
 }
 
 /// The column the loss plots draw, and what they call it.
@@ -158,7 +163,7 @@ fn add_gap(runs: &mut [Run], minimum: f64) -> LossColumn {
 /// variant coloured by the swept value, and its contours one panel per value.
 pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     register_font()?;
-    let mut runs = data::load(dir)?;
+    let mut runs = data::load(dir, context.threads)?;
     if runs.is_empty() {
         bail!(
             "{} holds no runs (no subdirectory has a run.json)",
@@ -189,6 +194,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         }
     }
     let plot = Plot {
+        pending: RefCell::new(Vec::new()),
         experiment: &experiment,
         groups: &groups,
         by_value: &by_value,
@@ -196,7 +202,6 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         smoothing: context.smoothing,
         caption: context.caption.as_deref(),
     };
-    let mut written = Vec::new();
 
     let loss_metric = Metric {
         column: loss.column,
@@ -211,10 +216,10 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         if loss.column == GAP && m.column == "test_loss" {
             continue;
         }
-        written.extend(plot.step(&out, m, &[])?);
+        plot.step(m, &[]);
     }
     if let Some(fig) = time_figure(&experiment, &groups, &loss_metric, context.smoothing) {
-        written.extend(plot.save(&out, "loss_vs_time", fig)?);
+        plot.save("loss_vs_time", fig);
     }
     // Variants with different batch sizes compare fairly per item seen or per epoch.
     let several_batches_per_epoch = runs
@@ -233,7 +238,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
                 x,
                 context.smoothing,
             ) {
-                written.extend(plot.save(&out, file, fig)?);
+                plot.save(file, fig);
             }
         }
     }
@@ -258,7 +263,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             .iter()
             .filter(|r| r.measurement == *name)
             .collect();
-        written.extend(plot.step(&out, &m, &lines)?);
+        plot.step(&m, &lines);
         // Batch sizes that differ compare per epoch and per second, not per step.
         if several_batches_per_epoch {
             if let Some(fig) = against_figure(
@@ -269,20 +274,20 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
                 X::Epochs,
                 context.smoothing,
             ) {
-                written.extend(plot.save(&out, &format!("{file}_vs_epoch"), fig)?);
+                plot.save(&format!("{file}_vs_epoch"), fig);
             }
             if let Some(fig) = time_figure(&experiment, &groups, &m, context.smoothing) {
-                written.extend(plot.save(&out, &format!("{file}_vs_time"), fig)?);
+                plot.save(&format!("{file}_vs_time"), fig);
             }
         }
     }
     if let Some(c) = &context.contour {
-        written.extend(plot.contours(&out, c)?);
+        plot.contours(c);
     }
     for (name, fig) in sweep::figures(&experiment, &runs, &loss, &context.sweep_lines) {
-        written.extend(plot.save(&out, &name, fig)?);
+        plot.save(&name, fig);
     }
-    Ok(written)
+    figure::save_all(&out, &plot.pending.into_inner(), context.threads)
 }
 
 /// The variants of `groups`, in order of first appearance.
@@ -356,6 +361,8 @@ fn swept_number(runs: &[Run]) -> Option<Swept> {
 
 /// Everything every plot of one experiment shares.
 struct Plot<'a> {
+    /// The pictures made so far, written together at the end (`figure::save_all`).
+    pending: RefCell<Vec<(String, Drawn)>>,
     experiment: &'a str,
     groups: &'a [Group<'a>],
     /// The groups coloured by the swept value, for the panels of a sweep.
@@ -366,13 +373,21 @@ struct Plot<'a> {
 }
 
 impl Plot<'_> {
-    fn save(&self, out: &Path, name: &str, mut fig: Figure) -> Result<Vec<PathBuf>> {
+    fn save(&self, name: &str, mut fig: Figure) {
         fig.caption = self.caption.map(str::to_owned);
-        fig.save(out, name)
+        self.pending
+            .borrow_mut()
+            .push((name.to_owned(), Drawn::Chart(Box::new(fig))));
+    }
+
+    fn save_grid(&self, name: &str, panels: Panels) {
+        self.pending
+            .borrow_mut()
+            .push((name.to_owned(), Drawn::Grid(Box::new(panels))));
     }
 
     /// `m` against the step: one chart, or for a sweep one panel per variant.
-    fn step(&self, out: &Path, m: &Metric, references: &[&Reference]) -> Result<Vec<PathBuf>> {
+    fn step(&self, m: &Metric, references: &[&Reference]) {
         let groups = if self.swept.is_some() {
             self.by_value
         } else {
@@ -380,10 +395,10 @@ impl Plot<'_> {
         };
         let Some(all) = step_figure(self.experiment, groups, m, references, self.smoothing, None)
         else {
-            return Ok(Vec::new());
+            return;
         };
         let Some(swept) = self.swept else {
-            return self.save(out, m.file, all);
+            return self.save(m.file, all);
         };
         let mut panels = Vec::new();
         for variant in &variants_of(groups) {
@@ -440,11 +455,11 @@ impl Plot<'_> {
             }),
             legend,
         };
-        panels.save(out, m.file)
+        self.save_grid(m.file, panels);
     }
 
     /// The trajectories on the landscape: one chart, or for a sweep one panel per value.
-    fn contours(&self, out: &Path, c: &Contour) -> Result<Vec<PathBuf>> {
+    fn contours(&self, c: &Contour) {
         let title = title(self.experiment, "Trajectories on the loss landscape");
         let Some(swept) = self.swept else {
             let all: Vec<(usize, &Group)> = self.groups.iter().enumerate().collect();
@@ -454,7 +469,7 @@ impl Plot<'_> {
                 .map(|g| (g.name.clone(), g.color))
                 .collect();
             let fig = contour::figure(title, c, &trajectories_of(&all), &names);
-            return self.save(out, "contours", fig);
+            return self.save("contours", fig);
         };
         // One panel per swept value, the variants in their own colours.
         let variants = variants_of(self.groups);
@@ -489,14 +504,16 @@ impl Plot<'_> {
             fig.legend.clear();
             panels.push(fig);
         }
-        Panels {
-            title,
-            caption: self.caption.map(str::to_owned),
-            panels,
-            color_bar,
-            legend,
-        }
-        .save(out, "contours")
+        self.save_grid(
+            "contours",
+            Panels {
+                title,
+                caption: self.caption.map(str::to_owned),
+                panels,
+                color_bar,
+                legend,
+            },
+        );
     }
 }
 
@@ -1325,7 +1342,7 @@ mod tests {
     fn groups_aggregate_over_seeds() {
         let tmp = tempfile::tempdir().unwrap();
         fake_experiment(tmp.path());
-        let runs = data::load(tmp.path()).unwrap();
+        let runs = data::load(tmp.path(), 2).unwrap();
         assert_eq!(runs.len(), 12);
         let groups = groups(&runs);
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
@@ -1460,7 +1477,7 @@ mod tests {
     fn blow_ups_do_not_set_the_range_of_a_log_loss_axis() {
         let tmp = tempfile::tempdir().unwrap();
         lr_sweep(tmp.path(), &[0.01, 0.02, 0.05, 0.6], 0.5);
-        let runs = data::load(tmp.path()).unwrap();
+        let runs = data::load(tmp.path(), 2).unwrap();
         let mut runs = runs;
         let loss = add_gap(&mut runs, 0.0);
         let groups = groups(&runs);
@@ -1508,7 +1525,7 @@ mod tests {
     fn the_sweep_plot_is_logarithmic_with_its_theory_line() {
         let tmp = tempfile::tempdir().unwrap();
         lr_sweep(tmp.path(), &[0.01, 0.02, 0.05, 0.6, 0.7], 0.5);
-        let mut runs = data::load(tmp.path()).unwrap();
+        let mut runs = data::load(tmp.path(), 2).unwrap();
         let loss = add_gap(&mut runs, 0.0);
         let limit = SweepLine {
             parameter: "lr".into(),
@@ -1573,7 +1590,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("fake-sweep");
         fake_experiment(&dir);
-        let runs = data::load(&dir).unwrap();
+        let runs = data::load(&dir, 2).unwrap();
         let groups = groups(&runs);
         let accuracy = METRICS
             .iter()

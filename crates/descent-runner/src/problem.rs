@@ -4,8 +4,9 @@
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
-use burn::tensor::backend::Backend;
-use burn::tensor::{ElementConversion, Int, Tensor};
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use descent_data::{
     ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
     Standardization, Standardizer, synthetic, train_validation_split,
@@ -497,6 +498,43 @@ impl LandscapeTask {
         })
     }
 
+    /// The gradient at `point` without building the autodiff graph, for a landscape without
+    /// noise (`None` for a stochastic one): the family's `f64` gradient rounded once to the
+    /// backend's float type, which is exactly what `loss(point).backward()` yields for `w`
+    /// (the surrogate's gradient is that constant times one); with `with_loss`, also the
+    /// loss's value, from the same surrogate on the inner backend (the same operations, so
+    /// the same bits). A landscape step then costs a read of `w` and the optimizer's update:
+    /// no graph, no backward pass, and none of the autodiff bookkeeping parallel runs share.
+    pub fn gradient<B: AutodiffBackend>(
+        &self,
+        point: &Point<B>,
+        with_loss: bool,
+    ) -> Result<Option<(GradientsParams, Option<f64>)>> {
+        if self.stochastic.is_some() {
+            return Ok(None);
+        }
+        let w = point.w.val().inner();
+        let at = w
+            .to_data()
+            .convert::<f64>()
+            .to_vec()
+            .map_err(|e| anyhow::anyhow!("reading the point back from the device: {e:?}"))?;
+        let gradient = self.landscape.gradient(&at)?;
+        let n = gradient.len();
+        let gradient = Tensor::<B::InnerBackend, 1>::from_data(
+            TensorData::new(gradient, [n]),
+            (&w.device(), w.dtype()),
+        );
+        let loss = if with_loss {
+            Some(self.landscape.loss(w)?.into_scalar().elem())
+        } else {
+            None
+        };
+        let mut grads = GradientsParams::new();
+        grads.register(point.w.id, gradient);
+        Ok(Some((grads, loss)))
+    }
+
     /// The full objective and the distance to the nearest minimiser.
     pub fn evaluate<B: Backend>(&self, point: &Point<B>) -> Result<Evaluation> {
         let w = point.coordinates();
@@ -684,4 +722,86 @@ fn targets<B: Backend>(targets: BatchTargets<B>, classes: Option<usize>) -> Resu
         (BatchTargets::Values(values), _) => Targets::Values(values),
         _ => anyhow::bail!("the dataset has no targets to train on"),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use burn::backend::{Autodiff, NdArray};
+
+    use super::*;
+
+    /// The closed-form gradient is the graph's, bit for bit: every built-in landscape, at
+    /// points inside its plot window, in `f32` and `f64`.
+    fn gradients_agree<B: AutodiffBackend>() {
+        for entry in landscape::BUILT_IN {
+            // A rotated, ill-conditioned quadratic where one needs its eigenvalues.
+            let params = LandscapeParams {
+                eigenvalues: entry
+                    .takes
+                    .contains(&"eigenvalues")
+                    .then(|| vec![1.0, 10.0]),
+                angle: entry.takes.contains(&"angle").then_some(0.5),
+                ..LandscapeParams::default()
+            };
+            let landscape = entry.build(&params).unwrap();
+            let window = landscape.window();
+            let task = LandscapeTask {
+                landscape: landscape.clone(),
+                stochastic: None,
+                start: vec![0.0; landscape.dim()],
+            };
+            for (fx, fy) in [(0.13, 0.71), (0.5, 0.5), (0.92, 0.08)] {
+                let mut at = vec![0.37; landscape.dim()];
+                at[0] = window.x.0 + fx * (window.x.1 - window.x.0);
+                if at.len() > 1 {
+                    at[1] = window.y.0 + fy * (window.y.1 - window.y.0);
+                }
+                let point = Point::<B>::on(&landscape, &at, &Default::default()).unwrap();
+                let (direct, value) = task.gradient(&point, true).unwrap().unwrap();
+                let loss: f64 = task.loss(&point, &[]).unwrap().into_scalar().elem();
+                assert!(
+                    value.unwrap().to_bits() == loss.to_bits() || loss.is_nan(),
+                    "{}: loss {value:?} vs {loss}",
+                    entry.name
+                );
+                let graph =
+                    GradientsParams::from_grads(task.loss(&point, &[]).unwrap().backward(), &point);
+                let bits = |mut g: GradientsParams| {
+                    let t = g.remove::<B::InnerBackend, 1>(point.w.id).unwrap();
+                    assert_eq!(t.dtype(), <B::FloatElem as burn::tensor::Element>::dtype());
+                    t.into_data().convert::<f64>().to_vec::<f64>().unwrap()
+                };
+                let (direct, graph) = (bits(direct), bits(graph));
+                let same = direct
+                    .iter()
+                    .zip(&graph)
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+                assert!(same, "{} at {at:?}: {direct:?} vs {graph:?}", entry.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_closed_form_gradient_is_the_graphs_in_f32() {
+        gradients_agree::<Autodiff<NdArray<f32>>>();
+    }
+
+    #[test]
+    fn the_closed_form_gradient_is_the_graphs_in_f64() {
+        gradients_agree::<Autodiff<NdArray<f64>>>();
+    }
+
+    #[test]
+    fn a_stochastic_landscape_keeps_the_graph() {
+        let landscape = Landscape::rosenbrock();
+        let task = LandscapeTask {
+            stochastic: Some(Stochastic::new(landscape.clone(), 8, 0.1, 0).unwrap()),
+            landscape,
+            start: vec![0.0, 0.0],
+        };
+        type B = Autodiff<NdArray<f64>>;
+        let point = Point::<B>::on(&task.landscape, &[0.5, 0.5], &Default::default()).unwrap();
+        assert!(task.gradient(&point, true).unwrap().is_none());
+    }
 }

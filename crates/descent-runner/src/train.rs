@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
@@ -146,6 +146,7 @@ pub fn execute<B: AutodiffBackend>(
             probes,
             Walker {
                 loss: |m: &descent_models::Point<B>, batch: &[usize]| t.loss(m, batch),
+                gradient: |m: &descent_models::Point<B>, with_loss: bool| t.gradient(m, with_loss),
                 evaluate: |m: &descent_models::Point<B::InnerBackend>| t.evaluate(m),
                 coordinates: |m: &descent_models::Point<B>| Some(m.coordinates()),
                 landscape_value: |w: &[f64]| t.landscape.value(w).ok(),
@@ -172,6 +173,7 @@ pub fn execute<B: AutodiffBackend>(
                         Some(whole) => t.loss_on(m, whole.clone()),
                         None => t.loss(m, &batcher, batch, device),
                     },
+                    gradient: |_: &descent_models::AnyModel<B>, _: bool| Ok(None),
                     evaluate: |m: &descent_models::AnyModel<B::InnerBackend>| {
                         t.evaluate(m, &eval_sets)
                     },
@@ -200,8 +202,11 @@ struct LoopContext<'a, B: AutodiffBackend> {
 }
 
 /// The problem-specific parts of the loop.
-struct Walker<L, E, C, V, S> {
+struct Walker<L, G, E, C, V, S> {
     loss: L,
+    /// The gradient without the autodiff graph, where the problem has it in closed form
+    /// (equal to the graph's; `None` elsewhere), and on request the loss's value.
+    gradient: G,
     evaluate: E,
     coordinates: C,
     landscape_value: V,
@@ -209,17 +214,18 @@ struct Walker<L, E, C, V, S> {
     subject: S,
 }
 
-fn run_loop<'s, B, M, L, E, C, V, S>(
+fn run_loop<'s, B, M, L, G, E, C, V, S>(
     context: &LoopContext<B>,
     mut module: M,
     mut optimizer: AnyOptimizer<M, B>,
     mut probes: Probes,
-    walker: Walker<L, E, C, V, S>,
+    walker: Walker<L, G, E, C, V, S>,
 ) -> Result<Finished>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Clone,
     L: Fn(&M, &[usize]) -> Result<Tensor<B, 1>>,
+    G: Fn(&M, bool) -> Result<Option<(GradientsParams, Option<f64>)>>,
     E: Fn(&M::InnerModule) -> Result<Evaluation>,
     C: Fn(&M) -> Option<Vec<f64>>,
     V: Fn(&[f64]) -> Option<f64>,
@@ -312,7 +318,16 @@ where
         // Nesterov's look-ahead form takes the gradient elsewhere; the same parameter ids
         // make that gradient step the module itself.
         let point = optimizer.gradient_point(module.clone(), rate);
-        let loss = (walker.loss)(&point, batch)?;
+        // SAM needs the graph to take its ascent step; elsewhere a closed-form gradient
+        // (with the loss's value on logged steps) replaces the graph and its backward pass.
+        let direct = match sam {
+            Some(_) => None,
+            None => (walker.gradient)(&point, logged)?,
+        };
+        let loss = match direct {
+            Some(_) => None,
+            None => Some((walker.loss)(&point, batch)?),
+        };
         let mut row = MetricsRow {
             step,
             epoch: epoch_index,
@@ -321,7 +336,11 @@ where
         };
         let mut diverged = false;
         if logged {
-            let value: f64 = loss.clone().into_scalar().elem();
+            let value: f64 = match (&direct, &loss) {
+                (Some((_, Some(value))), _) => *value,
+                (_, Some(loss)) => loss.clone().into_scalar().elem(),
+                _ => bail!("internal error: a logged step without its loss"),
+            };
             row.train_loss = Some(value);
             let reference = *state.initial_loss.get_or_insert(value);
             let threshold = divergence
@@ -387,7 +406,11 @@ where
             break;
         }
 
-        let grads = GradientsParams::from_grads(loss.backward(), &point);
+        let grads = match (direct, loss) {
+            (Some((grads, _)), _) => grads,
+            (None, Some(loss)) => GradientsParams::from_grads(loss.backward(), &point),
+            (None, None) => bail!("internal error: neither a gradient nor a loss"),
+        };
         let grads = match sam {
             Some(sam) => sharp_gradient(sam, &point, &grads, |m| (walker.loss)(m, batch))?,
             None => grads,

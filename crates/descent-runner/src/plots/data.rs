@@ -90,7 +90,7 @@ impl Run {
 
 /// Reads every run directory (a subdirectory holding a `run.json`) of `dir`, in name
 /// order.
-pub(crate) fn load(dir: &Path) -> Result<Vec<Run>> {
+pub(crate) fn load(dir: &Path, threads: usize) -> Result<Vec<Run>> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
     let mut paths = Vec::new();
@@ -102,7 +102,9 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<Run>> {
         }
     }
     paths.sort();
-    paths.iter().map(|p| load_run(p)).collect()
+    crate::pool::map_ordered(&paths, threads, |p| load_run(p))
+        .into_iter()
+        .collect()
 }
 
 fn load_run(dir: &Path) -> Result<Run> {

@@ -341,6 +341,39 @@ impl Panels {
     }
 }
 
+/// A picture waiting to be written: one chart, or small multiples.
+#[derive(Clone, Debug)]
+pub(crate) enum Drawn {
+    Chart(Box<Figure>),
+    Grid(Box<Panels>),
+}
+
+impl Drawn {
+    /// Writes `<name>.svg` and `<name>.png` into `dir`.
+    pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+        match self {
+            Drawn::Chart(figure) => figure.save(dir, name),
+            Drawn::Grid(panels) => panels.save(dir, name),
+        }
+    }
+}
+
+/// Writes every picture of `pending` into `dir`, on up to `threads` threads (each picture
+/// is drawn twice, as SVG and PNG, and drawing is most of an experiment's closing work);
+/// returns the files in `pending`'s order, or the first error in that order.
+pub(crate) fn save_all(
+    dir: &Path,
+    pending: &[(String, Drawn)],
+    threads: usize,
+) -> Result<Vec<PathBuf>> {
+    let written = crate::pool::map_ordered(pending, threads, |(name, drawn)| drawn.save(dir, name));
+    let mut files = Vec::new();
+    for w in written {
+        files.extend(w?);
+    }
+    Ok(files)
+}
+
 /// What can be drawn on any backend.
 trait Drawing {
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
