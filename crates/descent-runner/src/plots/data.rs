@@ -102,7 +102,7 @@ pub(crate) fn load(dir: &Path, threads: usize) -> Result<Vec<Run>> {
         }
     }
     paths.sort();
-    crate::pool::map_ordered(&paths, threads, |p| load_run(p))
+    super::map_ordered(&paths, threads, |p| load_run(p))
         .into_iter()
         .collect()
 }

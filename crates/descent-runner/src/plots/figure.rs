@@ -366,7 +366,7 @@ pub(crate) fn save_all(
     pending: &[(String, Drawn)],
     threads: usize,
 ) -> Result<Vec<PathBuf>> {
-    let written = crate::pool::map_ordered(pending, threads, |(name, drawn)| drawn.save(dir, name));
+    let written = super::map_ordered(pending, threads, |(name, drawn)| drawn.save(dir, name));
     let mut files = Vec::new();
     for w in written {
         files.extend(w?);
