@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Result;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::{ElementConversion, Int, Tensor};
 use descent_data::{
     ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
     Standardization, Standardizer, synthetic, train_validation_split,
@@ -499,12 +499,10 @@ impl LandscapeTask {
     }
 
     /// The gradient at `point` without building the autodiff graph, for a landscape without
-    /// noise (`None` for a stochastic one): the family's `f64` gradient rounded once to the
-    /// backend's float type, which is exactly what `loss(point).backward()` yields for `w`
-    /// (the surrogate's gradient is that constant times one); with `with_loss`, also the
-    /// loss's value, from the same surrogate on the inner backend (the same operations, so
-    /// the same bits). A landscape step then costs a read of `w` and the optimizer's update:
-    /// no graph, no backward pass, and none of the autodiff bookkeeping parallel runs share.
+    /// noise (`None` for a stochastic one), equal to the graph's
+    /// ([`Landscape::gradient_and_loss`]); with `with_loss`, also the loss's value. A
+    /// landscape step then costs a read of `w` and the optimizer's update: no graph, no
+    /// backward pass, and none of the autodiff bookkeeping parallel runs share.
     pub fn gradient<B: AutodiffBackend>(
         &self,
         point: &Point<B>,
@@ -513,26 +511,12 @@ impl LandscapeTask {
         if self.stochastic.is_some() {
             return Ok(None);
         }
-        let w = point.w.val().inner();
-        let at = w
-            .to_data()
-            .convert::<f64>()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("reading the point back from the device: {e:?}"))?;
-        let gradient = self.landscape.gradient(&at)?;
-        let n = gradient.len();
-        let gradient = Tensor::<B::InnerBackend, 1>::from_data(
-            TensorData::new(gradient, [n]),
-            (&w.device(), w.dtype()),
-        );
-        let loss = if with_loss {
-            Some(self.landscape.loss(w)?.into_scalar().elem())
-        } else {
-            None
-        };
+        let (gradient, loss) = self
+            .landscape
+            .gradient_and_loss(point.w.val().inner(), with_loss)?;
         let mut grads = GradientsParams::new();
         grads.register(point.w.id, gradient);
-        Ok(Some((grads, loss)))
+        Ok(Some((grads, loss.map(|l| l.into_scalar().elem()))))
     }
 
     /// The full objective and the distance to the nearest minimiser.

@@ -316,19 +316,39 @@ impl Landscape {
     /// no trait generic over the backend, which is what lets the registry hold any family), and
     /// `f32` runs get gradients computed in `f64`. It reads `w` back from the device each call.
     pub fn loss<B: Backend>(&self, w: Tensor<B, 1>) -> Result<Tensor<B, 1>, ModelError> {
+        let (g, at) = self.gradient_tensor(&w)?;
+        Ok(surrogate(self.0.value(&at), g, w))
+    }
+
+    /// `grad f(w)` without a graph: the family's `f64` gradient rounded once to `w`'s float
+    /// type on its device, which is exactly the gradient autodiff takes through
+    /// [`loss`](Self::loss) (the surrogate's gradient is that constant times one). With
+    /// `with_loss`, also `loss(w)`'s value, from the same read of `w` and the same gradient
+    /// (the same operations, so the same bits). For a training loop that skips the graph.
+    pub fn gradient_and_loss<B: Backend>(
+        &self,
+        w: Tensor<B, 1>,
+        with_loss: bool,
+    ) -> Result<(Tensor<B, 1>, Option<Tensor<B, 1>>), ModelError> {
+        let (g, at) = self.gradient_tensor(&w)?;
+        let loss = with_loss.then(|| surrogate(self.0.value(&at), g.clone(), w));
+        Ok((g, loss))
+    }
+
+    /// The gradient at `w` as a tensor like `w`, and `w` read back as `f64`.
+    fn gradient_tensor<B: Backend>(
+        &self,
+        w: &Tensor<B, 1>,
+    ) -> Result<(Tensor<B, 1>, Vec<f64>), ModelError> {
         let [n] = w.dims();
         self.check_len(n)?;
-        let at = read_f64(&w)?;
-        let value = self.0.value(&at);
-        let gradient = self.0.gradient(&at);
-        Ok(surrogate(value, gradient, w))
+        let at = read_f64(w)?;
+        Ok((constant(self.0.gradient(&at), [n], w), at))
     }
 }
 
 /// `value + g . (w - detach(w))`: value `value`, gradient `g`.
-fn surrogate<B: Backend>(value: f64, gradient: Vec<f64>, w: Tensor<B, 1>) -> Tensor<B, 1> {
-    let n = gradient.len();
-    let g = constant(gradient, [n], &w);
+fn surrogate<B: Backend>(value: f64, g: Tensor<B, 1>, w: Tensor<B, 1>) -> Tensor<B, 1> {
     let displacement = w.clone().sub(w.clone().detach());
     constant(vec![value], [1], &w).add(displacement.mul(g).sum())
 }

@@ -132,6 +132,15 @@ fn writable<T: Real, P: 'static>(primitive: &mut P) -> Option<&mut [T]> {
     None
 }
 
+/// An optional state buffer's elements: `Some(None)` when there is no buffer, `None` when
+/// there is one [`writable`] cannot reach (the step then declines).
+fn writable_if_any<T: Real, P: 'static>(primitive: Option<&mut P>) -> Option<Option<&mut [T]>> {
+    match primitive {
+        Some(primitive) => writable::<T, P>(primitive).map(Some),
+        None => Some(None),
+    }
+}
+
 /// The contiguous elements of a backend's float primitive, read only.
 #[cfg_attr(
     not(any(feature = "ndarray", feature = "flex")),
@@ -292,12 +301,8 @@ fn adam_in<T: Real, P: 'static>(
     ) else {
         return false;
     };
-    let v_max = match max_exp_avg_sq {
-        Some(primitive) => match writable::<T, P>(primitive) {
-            Some(v_max) => Some(v_max),
-            None => return false,
-        },
-        None => None,
+    let Some(v_max) = writable_if_any::<T, P>(max_exp_avg_sq) else {
+        return false;
     };
     let n = p.len();
     if g.len() != n || m.len() != n || v.len() != n || v_max.as_ref().is_some_and(|x| x.len() != n)
@@ -460,12 +465,8 @@ fn sgd_in<T: Real, P: 'static>(
     let Some(p) = writable::<T, P>(param) else {
         return false;
     };
-    let buffer = match buffer {
-        Some(primitive) => match writable::<T, P>(primitive) {
-            Some(buffer) => Some(buffer),
-            None => return false,
-        },
-        None => None,
+    let Some(buffer) = writable_if_any::<T, P>(buffer) else {
+        return false;
     };
     let n = p.len();
     if g.len() != n || buffer.as_ref().is_some_and(|b| b.len() != n) {
