@@ -82,6 +82,9 @@ pub enum ModelError {
         /// Why (the data crate's error, as text: it is neither `Clone` nor `PartialEq`).
         reason: String,
     },
+    /// A CPU kernel was handed a tensor it cannot take (a bug, reported rather than panicking).
+    #[error("internal error in a CPU kernel: {0}")]
+    Kernel(&'static str),
     /// A tensor's values could not be read back from the device.
     #[error("could not read a tensor back: {0}")]
     Readback(String),

@@ -10,6 +10,7 @@
 
 mod error;
 pub mod init;
+pub mod kernels;
 pub mod landscape;
 pub mod loss;
 pub mod model;

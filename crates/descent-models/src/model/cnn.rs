@@ -11,12 +11,15 @@ use burn::tensor::backend::Backend;
 
 use super::{Model, check_rows};
 use super::{ModelConfig, ModelEntry};
+use crate::kernels::{conv2d_same, max_pool_2x2};
 use crate::{ModelError, init};
 
 /// The image side the 2c2d takes; its dense layer's width is fixed by it.
 const SIDE: usize = 28;
 /// Channels after the second convolution.
 const CONV2_CHANNELS: usize = 64;
+/// The convolutions' kernel side.
+const KERNEL: usize = 5;
 /// Two 2x2 poolings take 28 to 7.
 const POOLED_SIDE: usize = SIDE / 4;
 
@@ -42,12 +45,19 @@ impl Cnn2c2dConfig {
         }
         let seed = self.seed;
         Ok(Cnn2c2d {
-            conv1: init::conv2d(seed, 0, [1, 32], [5, 5], PaddingConfig2d::Same, device)?,
+            conv1: init::conv2d(
+                seed,
+                0,
+                [1, 32],
+                [KERNEL, KERNEL],
+                PaddingConfig2d::Same,
+                device,
+            )?,
             conv2: init::conv2d(
                 seed,
                 1,
                 [32, CONV2_CHANNELS],
-                [5, 5],
+                [KERNEL, KERNEL],
                 PaddingConfig2d::Same,
                 device,
             )?,
@@ -77,7 +87,9 @@ pub struct Cnn2c2d<B: Backend> {
     pub conv1: Conv2d<B>,
     /// 32 -> 64 channels, 5x5, 'same'.
     pub conv2: Conv2d<B>,
-    /// 2x2 max-pooling, stride 2 (on even sides TensorFlow's 'same' pooling is this).
+    /// 2x2 max-pooling, stride 2 (on even sides TensorFlow's 'same' pooling is this). The
+    /// forward pass pools through [`max_pool_2x2`], the same function; the field stays so
+    /// that saved models keep their record.
     pub pool: MaxPool2d,
     /// 7*7*64 -> 1024.
     pub dense1: Linear<B>,
@@ -99,11 +111,22 @@ impl<B: Backend> Cnn2c2d<B> {
                 got: vec![n, c, h, w],
             });
         }
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = max_pool_2x2(relu(conv(&self.conv1, x)?))?;
+        let x = max_pool_2x2(relu(conv(&self.conv2, x)?))?;
         let x = x.reshape([n, CONV2_CHANNELS * POOLED_SIDE * POOLED_SIDE]);
         let x = relu(self.dense1.forward(x));
         Ok(self.dense2.forward(x))
+    }
+}
+
+/// `layer` applied to `x` through [`conv2d_same`] (the layers are 5x5, 'same', with bias).
+fn conv<B: Backend>(
+    layer: &Conv2d<B>,
+    x: Tensor<B, 4>,
+) -> core::result::Result<Tensor<B, 4>, ModelError> {
+    match &layer.bias {
+        Some(bias) => conv2d_same(x, layer.weight.val(), bias.val(), KERNEL / 2),
+        None => Ok(layer.forward(x)),
     }
 }
 
@@ -149,3 +172,88 @@ pub(super) const CNN_2C2D: ModelEntry = ModelEntry {
         ))
     },
 };
+
+#[cfg(test)]
+#[cfg(feature = "ndarray")]
+mod tests {
+    use burn::backend::{Autodiff, NdArray};
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::{TensorData, Tolerance};
+
+    use super::*;
+    use crate::loss::{ClassLabels, cross_entropy};
+
+    /// burn's own layers, as the 2c2d ran before the kernels: the reference.
+    fn reference_logits<B: Backend>(model: &Cnn2c2d<B>, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let [n, _, _, _] = x.dims();
+        let x = model.pool.forward(relu(model.conv1.forward(x)));
+        let x = model.pool.forward(relu(model.conv2.forward(x)));
+        let x = x.reshape([n, CONV2_CHANNELS * POOLED_SIDE * POOLED_SIDE]);
+        model.dense2.forward(relu(model.dense1.forward(x)))
+    }
+
+    /// Every parameter's gradient, in visiting order.
+    struct Gradients<'a, B: AutodiffBackend>(&'a B::Gradients, Vec<TensorData>);
+
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Gradients<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(grad) = param.val().grad(self.0) {
+                self.1.push(grad.into_data());
+            }
+        }
+    }
+
+    /// The loss's gradient with respect to every parameter, on five images, through the
+    /// kernels or through burn's layers.
+    fn gradients<B: AutodiffBackend>(kernels: bool) -> Vec<TensorData> {
+        let device = Default::default();
+        let model = Cnn2c2dConfig::new()
+            .with_seed(3)
+            .init::<B>(&device)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let n = 5;
+        let pixels: Vec<f32> = (0..n * SIDE * SIDE)
+            .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+            .collect();
+        let x = Tensor::<B, 4>::from_data(TensorData::new(pixels, [n, 1, SIDE, SIDE]), &device);
+        let logits = if kernels {
+            model.forward_images(x).unwrap_or_else(|e| panic!("{e}"))
+        } else {
+            reference_logits(&model, x)
+        };
+        let labels =
+            ClassLabels::new(&[0, 3, 9, 3, 7], 10, &device).unwrap_or_else(|e| panic!("{e}"));
+        let grads = cross_entropy(logits, &labels)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .backward();
+        let mut visitor = Gradients::<B>(&grads, Vec::new());
+        model.visit(&mut visitor);
+        visitor.1
+    }
+
+    fn assert_close(ours: Vec<TensorData>, reference: Vec<TensorData>) {
+        // conv1, conv2, dense1, dense2: weight and bias each.
+        assert_eq!(ours.len(), 8);
+        assert_eq!(reference.len(), 8);
+        for (ours, reference) in ours.iter().zip(&reference) {
+            ours.assert_approx_eq::<f32>(reference, Tolerance::rel_abs(1e-4, 1e-6));
+        }
+    }
+
+    #[test]
+    fn gradients_through_the_kernels_equal_burns_layers_on_ndarray() {
+        type A = Autodiff<NdArray<f32>>;
+        assert_close(gradients::<A>(true), gradients::<A>(false));
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn gradients_on_flex_equal_burns_layers_on_ndarray() {
+        use burn::backend::Flex;
+        assert_close(
+            gradients::<Autodiff<Flex>>(true),
+            gradients::<Autodiff<NdArray<f32>>>(false),
+        );
+    }
+}

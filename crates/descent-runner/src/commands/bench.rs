@@ -584,30 +584,15 @@ fn cnn(context: &Bench) -> Result<WorkloadResult> {
         "--threads".into(),
         context.args.threads.to_string(),
     ];
-    // burn-ndarray convolves directly, minutes per 2c2d step: timed only when asked for.
-    let backends: Vec<BackendChoice> = context
-        .backends
-        .iter()
-        .copied()
-        .filter(|b| *b != BackendChoice::Ndarray || !context.args.backends.is_empty())
-        .collect();
-    let mut result = training(
+    training(
         context,
         "cnn-2c2d",
         &text,
         128.0,
         ("torch_2c2d_bench.py", peer_args),
         ">= 0.5x PyTorch (stretch 1.0x)",
-        &backends,
-    )?;
-    if backends.len() < context.backends.len() {
-        result.skipped.push(
-            "descent ndarray: burn-ndarray convolves directly (minutes per step); pass \
-             --backends ndarray to time it anyway"
-                .into(),
-        );
-    }
-    Ok(result)
+        &context.backends,
+    )
 }
 
 /// Seconds of one Adam step on `size` parameters, on backend `B`'s inner (non-autodiff)

@@ -1,0 +1,542 @@
+//! The stride-1 convolution through im2col: forward, input, weight and bias gradients.
+
+use core::ops::Range;
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::{DType, Tensor};
+use rayon::prelude::*;
+
+use super::{COLUMN_BYTES, Real, dispatch_cpu, float, read, retype, supported, tensor, upload};
+use crate::ModelError;
+
+/// A 2-D convolution with stride 1, dilation 1, one group and `padding` zeros on every side,
+/// of `x` `(N, C, H, W)` with `weight` `(O, C, K, K)` plus `bias` `(O)`: burn's
+/// `conv2d(x, weight, Some(bias), ConvOptions::new([1, 1], [padding; 2], [1, 1], 1))`, through
+/// the im2col kernels on the CPU backends (module docs). With `padding = (K - 1) / 2` and odd
+/// `K` the output has the input's size ("same").
+pub fn conv2d_same<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Tensor<B, 1>,
+    padding: usize,
+) -> Result<Tensor<B, 4>, ModelError> {
+    let [_, c, h, w] = x.dims();
+    let [_, wc, kh, kw] = weight.dims();
+    // The input gradient pads by K - 1 - padding, so padding < K.
+    let fits =
+        wc == c && kh == kw && padding < kh && kh <= h + 2 * padding && kw <= w + 2 * padding;
+    if fits && supported(&x) {
+        dispatch_cpu!(B, on_inner, on_autodiff, (x, weight, bias, padding));
+    }
+    Ok(burn_conv2d(
+        x,
+        weight,
+        Some(bias),
+        ConvOptions::new([1, 1], [padding, padding], [1, 1], 1),
+    ))
+}
+
+fn on_inner<B: Backend, I: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Tensor<B, 1>,
+    padding: usize,
+) -> Result<Tensor<B, 4>, ModelError> {
+    let y = forward::<I>(
+        retype(x)?,
+        retype(weight)?,
+        Some(retype(bias)?),
+        padding,
+        COLUMN_BYTES,
+    )?;
+    retype(y)
+}
+
+fn on_autodiff<B: Backend, I: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Tensor<B, 1>,
+    padding: usize,
+) -> Result<Tensor<B, 4>, ModelError> {
+    let x = float(retype::<B, Autodiff<I>, 4>(x)?);
+    let weight = float(retype::<B, Autodiff<I>, 4>(weight)?);
+    let bias = float(retype::<B, Autodiff<I>, 1>(bias)?);
+    let y = forward(
+        tensor::<I, 4>(x.primitive.clone()),
+        tensor::<I, 4>(weight.primitive.clone()),
+        Some(tensor::<I, 1>(bias.primitive.clone())),
+        padding,
+        COLUMN_BYTES,
+    )?;
+    let output = match ConvBackward
+        .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&x), prep.checkpoint(&weight), padding);
+            prep.finish(state, float(y))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(float(y)),
+    };
+    retype(tensor::<Autodiff<I>, 4>(output))
+}
+
+/// The autodiff node of [`conv2d_same`]; its state is the checkpointed input and weight and
+/// the padding.
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<I: Backend> Backward<I, 3> for ConvBackward {
+    type State = (NodeId, NodeId, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = tensor::<I, 4>(grads.consume::<I>(&ops.node));
+        let (x_state, weight_state, padding) = ops.state;
+        let x: FloatTensor<I> = checkpointer.retrieve_node_output(x_state);
+        let weight: FloatTensor<I> = checkpointer.retrieve_node_output(weight_state);
+        let x = tensor::<I, 4>(x);
+        let weight = tensor::<I, 4>(weight);
+        let options = ConvOptions::new([1, 1], [padding, padding], [1, 1], 1);
+
+        if let Some(node) = node_bias {
+            let [_, o, _, _] = dy.dims();
+            let db = dy.clone().sum_dim(3).sum_dim(2).sum_dim(0).reshape([o]);
+            grads.register::<I>(node.id, float(db));
+        }
+        if let Some(node) = node_weight {
+            // The kernels read `x` back as f32 or f64, which `conv2d_same` checked; burn's own
+            // weight gradient stays as the fallback so a surprise cannot panic.
+            let dw = weight_gradient(x.clone(), dy.clone(), weight.dims(), padding, COLUMN_BYTES)
+                .map(float)
+                .unwrap_or_else(|_| {
+                    I::conv2d_weight_backward(
+                        float(x.clone()),
+                        float(weight.clone()),
+                        float(dy.clone()),
+                        options.clone(),
+                    )
+                });
+            grads.register::<I>(node.id, dw);
+        }
+        if let Some(node) = node_x {
+            let dx = input_gradient(dy.clone(), weight.clone(), padding, COLUMN_BYTES)
+                .map(float)
+                .unwrap_or_else(|_| {
+                    I::conv2d_x_backward(float(x), float(weight), float(dy), options)
+                });
+            grads.register::<I>(node.id, dx);
+        }
+    }
+}
+
+/// The convolution on a plain backend: `W . cols + b`, by chunks of images.
+fn forward<I: Backend>(
+    x: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    bias: Option<Tensor<I, 1>>,
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    match x.dtype() {
+        DType::F64 => forward_as::<I, f64>(x, weight, bias, padding, column_bytes),
+        _ => forward_as::<I, f32>(x, weight, bias, padding, column_bytes),
+    }
+}
+
+fn forward_as<I: Backend, T: Real>(
+    x: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    bias: Option<Tensor<I, 1>>,
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    let dims = x.dims();
+    let [n, c, h, w] = dims;
+    let [o, _, k, _] = weight.dims();
+    let (oh, ow) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
+    let pixels = oh * ow;
+    let device = x.device();
+    let x = read::<T, I, 4>(x)?;
+    let bias = bias.map(read::<T, I, 1>).transpose()?;
+    let weight = weight.reshape([o, c * k * k]);
+    let mut y = vec![T::default(); n * o * pixels];
+    for images in chunks::<T>(n, c * k * k * pixels, column_bytes) {
+        let cols = im2col(&x, dims, k, padding, images.clone());
+        let cols = upload::<I, T, 2>(cols, [c * k * k, images.len() * pixels], &device);
+        // (O, images x pixels) to the images' (O, pixels) planes, adding the bias on the way.
+        let part = read::<T, I, 2>(weight.clone().matmul(cols))?;
+        let count = images.len();
+        y[images.start * o * pixels..images.end * o * pixels]
+            .par_chunks_mut(o * pixels)
+            .enumerate()
+            .for_each(|(image, planes)| {
+                for (channel, plane) in planes.chunks_mut(pixels).enumerate() {
+                    let from = &part[(channel * count + image) * pixels..][..pixels];
+                    let shift = bias.as_ref().map_or(T::default(), |b| b[channel]);
+                    for (to, value) in plane.iter_mut().zip(from) {
+                        *to = *value + shift;
+                    }
+                }
+            });
+    }
+    Ok(upload(y, [n, o, oh, ow], &device))
+}
+
+/// `dL/dx`: the forward convolution of `dy` with the flipped, channel-swapped kernel.
+fn input_gradient<I: Backend>(
+    dy: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    let [_, _, k, _] = weight.dims();
+    let flipped = weight.swap_dims(0, 1).flip([2, 3]);
+    forward(dy, flipped, None, k - 1 - padding, column_bytes)
+}
+
+/// `dL/dW = dy . cols^T`, summed over chunks of images.
+fn weight_gradient<I: Backend>(
+    x: Tensor<I, 4>,
+    dy: Tensor<I, 4>,
+    weight_dims: [usize; 4],
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    match x.dtype() {
+        DType::F64 => weight_gradient_as::<I, f64>(x, dy, weight_dims, padding, column_bytes),
+        _ => weight_gradient_as::<I, f32>(x, dy, weight_dims, padding, column_bytes),
+    }
+}
+
+fn weight_gradient_as<I: Backend, T: Real>(
+    x: Tensor<I, 4>,
+    dy: Tensor<I, 4>,
+    weight_dims: [usize; 4],
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    let dims = x.dims();
+    let [n, c, _, _] = dims;
+    let [o, _, k, _] = weight_dims;
+    let [_, _, oh, ow] = dy.dims();
+    let pixels = oh * ow;
+    let device = x.device();
+    let x = read::<T, I, 4>(x)?;
+    let dy = read::<T, I, 4>(dy)?;
+    let mut total: Option<Tensor<I, 2>> = None;
+    for images in chunks::<T>(n, c * k * k * pixels, column_bytes) {
+        let count = images.len();
+        let cols = im2col(&x, dims, k, padding, images.clone());
+        let cols = upload::<I, T, 2>(cols, [c * k * k, count * pixels], &device);
+        // The images' (O, pixels) planes side by side: (O, images x pixels).
+        let mut rows = vec![T::default(); o * count * pixels];
+        rows.par_chunks_mut(count * pixels)
+            .enumerate()
+            .for_each(|(channel, row)| {
+                for (slot, image) in images.clone().enumerate() {
+                    row[slot * pixels..][..pixels]
+                        .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
+                }
+            });
+        let rows = upload::<I, T, 2>(rows, [o, count * pixels], &device);
+        let part = rows.matmul(cols.transpose());
+        total = Some(match total {
+            Some(sum) => sum + part,
+            None => part,
+        });
+    }
+    total
+        .map(|dw| dw.reshape(weight_dims))
+        .ok_or(ModelError::EmptyBatch)
+}
+
+/// Image ranges whose columns (`per_image` values of `T` each) fit in `column_bytes` (at
+/// least one image each).
+fn chunks<T>(
+    n: usize,
+    per_image: usize,
+    column_bytes: usize,
+) -> impl Iterator<Item = Range<usize>> {
+    let bytes = (per_image * core::mem::size_of::<T>()).max(1);
+    let step = (column_bytes / bytes).clamp(1, n.max(1));
+    (0..n)
+        .step_by(step)
+        .map(move |start| start..(start + step).min(n))
+}
+
+/// The unfolded input of a stride-1 convolution: row `(c K + i) K + j`, column
+/// `(n - images.start) OH OW + r OW + s` holds `x[n, c, r + i - pad, s + j - pad]`, zero
+/// outside the image. Rows are filled in parallel, each by whole-row copies.
+fn im2col<T: Real>(
+    x: &[T],
+    [_, c, h, w]: [usize; 4],
+    k: usize,
+    pad: usize,
+    images: Range<usize>,
+) -> Vec<T> {
+    let (oh, ow) = (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
+    let plane = oh * ow;
+    let row_len = images.len() * plane;
+    let mut cols = vec![T::default(); c * k * k * row_len];
+    if row_len == 0 {
+        return cols;
+    }
+    cols.par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let (channel, i, j) = (row / (k * k), row / k % k, row % k);
+            // Output columns s whose input column s + j - pad lies in 0..w.
+            let first = pad.saturating_sub(j);
+            let end = (w + pad).saturating_sub(j).min(ow);
+            for (slot, image) in images.clone().enumerate() {
+                let source = &x[(image * c + channel) * h * w..][..h * w];
+                let target = &mut out[slot * plane..][..plane];
+                for r in 0..oh {
+                    let Some(source_row) = (r + i).checked_sub(pad).filter(|row| *row < h) else {
+                        continue;
+                    };
+                    if first < end {
+                        let from = &source[source_row * w..][..w];
+                        target[r * ow + first..r * ow + end]
+                            .copy_from_slice(&from[first + j - pad..end + j - pad]);
+                    }
+                }
+            }
+        });
+    cols
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn im2col_places_every_pixel_and_zero() {
+        // One 2-channel 3x4 image, 3x3 kernel, padding 1: each entry by the definition.
+        let (c, h, w, k, pad) = (2, 3, 4, 3, 1);
+        let x: Vec<f64> = (0..c * h * w).map(|v| v as f64 + 1.0).collect();
+        let cols = im2col(&x, [1, c, h, w], k, pad, 0..1);
+        let (oh, ow) = (h, w);
+        for ch in 0..c {
+            for i in 0..k {
+                for j in 0..k {
+                    for r in 0..oh {
+                        for s in 0..ow {
+                            let (y, x_) =
+                                (r as isize + i as isize - 1, s as isize + j as isize - 1);
+                            let inside =
+                                (0..h as isize).contains(&y) && (0..w as isize).contains(&x_);
+                            let expected = if inside {
+                                x[(ch * h + y as usize) * w + x_ as usize]
+                            } else {
+                                0.0
+                            };
+                            let row = (ch * k + i) * k + j;
+                            assert_eq!(cols[row * oh * ow + r * ow + s], expected);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// burn's conv2d and our kernels on the same backend: values and all three gradients.
+    #[cfg(feature = "ndarray")]
+    mod against_burn {
+        use burn::backend::{Autodiff, NdArray};
+        use burn::tensor::backend::AutodiffBackend;
+        use burn::tensor::ops::ConvOptions;
+        use burn::tensor::{DType, Tensor, TensorData};
+
+        use super::super::*;
+
+        /// Deterministic values in [-1, 1).
+        fn values(n: usize, salt: usize) -> Vec<f64> {
+            (0..n)
+                .map(|i| ((i * 7919 + salt * 104_729) % 2003) as f64 / 1001.5 - 1.0)
+                .collect()
+        }
+
+        fn tensor<B: Backend, const D: usize>(
+            shape: [usize; D],
+            salt: usize,
+            dtype: DType,
+        ) -> Tensor<B, D> {
+            let n = shape.iter().product();
+            Tensor::from_data(
+                TensorData::new(values(n, salt), shape),
+                (&Default::default(), dtype),
+            )
+        }
+
+        fn largest_difference<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f64 {
+            assert_eq!(a.dims(), b.dims());
+            let a = a
+                .into_data()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .unwrap_or_default();
+            let b = b
+                .into_data()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .unwrap_or_default();
+            assert!(!a.is_empty());
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max)
+        }
+
+        /// Returns the largest difference over the output and the gradients of x, W and b.
+        fn compare<A: AutodiffBackend>(
+            x: [usize; 4],
+            weight: [usize; 4],
+            padding: usize,
+            dtype: DType,
+        ) -> f64 {
+            let inputs = || {
+                (
+                    tensor::<A, 4>(x, 1, dtype).require_grad(),
+                    tensor::<A, 4>(weight, 2, dtype).require_grad(),
+                    tensor::<A, 1>([weight[0]], 3, dtype).require_grad(),
+                )
+            };
+            let run = |ours: bool| {
+                let (x, w, b) = inputs();
+                let y = if ours {
+                    conv2d_same(x.clone(), w.clone(), b.clone(), padding)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                } else {
+                    burn_conv2d(
+                        x.clone(),
+                        w.clone(),
+                        Some(b.clone()),
+                        ConvOptions::new([1, 1], [padding; 2], [1, 1], 1),
+                    )
+                };
+                // A loss whose gradient with respect to y differs everywhere.
+                let upstream = tensor::<A, 4>(y.dims(), 4, dtype);
+                let grads = (y.clone() * upstream).sum().backward();
+                let grad = |t: &Tensor<A, 4>| t.grad(&grads);
+                (y.inner(), grad(&x), grad(&w), b.grad(&grads))
+            };
+            let (y0, dx0, dw0, db0) = run(true);
+            let (y1, dx1, dw1, db1) = run(false);
+            let (Some(dx0), Some(dw0), Some(db0), Some(dx1), Some(dw1), Some(db1)) =
+                (dx0, dw0, db0, dx1, dw1, db1)
+            else {
+                panic!("a gradient is missing");
+            };
+            [
+                largest_difference(y0, y1),
+                largest_difference(dx0, dx1),
+                largest_difference(dw0, dw1),
+                largest_difference(db0, db1),
+            ]
+            .into_iter()
+            .fold(0.0, f64::max)
+        }
+
+        #[test]
+        fn values_and_gradients_equal_burns_in_f64() {
+            type A = Autodiff<NdArray<f64>>;
+            for (x, w, pad) in [
+                ([3, 2, 7, 6], [4, 2, 5, 5], 2), // 'same', as in the 2c2d
+                ([2, 3, 5, 5], [2, 3, 3, 3], 0), // 'valid'
+                ([1, 1, 4, 4], [3, 1, 3, 3], 1),
+            ] {
+                let difference = compare::<A>(x, w, pad, DType::F64);
+                assert!(difference < 1e-12, "{x:?} {w:?} pad {pad}: {difference}");
+            }
+        }
+
+        #[test]
+        fn values_and_gradients_equal_burns_in_f32() {
+            let difference =
+                compare::<Autodiff<NdArray<f32>>>([3, 4, 8, 8], [5, 4, 5, 5], 2, DType::F32);
+            assert!(difference < 1e-4, "{difference}");
+            assert!(
+                difference > 0.0,
+                "the kernels did not run: f32 sums in another order"
+            );
+        }
+
+        #[test]
+        fn chunks_of_one_image_give_the_whole_batch_result() {
+            type I = NdArray<f64>;
+            let x = tensor::<I, 4>([5, 2, 6, 6], 1, DType::F64);
+            let w = tensor::<I, 4>([3, 2, 3, 3], 2, DType::F64);
+            let dy = tensor::<I, 4>([5, 3, 6, 6], 3, DType::F64);
+            let whole = forward(x.clone(), w.clone(), None, 1, usize::MAX)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let single =
+                forward(x.clone(), w.clone(), None, 1, 1).unwrap_or_else(|e| panic!("{e}"));
+            assert!(largest_difference(whole, single) < 1e-12);
+            let whole = weight_gradient(x.clone(), dy.clone(), w.dims(), 1, usize::MAX)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let single = weight_gradient(x, dy, w.dims(), 1, 1).unwrap_or_else(|e| panic!("{e}"));
+            assert!(largest_difference(whole, single) < 1e-12);
+        }
+
+        #[cfg(feature = "flex")]
+        #[test]
+        fn flex_kernels_equal_burns_ndarray_convolution() {
+            use burn::backend::Flex;
+            type F = Autodiff<Flex>;
+            type N = Autodiff<NdArray<f32>>;
+            let (xd, wd, pad) = ([3, 4, 8, 8], [5, 4, 5, 5], 2);
+            let run_flex = || {
+                let x = tensor::<F, 4>(xd, 1, DType::F32).require_grad();
+                let w = tensor::<F, 4>(wd, 2, DType::F32).require_grad();
+                let b = tensor::<F, 1>([5], 3, DType::F32).require_grad();
+                let y = conv2d_same(x.clone(), w.clone(), b.clone(), pad)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let grads = (y.clone() * tensor::<F, 4>(y.dims(), 4, DType::F32))
+                    .sum()
+                    .backward();
+                let data = |t: Option<Tensor<Flex, 4>>| t.map(|t| t.into_data());
+                (y.into_data(), data(x.grad(&grads)), data(w.grad(&grads)))
+            };
+            let x = tensor::<N, 4>(xd, 1, DType::F32).require_grad();
+            let w = tensor::<N, 4>(wd, 2, DType::F32).require_grad();
+            let b = tensor::<N, 1>([5], 3, DType::F32).require_grad();
+            let y = burn_conv2d(
+                x.clone(),
+                w.clone(),
+                Some(b),
+                ConvOptions::new([1, 1], [pad; 2], [1, 1], 1),
+            );
+            let grads = (y.clone() * tensor::<N, 4>(y.dims(), 4, DType::F32))
+                .sum()
+                .backward();
+            let (fy, fdx, fdw) = run_flex();
+            let reference = [
+                Some(y.into_data()),
+                x.grad(&grads).map(|t| t.into_data()),
+                w.grad(&grads).map(|t| t.into_data()),
+            ];
+            for (ours, theirs) in [Some(fy), fdx, fdw].into_iter().zip(reference) {
+                let (Some(ours), Some(theirs)) = (ours, theirs) else {
+                    panic!("a gradient is missing");
+                };
+                ours.assert_approx_eq::<f32>(&theirs, burn::tensor::Tolerance::absolute(1e-4));
+            }
+        }
+    }
+}
