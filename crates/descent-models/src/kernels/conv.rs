@@ -175,9 +175,7 @@ fn forward_as<I: Backend, T: Real>(
     let bias = bias.map(read::<T, I, 1>).transpose()?;
     let weight = weight.reshape([o, c * k * k]);
     let mut y = vec![T::default(); n * o * pixels];
-    for images in chunks::<T>(n, c * k * k * pixels, column_bytes) {
-        let cols = im2col(&x, dims, k, padding, images.clone());
-        let cols = upload::<I, T, 2>(cols, [c * k * k, images.len() * pixels], &device);
+    for (images, cols) in column_chunks::<I, T>(&x, dims, k, padding, column_bytes, &device) {
         // (O, images x pixels) to the images' (O, pixels) planes, adding the bias on the way.
         let part = read::<T, I, 2>(weight.clone().matmul(cols))?;
         let count = images.len();
@@ -231,7 +229,6 @@ fn weight_gradient_as<I: Backend, T: Real>(
     column_bytes: usize,
 ) -> Result<Tensor<I, 4>, ModelError> {
     let dims = x.dims();
-    let [n, c, _, _] = dims;
     let [o, _, k, _] = weight_dims;
     let [_, _, oh, ow] = dy.dims();
     let pixels = oh * ow;
@@ -239,10 +236,8 @@ fn weight_gradient_as<I: Backend, T: Real>(
     let x = read::<T, I, 4>(x)?;
     let dy = read::<T, I, 4>(dy)?;
     let mut total: Option<Tensor<I, 2>> = None;
-    for images in chunks::<T>(n, c * k * k * pixels, column_bytes) {
+    for (images, cols) in column_chunks::<I, T>(&x, dims, k, padding, column_bytes, &device) {
         let count = images.len();
-        let cols = im2col(&x, dims, k, padding, images.clone());
-        let cols = upload::<I, T, 2>(cols, [c * k * k, count * pixels], &device);
         // The images' (O, pixels) planes side by side: (O, images x pixels).
         let mut rows = vec![T::default(); o * count * pixels];
         rows.par_chunks_mut(count * pixels)
@@ -277,6 +272,25 @@ fn chunks<T>(
     (0..n)
         .step_by(step)
         .map(move |start| start..(start + step).min(n))
+}
+
+/// The images of `x` in chunks whose columns fit in `column_bytes`, each with its columns (see
+/// [`im2col`]) as a `(C K K, images x OH OW)` tensor on `device`.
+fn column_chunks<'a, I: Backend, T: Real>(
+    x: &'a [T],
+    dims: [usize; 4],
+    k: usize,
+    padding: usize,
+    column_bytes: usize,
+    device: &'a I::Device,
+) -> impl Iterator<Item = (Range<usize>, Tensor<I, 2>)> + 'a {
+    let [n, c, h, w] = dims;
+    let pixels = (h + 2 * padding + 1 - k) * (w + 2 * padding + 1 - k);
+    chunks::<T>(n, c * k * k * pixels, column_bytes).map(move |images| {
+        let cols = im2col(x, dims, k, padding, images.clone());
+        let cols = upload::<I, T, 2>(cols, [c * k * k, images.len() * pixels], device);
+        (images, cols)
+    })
 }
 
 /// The unfolded input of a stride-1 convolution: row `(c K + i) K + j`, column
