@@ -79,7 +79,7 @@ pub fn check(backend: BackendChoice, precision: Precision) -> Result<()> {
     if !backend.compiled() {
         return Err(usage(format!(
             "--backend {}: not compiled into this binary; available: {}. Rebuild with \
-             `--features {}`.",
+             `--features {}` (`cargo descent-all` has every backend).",
             backend.name(),
             available().join(", "),
             backend.name()
