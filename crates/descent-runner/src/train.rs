@@ -427,6 +427,10 @@ where
             Some(sam) => sharp_gradient(sam, &point, &grads, |m| (walker.loss)(m, batch))?,
             None => grads,
         };
+        // The gradient point shares the module's parameter buffers (it is the module itself
+        // but for Nesterov's look-ahead form): dropped now, the fused optimizer steps update
+        // the buffers in place instead of copying each first.
+        drop(point);
         let (grads, norm) = clip(lr.clipping, &module, grads, logged)?;
         if logged || evaluated {
             row.lr = Some(rate);
