@@ -215,14 +215,16 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
         .iter()
         .filter(|r| dir.join(&r.id).join("checkpoint.bin").exists())
         .count();
-    eprintln!(
-        "{}: continuing shard {}: {finished} of {} runs finished, {interrupted} resume from a checkpoint",
-        dir.display(),
-        options
-            .shard
-            .map_or_else(String::new, |(i, n)| format!("{i}/{n}")),
-        prepared.runs.len()
-    );
+    if !options.silent {
+        eprintln!(
+            "{}: continuing shard {}: {finished} of {} runs finished, {interrupted} resume from a checkpoint",
+            dir.display(),
+            options
+                .shard
+                .map_or_else(String::new, |(i, n)| format!("{i}/{n}")),
+            prepared.runs.len()
+        );
+    }
     run_pending_and_finish(dir, prepared, options)?;
     Ok(true)
 }
@@ -262,7 +264,7 @@ pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOpti
         &prepared.runs,
         options,
     )?;
-    finish(dir, &prepared.plan)
+    finish(dir, &prepared.plan, !options.silent)
 }
 
 fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {
@@ -294,8 +296,8 @@ fn target_text(plan: &Plan) -> Option<String> {
 }
 
 /// Writes `summary.json`, `summary.md` and the plots of `dir` from its stored runs, and
-/// prints the table.
-pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
+/// with `print` shows the table and where everything went.
+pub fn finish(dir: &Path, plan: &Plan, print: bool) -> Result<()> {
     let records: Vec<_> = output::read_records(dir)?
         .into_iter()
         .map(|(_, record)| record)
@@ -317,7 +319,9 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
         ));
     }
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
-    println!("{md}");
+    if print {
+        println!("{md}");
+    }
     // The pictures are drawn as many at a time as the runs ran.
     let plots = render_plots(dir, plan, jobs)?;
     let svgs: Vec<PathBuf> = plots
@@ -326,19 +330,23 @@ pub fn finish(dir: &Path, plan: &Plan) -> Result<()> {
         .cloned()
         .collect();
     let report = report::write(dir, &svgs)?;
-    println!(
-        "written: {} ({} plots in plots/)\nreport: {}",
-        dir.display(),
-        plots.len(),
-        report.display()
-    );
+    if print {
+        println!(
+            "written: {} ({} plots in plots/)\nreport: {}",
+            dir.display(),
+            plots.len(),
+            report.display()
+        );
+    }
     if plan.base.output.tensorboard {
         let files = tensorboard::write(dir)?;
-        println!(
-            "tensorboard: {} runs (tensorboard --logdir {})",
-            files.len(),
-            dir.join("tensorboard").display()
-        );
+        if print {
+            println!(
+                "tensorboard: {} runs (tensorboard --logdir {})",
+                files.len(),
+                dir.join("tensorboard").display()
+            );
+        }
     }
     Ok(())
 }

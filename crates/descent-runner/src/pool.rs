@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// No progress bars (one line per run on stderr instead).
     pub quiet: bool,
+    /// Nothing on the terminal (no bars, lines or tables): for callers that read the files.
+    pub silent: bool,
     /// Only the runs whose index is `i` modulo `n`.
     pub shard: Option<(usize, usize)>,
 }
@@ -39,6 +41,7 @@ impl Default for RunOptions {
             precision: Precision::F32,
             jobs: None,
             quiet: true,
+            silent: false,
             shard: None,
         }
     }
@@ -58,16 +61,22 @@ pub fn run_pending(
         precision,
         jobs,
         quiet,
+        silent,
         ..
     } = *options;
     let pending: Vec<&RunSpec> = runs
         .iter()
         .filter(|r| !dir.join(&r.id).join("run.json").exists())
         .collect();
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, pending.len().max(1));
-    let bars = MultiProgress::with_draw_target(if quiet {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs.unwrap_or(cores).clamp(1, pending.len().max(1));
+    // The CPU backends split their work over the rayon pool they are called from. Each job
+    // gets a pool of its own, its share of the cores, so no run waits inside another's:
+    // a shared pool's thread that waits for a stolen half picks up whatever work is
+    // queued, a whole new run included.
+    let threads_per_job = (cores / jobs).max(1);
+    let cpu = matches!(backend, BackendChoice::Ndarray | BackendChoice::Flex);
+    let bars = MultiProgress::with_draw_target(if quiet || silent {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
@@ -82,7 +91,7 @@ pub fn run_pending(
     );
     overall.set_prefix(name.to_string());
     overall.enable_steady_tick(Duration::from_millis(250));
-    if quiet {
+    if quiet && !silent {
         eprintln!(
             "{}: {} runs on {} ({:?}), {} at a time",
             name,
@@ -98,6 +107,12 @@ pub fn run_pending(
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
+                let threads = cpu.then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads_per_job)
+                        .build()
+                        .context("cannot start the run's threads")
+                });
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(run) = pending.get(i) else { break };
@@ -120,7 +135,13 @@ pub fn run_pending(
                     let result = std::fs::create_dir_all(&run_dir)
                         .with_context(|| format!("cannot create {}", run_dir.display()))
                         .and_then(|()| {
-                            train::run_one(backend, precision, task, run, &run_dir, &report)
+                            let one =
+                                || train::run_one(backend, precision, task, run, &run_dir, &report);
+                            match &threads {
+                                Some(Ok(pool)) => pool.install(one),
+                                Some(Err(e)) => Err(anyhow::anyhow!("{e:#}")),
+                                None => one(),
+                            }
                         });
                     bar.finish_and_clear();
                     bars.remove(&bar);
@@ -138,7 +159,7 @@ pub fn run_pending(
                                 ),
                             };
                             let _ = bars.println(format!("{}: {verdict}", run.id));
-                            if quiet {
+                            if quiet && !silent {
                                 eprintln!("{}: {verdict}", run.id);
                             }
                         }

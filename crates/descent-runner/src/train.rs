@@ -88,12 +88,14 @@ pub fn run_one(
             },
         )
     };
-    // The CPU backends split their matrix products (flex) and optimizer steps over rayon's
-    // pool. From a thread outside it, each split is sent to the pool and waited for, and the
-    // pool's idle threads compete for the cores with this one; on one of its threads, the
-    // split runs here and the halves are taken by the others. Measured on the Fashion-MNIST
-    // MLP (flex, 2 cores, B = 128): 1.75 ms per step outside the pool, 1.18 ms inside it.
-    // A GPU run waits on its device instead, and is not held to the pool's thread count.
+    // The CPU backends split their matrix products (flex) and optimizer steps over the
+    // rayon pool they are called from (the global one unless the caller installed another,
+    // as the run pool does). From a thread outside it, each split is sent to the pool and
+    // waited for, and the pool's idle threads compete for the cores with this one; on one of
+    // its threads the split runs here and the others take halves. Measured on the
+    // Fashion-MNIST MLP (flex, 2 cores, B = 128): 1.75 ms per step outside the pool, 1.18 ms
+    // inside it. Already on a pool's thread, `scope` runs in place. A GPU run waits on its
+    // device instead.
     match backend {
         BackendChoice::Ndarray | BackendChoice::Flex => rayon::scope(|_| one()),
         BackendChoice::Wgpu => one(),

@@ -77,7 +77,7 @@ pub fn execute(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             }
         }
     }
-    experiment::finish(&target, &plan)?;
+    experiment::finish(&target, &plan, true)?;
     if missing > 0 {
         eprintln!(
             "note: {missing} of {} runs are in none of the shards",

@@ -10,5 +10,5 @@ use crate::experiment;
 pub fn execute(dir: &Path, tensorboard: bool) -> Result<()> {
     let (mut plan, _) = experiment::recorded(dir)?;
     plan.base.output.tensorboard |= tensorboard;
-    experiment::finish(dir, &plan)
+    experiment::finish(dir, &plan, true)
 }

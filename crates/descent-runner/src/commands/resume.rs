@@ -18,6 +18,7 @@ pub fn execute(dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<()> {
         precision: run_plan.precision,
         jobs,
         quiet,
+        silent: false,
         shard: run_plan.shard,
     };
     experiment::run_pending_and_finish(dir, &prepared, &options)

@@ -143,6 +143,7 @@ pub fn execute(args: &RunArgs) -> Result<()> {
         precision: args.precision,
         jobs: args.jobs,
         quiet: args.quiet,
+        silent: false,
         shard,
     };
     for p in prepared {

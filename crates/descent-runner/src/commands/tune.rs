@@ -77,6 +77,7 @@ pub fn execute(args: &TuneArgs) -> Result<()> {
         precision: args.precision,
         jobs: args.jobs,
         quiet: args.quiet,
+        silent: false,
         shard: None,
     };
     let dir = tune::run(&plan, &protocol, &args.out, &options)?;
