@@ -70,11 +70,8 @@ pub fn run_pending(
         .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.unwrap_or(cores).clamp(1, pending.len().max(1));
-    // The CPU backends split their work over the rayon pool they are called from. Each job
-    // gets a pool of its own, its share of the cores, so no run waits inside another's:
-    // a shared pool's thread that waits for a stolen half picks up whatever work is
-    // queued, a whole new run included.
-    let threads_per_job = (cores / jobs).max(1);
+    // The CPU backends split their work over the rayon pool they are called from: each job
+    // has a pool of its own (see `train::on_pool_thread`), its share of the cores.
     let cpu = matches!(backend, BackendChoice::Ndarray | BackendChoice::Flex);
     let bars = MultiProgress::with_draw_target(if quiet || silent {
         ProgressDrawTarget::hidden()
@@ -105,18 +102,17 @@ pub fn run_pending(
     // (message, whether the cause is the user's input)
     let failures: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                let threads = cpu.then(|| {
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads_per_job)
-                        .build()
-                        .context("cannot start the run's threads")
-                });
+        for job in 0..jobs {
+            let share = cores / jobs + usize::from(job < cores % jobs);
+            let (next, pending, failures, bars, overall) =
+                (&next, &pending, &failures, &bars, &overall);
+            scope.spawn(move || {
+                // Started at the job's first run and kept for the others.
+                let mut threads: Option<rayon::ThreadPool> = None;
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(run) = pending.get(i) else { break };
-                    let bar = bars.insert_before(&overall, ProgressBar::new(0));
+                    let bar = bars.insert_before(overall, ProgressBar::new(0));
                     bar.set_style(
                         ProgressStyle::with_template(
                             "  {prefix:30!} [{bar:25}] {pos}/{len} steps {per_sec}",
@@ -137,9 +133,15 @@ pub fn run_pending(
                         .and_then(|()| {
                             let one =
                                 || train::run_one(backend, precision, task, run, &run_dir, &report);
+                            if cpu && threads.is_none() {
+                                threads = rayon::ThreadPoolBuilder::new()
+                                    .num_threads(share.max(1))
+                                    .build()
+                                    .ok();
+                            }
                             match &threads {
-                                Some(Ok(pool)) => pool.install(one),
-                                Some(Err(e)) => Err(anyhow::anyhow!("{e:#}")),
+                                Some(pool) => pool.install(one),
+                                // Without a pool of its own the run starts one (or runs here).
                                 None => one(),
                             }
                         });

@@ -88,17 +88,36 @@ pub fn run_one(
             },
         )
     };
-    // The CPU backends split their matrix products (flex) and optimizer steps over the
-    // rayon pool they are called from (the global one unless the caller installed another,
-    // as the run pool does). From a thread outside it, each split is sent to the pool and
-    // waited for, and the pool's idle threads compete for the cores with this one; on one of
-    // its threads the split runs here and the others take halves. Measured on the
-    // Fashion-MNIST MLP (flex, 2 cores, B = 128): 1.75 ms per step outside the pool, 1.18 ms
-    // inside it. Already on a pool's thread, `scope` runs in place. A GPU run waits on its
-    // device instead.
     match backend {
-        BackendChoice::Ndarray | BackendChoice::Flex => rayon::scope(|_| one()),
+        BackendChoice::Ndarray | BackendChoice::Flex => on_pool_thread(None, one),
+        // A GPU run waits on its device, not on CPU threads.
         BackendChoice::Wgpu => one(),
+    }
+}
+
+/// Runs `work` on a thread of a rayon pool: in place where this thread is one already (the
+/// run pool installs one per job), else on a pool of its own with `threads` threads (default:
+/// rayon's, one per core), or here where none can be started.
+///
+/// The CPU backends split their matrix products (flex) and optimizer steps over the rayon
+/// pool they are called from. From a thread outside it, each split is sent to the pool and
+/// waited for, and the pool's idle threads compete for the cores with this one; on one of
+/// its threads the split runs there and the others take halves. Measured on the
+/// Fashion-MNIST MLP (flex, 2 cores, B = 128): 1.75 ms per step outside the pool, 1.18 ms
+/// on it. The pool is not rayon's global one: a thread of a shared pool that waits for a
+/// stolen half takes whatever work is queued, another caller's whole run included (and a
+/// run's autodiff graph stays locked meanwhile).
+pub fn on_pool_thread<R: Send>(threads: Option<usize>, work: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return work();
+    }
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n.max(1));
+    }
+    match builder.build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
     }
 }
 

@@ -164,7 +164,9 @@ pub fn run(plan: &Plan, protocol: &Protocol, out: &Path, options: &RunOptions) -
         .iter()
         .map(|v| choose(&summary, &v.name, protocol))
         .collect();
-    for c in &choices {
+    // The same facts are in tune.md; silent callers read them there.
+    let warn = !options.silent;
+    for c in choices.iter().filter(|_| warn) {
         match c.best {
             None => eprintln!(
                 "warning: {}: every rate diverged or gave no {}; it is left out of the rerun",

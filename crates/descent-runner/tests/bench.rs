@@ -38,7 +38,7 @@ fn the_bench_reports_medians_and_ratios_to_its_references() {
     ok(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("# descent bench"), "{stdout}");
-    // The sweep's six runs and their summary stay in its files, off the bench's report.
+    // The sweep's 48 runs and their summary stay in its files, off the bench's report.
     let stderr = String::from_utf8_lossy(&output.stderr);
     for noise in ["# bench-sweep", "plots in plots/", "mean ± std over seeds"] {
         assert!(!stdout.contains(noise), "{noise} in stdout:\n{stdout}");

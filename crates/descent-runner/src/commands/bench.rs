@@ -701,7 +701,9 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
         for (i, &b) in context.backends.iter().enumerate() {
             for (j, &(fused, _)) in forms.iter().enumerate() {
                 let step = AdamStep { size, steps, fused };
-                let times = backend::dispatch(b, Precision::F32, step)?;
+                // On a pool thread, as the training loop's steps run.
+                let times =
+                    train::on_pool_thread(None, || backend::dispatch(b, Precision::F32, step))?;
                 let seconds = median(times).ok_or_else(|| anyhow!("no Adam step timed"))?;
                 subjects[i * forms.len() + j].1.push(gb(seconds));
             }
