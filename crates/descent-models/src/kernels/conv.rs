@@ -8,13 +8,15 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
-use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use super::{COLUMN_BYTES, Real, dispatch_cpu, float, read, retype, supported, tensor, upload};
+use super::{
+    COLUMN_BYTES, Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload,
+};
 use crate::ModelError;
 
 /// A 2-D convolution with stride 1, dilation 1, one group and `padding` zeros on every side,
@@ -152,10 +154,7 @@ fn forward<I: Backend>(
     padding: usize,
     column_bytes: usize,
 ) -> Result<Tensor<I, 4>, ModelError> {
-    match x.dtype() {
-        DType::F64 => forward_as::<I, f64>(x, weight, bias, padding, column_bytes),
-        _ => forward_as::<I, f32>(x, weight, bias, padding, column_bytes),
-    }
+    by_element!(x, forward_as::<I>(x, weight, bias, padding, column_bytes))
 }
 
 fn forward_as<I: Backend, T: Real>(
@@ -215,10 +214,10 @@ fn weight_gradient<I: Backend>(
     padding: usize,
     column_bytes: usize,
 ) -> Result<Tensor<I, 4>, ModelError> {
-    match x.dtype() {
-        DType::F64 => weight_gradient_as::<I, f64>(x, dy, weight_dims, padding, column_bytes),
-        _ => weight_gradient_as::<I, f32>(x, dy, weight_dims, padding, column_bytes),
-    }
+    by_element!(
+        x,
+        weight_gradient_as::<I>(x, dy, weight_dims, padding, column_bytes)
+    )
 }
 
 fn weight_gradient_as<I: Backend, T: Real>(

@@ -105,6 +105,18 @@ macro_rules! dispatch_cpu {
 }
 pub(crate) use dispatch_cpu;
 
+/// Calls `$f::<$b, T>(args)` with `T` the element type of `$tensor`: f64, else f32 (the
+/// kernels are reached only for the types [`supported`] accepts).
+macro_rules! by_element {
+    ($tensor:expr, $f:ident::<$b:ty>($($arg:expr),* $(,)?)) => {
+        match $tensor.dtype() {
+            burn::tensor::DType::F64 => $f::<$b, f64>($($arg),*),
+            _ => $f::<$b, f32>($($arg),*),
+        }
+    };
+}
+pub(crate) use by_element;
+
 /// The element types the kernels take: f32 and f64.
 trait Real:
     burn::tensor::Element + Copy + Default + PartialOrd + core::ops::Add<Output = Self> + Send + Sync

@@ -7,12 +7,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::max_pool2d;
-use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use super::{Real, dispatch_cpu, float, read, retype, supported, tensor, upload};
+use super::{Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload};
 use crate::ModelError;
 
 /// Max-pooling of `x` `(N, C, H, W)` over 2x2 windows with stride 2 and no padding, to
@@ -70,13 +70,10 @@ impl<I: Backend> Backward<I, 1> for PoolBackward {
         let (winners, dims) = ops.state;
         let dy = tensor::<I, 4>(dy);
         let device = dy.device();
-        let dx = match dy.dtype() {
-            DType::F64 => backward_as::<I, f64>(dy, &winners, dims),
-            _ => backward_as::<I, f32>(dy, &winners, dims),
-        }
-        // The forward pass read the input as f32 or f64, so its gradient is one too: a zero
-        // gradient is only a guard that cannot be reached.
-        .unwrap_or_else(|_| Tensor::<I, 4>::zeros(dims, &device));
+        let dx = by_element!(dy, backward_as::<I>(dy, &winners, dims))
+            // The forward pass read the input as f32 or f64, so its gradient is one too: a zero
+            // gradient is only a guard that cannot be reached.
+            .unwrap_or_else(|_| Tensor::<I, 4>::zeros(dims, &device));
         grads.register::<I>(node.id, float(dx));
     }
 }
@@ -97,10 +94,7 @@ fn backward_as<I: Backend, T: Real>(
 
 /// The pooled tensor and each output's winner.
 fn forward<I: Backend>(x: Tensor<I, 4>) -> Result<(Tensor<I, 4>, Vec<u8>), ModelError> {
-    match x.dtype() {
-        DType::F64 => forward_as::<I, f64>(x),
-        _ => forward_as::<I, f32>(x),
-    }
+    by_element!(x, forward_as::<I>(x))
 }
 
 fn forward_as<I: Backend, T: Real>(x: Tensor<I, 4>) -> Result<(Tensor<I, 4>, Vec<u8>), ModelError> {
