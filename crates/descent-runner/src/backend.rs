@@ -31,6 +31,14 @@ impl BackendChoice {
         }
     }
 
+    /// Whether the backend computes on the CPU, splitting its work over rayon's threads.
+    pub fn is_cpu(self) -> bool {
+        match self {
+            BackendChoice::Ndarray | BackendChoice::Flex => true,
+            BackendChoice::Wgpu => false,
+        }
+    }
+
     fn compiled(self) -> bool {
         match self {
             BackendChoice::Ndarray => cfg!(feature = "ndarray"),

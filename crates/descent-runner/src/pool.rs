@@ -70,9 +70,6 @@ pub fn run_pending(
         .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.unwrap_or(cores).clamp(1, pending.len().max(1));
-    // The CPU backends split their work over the rayon pool they are called from: each job
-    // has a pool of its own (see `train::on_pool_thread`), its share of the cores.
-    let cpu = matches!(backend, BackendChoice::Ndarray | BackendChoice::Flex);
     let bars = MultiProgress::with_draw_target(if quiet || silent {
         ProgressDrawTarget::hidden()
     } else {
@@ -103,6 +100,9 @@ pub fn run_pending(
     let failures: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for job in 0..jobs {
+            // The CPU backends split their work over the rayon pool they are called from:
+            // each job has a pool of its own (see `train::on_pool_thread`), its share of the
+            // cores.
             let share = cores / jobs + usize::from(job < cores % jobs);
             let (next, pending, failures, bars, overall) =
                 (&next, &pending, &failures, &bars, &overall);
@@ -133,11 +133,8 @@ pub fn run_pending(
                         .and_then(|()| {
                             let one =
                                 || train::run_one(backend, precision, task, run, &run_dir, &report);
-                            if cpu && threads.is_none() {
-                                threads = rayon::ThreadPoolBuilder::new()
-                                    .num_threads(share.max(1))
-                                    .build()
-                                    .ok();
+                            if backend.is_cpu() && threads.is_none() {
+                                threads = train::run_pool(Some(share));
                             }
                             match &threads {
                                 Some(pool) => pool.install(one),

@@ -88,16 +88,17 @@ pub fn run_one(
             },
         )
     };
-    match backend {
-        BackendChoice::Ndarray | BackendChoice::Flex => on_pool_thread(None, one),
+    if backend.is_cpu() {
+        on_pool_thread(one)
+    } else {
         // A GPU run waits on its device, not on CPU threads.
-        BackendChoice::Wgpu => one(),
+        one()
     }
 }
 
 /// Runs `work` on a thread of a rayon pool: in place where this thread is one already (the
-/// run pool installs one per job), else on a pool of its own with `threads` threads (default:
-/// rayon's, one per core), or here where none can be started.
+/// run pool installs one per job), else on a [`run_pool`] of its own, or here where none can
+/// be started.
 ///
 /// The CPU backends split their matrix products (flex) and optimizer steps over the rayon
 /// pool they are called from. From a thread outside it, each split is sent to the pool and
@@ -107,18 +108,24 @@ pub fn run_one(
 /// on it. The pool is not rayon's global one: a thread of a shared pool that waits for a
 /// stolen half takes whatever work is queued, another caller's whole run included (and a
 /// run's autodiff graph stays locked meanwhile).
-pub fn on_pool_thread<R: Send>(threads: Option<usize>, work: impl FnOnce() -> R + Send) -> R {
+pub fn on_pool_thread<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         return work();
     }
+    match run_pool(None) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// A rayon pool for runs on a CPU backend, of `threads` threads (at least one; default:
+/// rayon's, one per core); `None` where it cannot be started.
+pub fn run_pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         builder = builder.num_threads(n.max(1));
     }
-    match builder.build() {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
+    builder.build().ok()
 }
 
 struct OneRun<'a> {

@@ -702,8 +702,7 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
             for (j, &(fused, _)) in forms.iter().enumerate() {
                 let step = AdamStep { size, steps, fused };
                 // On a pool thread, as the training loop's steps run.
-                let times =
-                    train::on_pool_thread(None, || backend::dispatch(b, Precision::F32, step))?;
+                let times = train::on_pool_thread(|| backend::dispatch(b, Precision::F32, step))?;
                 let seconds = median(times).ok_or_else(|| anyhow!("no Adam step timed"))?;
                 subjects[i * forms.len() + j].1.push(gb(seconds));
             }
