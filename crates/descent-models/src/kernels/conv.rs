@@ -340,27 +340,48 @@ mod tests {
 
     #[test]
     fn im2col_places_every_pixel_and_zero() {
-        // One 2-channel 3x4 image, 3x3 kernel, padding 1: each entry by the definition.
-        let (c, h, w, k, pad) = (2, 3, 4, 3, 1);
-        let x: Vec<f64> = (0..c * h * w).map(|v| v as f64 + 1.0).collect();
-        let cols = im2col(&x, [1, c, h, w], k, pad, 0..1);
-        let (oh, ow) = (h, w);
-        for ch in 0..c {
-            for i in 0..k {
-                for j in 0..k {
-                    for r in 0..oh {
-                        for s in 0..ow {
-                            let (y, x_) =
-                                (r as isize + i as isize - 1, s as isize + j as isize - 1);
-                            let inside =
-                                (0..h as isize).contains(&y) && (0..w as isize).contains(&x_);
-                            let expected = if inside {
-                                x[(ch * h + y as usize) * w + x_ as usize]
-                            } else {
-                                0.0
-                            };
-                            let row = (ch * k + i) * k + j;
-                            assert_eq!(cols[row * oh * ow + r * ow + s], expected);
+        // Each entry by the definition: "same" padding (one shifted copy per plane) with odd
+        // and even kernels, "valid" and partial padding (line by line), several images.
+        for (n, c, h, w, k, pad, images) in [
+            (1, 2, 3, 4, 3, 1, 0..1),
+            (3, 2, 6, 5, 5, 2, 1..3),
+            (2, 1, 4, 4, 1, 0, 0..2),
+            (2, 2, 5, 4, 3, 0, 0..2),
+            (1, 3, 4, 6, 4, 1, 0..1),
+            (2, 1, 3, 3, 3, 2, 0..2),
+        ] {
+            let x: Vec<f64> = (0..n * c * h * w).map(|v| v as f64 + 1.0).collect();
+            let cols = im2col(&x, [n, c, h, w], k, pad, images.clone());
+            let (oh, ow) = (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
+            let row_len = images.len() * oh * ow;
+            assert_eq!(cols.len(), c * k * k * row_len);
+            for (slot, image) in images.clone().enumerate() {
+                for ch in 0..c {
+                    for i in 0..k {
+                        for j in 0..k {
+                            for r in 0..oh {
+                                for s in 0..ow {
+                                    let (y, x_) = (
+                                        (r + i) as isize - pad as isize,
+                                        (s + j) as isize - pad as isize,
+                                    );
+                                    let inside = (0..h as isize).contains(&y)
+                                        && (0..w as isize).contains(&x_);
+                                    let expected = if inside {
+                                        x[((image * c + ch) * h + y as usize) * w + x_ as usize]
+                                    } else {
+                                        0.0
+                                    };
+                                    let row = (ch * k + i) * k + j;
+                                    let column = slot * oh * ow + r * ow + s;
+                                    assert_eq!(
+                                        cols[row * row_len + column],
+                                        expected,
+                                        "n {n} c {c} h {h} w {w} k {k} pad {pad}: \
+                                         row {row} column {column}"
+                                    );
+                                }
+                            }
                         }
                     }
                 }
