@@ -147,7 +147,8 @@ pub fn dispatch<W: OnBackend>(
                 Err(anyhow::anyhow!(
                     "the wgpu backend failed: {message}. Is a GPU driver installed? Without a \
                      GPU, Mesa's lavapipe runs Vulkan on the CPU (apt-get install \
-                     mesa-vulkan-drivers); on headless NVIDIA machines see the README's GPU section"
+                     mesa-vulkan-drivers); on headless NVIDIA machines see the GPU section of \
+                     crates/descent-runner/README.md"
                 ))
             })
         }

@@ -606,7 +606,7 @@ pub struct Variant {
     /// unknown kind is refused with the list) and that optimizer's fields (defaults:
     /// PyTorch's).
     pub optimizer: Table,
-    /// A learning-rate schedule: `kind` and its fields (see the README).
+    /// A learning-rate schedule: `kind` and its fields (see the crate README, "Experiment files").
     #[serde(default)]
     pub schedule: Option<Table>,
     /// Linear warm-up over this many steps before the schedule.
