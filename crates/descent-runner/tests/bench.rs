@@ -1,7 +1,7 @@
 //! `descent bench` end to end on its quick sizes: every workload's numbers are medians of its
 //! repetitions, ratios are taken against the right reference in the right direction, and a
 //! missing PyTorch is skipped with the way to install it. (Speed itself is never asserted:
-//! these machines are noisy; the README quotes the numbers.)
+//! these machines are noisy; the top README's Performance section quotes the numbers.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
