@@ -165,18 +165,19 @@ pub fn run(plan: &Plan, protocol: &Protocol, out: &Path, options: &RunOptions) -
         .map(|v| choose(&summary, &v.name, protocol))
         .collect();
     // The same facts are in tune.md; silent callers read them there.
-    let warn = !options.silent;
-    for c in choices.iter().filter(|_| warn) {
-        match c.best {
-            None => eprintln!(
-                "warning: {}: every rate diverged or gave no {}; it is left out of the rerun",
-                c.variant, protocol.metric
-            ),
-            Some(lr) if c.at_edge => eprintln!(
-                "warning: {}: the best rate {lr} is at the edge of the grid; widen it",
-                c.variant
-            ),
-            Some(_) => {}
+    if !options.silent {
+        for c in &choices {
+            match c.best {
+                None => eprintln!(
+                    "warning: {}: every rate diverged or gave no {}; it is left out of the rerun",
+                    c.variant, protocol.metric
+                ),
+                Some(lr) if c.at_edge => eprintln!(
+                    "warning: {}: the best rate {lr} is at the edge of the grid; widen it",
+                    c.variant
+                ),
+                Some(_) => {}
+            }
         }
     }
     let best: BTreeMap<String, f64> = choices

@@ -340,8 +340,8 @@ mod tests {
 
     #[test]
     fn im2col_places_every_pixel_and_zero() {
-        // Each entry by the definition: "same" padding (one shifted copy per plane) with odd
-        // and even kernels, "valid" and partial padding (line by line), several images.
+        // Each entry by the definition: "same" padding, "valid" and partial padding, odd and
+        // even kernels, image ranges that do not start at 0.
         for (n, c, h, w, k, pad, images) in [
             (1, 2, 3, 4, 3, 1, 0..1),
             (3, 2, 6, 5, 5, 2, 1..3),
