@@ -498,6 +498,11 @@ impl LandscapeTask {
         })
     }
 
+    /// Whether [`gradient`](Self::gradient) gives the gradient (a landscape without noise).
+    pub fn has_closed_form_gradient(&self) -> bool {
+        self.stochastic.is_none()
+    }
+
     /// The gradient at `point` without building the autodiff graph, for a landscape without
     /// noise (`None` for a stochastic one), equal to the graph's
     /// ([`Landscape::gradient_and_loss`]); with `with_loss`, also the loss's value. A
@@ -508,7 +513,7 @@ impl LandscapeTask {
         point: &Point<B>,
         with_loss: bool,
     ) -> Result<Option<(GradientsParams, Option<f64>)>> {
-        if self.stochastic.is_some() {
+        if !self.has_closed_form_gradient() {
             return Ok(None);
         }
         let (gradient, loss) = self
