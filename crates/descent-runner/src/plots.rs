@@ -46,7 +46,7 @@ static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// A 2-D landscape to draw under the trajectories of a landscape experiment.
 pub struct Contour<'a> {
     /// The landscape's value at `(w₀, w₁)`.
-    pub value: &'a dyn Fn(f64, f64) -> f64,
+    pub value: &'a (dyn Fn(f64, f64) -> f64 + Sync),
     /// The window's `w₀` range.
     pub x: (f64, f64),
     /// The window's `w₁` range.
@@ -194,34 +194,33 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    let plot = Plot {
-        pending: RefCell::new(Vec::new()),
-        experiment: &experiment,
-        groups: &groups,
-        by_value: &by_value,
-        swept: swept.as_ref(),
-        smoothing: context.smoothing,
-        caption: context.caption.as_deref(),
-    };
-
+    let loss_title = format!("{} vs step", loss.what);
     let loss_metric = Metric {
         column: loss.column,
         file: "loss_vs_step",
-        title: &format!("{} vs step", loss.what),
+        title: &loss_title,
         y_label: loss.y_label,
         scale: Scale::Log,
         band: true,
         noisy: true,
     };
+    // Each picture is built (aggregates, contour grids) and then drawn on its own, so both
+    // are spread over `context.threads` threads: with the runs of a sweep done, they are
+    // all that is left of it.
+    let mut tasks: Vec<Task> = Vec::new();
     for m in std::iter::once(&loss_metric).chain(&METRICS[1..]) {
         if loss.column == GAP && m.column == "test_loss" {
             continue;
         }
-        plot.step(m, &[]);
+        tasks.push(Box::new(move |plot| plot.step(m, &[])));
     }
-    if let Some(fig) = time_figure(&experiment, &groups, &loss_metric, context.smoothing) {
-        plot.save("loss_vs_time", fig);
-    }
+    let smoothing = context.smoothing;
+    let (experiment, groups, loss_metric) = (&experiment, &groups, &loss_metric);
+    tasks.push(Box::new(move |plot| {
+        if let Some(fig) = time_figure(experiment, groups, loss_metric, smoothing) {
+            plot.save("loss_vs_time", fig);
+        }
+    }));
     // Variants with different batch sizes compare fairly per item seen or per epoch.
     let several_batches_per_epoch = runs
         .iter()
@@ -231,16 +230,13 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             ("loss_vs_samples", "training items seen", X::Samples),
             ("loss_vs_epoch", "epoch", X::Epochs),
         ] {
-            if let Some(fig) = against_figure(
-                &experiment,
-                &groups,
-                &loss_metric,
-                label,
-                x,
-                context.smoothing,
-            ) {
-                plot.save(file, fig);
-            }
+            tasks.push(Box::new(move |plot| {
+                if let Some(fig) =
+                    against_figure(experiment, groups, loss_metric, label, x, smoothing)
+                {
+                    plot.save(file, fig);
+                }
+            }));
         }
     }
     let measured: BTreeSet<&String> = runs.iter().flat_map(|r| r.measurements.keys()).collect();
@@ -248,48 +244,68 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         if crate::probe::is_categorical(name) {
             continue;
         }
-        let file = format!("measure_{name}");
-        let title = format!("{name} vs step");
-        let m = Metric {
-            column: name,
-            file: &file,
-            title: &title,
-            y_label: name,
-            scale: Scale::Log,
-            band: true,
-            noisy: false,
-        };
         let lines: Vec<&Reference> = context
             .references
             .iter()
             .filter(|r| r.measurement == *name)
             .collect();
-        plot.step(&m, &lines);
-        // Batch sizes that differ compare per epoch and per second, not per step.
-        if several_batches_per_epoch {
-            if let Some(fig) = against_figure(
-                &experiment,
-                &groups,
-                &m,
-                "epoch",
-                X::Epochs,
-                context.smoothing,
-            ) {
-                plot.save(&format!("{file}_vs_epoch"), fig);
+        tasks.push(Box::new(move |plot| {
+            let file = format!("measure_{name}");
+            let title = format!("{name} vs step");
+            let m = Metric {
+                column: name,
+                file: &file,
+                title: &title,
+                y_label: name,
+                scale: Scale::Log,
+                band: true,
+                noisy: false,
+            };
+            plot.step(&m, &lines);
+            // Batch sizes that differ compare per epoch and per second, not per step.
+            if several_batches_per_epoch {
+                if let Some(fig) =
+                    against_figure(experiment, groups, &m, "epoch", X::Epochs, smoothing)
+                {
+                    plot.save(&format!("{file}_vs_epoch"), fig);
+                }
+                if let Some(fig) = time_figure(experiment, groups, &m, smoothing) {
+                    plot.save(&format!("{file}_vs_time"), fig);
+                }
             }
-            if let Some(fig) = time_figure(&experiment, &groups, &m, context.smoothing) {
-                plot.save(&format!("{file}_vs_time"), fig);
-            }
-        }
+        }));
     }
     if let Some(c) = &context.contour {
-        plot.contours(c);
+        tasks.push(Box::new(move |plot| plot.contours(c)));
     }
-    for (name, fig) in sweep::figures(&experiment, &runs, &loss, &context.sweep_lines) {
-        plot.save(&name, fig);
-    }
-    figure::save_all(&out, &plot.pending.into_inner(), context.threads)
+    let (runs, sweep_lines) = (&runs, &context.sweep_lines);
+    tasks.push(Box::new(move |plot| {
+        for (name, fig) in sweep::figures(experiment, runs, &loss, sweep_lines) {
+            plot.save(&name, fig);
+        }
+    }));
+    let (by_value, swept, caption) = (&by_value, swept.as_ref(), context.caption.as_deref());
+    let pending: Vec<(String, Drawn)> = map_ordered(&tasks, context.threads, |task| {
+        let plot = Plot {
+            pending: RefCell::new(Vec::new()),
+            experiment,
+            groups,
+            by_value,
+            swept,
+            smoothing,
+            caption,
+        };
+        task(&plot);
+        plot.pending.into_inner()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    figure::save_all(&out, &pending, context.threads)
 }
+
+/// One picture's (or a few pictures') making: what `render` spreads over threads.
+type Task<'a> = Box<dyn Fn(&Plot) + Send + Sync + 'a>;
 
 /// The variants of `groups`, in order of first appearance.
 fn variants_of<'g>(groups: &'g [Group]) -> Vec<&'g str> {

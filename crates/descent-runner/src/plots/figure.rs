@@ -297,11 +297,6 @@ impl Figure {
             legend: Vec::new(),
         }
     }
-
-    /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`.
-    pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
-        save_both(dir, name, SIZE, self)
-    }
 }
 
 /// Small multiples: one chart per panel in a grid, under one title, caption, colour bar
@@ -333,12 +328,6 @@ impl Panels {
             (columns as u32 * panel_w + side, rows as u32 * panel_h + 110),
         )
     }
-
-    /// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`.
-    pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
-        let (_, _, size) = self.layout();
-        save_both(dir, name, size, self)
-    }
 }
 
 /// A picture waiting to be written: one chart, or small multiples.
@@ -348,30 +337,42 @@ pub(crate) enum Drawn {
     Grid(Box<Panels>),
 }
 
+/// The two files every picture is written as.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Svg,
+    Png,
+}
+
 impl Drawn {
-    /// Writes `<name>.svg` and `<name>.png` into `dir`.
-    pub fn save(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    /// Writes `<dir>/<name>.svg` or `<dir>/<name>.png`.
+    fn save(&self, dir: &Path, name: &str, format: Format) -> Result<PathBuf> {
         match self {
-            Drawn::Chart(figure) => figure.save(dir, name),
-            Drawn::Grid(panels) => panels.save(dir, name),
+            Drawn::Chart(figure) => save_as(dir, name, format, SIZE, &**figure),
+            Drawn::Grid(panels) => save_as(dir, name, format, panels.layout().2, &**panels),
         }
     }
 }
 
-/// Writes every picture of `pending` into `dir`, on up to `threads` threads (each picture
-/// is drawn twice, as SVG and PNG, and drawing is most of an experiment's closing work);
-/// returns the files in `pending`'s order, or the first error in that order.
+/// Writes every picture of `pending` into `dir` as SVG and PNG, each file on its own on up
+/// to `threads` threads (drawing is most of an experiment's closing work); returns the files
+/// in `pending`'s order, or the first error in that order.
 pub(crate) fn save_all(
     dir: &Path,
     pending: &[(String, Drawn)],
     threads: usize,
 ) -> Result<Vec<PathBuf>> {
-    let written = super::map_ordered(pending, threads, |(name, drawn)| drawn.save(dir, name));
-    let mut files = Vec::new();
-    for w in written {
-        files.extend(w?);
-    }
-    Ok(files)
+    let files: Vec<(&str, &Drawn, Format)> = pending
+        .iter()
+        .flat_map(|(name, drawn)| {
+            [Format::Svg, Format::Png].map(|format| (name.as_str(), drawn, format))
+        })
+        .collect();
+    super::map_ordered(&files, threads, |&(name, drawn, format)| {
+        drawn.save(dir, name, format)
+    })
+    .into_iter()
+    .collect()
 }
 
 /// What can be drawn on any backend.
@@ -391,27 +392,35 @@ impl Drawing for Panels {
     }
 }
 
-fn save_both(
+fn save_as(
     dir: &Path,
     name: &str,
+    format: Format,
     size: (u32, u32),
     item: &impl Drawing,
-) -> Result<Vec<PathBuf>> {
-    let svg = dir.join(format!("{name}.svg"));
-    {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
-        item.draw_on(&root)
-            .and_then(|()| root.present())
-            .with_context(|| format!("drawing {}", svg.display()))?;
+) -> Result<PathBuf> {
+    match format {
+        Format::Svg => {
+            let file = dir.join(format!("{name}.svg"));
+            {
+                let root = SVGBackend::new(&file, size).into_drawing_area();
+                item.draw_on(&root)
+                    .and_then(|()| root.present())
+                    .with_context(|| format!("drawing {}", file.display()))?;
+            }
+            Ok(file)
+        }
+        Format::Png => {
+            let file = dir.join(format!("{name}.png"));
+            {
+                let root = Crisp(BitMapBackend::new(&file, size)).into_drawing_area();
+                item.draw_on(&root)
+                    .and_then(|()| root.present())
+                    .with_context(|| format!("drawing {}", file.display()))?;
+            }
+            Ok(file)
+        }
     }
-    let png = dir.join(format!("{name}.png"));
-    {
-        let root = Crisp(BitMapBackend::new(&png, size)).into_drawing_area();
-        item.draw_on(&root)
-            .and_then(|()| root.present())
-            .with_context(|| format!("drawing {}", png.display()))?;
-    }
-    Ok(vec![svg, png])
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
