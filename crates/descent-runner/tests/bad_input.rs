@@ -907,6 +907,11 @@ fn cases() -> Vec<Case> {
             &["--repeats", "at least 1"],
         ),
         Case::cli(
+            "bench-unknown-torch-device",
+            &["bench", "--torch-device", "tpu", "--out", "{out}"],
+            &["--torch-device tpu", "cpu, cuda or cuda:N"],
+        ),
+        Case::cli(
             "set-without-equals",
             &["run", "{file}", "--out", "{out}", "--set", "budget.steps"],
             &["--set budget.steps", "key.path=value"],

@@ -40,7 +40,9 @@ pub struct BenchArgs {
     /// Repetitions of each measurement, alternating descent and its reference.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
-    /// The CPU backends to time (each must be compiled in).
+    /// The backends to time (each must be compiled in; default: the CPU backends). wgpu
+    /// takes part in the training workloads only (the Adam step, landscape and sweep are
+    /// measured on the CPU backends).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub backends: Vec<BackendChoice>,
     /// The Python that has torch, for the PyTorch peers (default: $DESCENT_TORCH_PYTHON,
@@ -50,6 +52,10 @@ pub struct BenchArgs {
     /// Threads PyTorch may use (descent's backends use every core).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// The device PyTorch trains on in the training workloads: `cpu`, or `cuda` on a GPU
+    /// machine (beside `--backends wgpu`).
+    #[arg(long, default_value = "cpu")]
+    pub torch_device: String,
     /// Smaller sizes and fewer steps: a check that every workload runs, not a measurement.
     #[arg(long)]
     pub quick: bool,
@@ -110,9 +116,22 @@ pub struct BenchReport {
 struct Bench<'a> {
     args: &'a BenchArgs,
     backends: Vec<BackendChoice>,
+    /// The CPU ones among `backends`, for the workloads that measure the CPU.
+    cpu_backends: Vec<BackendChoice>,
     python: Option<PathBuf>,
     python_problem: String,
     scratch: PathBuf,
+}
+
+impl Bench<'_> {
+    /// The note of a CPU workload when `--backends` names no CPU backend.
+    fn without_cpu(&self) -> Vec<String> {
+        if self.cpu_backends.is_empty() {
+            vec!["descent: measured on the CPU backends, and --backends names none".into()]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// One workload: a name, what it shows, and how to measure it.
@@ -181,13 +200,15 @@ pub fn execute(args: &BenchArgs) -> Result<()> {
         args.backends.clone()
     };
     for &b in &backends {
-        if b == BackendChoice::Wgpu {
-            return Err(usage(
-                "--backends wgpu: the bench times CPU backends (ndarray, flex); compare a GPU \
-                 with `descent compare`",
-            ));
-        }
         backend::check(b, Precision::F32)?;
+    }
+    if !["cpu", "cuda"].contains(&args.torch_device.as_str())
+        && !args.torch_device.starts_with("cuda:")
+    {
+        return Err(usage(format!(
+            "--torch-device {}: expected cpu, cuda or cuda:N",
+            args.torch_device
+        )));
     }
     let python = args
         .python
@@ -213,6 +234,7 @@ pub fn execute(args: &BenchArgs) -> Result<()> {
     write_peers(&scratch)?;
     let context = Bench {
         args,
+        cpu_backends: backends.iter().copied().filter(|b| b.is_cpu()).collect(),
         backends,
         python,
         python_problem,
@@ -416,7 +438,10 @@ fn training(
         .iter()
         .map(|b| (format!("descent {}", b.name()), Vec::new()))
         .collect();
-    let torch = format!("torch ({} threads)", context.args.threads);
+    let torch = match context.args.torch_device.as_str() {
+        "cpu" => format!("torch ({} threads)", context.args.threads),
+        device => format!("torch ({device})"),
+    };
     let mut torch_values = Vec::new();
     let mut torch_ok = context.python.is_some();
     if !torch_ok {
@@ -554,6 +579,8 @@ fn mlp(context: &Bench, optimizer: &str) -> Result<WorkloadResult> {
         steps.to_string(),
         "--threads".into(),
         context.args.threads.to_string(),
+        "--device".into(),
+        context.args.torch_device.clone(),
     ];
     training(
         context,
@@ -583,6 +610,8 @@ fn cnn(context: &Bench) -> Result<WorkloadResult> {
         steps.to_string(),
         "--threads".into(),
         context.args.threads.to_string(),
+        "--device".into(),
+        context.args.torch_device.clone(),
     ];
     training(
         context,
@@ -678,7 +707,7 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
     // Each backend's fused step beside its tensor-op step, the code it replaces.
     let forms = [(true, "fused"), (false, "tensor ops")];
     let mut subjects: Vec<(String, Vec<f64>)> = context
-        .backends
+        .cpu_backends
         .iter()
         .flat_map(|b| {
             forms
@@ -688,7 +717,7 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
         .collect();
     let mut triad = Vec::new();
     let mut torch: Vec<(String, Vec<f64>)> = Vec::new();
-    let mut skipped = Vec::new();
+    let mut skipped = context.without_cpu();
     if context.python.is_none() {
         skipped.push(format!("torch: {}", context.python_problem));
     }
@@ -698,7 +727,7 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
             if context.args.quick { 1 << 20 } else { 1 << 25 },
             5,
         ));
-        for (i, &b) in context.backends.iter().enumerate() {
+        for (i, &b) in context.cpu_backends.iter().enumerate() {
             for (j, &(fused, _)) in forms.iter().enumerate() {
                 let step = AdamStep { size, steps, fused };
                 // On a pool thread, as the training loop's steps run.
@@ -762,12 +791,12 @@ optimizer = {{ kind = "sgd" }}
     );
     let prepared = prepare_text(&text)?;
     let mut subjects: Vec<(String, Vec<f64>)> = context
-        .backends
+        .cpu_backends
         .iter()
         .map(|b| (format!("descent {}", b.name()), Vec::new()))
         .collect();
     for _ in 0..context.args.repeats {
-        for (i, &b) in context.backends.iter().enumerate() {
+        for (i, &b) in context.cpu_backends.iter().enumerate() {
             let done = run_first(context, "landscape", &prepared, b)?;
             let seconds = done
                 .timing
@@ -783,7 +812,7 @@ optimizer = {{ kind = "sgd" }}
         "steps/s",
         true,
         subjects,
-        Vec::new(),
+        context.without_cpu(),
         ">= 100k steps/s per core",
     ))
 }
@@ -814,11 +843,16 @@ optimizer = {{ kind = "sgd", momentum = 0.5 }}
 "#
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let backend = context
-        .backends
-        .first()
-        .copied()
-        .unwrap_or(BackendChoice::Ndarray);
+    let Some(&backend) = context.cpu_backends.first() else {
+        return Ok(result(
+            "sweep",
+            "seconds",
+            false,
+            Vec::new(),
+            context.without_cpu(),
+            "",
+        ));
+    };
     // Checked here, so that a mistake in it is reported as such, not as a failed command.
     config::parse(&text, Path::new("bench.toml"), &[], None)?;
     let file = context.scratch.join("sweep.toml");
