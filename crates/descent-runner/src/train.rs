@@ -628,3 +628,44 @@ fn note_measured_target(
         *reached_at = Some((step, seconds));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use burn::backend::{Autodiff, NdArray};
+    use descent_models::{Landscape, Stochastic};
+
+    use super::*;
+
+    #[test]
+    fn a_landscape_point_is_tracked_only_where_the_loop_takes_a_backward_pass() {
+        type B = Autodiff<NdArray<f64>>;
+        let landscape = Landscape::rosenbrock();
+        let exact = LandscapeTask {
+            landscape: landscape.clone(),
+            stochastic: None,
+            start: vec![0.5, 0.5],
+        };
+        let noisy = LandscapeTask {
+            stochastic: Some(Stochastic::new(landscape.clone(), 8, 0.1, 0).unwrap()),
+            landscape,
+            start: vec![0.5, 0.5],
+        };
+        let tracked = |task: &LandscapeTask, sam: bool| {
+            landscape_point::<B>(task, sam, &Default::default())
+                .unwrap()
+                .w
+                .val()
+                .is_require_grad()
+        };
+        assert!(!tracked(&exact, false), "closed-form gradient: untracked");
+        assert!(
+            tracked(&exact, true),
+            "SAM takes its ascent step through the graph"
+        );
+        assert!(
+            tracked(&noisy, false),
+            "a stochastic landscape's loss is differentiated"
+        );
+    }
+}
