@@ -344,6 +344,15 @@ enum Format {
     Png,
 }
 
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Svg => "svg",
+            Format::Png => "png",
+        }
+    }
+}
+
 impl Drawn {
     /// Writes `<dir>/<name>.svg` or `<dir>/<name>.png`.
     fn save(&self, dir: &Path, name: &str, format: Format) -> Result<PathBuf> {
@@ -399,28 +408,24 @@ fn save_as(
     size: (u32, u32),
     item: &impl Drawing,
 ) -> Result<PathBuf> {
-    match format {
-        Format::Svg => {
-            let file = dir.join(format!("{name}.svg"));
-            {
-                let root = SVGBackend::new(&file, size).into_drawing_area();
-                item.draw_on(&root)
-                    .and_then(|()| root.present())
-                    .with_context(|| format!("drawing {}", file.display()))?;
-            }
-            Ok(file)
-        }
-        Format::Png => {
-            let file = dir.join(format!("{name}.png"));
-            {
-                let root = Crisp(BitMapBackend::new(&file, size)).into_drawing_area();
-                item.draw_on(&root)
-                    .and_then(|()| root.present())
-                    .with_context(|| format!("drawing {}", file.display()))?;
-            }
-            Ok(file)
-        }
-    }
+    let file = dir.join(format!("{name}.{}", format.extension()));
+    let drawn = match format {
+        Format::Svg => render(SVGBackend::new(&file, size), item),
+        Format::Png => render(Crisp(BitMapBackend::new(&file, size)), item),
+    };
+    drawn.with_context(|| format!("drawing {}", file.display()))?;
+    Ok(file)
+}
+
+/// Draws `item` on `backend` and writes it out (the backend is dropped, so its file closed).
+fn render<DB: DrawingBackend>(backend: DB, item: &impl Drawing) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let root = backend.into_drawing_area();
+    item.draw_on(&root)?;
+    root.present()?;
+    Ok(())
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
