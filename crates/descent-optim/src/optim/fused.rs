@@ -1,5 +1,5 @@
-//! Fused, in-place steps for [`Adam`](super::Adam), [`AdamW`](super::AdamW) and
-//! [`Sgd`](super::Sgd) on the CPU backends.
+//! Fused, in-place steps for [`Adam`](super::Adam), [`AdamW`](super::AdamW),
+//! [`Sgd`](super::Sgd) and [`RmsProp`](super::RmsProp) on the CPU backends.
 //!
 //! Written with burn's tensor ops, an Adam step makes about eleven passes over memory and
 //! allocates a buffer for every intermediate result. On the backends whose buffers this
@@ -530,11 +530,207 @@ pub(crate) fn sgd<B: Backend, const D: usize>(
     }
 }
 
+/// The scalars of one RMSProp step, in the parameters' precision.
+struct RmsPropScalars<T> {
+    /// `lambda` of the L2 term, when it is not zero.
+    weight_decay: Option<T>,
+    alpha: T,
+    one_minus_alpha: T,
+    epsilon: T,
+    momentum: T,
+    lr: T,
+}
+
+impl<T: Real> RmsPropScalars<T> {
+    /// The gradient after the L2 term (computed always and selected: no branch in the
+    /// loop, the tensor-op code's values).
+    #[inline(always)]
+    fn decayed(&self, param: T, grad: T) -> T {
+        let (lambda, decays) = match self.weight_decay {
+            Some(lambda) => (lambda, true),
+            None => (param, false),
+        };
+        let penalised = grad + param * lambda;
+        if decays { penalised } else { grad }
+    }
+
+    /// A running average updated with `value`.
+    #[inline(always)]
+    fn average(&self, previous: T, value: T) -> T {
+        previous * self.alpha + value * self.one_minus_alpha
+    }
+}
+
+/// One RMSProp step (not centered) on `p`, `g`, the squared-gradient average and, with
+/// momentum, its buffer, in `RmsProp::step`'s order.
+fn rmsprop_kernel<T: Real>(
+    s: &RmsPropScalars<T>,
+    p: &mut [T],
+    g: &[T],
+    square_avg: &mut [T],
+    buffer: Option<&mut [T]>,
+) {
+    match buffer {
+        Some(buffer) => {
+            let state = square_avg.iter_mut().zip(buffer.iter_mut());
+            for ((p, &g), (v, b)) in p.iter_mut().zip(g).zip(state) {
+                let grad = s.decayed(*p, g);
+                *v = s.average(*v, grad * grad);
+                *b = *b * s.momentum + grad / (v.sqrt() + s.epsilon);
+                *p = *p - *b * s.lr;
+            }
+        }
+        None => {
+            for ((p, &g), v) in p.iter_mut().zip(g).zip(square_avg.iter_mut()) {
+                let grad = s.decayed(*p, g);
+                *v = s.average(*v, grad * grad);
+                *p = *p - grad / (v.sqrt() + s.epsilon) * s.lr;
+            }
+        }
+    }
+}
+
+/// [`rmsprop_kernel`] centered: normalised by the square root of the variance estimate.
+fn centered_rmsprop_kernel<T: Real>(
+    s: &RmsPropScalars<T>,
+    p: &mut [T],
+    g: &[T],
+    square_avg: &mut [T],
+    grad_avg: &mut [T],
+    buffer: Option<&mut [T]>,
+) {
+    let averages = square_avg.iter_mut().zip(grad_avg.iter_mut());
+    match buffer {
+        Some(buffer) => {
+            let state = averages.zip(buffer.iter_mut());
+            for ((p, &g), ((v, mean), b)) in p.iter_mut().zip(g).zip(state) {
+                let grad = s.decayed(*p, g);
+                *v = s.average(*v, grad * grad);
+                *mean = s.average(*mean, grad);
+                let denom = (*v - *mean * *mean).sqrt() + s.epsilon;
+                *b = *b * s.momentum + grad / denom;
+                *p = *p - *b * s.lr;
+            }
+        }
+        None => {
+            for ((p, &g), (v, mean)) in p.iter_mut().zip(g).zip(averages) {
+                let grad = s.decayed(*p, g);
+                *v = s.average(*v, grad * grad);
+                *mean = s.average(*mean, grad);
+                let denom = (*v - *mean * *mean).sqrt() + s.epsilon;
+                *p = *p - grad / denom * s.lr;
+            }
+        }
+    }
+}
+
+/// The RMSProp step in place, if every buffer is reachable and the state has the buffers the
+/// configuration asks for; `false` leaves everything as it was.
+fn rmsprop_in<T: Real, P: 'static>(
+    rmsprop: &super::RmsProp,
+    lr: f64,
+    param: &mut P,
+    grad: &P,
+    square_avg: &mut P,
+    grad_avg: Option<&mut P>,
+    buffer: Option<&mut P>,
+) -> bool {
+    if grad_avg.is_some() != rmsprop.centered || buffer.is_some() != (rmsprop.momentum > 0.0) {
+        return false;
+    }
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let (Some(p), Some(v)) = (writable::<T, P>(param), writable::<T, P>(square_avg)) else {
+        return false;
+    };
+    let (Some(mean), Some(b)) = (
+        writable_if_any::<T, P>(grad_avg),
+        writable_if_any::<T, P>(buffer),
+    ) else {
+        return false;
+    };
+    let n = p.len();
+    let wrong_length = |x: &Option<&mut [T]>| x.as_ref().is_some_and(|x| x.len() != n);
+    if g.len() != n || v.len() != n || wrong_length(&mean) || wrong_length(&b) {
+        return false;
+    }
+    let scalars = RmsPropScalars {
+        weight_decay: (rmsprop.weight_decay != 0.0).then(|| T::of(rmsprop.weight_decay)),
+        alpha: T::of(rmsprop.alpha),
+        one_minus_alpha: T::of(1.0 - rmsprop.alpha),
+        epsilon: T::of(rmsprop.epsilon),
+        momentum: T::of(rmsprop.momentum),
+        lr: T::of(lr),
+    };
+    match (mean, b) {
+        (None, b) => for_chunks(p, g, v, b, |p, g, v, b| {
+            rmsprop_kernel(&scalars, p, g, v, b);
+        }),
+        (Some(mean), None) => for_chunks(p, g, v, Some(mean), |p, g, v, mean| {
+            if let Some(mean) = mean {
+                centered_rmsprop_kernel(&scalars, p, g, v, mean, None);
+            }
+        }),
+        // Three state buffers stay on one thread: a rare variant, not worth a wider zip.
+        (Some(mean), Some(b)) => centered_rmsprop_kernel(&scalars, p, g, v, mean, Some(b)),
+    }
+    true
+}
+
+/// [`RmsProp`](super::RmsProp)'s step fused, or its inputs back: every step after the first
+/// (which creates the state).
+pub(crate) fn rmsprop<B: Backend, const D: usize>(
+    rmsprop: &super::RmsProp,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::RmsPropState<B, D>>,
+) -> Outcome<B, D, super::RmsPropState<B, D>> {
+    let state = match state {
+        Some(state) if rmsprop.fused => state,
+        state => return Err((tensor, grad, state)),
+    };
+    let mut param = primitive(tensor);
+    let gradient = primitive(grad);
+    let mut square_avg = primitive(state.square_avg);
+    let mut grad_avg = state.grad_avg.map(primitive);
+    let mut buffer = state.momentum_buffer.map(primitive);
+    let done = rmsprop_in::<f32, _>(
+        rmsprop,
+        lr,
+        &mut param,
+        &gradient,
+        &mut square_avg,
+        grad_avg.as_mut(),
+        buffer.as_mut(),
+    ) || rmsprop_in::<f64, _>(
+        rmsprop,
+        lr,
+        &mut param,
+        &gradient,
+        &mut square_avg,
+        grad_avg.as_mut(),
+        buffer.as_mut(),
+    );
+    let state = super::RmsPropState {
+        step: if done { state.step + 1 } else { state.step },
+        square_avg: from_primitive(square_avg),
+        grad_avg: grad_avg.map(from_primitive),
+        momentum_buffer: buffer.map(from_primitive),
+    };
+    if done {
+        Ok((from_primitive(param), Some(state)))
+    } else {
+        Err((from_primitive(param), from_primitive(gradient), Some(state)))
+    }
+}
+
 #[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 mod tests {
     //! The fused steps give the tensor-op code's bits, step by step, for every form of the
-    //! three optimizers, in `f32` and `f64`, on a tensor long enough to be split across
+    //! four optimizers, in `f32` and `f64`, on a tensor long enough to be split across
     //! threads (with a ragged last chunk) and on a tiny one; and they are taken: the fused
     //! function itself reports whether it ran.
 
@@ -545,7 +741,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use crate::OptimConfig;
-    use crate::optim::{AdamConfig, AdamState, AdamWConfig, SgdConfig, SgdState};
+    use crate::optim::{
+        AdamConfig, AdamState, AdamWConfig, RmsPropConfig, RmsPropState, SgdConfig, SgdState,
+    };
 
     /// Over `PARALLEL_FROM` elements and not a multiple of `CHUNK`.
     const LONG: usize = 100_003;
@@ -640,6 +838,13 @@ mod tests {
         vec![bits(&s.momentum_buffer)]
     }
 
+    fn rmsprop_state<B: Backend>(s: &RmsPropState<B, 1>) -> Vec<Vec<u64>> {
+        let mut all = vec![vec![s.step as u64], bits(&s.square_avg)];
+        all.extend(s.grad_avg.as_ref().map(bits));
+        all.extend(s.momentum_buffer.as_ref().map(bits));
+        all
+    }
+
     fn every_form<B: Backend>() {
         let adams = [
             ("Adam", AdamConfig::new()),
@@ -684,7 +889,45 @@ mod tests {
                     .with_weight_decay(0.01),
             ),
         ];
+        let rmsprops = [
+            ("RMSProp", RmsPropConfig::new()),
+            (
+                "RMSProp, alpha 0.9, eps 1e-3, decay 0.1",
+                RmsPropConfig::new()
+                    .with_alpha(0.9)
+                    .with_epsilon(1e-3)
+                    .with_weight_decay(0.1),
+            ),
+            (
+                "RMSProp, momentum 0.9",
+                RmsPropConfig::new().with_momentum(0.9),
+            ),
+            (
+                "RMSProp, centered",
+                RmsPropConfig::new().with_centered(true),
+            ),
+            (
+                "RMSProp, centered, momentum 0.5, decay 0.01",
+                RmsPropConfig::new()
+                    .with_centered(true)
+                    .with_momentum(0.5)
+                    .with_weight_decay(0.01),
+            ),
+        ];
         for n in [LONG, SHORT] {
+            for (name, config) in &rmsprops {
+                let on = config.clone().with_fused(true).build().unwrap();
+                let off = config.clone().with_fused(false).build().unwrap();
+                let fused = |lr, t, g, s| super::rmsprop(&on, lr, t, g, s);
+                let taken = same_bits::<B, _>(name, n, fused, &on, &off, rmsprop_state);
+                // The first step creates the state with tensor ops; every later one is fused.
+                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
+                let declined = |lr, t, g, s| super::rmsprop(&off, lr, t, g, s);
+                assert_eq!(
+                    same_bits::<B, _>(name, n, declined, &off, &off, rmsprop_state),
+                    0
+                );
+            }
             let mut adam_forms: Vec<(&str, crate::optim::Adam, crate::optim::Adam)> = adams
                 .iter()
                 .map(|(name, c)| {

@@ -31,6 +31,11 @@ pub struct RmsPropConfig {
     /// Normalise by an estimate of the variance (subtract the squared mean gradient).
     #[config(default = false)]
     pub centered: bool,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed.
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// RMSProp, exactly as `torch.optim.RMSprop`.
@@ -45,14 +50,17 @@ pub struct RmsPropConfig {
 ///
 /// Source: Hinton, *Neural Networks for Machine Learning*, lecture 6e (2012); the centered
 /// form from Graves, *Generating Sequences With Recurrent Neural Networks* (2013).
-/// Identical to PyTorch.
+/// Identical to PyTorch. On burn's `NdArray` and `Flex` backends (this crate's features
+/// `ndarray`, `flex`) every step after the first is one fused, in-place pass (`fused`), with
+/// the same bits.
 #[derive(Clone, Debug)]
 pub struct RmsProp {
-    alpha: f64,
-    epsilon: f64,
-    weight_decay: f64,
-    momentum: f64,
-    centered: bool,
+    pub(crate) alpha: f64,
+    pub(crate) epsilon: f64,
+    pub(crate) weight_decay: f64,
+    pub(crate) momentum: f64,
+    pub(crate) centered: bool,
+    pub(crate) fused: bool,
 }
 
 /// State of [`RmsProp`] for one parameter tensor.
@@ -85,6 +93,7 @@ impl OptimConfig for RmsPropConfig {
             weight_decay: self.weight_decay,
             momentum: self.momentum,
             centered: self.centered,
+            fused: self.fused,
         })
     }
 }
@@ -99,6 +108,10 @@ impl<B: Backend> SimpleOptimizer<B> for RmsProp {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad, state) = match super::fused::rmsprop(self, lr, tensor, grad, state) {
+            Ok(done) => return done,
+            Err(declined) => declined,
+        };
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, square_avg, grad_avg, momentum_buffer) = match state {
             Some(s) => (s.step, Some(s.square_avg), s.grad_avg, s.momentum_buffer),
