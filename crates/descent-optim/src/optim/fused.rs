@@ -1,5 +1,6 @@
 //! Fused, in-place steps for [`Adam`](super::Adam), [`AdamW`](super::AdamW),
-//! [`Sgd`](super::Sgd) and [`RmsProp`](super::RmsProp) on the CPU backends.
+//! [`Sgd`](super::Sgd), [`RmsProp`](super::RmsProp) and [`Lion`](super::Lion) on the CPU
+//! backends.
 //!
 //! Written with burn's tensor ops, an Adam step makes about eleven passes over memory and
 //! allocates a buffer for every intermediate result. On the backends whose buffers this
@@ -9,9 +10,9 @@
 //! copied first, never changed under it), split across threads with the feature `rayon`.
 //!
 //! Each kernel performs the tensor-op code's IEEE operations in the same order, on the same
-//! element type, with the same scalars rounded the same way, so both give the same bits
-//! (`tests/optim/fused.rs` compares them step by step in `f32` and `f64`). The tensor-op
-//! code still runs where no kernel applies: on any other backend (burn's wgpu backend fuses
+//! element type, with the same scalars rounded the same way, so both give the same bits (the
+//! tests at the bottom of this file compare them step by step in `f32` and `f64`). The
+//! tensor-op code still runs where no kernel applies: on any other backend (burn's wgpu backend fuses
 //! element-wise chains by itself), with the config's `fused = false`, on the first step
 //! (which creates the state), and for tensors that are quantized, strided, of different
 //! precisions or of different lengths.
@@ -48,6 +49,8 @@ pub(crate) trait Real:
     fn of(value: f64) -> Self;
     /// The correctly rounded square root.
     fn sqrt(self) -> Self;
+    /// Whether the sign bit is clear (also for zeros and NaNs).
+    fn is_sign_positive(self) -> bool;
     #[cfg(feature = "ndarray")]
     fn ndarray_mut(tensor: &mut burn::backend::ndarray::NdArrayTensor) -> Option<&mut [Self]>;
     #[cfg(feature = "ndarray")]
@@ -69,6 +72,10 @@ macro_rules! real {
             #[inline(always)]
             fn sqrt(self) -> Self {
                 <$ty>::sqrt(self)
+            }
+            #[inline(always)]
+            fn is_sign_positive(self) -> bool {
+                <$ty>::is_sign_positive(self)
             }
             #[cfg(feature = "ndarray")]
             fn ndarray_mut(
@@ -726,11 +733,137 @@ pub(crate) fn rmsprop<B: Backend, const D: usize>(
     }
 }
 
+/// The sign of a NaN, where burn's backends differ: burn-ndarray's `sign` gives +-1 by the
+/// sign bit, burn-flex's gives the NaN back.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+enum NanSign {
+    ByBit,
+    Nan,
+}
+
+/// How the backend of primitive `P` takes the sign of a NaN.
+#[cfg_attr(not(feature = "flex"), allow(clippy::extra_unused_type_parameters))]
+fn nan_sign<P: 'static>() -> NanSign {
+    #[cfg(feature = "flex")]
+    if core::any::TypeId::of::<P>() == core::any::TypeId::of::<burn::backend::flex::FlexTensor>() {
+        return NanSign::Nan;
+    }
+    NanSign::ByBit
+}
+
+/// The scalars of one Lion step, in the parameters' precision.
+struct LionScalars<T> {
+    /// `1 - eta lambda`, when `lambda` is not zero.
+    decoupled: Option<T>,
+    beta_1: T,
+    one_minus_beta_1: T,
+    beta_2: T,
+    one_minus_beta_2: T,
+    lr: T,
+    nan_sign: NanSign,
+}
+
+impl<T: Real> LionScalars<T> {
+    /// burn's `sign`: 1, -1 or 0 (also for -0), and for a NaN as the backend does it.
+    #[inline(always)]
+    fn sign(&self, x: T) -> T {
+        let zero = T::of(0.0);
+        let one = T::of(1.0);
+        if x > zero {
+            one
+        } else if x < zero {
+            -one
+        } else if x == zero {
+            zero
+        } else {
+            match self.nan_sign {
+                NanSign::Nan => x,
+                NanSign::ByBit if x.is_sign_positive() => one,
+                NanSign::ByBit => -one,
+            }
+        }
+    }
+}
+
+/// One Lion step on `p`, `g` and the momentum, in `Lion::step`'s order.
+fn lion_kernel<T: Real>(s: &LionScalars<T>, p: &mut [T], g: &[T], m: &mut [T]) {
+    let (factor, decays) = match s.decoupled {
+        Some(factor) => (factor, true),
+        None => (T::of(1.0), false),
+    };
+    for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+        let shrunk = *p * factor;
+        let param = if decays { shrunk } else { *p };
+        let direction = *m * s.beta_1 + g * s.one_minus_beta_1;
+        *m = *m * s.beta_2 + g * s.one_minus_beta_2;
+        *p = param - s.sign(direction) * s.lr;
+    }
+}
+
+fn lion_in<T: Real, P: 'static>(
+    lion: &super::Lion,
+    lr: f64,
+    param: &mut P,
+    grad: &P,
+    exp_avg: &mut P,
+) -> bool {
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let (Some(p), Some(m)) = (writable::<T, P>(param), writable::<T, P>(exp_avg)) else {
+        return false;
+    };
+    let n = p.len();
+    if g.len() != n || m.len() != n {
+        return false;
+    }
+    let scalars = LionScalars {
+        decoupled: (lion.weight_decay != 0.0).then(|| T::of(1.0 - lr * lion.weight_decay)),
+        beta_1: T::of(lion.beta_1),
+        one_minus_beta_1: T::of(1.0 - lion.beta_1),
+        beta_2: T::of(lion.beta_2),
+        one_minus_beta_2: T::of(1.0 - lion.beta_2),
+        lr: T::of(lr),
+        nan_sign: nan_sign::<P>(),
+    };
+    for_chunks(p, g, m, None, |p, g, m, _| lion_kernel(&scalars, p, g, m));
+    true
+}
+
+/// [`Lion`](super::Lion)'s step fused, or its inputs back: every step after the first (which
+/// creates the state).
+pub(crate) fn lion<B: Backend, const D: usize>(
+    lion: &super::Lion,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::LionState<B, D>>,
+) -> Outcome<B, D, super::LionState<B, D>> {
+    let state = match state {
+        Some(state) if lion.fused => state,
+        state => return Err((tensor, grad, state)),
+    };
+    let mut param = primitive(tensor);
+    let gradient = primitive(grad);
+    let mut exp_avg = primitive(state.exp_avg);
+    let done = lion_in::<f32, _>(lion, lr, &mut param, &gradient, &mut exp_avg)
+        || lion_in::<f64, _>(lion, lr, &mut param, &gradient, &mut exp_avg);
+    let state = Some(super::LionState {
+        exp_avg: from_primitive(exp_avg),
+    });
+    if done {
+        Ok((from_primitive(param), state))
+    } else {
+        Err((from_primitive(param), from_primitive(gradient), state))
+    }
+}
+
 #[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 mod tests {
     //! The fused steps give the tensor-op code's bits, step by step, for every form of the
-    //! four optimizers, in `f32` and `f64`, on a tensor long enough to be split across
+    //! five optimizers, in `f32` and `f64`, on a tensor long enough to be split across
     //! threads (with a ragged last chunk) and on a tiny one; and they are taken: the fused
     //! function itself reports whether it ran.
 
@@ -742,7 +875,8 @@ mod tests {
 
     use crate::OptimConfig;
     use crate::optim::{
-        AdamConfig, AdamState, AdamWConfig, RmsPropConfig, RmsPropState, SgdConfig, SgdState,
+        AdamConfig, AdamState, AdamWConfig, LionConfig, LionState, RmsPropConfig, RmsPropState,
+        SgdConfig, SgdState,
     };
 
     /// Over `PARALLEL_FROM` elements and not a multiple of `CHUNK`.
@@ -838,6 +972,10 @@ mod tests {
         vec![bits(&s.momentum_buffer)]
     }
 
+    fn lion_state<B: Backend>(s: &LionState<B, 1>) -> Vec<Vec<u64>> {
+        vec![bits(&s.exp_avg)]
+    }
+
     fn rmsprop_state<B: Backend>(s: &RmsPropState<B, 1>) -> Vec<Vec<u64>> {
         let mut all = vec![vec![s.step as u64], bits(&s.square_avg)];
         all.extend(s.grad_avg.as_ref().map(bits));
@@ -914,7 +1052,29 @@ mod tests {
                     .with_weight_decay(0.01),
             ),
         ];
+        let lions = [
+            ("Lion", LionConfig::new()),
+            (
+                "Lion, betas 0.5/0.7, decay 0.3",
+                LionConfig::new()
+                    .with_beta_1(0.5)
+                    .with_beta_2(0.7)
+                    .with_weight_decay(0.3),
+            ),
+        ];
         for n in [LONG, SHORT] {
+            for (name, config) in &lions {
+                let on = config.clone().with_fused(true).build().unwrap();
+                let off = config.clone().with_fused(false).build().unwrap();
+                let fused = |lr, t, g, s| super::lion(&on, lr, t, g, s);
+                let taken = same_bits::<B, _>(name, n, fused, &on, &off, lion_state);
+                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
+                let declined = |lr, t, g, s| super::lion(&off, lr, t, g, s);
+                assert_eq!(
+                    same_bits::<B, _>(name, n, declined, &off, &off, lion_state),
+                    0
+                );
+            }
             for (name, config) in &rmsprops {
                 let on = config.clone().with_fused(true).build().unwrap();
                 let off = config.clone().with_fused(false).build().unwrap();
@@ -967,6 +1127,76 @@ mod tests {
                 assert_eq!(taken, expected, "{name}, n = {n}");
             }
         }
+    }
+
+    /// Lion's sign of a NaN is the backend's (burn-ndarray: +-1 by the sign bit; burn-flex: the
+    /// NaN): a gradient with both NaNs and signed zeros gives the tensor-op code's bits.
+    fn lion_nan_and_zeros<B: Backend>() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let on = LionConfig::new().with_fused(true).build().unwrap();
+        let off = LionConfig::new().with_fused(false).build().unwrap();
+        let start = random::<B>(&mut rng, SHORT, 1.0);
+        let first = random::<B>(&mut rng, SHORT, 0.1);
+        let (start, state) = SimpleOptimizer::<B>::step(&off, 0.1, start, first, None);
+        let dtype = B::FloatElem::dtype();
+        let values = [f64::NAN, -f64::NAN, 0.0, -0.0, 1.0, -1.0, 0.5];
+        let data = TensorData::new(values.to_vec(), [SHORT]).convert_dtype(dtype);
+        let grad: Tensor<B, 1> = Tensor::from_data(data, (&Default::default(), dtype));
+        let Ok((fused, fused_state)) =
+            super::lion(&on, 0.1, start.clone(), grad.clone(), state.clone())
+        else {
+            panic!("the fused Lion step declined");
+        };
+        let (plain, plain_state) = SimpleOptimizer::<B>::step(&off, 0.1, start, grad, state);
+        assert_eq!(bits(&fused), bits(&plain));
+        assert_eq!(
+            fused_state.as_ref().map(lion_state),
+            plain_state.as_ref().map(lion_state)
+        );
+    }
+
+    /// A state whose buffers are not those the configuration asks for (saved by RMSProp
+    /// without momentum, loaded with momentum) is left to the tensor-op code, which starts
+    /// the momentum buffer.
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn rmsprop_declines_a_state_of_another_form() {
+        type B = burn::backend::NdArray<f32>;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let plain = RmsPropConfig::new().build().unwrap();
+        let start = random::<B>(&mut rng, SHORT, 1.0);
+        let grad = random::<B>(&mut rng, SHORT, 0.1);
+        let (start, state) = SimpleOptimizer::<B>::step(&plain, 0.1, start, grad.clone(), None);
+        for config in [
+            RmsPropConfig::new().with_momentum(0.9),
+            RmsPropConfig::new().with_centered(true),
+        ] {
+            let other = config.build().unwrap();
+            let outcome = super::rmsprop(&other, 0.1, start.clone(), grad.clone(), state.clone());
+            let Err((_, _, Some(kept))) = outcome else {
+                panic!("the fused step took a state of another form");
+            };
+            assert_eq!(kept.step, 1);
+            let (_, next) =
+                SimpleOptimizer::<B>::step(&other, 0.1, start.clone(), grad.clone(), Some(kept));
+            let next = next.unwrap();
+            assert_eq!(next.step, 2);
+            assert_eq!(next.momentum_buffer.is_some(), config.momentum > 0.0);
+            assert_eq!(next.grad_avg.is_some(), config.centered);
+        }
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn lion_takes_ndarrays_sign_of_nan() {
+        lion_nan_and_zeros::<burn::backend::NdArray<f32>>();
+        lion_nan_and_zeros::<burn::backend::NdArray<f64>>();
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn lion_takes_flexs_sign_of_nan() {
+        lion_nan_and_zeros::<burn::backend::Flex>();
     }
 
     #[cfg(feature = "ndarray")]

@@ -23,6 +23,11 @@ pub struct LionConfig {
     /// Decoupled weight decay `lambda`.
     #[config(default = 0.0)]
     pub weight_decay: f64,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed.
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// Lion (EvoLved Sign Momentum).
@@ -34,12 +39,15 @@ pub struct LionConfig {
 /// ```
 ///
 /// Paper: Chen et al., *Symbolic Discovery of Optimization Algorithms* (NeurIPS 2023).
-/// `sign(0) = 0`, as in the paper's reference code.
+/// `sign(0) = 0`, as in the paper's reference code. On burn's `NdArray` and `Flex` backends
+/// (this crate's features `ndarray`, `flex`) every step after the first is one fused, in-place
+/// pass (`fused`), with the same bits.
 #[derive(Clone, Debug)]
 pub struct Lion {
-    beta_1: f64,
-    beta_2: f64,
-    weight_decay: f64,
+    pub(crate) beta_1: f64,
+    pub(crate) beta_2: f64,
+    pub(crate) weight_decay: f64,
+    pub(crate) fused: bool,
 }
 
 /// State of [`Lion`] for one parameter tensor.
@@ -63,6 +71,7 @@ impl OptimConfig for LionConfig {
             beta_1: self.beta_1,
             beta_2: self.beta_2,
             weight_decay: self.weight_decay,
+            fused: self.fused,
         })
     }
 }
@@ -77,6 +86,10 @@ impl<B: Backend> SimpleOptimizer<B> for Lion {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad, state) = match super::fused::lion(self, lr, tensor, grad, state) {
+            Ok(done) => return done,
+            Err(declined) => declined,
+        };
         let tensor = if self.weight_decay != 0.0 {
             tensor.mul_scalar(1.0 - lr * self.weight_decay)
         } else {
