@@ -1,12 +1,13 @@
 //! One optimizer step on 1e5, 1e6 and 1e7 f32 parameters (`NdArray<f32>`), for this crate's
-//! SGD-momentum, Adam, AdamW, RMSProp and Lion beside burn's built-in Adam and SGD-momentum
-//! on the same tensors, through the same `OptimizerAdaptor` path a training loop uses.
+//! SGD-momentum, Adam, AdamW, RMSProp, Lion and Adagrad beside burn's built-in Adam and
+//! SGD-momentum on the same tensors, through the same `OptimizerAdaptor` path a training loop uses.
 //!
 //! Besides criterion's own report, a summary table prints the median ns per parameter,
 //! the effective bandwidth (bytes a fused single-pass step must move: 28 per parameter for
-//! Adam/AdamW, 20 for SGD-momentum, RMSProp and Lion), the ratio to burn's built-in
+//! Adam/AdamW, 20 for SGD-momentum, RMSProp, Lion and Adagrad), the ratio to burn's built-in
 //! counterpart and the fraction of this machine's bandwidth measured in the same run by a
-//! STREAM-like triad.
+//! STREAM-like triad on one thread (the fused steps use every core with `rayon`, so they
+//! can pass it).
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -25,7 +26,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use descent_optim::optim::{
-    AdamConfig, AdamWConfig, LionConfig, OptimConfig, RmsPropConfig, SgdConfig,
+    AdagradConfig, AdamConfig, AdamWConfig, LionConfig, OptimConfig, RmsPropConfig, SgdConfig,
 };
 
 type Ad = Autodiff<NdArray<f32>>;
@@ -120,12 +121,13 @@ fn median(values: &mut [f64]) -> f64 {
 fn steps(c: &mut Criterion) {
     let samples: Samples = RefCell::new(BTreeMap::new());
     // (name, bytes a fused step moves per parameter, burn's built-in counterpart if any)
-    let bytes: [(&str, u64, &str); 7] = [
+    let bytes: [(&str, u64, &str); 8] = [
         ("descent SGD-momentum", 20, "burn SGD-momentum"),
         ("descent Adam", 28, "burn Adam"),
         ("descent AdamW", 28, "burn Adam"),
         ("descent RMSProp", 20, ""),
         ("descent Lion", 20, ""),
+        ("descent Adagrad", 20, ""),
         ("burn Adam", 28, "burn Adam"),
         ("burn SGD-momentum", 20, "burn SGD-momentum"),
     ];
@@ -145,10 +147,13 @@ fn steps(c: &mut Criterion) {
     bench_optimizer(c, &samples, bytes[4].0, 20, || {
         LionConfig::new().init().expect(valid)
     });
-    bench_optimizer(c, &samples, bytes[5].0, 28, || {
+    bench_optimizer(c, &samples, bytes[5].0, 20, || {
+        AdagradConfig::new().init().expect(valid)
+    });
+    bench_optimizer(c, &samples, bytes[6].0, 28, || {
         burn::optim::AdamConfig::new().with_epsilon(1e-8).init()
     });
-    bench_optimizer(c, &samples, bytes[6].0, 20, || {
+    bench_optimizer(c, &samples, bytes[7].0, 20, || {
         burn::optim::SgdConfig::new()
             .with_momentum(Some(
                 burn::optim::momentum::MomentumConfig::new().with_dampening(0.0),
@@ -159,7 +164,7 @@ fn steps(c: &mut Criterion) {
     let bandwidth = triad_bandwidth(10_000_000);
     let mut samples = samples.into_inner();
     println!(
-        "\nmemory bandwidth (triad, 1e7 f32, same run): {:.1} GB/s",
+        "\nmemory bandwidth (triad on one thread, 1e7 f32, same run): {:.1} GB/s",
         bandwidth / 1e9
     );
     println!(

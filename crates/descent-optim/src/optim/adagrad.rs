@@ -26,6 +26,11 @@ pub struct AdagradConfig {
     /// `epsilon`, added outside the square root.
     #[config(default = 1e-10)]
     pub epsilon: f64,
+    /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
+    /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
+    /// Both give the same bits: this only trades speed.
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// Adagrad, exactly as `torch.optim.Adagrad`.
@@ -38,13 +43,16 @@ pub struct AdagradConfig {
 ///
 /// Paper: Duchi, Hazan & Singer, *Adaptive Subgradient Methods for Online Learning and
 /// Stochastic Optimization* (JMLR 2011). Identical to PyTorch. (burn 0.21's `Adagrad`
-/// has no `initial_accumulator_value` and defaults `epsilon` to 1e-5.)
+/// has no `initial_accumulator_value` and defaults `epsilon` to 1e-5.) On burn's `NdArray`
+/// and `Flex` backends (this crate's features `ndarray`, `flex`) every step after the first is
+/// one fused, in-place pass (`fused`), with the same bits.
 #[derive(Clone, Debug)]
 pub struct Adagrad {
-    lr_decay: f64,
-    weight_decay: f64,
+    pub(crate) lr_decay: f64,
+    pub(crate) weight_decay: f64,
     initial_accumulator_value: f64,
-    epsilon: f64,
+    pub(crate) epsilon: f64,
+    pub(crate) fused: bool,
 }
 
 /// State of [`Adagrad`] for one parameter tensor.
@@ -76,6 +84,7 @@ impl OptimConfig for AdagradConfig {
             weight_decay: self.weight_decay,
             initial_accumulator_value: self.initial_accumulator_value,
             epsilon: self.epsilon,
+            fused: self.fused,
         })
     }
 }
@@ -90,6 +99,10 @@ impl<B: Backend> SimpleOptimizer<B> for Adagrad {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        let (tensor, grad, state) = match super::fused::adagrad(self, lr, tensor, grad, state) {
+            Ok(done) => return done,
+            Err(declined) => declined,
+        };
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, sum) = match state {
             Some(s) => (s.step + 1, s.sum.add(grad.clone().square())),

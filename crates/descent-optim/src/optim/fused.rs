@@ -1,6 +1,6 @@
 //! Fused, in-place steps for [`Adam`](super::Adam), [`AdamW`](super::AdamW),
-//! [`Sgd`](super::Sgd), [`RmsProp`](super::RmsProp) and [`Lion`](super::Lion) on the CPU
-//! backends.
+//! [`Sgd`](super::Sgd), [`RmsProp`](super::RmsProp), [`Lion`](super::Lion) and
+//! [`Adagrad`](super::Adagrad) on the CPU backends.
 //!
 //! Written with burn's tensor ops, an Adam step makes about eleven passes over memory and
 //! allocates a buffer for every intermediate result. On the backends whose buffers this
@@ -859,11 +859,93 @@ pub(crate) fn lion<B: Backend, const D: usize>(
     }
 }
 
+/// The scalars of one Adagrad step, in the parameters' precision.
+struct AdagradScalars<T> {
+    /// `lambda` of the L2 term, when it is not zero.
+    weight_decay: Option<T>,
+    epsilon: T,
+    /// This step's rate, `eta / (1 + (t - 1) lr_decay)`.
+    lr: T,
+}
+
+/// One Adagrad step on `p`, `g` and the sum of squared gradients, in `Adagrad::step`'s order.
+fn adagrad_kernel<T: Real>(s: &AdagradScalars<T>, p: &mut [T], g: &[T], sum: &mut [T]) {
+    let (lambda, decays) = match s.weight_decay {
+        Some(lambda) => (lambda, true),
+        None => (T::of(0.0), false),
+    };
+    for ((p, &g), sum) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
+        let penalised = g + *p * lambda;
+        let grad = if decays { penalised } else { g };
+        *sum = *sum + grad * grad;
+        *p = *p - grad / (sum.sqrt() + s.epsilon) * s.lr;
+    }
+}
+
+fn adagrad_in<T: Real, P: 'static>(
+    adagrad: &super::Adagrad,
+    lr: f64,
+    step: usize,
+    param: &mut P,
+    grad: &P,
+    sum: &mut P,
+) -> bool {
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let (Some(p), Some(sum)) = (writable::<T, P>(param), writable::<T, P>(sum)) else {
+        return false;
+    };
+    let n = p.len();
+    if g.len() != n || sum.len() != n {
+        return false;
+    }
+    let scalars = AdagradScalars {
+        weight_decay: (adagrad.weight_decay != 0.0).then(|| T::of(adagrad.weight_decay)),
+        epsilon: T::of(adagrad.epsilon),
+        lr: T::of(lr / (1.0 + (step - 1) as f64 * adagrad.lr_decay)),
+    };
+    for_chunks(p, g, sum, None, |p, g, sum, _| {
+        adagrad_kernel(&scalars, p, g, sum);
+    });
+    true
+}
+
+/// [`Adagrad`](super::Adagrad)'s step fused, or its inputs back: every step after the first
+/// (which creates the state).
+pub(crate) fn adagrad<B: Backend, const D: usize>(
+    adagrad: &super::Adagrad,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::AdagradState<B, D>>,
+) -> Outcome<B, D, super::AdagradState<B, D>> {
+    let state = match state {
+        Some(state) if adagrad.fused => state,
+        state => return Err((tensor, grad, state)),
+    };
+    let step = state.step + 1;
+    let mut param = primitive(tensor);
+    let gradient = primitive(grad);
+    let mut sum = primitive(state.sum);
+    let done = adagrad_in::<f32, _>(adagrad, lr, step, &mut param, &gradient, &mut sum)
+        || adagrad_in::<f64, _>(adagrad, lr, step, &mut param, &gradient, &mut sum);
+    let state = super::AdagradState {
+        step: if done { step } else { state.step },
+        sum: from_primitive(sum),
+    };
+    if done {
+        Ok((from_primitive(param), Some(state)))
+    } else {
+        Err((from_primitive(param), from_primitive(gradient), Some(state)))
+    }
+}
+
 #[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 mod tests {
     //! The fused steps give the tensor-op code's bits, step by step, for every form of the
-    //! five optimizers, in `f32` and `f64`, on a tensor long enough to be split across
+    //! six optimizers, in `f32` and `f64`, on a tensor long enough to be split across
     //! threads (with a ragged last chunk) and on a tiny one; and they are taken: the fused
     //! function itself reports whether it ran.
 
@@ -875,8 +957,8 @@ mod tests {
 
     use crate::OptimConfig;
     use crate::optim::{
-        AdamConfig, AdamState, AdamWConfig, LionConfig, LionState, RmsPropConfig, RmsPropState,
-        SgdConfig, SgdState,
+        AdagradConfig, AdagradState, AdamConfig, AdamState, AdamWConfig, LionConfig, LionState,
+        RmsPropConfig, RmsPropState, SgdConfig, SgdState,
     };
 
     /// Over `PARALLEL_FROM` elements and not a multiple of `CHUNK`.
@@ -972,6 +1054,10 @@ mod tests {
         vec![bits(&s.momentum_buffer)]
     }
 
+    fn adagrad_state<B: Backend>(s: &AdagradState<B, 1>) -> Vec<Vec<u64>> {
+        vec![vec![s.step as u64], bits(&s.sum)]
+    }
+
     fn lion_state<B: Backend>(s: &LionState<B, 1>) -> Vec<Vec<u64>> {
         vec![bits(&s.exp_avg)]
     }
@@ -1062,7 +1148,30 @@ mod tests {
                     .with_weight_decay(0.3),
             ),
         ];
+        let adagrads = [
+            ("Adagrad", AdagradConfig::new()),
+            (
+                "Adagrad, lr decay 0.1, decay 0.2, accumulator 0.5, eps 1e-3",
+                AdagradConfig::new()
+                    .with_lr_decay(0.1)
+                    .with_weight_decay(0.2)
+                    .with_initial_accumulator_value(0.5)
+                    .with_epsilon(1e-3),
+            ),
+        ];
         for n in [LONG, SHORT] {
+            for (name, config) in &adagrads {
+                let on = config.clone().with_fused(true).build().unwrap();
+                let off = config.clone().with_fused(false).build().unwrap();
+                let fused = |lr, t, g, s| super::adagrad(&on, lr, t, g, s);
+                let taken = same_bits::<B, _>(name, n, fused, &on, &off, adagrad_state);
+                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
+                let declined = |lr, t, g, s| super::adagrad(&off, lr, t, g, s);
+                assert_eq!(
+                    same_bits::<B, _>(name, n, declined, &off, &off, adagrad_state),
+                    0
+                );
+            }
             for (name, config) in &lions {
                 let on = config.clone().with_fused(true).build().unwrap();
                 let off = config.clone().with_fused(false).build().unwrap();
