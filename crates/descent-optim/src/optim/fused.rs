@@ -202,6 +202,20 @@ fn for_chunks<T: Real>(
     kernel(param, grad, first, second);
 }
 
+/// `grad` with the L2 term `lambda param` added when `weight_decay` is `Some(lambda)`, as
+/// [`Decay::Coupled`](super::common::Decay) adds it. The sum is computed always and selected,
+/// which keeps the loops free of branches (so they vectorise) and gives the tensor-op code's
+/// values exactly.
+#[inline(always)]
+fn with_l2<T: Real>(weight_decay: Option<T>, param: T, grad: T) -> T {
+    let (lambda, decays) = match weight_decay {
+        Some(lambda) => (lambda, true),
+        None => (param, false),
+    };
+    let penalised = grad + param * lambda;
+    if decays { penalised } else { grad }
+}
+
 /// The scalars of one Adam step, in the parameters' precision.
 struct AdamScalars<T> {
     maximize: bool,
@@ -224,12 +238,7 @@ impl<T: Real> AdamScalars<T> {
     #[inline(always)]
     fn decayed(&self, param: T, grad: T) -> (T, T) {
         let grad = if self.maximize { -grad } else { grad };
-        let (lambda, coupled) = match self.coupled {
-            Some(lambda) => (lambda, true),
-            None => (param, false),
-        };
-        let penalised = grad + param * lambda;
-        let grad = if coupled { penalised } else { grad };
+        let grad = with_l2(self.coupled, param, grad);
         let (factor, decoupled) = match self.decoupled {
             Some(factor) => (factor, true),
             None => (param, false),
@@ -419,17 +428,11 @@ struct SgdScalars<T> {
 }
 
 impl<T: Real> SgdScalars<T> {
-    /// The gradient after the sign and the L2 term (computed always and selected: no
-    /// branch in the loop, the tensor-op code's values).
+    /// The gradient after the sign and the L2 term.
     #[inline(always)]
     fn decayed(&self, param: T, grad: T) -> T {
         let grad = if self.maximize { -grad } else { grad };
-        let (lambda, decays) = match self.weight_decay {
-            Some(lambda) => (lambda, true),
-            None => (param, false),
-        };
-        let penalised = grad + param * lambda;
-        if decays { penalised } else { grad }
+        with_l2(self.weight_decay, param, grad)
     }
 }
 
@@ -549,18 +552,6 @@ struct RmsPropScalars<T> {
 }
 
 impl<T: Real> RmsPropScalars<T> {
-    /// The gradient after the L2 term (computed always and selected: no branch in the
-    /// loop, the tensor-op code's values).
-    #[inline(always)]
-    fn decayed(&self, param: T, grad: T) -> T {
-        let (lambda, decays) = match self.weight_decay {
-            Some(lambda) => (lambda, true),
-            None => (param, false),
-        };
-        let penalised = grad + param * lambda;
-        if decays { penalised } else { grad }
-    }
-
     /// A running average updated with `value`.
     #[inline(always)]
     fn average(&self, previous: T, value: T) -> T {
@@ -581,7 +572,7 @@ fn rmsprop_kernel<T: Real>(
         Some(buffer) => {
             let state = square_avg.iter_mut().zip(buffer.iter_mut());
             for ((p, &g), (v, b)) in p.iter_mut().zip(g).zip(state) {
-                let grad = s.decayed(*p, g);
+                let grad = with_l2(s.weight_decay, *p, g);
                 *v = s.average(*v, grad * grad);
                 *b = *b * s.momentum + grad / (v.sqrt() + s.epsilon);
                 *p = *p - *b * s.lr;
@@ -589,7 +580,7 @@ fn rmsprop_kernel<T: Real>(
         }
         None => {
             for ((p, &g), v) in p.iter_mut().zip(g).zip(square_avg.iter_mut()) {
-                let grad = s.decayed(*p, g);
+                let grad = with_l2(s.weight_decay, *p, g);
                 *v = s.average(*v, grad * grad);
                 *p = *p - grad / (v.sqrt() + s.epsilon) * s.lr;
             }
@@ -611,7 +602,7 @@ fn centered_rmsprop_kernel<T: Real>(
         Some(buffer) => {
             let state = averages.zip(buffer.iter_mut());
             for ((p, &g), ((v, mean), b)) in p.iter_mut().zip(g).zip(state) {
-                let grad = s.decayed(*p, g);
+                let grad = with_l2(s.weight_decay, *p, g);
                 *v = s.average(*v, grad * grad);
                 *mean = s.average(*mean, grad);
                 let denom = (*v - *mean * *mean).sqrt() + s.epsilon;
@@ -621,7 +612,7 @@ fn centered_rmsprop_kernel<T: Real>(
         }
         None => {
             for ((p, &g), (v, mean)) in p.iter_mut().zip(g).zip(averages) {
-                let grad = s.decayed(*p, g);
+                let grad = with_l2(s.weight_decay, *p, g);
                 *v = s.average(*v, grad * grad);
                 *mean = s.average(*mean, grad);
                 let denom = (*v - *mean * *mean).sqrt() + s.epsilon;
@@ -870,13 +861,8 @@ struct AdagradScalars<T> {
 
 /// One Adagrad step on `p`, `g` and the sum of squared gradients, in `Adagrad::step`'s order.
 fn adagrad_kernel<T: Real>(s: &AdagradScalars<T>, p: &mut [T], g: &[T], sum: &mut [T]) {
-    let (lambda, decays) = match s.weight_decay {
-        Some(lambda) => (lambda, true),
-        None => (T::of(0.0), false),
-    };
     for ((p, &g), sum) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
-        let penalised = g + *p * lambda;
-        let grad = if decays { penalised } else { g };
+        let grad = with_l2(s.weight_decay, *p, g);
         *sum = *sum + grad * grad;
         *p = *p - grad / (sum.sqrt() + s.epsilon) * s.lr;
     }
@@ -1161,81 +1147,86 @@ mod tests {
         ];
         for n in [LONG, SHORT] {
             for (name, config) in &adagrads {
-                let on = config.clone().with_fused(true).build().unwrap();
-                let off = config.clone().with_fused(false).build().unwrap();
-                let fused = |lr, t, g, s| super::adagrad(&on, lr, t, g, s);
-                let taken = same_bits::<B, _>(name, n, fused, &on, &off, adagrad_state);
-                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
-                let declined = |lr, t, g, s| super::adagrad(&off, lr, t, g, s);
-                assert_eq!(
-                    same_bits::<B, _>(name, n, declined, &off, &off, adagrad_state),
-                    0
-                );
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
+                let fused = super::adagrad::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, adagrad_state, STEPS - 1);
             }
             for (name, config) in &lions {
-                let on = config.clone().with_fused(true).build().unwrap();
-                let off = config.clone().with_fused(false).build().unwrap();
-                let fused = |lr, t, g, s| super::lion(&on, lr, t, g, s);
-                let taken = same_bits::<B, _>(name, n, fused, &on, &off, lion_state);
-                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
-                let declined = |lr, t, g, s| super::lion(&off, lr, t, g, s);
-                assert_eq!(
-                    same_bits::<B, _>(name, n, declined, &off, &off, lion_state),
-                    0
-                );
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
+                let fused = super::lion::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, lion_state, STEPS - 1);
             }
             for (name, config) in &rmsprops {
-                let on = config.clone().with_fused(true).build().unwrap();
-                let off = config.clone().with_fused(false).build().unwrap();
-                let fused = |lr, t, g, s| super::rmsprop(&on, lr, t, g, s);
-                let taken = same_bits::<B, _>(name, n, fused, &on, &off, rmsprop_state);
-                // The first step creates the state with tensor ops; every later one is fused.
-                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
-                let declined = |lr, t, g, s| super::rmsprop(&off, lr, t, g, s);
-                assert_eq!(
-                    same_bits::<B, _>(name, n, declined, &off, &off, rmsprop_state),
-                    0
-                );
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
+                let fused = super::rmsprop::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, rmsprop_state, STEPS - 1);
             }
-            let mut adam_forms: Vec<(&str, crate::optim::Adam, crate::optim::Adam)> = adams
-                .iter()
-                .map(|(name, c)| {
-                    let on = c.clone().with_fused(true).build().unwrap();
-                    let off = c.clone().with_fused(false).build().unwrap();
-                    (*name, on, off)
-                })
-                .collect();
-            adam_forms.extend(adamws.iter().map(|(name, c)| {
-                let on = c.clone().with_fused(true).build().unwrap().inner;
-                let off = c.clone().with_fused(false).build().unwrap().inner;
-                (*name, on, off)
-            }));
-            for (name, on, off) in &adam_forms {
-                let fused = |lr, t, g, s| super::adam(on, lr, t, g, s);
-                let taken = same_bits::<B, _>(name, n, fused, on, off, adam_state);
-                // The first step creates the state with tensor ops; every later one is fused.
-                assert_eq!(taken, STEPS - 1, "{name}, n = {n}");
-                // With `fused = false` the fused function declines every step.
-                let declined = |lr, t, g, s| super::adam(off, lr, t, g, s);
-                assert_eq!(
-                    same_bits::<B, _>(name, n, declined, off, off, adam_state),
-                    0
-                );
+            for (name, config) in &adams {
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
+                let fused = super::adam::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, adam_state, STEPS - 1);
+            }
+            for (name, config) in &adamws {
+                let (on, off) =
+                    on_and_off(|fused| config.clone().with_fused(fused).build().map(|o| o.inner));
+                let fused = super::adam::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, adam_state, STEPS - 1);
             }
             for (name, config) in &sgds {
-                let on = config.clone().with_fused(true).build().unwrap();
-                let off = config.clone().with_fused(false).build().unwrap();
-                let fused = |lr, t, g, s| super::sgd(&on, lr, t, g, s);
-                let taken = same_bits::<B, _>(name, n, fused, &on, &off, sgd_state);
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
                 // Without momentum there is no state to create: every step is fused.
                 let expected = if config.momentum == 0.0 {
                     STEPS
                 } else {
                     STEPS - 1
                 };
-                assert_eq!(taken, expected, "{name}, n = {n}");
+                let fused = super::sgd::<B, 1>;
+                fused_then_declined(name, n, fused, &on, &off, sgd_state, expected);
             }
         }
+    }
+
+    /// An optimizer built with `fused = true` and with `fused = false`.
+    fn on_and_off<O>(build: impl Fn(bool) -> Result<O, crate::OptimError>) -> (O, O) {
+        (build(true).unwrap(), build(false).unwrap())
+    }
+
+    /// `fused` with the optimizer `on` gives `off`'s tensor-op bits and takes `expected` of the
+    /// `STEPS` steps (the first creates the state with tensor ops where there is one); with
+    /// `off` (`fused = false`) it declines every step.
+    fn fused_then_declined<B: Backend, O: SimpleOptimizer<B>>(
+        name: &str,
+        n: usize,
+        fused: impl Fn(
+            &O,
+            f64,
+            Tensor<B, 1>,
+            Tensor<B, 1>,
+            Option<O::State<1>>,
+        ) -> super::Outcome<B, 1, O::State<1>>,
+        on: &O,
+        off: &O,
+        state_bits: impl Fn(&O::State<1>) -> Vec<Vec<u64>> + Copy,
+        expected: usize,
+    ) {
+        let taken = same_bits::<B, _>(
+            name,
+            n,
+            |lr, t, g, s| fused(on, lr, t, g, s),
+            on,
+            off,
+            state_bits,
+        );
+        assert_eq!(taken, expected, "{name}, n = {n}");
+        let declined = same_bits::<B, _>(
+            name,
+            n,
+            |lr, t, g, s| fused(off, lr, t, g, s),
+            off,
+            off,
+            state_bits,
+        );
+        assert_eq!(declined, 0, "{name}, n = {n}: fused = false");
     }
 
     /// Lion's sign of a NaN is the backend's (burn-ndarray: +-1 by the sign bit; burn-flex: the
