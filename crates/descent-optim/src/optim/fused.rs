@@ -139,15 +139,6 @@ fn writable<T: Real, P: 'static>(primitive: &mut P) -> Option<&mut [T]> {
     None
 }
 
-/// An optional state buffer's elements: `Some(None)` when there is no buffer, `None` when
-/// there is one [`writable`] cannot reach (the step then declines).
-fn writable_if_any<T: Real, P: 'static>(primitive: Option<&mut P>) -> Option<Option<&mut [T]>> {
-    match primitive {
-        Some(primitive) => writable::<T, P>(primitive).map(Some),
-        None => Some(None),
-    }
-}
-
 /// The contiguous elements of a backend's float primitive, read only.
 #[cfg_attr(
     not(any(feature = "ndarray", feature = "flex")),
@@ -175,31 +166,117 @@ fn from_primitive<B: Backend, const D: usize>(primitive: B::FloatTensorPrimitive
     Tensor::from_primitive(TensorPrimitive::Float(primitive))
 }
 
-/// Runs `kernel` over equal chunks of the parameter, gradient and one or two state slices,
-/// on several threads when the slices are long.
-fn for_chunks<T: Real>(
+/// An optimizer's step as the kernels see it: its configuration, this step's rate and the
+/// step's number (counted from 1; unused by the optimizers that keep no count).
+struct Fused<'a, O> {
+    config: &'a O,
+    lr: f64,
+    step: usize,
+}
+
+/// One optimizer's fused step in one precision, on slices of one length.
+trait Kernel<const N: usize> {
+    /// The step on `param` with `grad` and the optimizer's `N` state buffers, in the order
+    /// its wrapper gave them (`None` where the state has no such buffer). Returns `false`,
+    /// having changed nothing, for a set of buffers it does not take. `P` is the backend's
+    /// float primitive, for what burn's backends compute differently.
+    fn run<T: Real, P: 'static>(
+        &self,
+        param: &mut [T],
+        grad: &[T],
+        state: [Option<&mut [T]>; N],
+    ) -> bool;
+}
+
+/// Runs `kernel` where the parameter, gradient and state lie, in `f32` or `f64`, whichever
+/// they hold, if this crate reaches every buffer and all have one length; `false` leaves
+/// every value as it was (a shared buffer may have been unshared).
+fn in_place<K: Kernel<N>, P: 'static, const N: usize>(
+    kernel: &K,
+    param: &mut P,
+    grad: &P,
+    mut state: [Option<&mut P>; N],
+) -> bool {
+    in_precision::<f32, K, P, N>(kernel, param, grad, &mut state)
+        || in_precision::<f64, K, P, N>(kernel, param, grad, &mut state)
+}
+
+fn in_precision<T: Real, K: Kernel<N>, P: 'static, const N: usize>(
+    kernel: &K,
+    param: &mut P,
+    grad: &P,
+    state: &mut [Option<&mut P>; N],
+) -> bool {
+    let Some(g) = readable::<T, P>(grad) else {
+        return false;
+    };
+    let Some(p) = writable::<T, P>(param) else {
+        return false;
+    };
+    let buffers = state
+        .each_mut()
+        .map(|buffer| buffer.as_deref_mut().map(writable::<T, P>));
+    // A buffer that is there but out of reach (another precision, strided) declines the step.
+    if buffers.iter().any(|buffer| matches!(buffer, Some(None))) {
+        return false;
+    }
+    let buffers = buffers.map(Option::flatten);
+    let n = p.len();
+    if g.len() != n || buffers.iter().flatten().any(|buffer| buffer.len() != n) {
+        return false;
+    }
+    kernel.run::<T, P>(p, g, buffers)
+}
+
+/// The new parameter and state when the fused step ran, else the inputs back.
+fn outcome<B: Backend, const D: usize, S>(
+    done: bool,
+    param: B::FloatTensorPrimitive,
+    grad: B::FloatTensorPrimitive,
+    state: Option<S>,
+) -> Outcome<B, D, S> {
+    if done {
+        Ok((from_primitive(param), state))
+    } else {
+        Err((from_primitive(param), from_primitive(grad), state))
+    }
+}
+
+/// What a fused step could not take: the inputs, unchanged, for the tensor-op code.
+pub(crate) type Declined<B, const D: usize, S> = (Tensor<B, D>, Tensor<B, D>, Option<S>);
+
+/// A fused step's result (the new parameter and state), or its inputs back.
+pub(crate) type Outcome<B, const D: usize, S> =
+    Result<(Tensor<B, D>, Option<S>), Declined<B, D, S>>;
+
+/// Runs `kernel` over equal chunks of the parameter, the gradient and the `N` state slices
+/// (all of one length), on several threads when the slices are long.
+fn for_chunks<T: Real, const N: usize>(
     param: &mut [T],
     grad: &[T],
-    first: &mut [T],
-    second: Option<&mut [T]>,
-    kernel: impl Fn(&mut [T], &[T], &mut [T], Option<&mut [T]>) + Sync,
+    state: [&mut [T]; N],
+    kernel: impl Fn(&mut [T], &[T], [&mut [T]; N]) + Sync,
 ) {
     #[cfg(feature = "rayon")]
     if param.len() >= PARALLEL_FROM {
         use rayon::prelude::*;
-        let pieces = param
+        let mut pieces = state.map(|buffer| buffer.chunks_mut(CHUNK));
+        // The slices have one length, so every buffer has a piece for every chunk.
+        let rows: Vec<[&mut [T]; N]> = (0..param.len().div_ceil(CHUNK))
+            .map(|_| {
+                pieces
+                    .each_mut()
+                    .map(|piece| piece.next().unwrap_or_default())
+            })
+            .collect();
+        param
             .par_chunks_mut(CHUNK)
             .zip(grad.par_chunks(CHUNK))
-            .zip(first.par_chunks_mut(CHUNK));
-        match second {
-            Some(second) => pieces
-                .zip(second.par_chunks_mut(CHUNK))
-                .for_each(|(((p, g), a), b)| kernel(p, g, a, Some(b))),
-            None => pieces.for_each(|((p, g), a)| kernel(p, g, a, None)),
-        }
+            .zip(rows)
+            .for_each(|((p, g), row)| kernel(p, g, row));
         return;
     }
-    kernel(param, grad, first, second);
+    kernel(param, grad, state);
 }
 
 /// `grad` with the L2 term `lambda param` added when `weight_decay` is `Some(lambda)`, as
@@ -214,6 +291,11 @@ fn with_l2<T: Real>(weight_decay: Option<T>, param: T, grad: T) -> T {
     };
     let penalised = grad + param * lambda;
     if decays { penalised } else { grad }
+}
+
+/// `Some(value)` in `T` when `value` is not zero: a term the kernels may leave out.
+fn unless_zero<T: Real>(value: f64) -> Option<T> {
+    (value != 0.0).then(|| T::of(value))
 }
 
 /// The scalars of one Adam step, in the parameters' precision.
@@ -232,6 +314,31 @@ struct AdamScalars<T> {
 }
 
 impl<T: Real> AdamScalars<T> {
+    /// The same f64 arithmetic as `Adam::step`, rounded to `T` where its tensor ops round.
+    fn new(step: &Fused<'_, super::Adam>) -> Self {
+        let (adam, lr) = (step.config, step.lr);
+        let t = step.step as f64;
+        let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
+        let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
+        let (coupled, decoupled) = match adam.decay {
+            super::common::Decay::Coupled(lambda) => (unless_zero(lambda), None),
+            super::common::Decay::Decoupled(lambda) => {
+                (None, (lambda != 0.0).then(|| T::of(1.0 - lr * lambda)))
+            }
+        };
+        Self {
+            maximize: adam.maximize,
+            coupled,
+            decoupled,
+            beta_1: T::of(adam.beta_1),
+            one_minus_beta_1: T::of(1.0 - adam.beta_1),
+            beta_2: T::of(adam.beta_2),
+            one_minus_beta_2: T::of(1.0 - adam.beta_2),
+            eps_term: T::of(adam.epsilon * bias_correction_2_sqrt),
+            step_size: T::of(lr / bias_correction_1 * bias_correction_2_sqrt),
+        }
+    }
+
     /// The gradient after the sign and the L2 term, and the parameter after the decoupled
     /// decay. Each optional term is computed always and selected, which keeps the loop free
     /// of branches (so it vectorises) and gives the tensor-op code's values exactly.
@@ -295,78 +402,27 @@ fn amsgrad_kernel<T: Real>(
     }
 }
 
-/// The Adam step in place, if every buffer is reachable; `false` leaves everything as it was.
-#[allow(clippy::too_many_arguments)]
-fn adam_in<T: Real, P: 'static>(
-    adam: &super::Adam,
-    lr: f64,
-    step: usize,
-    param: &mut P,
-    grad: &P,
-    exp_avg: &mut P,
-    exp_avg_sq: &mut P,
-    max_exp_avg_sq: Option<&mut P>,
-) -> bool {
-    let Some(g) = readable::<T, P>(grad) else {
-        return false;
-    };
-    let (Some(p), Some(m), Some(v)) = (
-        writable::<T, P>(param),
-        writable::<T, P>(exp_avg),
-        writable::<T, P>(exp_avg_sq),
-    ) else {
-        return false;
-    };
-    let Some(v_max) = writable_if_any::<T, P>(max_exp_avg_sq) else {
-        return false;
-    };
-    let n = p.len();
-    if g.len() != n || m.len() != n || v.len() != n || v_max.as_ref().is_some_and(|x| x.len() != n)
-    {
-        return false;
-    }
-    // The same f64 arithmetic as `Adam::step`, rounded to `T` where its tensor ops round.
-    let t = step as f64;
-    let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
-    let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
-    let (coupled, decoupled) = match adam.decay {
-        super::common::Decay::Coupled(lambda) if lambda != 0.0 => (Some(T::of(lambda)), None),
-        super::common::Decay::Decoupled(lambda) if lambda != 0.0 => {
-            (None, Some(T::of(1.0 - lr * lambda)))
-        }
-        _ => (None, None),
-    };
-    let scalars = AdamScalars {
-        maximize: adam.maximize,
-        coupled,
-        decoupled,
-        beta_1: T::of(adam.beta_1),
-        one_minus_beta_1: T::of(1.0 - adam.beta_1),
-        beta_2: T::of(adam.beta_2),
-        one_minus_beta_2: T::of(1.0 - adam.beta_2),
-        eps_term: T::of(adam.epsilon * bias_correction_2_sqrt),
-        step_size: T::of(lr / bias_correction_1 * bias_correction_2_sqrt),
-    };
-    match v_max {
-        // AMSGrad's third buffer stays on one thread: a rare variant, not worth a wider zip.
-        Some(v_max) => amsgrad_kernel(&scalars, p, g, m, v, v_max),
-        None => for_chunks(p, g, m, Some(v), |p, g, m, v| {
-            if let Some(v) = v {
-                adam_kernel(&scalars, p, g, m, v);
+/// State: the first moment, the second moment, AMSGrad's maximum.
+impl Kernel<3> for Fused<'_, super::Adam> {
+    fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 3]) -> bool {
+        let s = AdamScalars::new(self);
+        match state {
+            [Some(m), Some(v), None] => {
+                for_chunks(p, g, [m, v], |p, g, [m, v]| adam_kernel(&s, p, g, m, v));
             }
-        }),
+            [Some(m), Some(v), Some(v_max)] => {
+                for_chunks(p, g, [m, v, v_max], |p, g, [m, v, v_max]| {
+                    amsgrad_kernel(&s, p, g, m, v, v_max);
+                });
+            }
+            _ => return false,
+        }
+        true
     }
-    true
 }
 
-/// What a fused step could not take: the inputs, unchanged, for the tensor-op code.
-pub(crate) type Declined<B, const D: usize, S> = (Tensor<B, D>, Tensor<B, D>, Option<S>);
-
-/// A fused step's result (the new parameter and state), or its inputs back.
-pub(crate) type Outcome<B, const D: usize, S> =
-    Result<(Tensor<B, D>, Option<S>), Declined<B, D, S>>;
-
-/// [`Adam`](super::Adam)'s step fused, or its inputs back.
+/// [`Adam`](super::Adam)'s step fused, or its inputs back: every step after the first (which
+/// creates the state).
 pub(crate) fn adam<B: Backend, const D: usize>(
     adam: &super::Adam,
     lr: f64,
@@ -379,29 +435,23 @@ pub(crate) fn adam<B: Backend, const D: usize>(
         state => return Err((tensor, grad, state)),
     };
     let step = state.step + 1;
-    let mut param = primitive(tensor);
-    let gradient = primitive(grad);
+    let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut exp_avg = primitive(state.exp_avg);
     let mut exp_avg_sq = primitive(state.exp_avg_sq);
     let mut max_exp_avg_sq = state.max_exp_avg_sq.map(primitive);
-    let done = adam_in::<f32, _>(
-        adam,
-        lr,
-        step,
+    let done = in_place(
+        &Fused {
+            config: adam,
+            lr,
+            step,
+        },
         &mut param,
         &gradient,
-        &mut exp_avg,
-        &mut exp_avg_sq,
-        max_exp_avg_sq.as_mut(),
-    ) || adam_in::<f64, _>(
-        adam,
-        lr,
-        step,
-        &mut param,
-        &gradient,
-        &mut exp_avg,
-        &mut exp_avg_sq,
-        max_exp_avg_sq.as_mut(),
+        [
+            Some(&mut exp_avg),
+            Some(&mut exp_avg_sq),
+            max_exp_avg_sq.as_mut(),
+        ],
     );
     let state = super::AdamState {
         step: if done { step } else { state.step },
@@ -409,11 +459,7 @@ pub(crate) fn adam<B: Backend, const D: usize>(
         exp_avg_sq: from_primitive(exp_avg_sq),
         max_exp_avg_sq: max_exp_avg_sq.map(from_primitive),
     };
-    if done {
-        Ok((from_primitive(param), Some(state)))
-    } else {
-        Err((from_primitive(param), from_primitive(gradient), Some(state)))
-    }
+    outcome(done, param, gradient, Some(state))
 }
 
 /// The scalars of one SGD step, in the parameters' precision.
@@ -428,6 +474,18 @@ struct SgdScalars<T> {
 }
 
 impl<T: Real> SgdScalars<T> {
+    fn new(step: &Fused<'_, super::Sgd>) -> Self {
+        let sgd = step.config;
+        Self {
+            maximize: sgd.maximize,
+            weight_decay: unless_zero(sgd.weight_decay),
+            momentum: T::of(sgd.momentum),
+            undamped: (sgd.dampening != 0.0).then(|| T::of(1.0 - sgd.dampening)),
+            nesterov: sgd.nesterov,
+            lr: T::of(step.lr),
+        }
+    }
+
     /// The gradient after the sign and the L2 term.
     #[inline(always)]
     fn decayed(&self, param: T, grad: T) -> T {
@@ -462,52 +520,21 @@ fn sgd_kernel<T: Real>(s: &SgdScalars<T>, p: &mut [T], g: &[T]) {
     }
 }
 
-fn sgd_in<T: Real, P: 'static>(
-    sgd: &super::Sgd,
-    lr: f64,
-    param: &mut P,
-    grad: &P,
-    buffer: Option<&mut P>,
-) -> bool {
-    let Some(g) = readable::<T, P>(grad) else {
-        return false;
-    };
-    let Some(p) = writable::<T, P>(param) else {
-        return false;
-    };
-    let Some(buffer) = writable_if_any::<T, P>(buffer) else {
-        return false;
-    };
-    let n = p.len();
-    if g.len() != n || buffer.as_ref().is_some_and(|b| b.len() != n) {
-        return false;
-    }
-    let scalars = SgdScalars {
-        maximize: sgd.maximize,
-        weight_decay: (sgd.weight_decay != 0.0).then(|| T::of(sgd.weight_decay)),
-        momentum: T::of(sgd.momentum),
-        undamped: (sgd.dampening != 0.0).then(|| T::of(1.0 - sgd.dampening)),
-        nesterov: sgd.nesterov,
-        lr: T::of(lr),
-    };
-    match buffer {
-        Some(buffer) => for_chunks(p, g, buffer, None, |p, g, b, _| {
-            sgd_momentum_kernel(&scalars, p, g, b);
-        }),
-        None => {
-            // `for_chunks` wants a state slice; plain SGD has none, so split by hand.
-            #[cfg(feature = "rayon")]
-            if n >= PARALLEL_FROM {
-                use rayon::prelude::*;
-                p.par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK))
-                    .for_each(|(p, g)| sgd_kernel(&scalars, p, g));
-                return true;
+/// State: the momentum buffer, with momentum only.
+impl Kernel<1> for Fused<'_, super::Sgd> {
+    fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 1]) -> bool {
+        let s = SgdScalars::new(self);
+        match state {
+            [Some(buffer)] if self.config.momentum != 0.0 => {
+                for_chunks(p, g, [buffer], |p, g, [b]| sgd_momentum_kernel(&s, p, g, b));
             }
-            sgd_kernel(&scalars, p, g);
+            [None] if self.config.momentum == 0.0 => {
+                for_chunks(p, g, [], |p, g, []| sgd_kernel(&s, p, g));
+            }
+            _ => return false,
         }
+        true
     }
-    true
 }
 
 /// [`Sgd`](super::Sgd)'s step fused, or its inputs back. Without momentum every step is
@@ -523,21 +550,20 @@ pub(crate) fn sgd<B: Backend, const D: usize>(
     if !sgd.fused || (with_momentum && state.is_none()) {
         return Err((tensor, grad, state));
     }
-    let mut param = primitive(tensor);
-    let gradient = primitive(grad);
+    let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut buffer = state
         .filter(|_| with_momentum)
         .map(|s| primitive(s.momentum_buffer));
-    let done = sgd_in::<f32, _>(sgd, lr, &mut param, &gradient, buffer.as_mut())
-        || sgd_in::<f64, _>(sgd, lr, &mut param, &gradient, buffer.as_mut());
+    let step = Fused {
+        config: sgd,
+        lr,
+        step: 0,
+    };
+    let done = in_place(&step, &mut param, &gradient, [buffer.as_mut()]);
     let state = buffer.map(|b| super::SgdState {
         momentum_buffer: from_primitive(b),
     });
-    if done {
-        Ok((from_primitive(param), state))
-    } else {
-        Err((from_primitive(param), from_primitive(gradient), state))
-    }
+    outcome(done, param, gradient, state)
 }
 
 /// The scalars of one RMSProp step, in the parameters' precision.
@@ -552,6 +578,18 @@ struct RmsPropScalars<T> {
 }
 
 impl<T: Real> RmsPropScalars<T> {
+    fn new(step: &Fused<'_, super::RmsProp>) -> Self {
+        let rmsprop = step.config;
+        Self {
+            weight_decay: unless_zero(rmsprop.weight_decay),
+            alpha: T::of(rmsprop.alpha),
+            one_minus_alpha: T::of(1.0 - rmsprop.alpha),
+            epsilon: T::of(rmsprop.epsilon),
+            momentum: T::of(rmsprop.momentum),
+            lr: T::of(step.lr),
+        }
+    }
+
     /// A running average updated with `value`.
     #[inline(always)]
     fn average(&self, previous: T, value: T) -> T {
@@ -622,58 +660,36 @@ fn centered_rmsprop_kernel<T: Real>(
     }
 }
 
-/// The RMSProp step in place, if every buffer is reachable and the state has the buffers the
-/// configuration asks for; `false` leaves everything as it was.
-fn rmsprop_in<T: Real, P: 'static>(
-    rmsprop: &super::RmsProp,
-    lr: f64,
-    param: &mut P,
-    grad: &P,
-    square_avg: &mut P,
-    grad_avg: Option<&mut P>,
-    buffer: Option<&mut P>,
-) -> bool {
-    if grad_avg.is_some() != rmsprop.centered || buffer.is_some() != (rmsprop.momentum > 0.0) {
-        return false;
+/// State: the squared-gradient average, the gradient average (centered only), the momentum
+/// buffer (with momentum only). A state of another form, saved under another configuration,
+/// is left to the tensor-op code.
+impl Kernel<3> for Fused<'_, super::RmsProp> {
+    fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 3]) -> bool {
+        let [Some(v), mean, buffer] = state else {
+            return false;
+        };
+        if mean.is_some() != self.config.centered
+            || buffer.is_some() != (self.config.momentum > 0.0)
+        {
+            return false;
+        }
+        let s = RmsPropScalars::new(self);
+        match (mean, buffer) {
+            (None, None) => for_chunks(p, g, [v], |p, g, [v]| {
+                rmsprop_kernel(&s, p, g, v, None);
+            }),
+            (None, Some(b)) => for_chunks(p, g, [v, b], |p, g, [v, b]| {
+                rmsprop_kernel(&s, p, g, v, Some(b));
+            }),
+            (Some(mean), None) => for_chunks(p, g, [v, mean], |p, g, [v, mean]| {
+                centered_rmsprop_kernel(&s, p, g, v, mean, None);
+            }),
+            (Some(mean), Some(b)) => for_chunks(p, g, [v, mean, b], |p, g, [v, mean, b]| {
+                centered_rmsprop_kernel(&s, p, g, v, mean, Some(b));
+            }),
+        }
+        true
     }
-    let Some(g) = readable::<T, P>(grad) else {
-        return false;
-    };
-    let (Some(p), Some(v)) = (writable::<T, P>(param), writable::<T, P>(square_avg)) else {
-        return false;
-    };
-    let (Some(mean), Some(b)) = (
-        writable_if_any::<T, P>(grad_avg),
-        writable_if_any::<T, P>(buffer),
-    ) else {
-        return false;
-    };
-    let n = p.len();
-    let wrong_length = |x: &Option<&mut [T]>| x.as_ref().is_some_and(|x| x.len() != n);
-    if g.len() != n || v.len() != n || wrong_length(&mean) || wrong_length(&b) {
-        return false;
-    }
-    let scalars = RmsPropScalars {
-        weight_decay: (rmsprop.weight_decay != 0.0).then(|| T::of(rmsprop.weight_decay)),
-        alpha: T::of(rmsprop.alpha),
-        one_minus_alpha: T::of(1.0 - rmsprop.alpha),
-        epsilon: T::of(rmsprop.epsilon),
-        momentum: T::of(rmsprop.momentum),
-        lr: T::of(lr),
-    };
-    match (mean, b) {
-        (None, b) => for_chunks(p, g, v, b, |p, g, v, b| {
-            rmsprop_kernel(&scalars, p, g, v, b);
-        }),
-        (Some(mean), None) => for_chunks(p, g, v, Some(mean), |p, g, v, mean| {
-            if let Some(mean) = mean {
-                centered_rmsprop_kernel(&scalars, p, g, v, mean, None);
-            }
-        }),
-        // Three state buffers stay on one thread: a rare variant, not worth a wider zip.
-        (Some(mean), Some(b)) => centered_rmsprop_kernel(&scalars, p, g, v, mean, Some(b)),
-    }
-    true
 }
 
 /// [`RmsProp`](super::RmsProp)'s step fused, or its inputs back: every step after the first
@@ -689,39 +705,28 @@ pub(crate) fn rmsprop<B: Backend, const D: usize>(
         Some(state) if rmsprop.fused => state,
         state => return Err((tensor, grad, state)),
     };
-    let mut param = primitive(tensor);
-    let gradient = primitive(grad);
+    let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut square_avg = primitive(state.square_avg);
     let mut grad_avg = state.grad_avg.map(primitive);
     let mut buffer = state.momentum_buffer.map(primitive);
-    let done = rmsprop_in::<f32, _>(
-        rmsprop,
+    let step = Fused {
+        config: rmsprop,
         lr,
+        step: state.step + 1,
+    };
+    let done = in_place(
+        &step,
         &mut param,
         &gradient,
-        &mut square_avg,
-        grad_avg.as_mut(),
-        buffer.as_mut(),
-    ) || rmsprop_in::<f64, _>(
-        rmsprop,
-        lr,
-        &mut param,
-        &gradient,
-        &mut square_avg,
-        grad_avg.as_mut(),
-        buffer.as_mut(),
+        [Some(&mut square_avg), grad_avg.as_mut(), buffer.as_mut()],
     );
     let state = super::RmsPropState {
-        step: if done { state.step + 1 } else { state.step },
+        step: if done { step.step } else { state.step },
         square_avg: from_primitive(square_avg),
         grad_avg: grad_avg.map(from_primitive),
         momentum_buffer: buffer.map(from_primitive),
     };
-    if done {
-        Ok((from_primitive(param), Some(state)))
-    } else {
-        Err((from_primitive(param), from_primitive(gradient), Some(state)))
-    }
+    outcome(done, param, gradient, Some(state))
 }
 
 /// The sign of a NaN, where burn's backends differ: burn-ndarray's `sign` gives +-1 by the
@@ -756,6 +761,19 @@ struct LionScalars<T> {
 }
 
 impl<T: Real> LionScalars<T> {
+    fn new<P: 'static>(step: &Fused<'_, super::Lion>) -> Self {
+        let (lion, lr) = (step.config, step.lr);
+        Self {
+            decoupled: (lion.weight_decay != 0.0).then(|| T::of(1.0 - lr * lion.weight_decay)),
+            beta_1: T::of(lion.beta_1),
+            one_minus_beta_1: T::of(1.0 - lion.beta_1),
+            beta_2: T::of(lion.beta_2),
+            one_minus_beta_2: T::of(1.0 - lion.beta_2),
+            lr: T::of(lr),
+            nan_sign: nan_sign::<P>(),
+        }
+    }
+
     /// burn's `sign`: 1, -1 or 0 (also for -0), and for a NaN as the backend does it.
     #[inline(always)]
     fn sign(&self, x: T) -> T {
@@ -792,34 +810,16 @@ fn lion_kernel<T: Real>(s: &LionScalars<T>, p: &mut [T], g: &[T], m: &mut [T]) {
     }
 }
 
-fn lion_in<T: Real, P: 'static>(
-    lion: &super::Lion,
-    lr: f64,
-    param: &mut P,
-    grad: &P,
-    exp_avg: &mut P,
-) -> bool {
-    let Some(g) = readable::<T, P>(grad) else {
-        return false;
-    };
-    let (Some(p), Some(m)) = (writable::<T, P>(param), writable::<T, P>(exp_avg)) else {
-        return false;
-    };
-    let n = p.len();
-    if g.len() != n || m.len() != n {
-        return false;
+/// State: the momentum.
+impl Kernel<1> for Fused<'_, super::Lion> {
+    fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 1]) -> bool {
+        let [Some(m)] = state else {
+            return false;
+        };
+        let s = LionScalars::new::<P>(self);
+        for_chunks(p, g, [m], |p, g, [m]| lion_kernel(&s, p, g, m));
+        true
     }
-    let scalars = LionScalars {
-        decoupled: (lion.weight_decay != 0.0).then(|| T::of(1.0 - lr * lion.weight_decay)),
-        beta_1: T::of(lion.beta_1),
-        one_minus_beta_1: T::of(1.0 - lion.beta_1),
-        beta_2: T::of(lion.beta_2),
-        one_minus_beta_2: T::of(1.0 - lion.beta_2),
-        lr: T::of(lr),
-        nan_sign: nan_sign::<P>(),
-    };
-    for_chunks(p, g, m, None, |p, g, m, _| lion_kernel(&scalars, p, g, m));
-    true
 }
 
 /// [`Lion`](super::Lion)'s step fused, or its inputs back: every step after the first (which
@@ -835,19 +835,18 @@ pub(crate) fn lion<B: Backend, const D: usize>(
         Some(state) if lion.fused => state,
         state => return Err((tensor, grad, state)),
     };
-    let mut param = primitive(tensor);
-    let gradient = primitive(grad);
+    let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut exp_avg = primitive(state.exp_avg);
-    let done = lion_in::<f32, _>(lion, lr, &mut param, &gradient, &mut exp_avg)
-        || lion_in::<f64, _>(lion, lr, &mut param, &gradient, &mut exp_avg);
-    let state = Some(super::LionState {
+    let step = Fused {
+        config: lion,
+        lr,
+        step: 0,
+    };
+    let done = in_place(&step, &mut param, &gradient, [Some(&mut exp_avg)]);
+    let state = super::LionState {
         exp_avg: from_primitive(exp_avg),
-    });
-    if done {
-        Ok((from_primitive(param), state))
-    } else {
-        Err((from_primitive(param), from_primitive(gradient), state))
-    }
+    };
+    outcome(done, param, gradient, Some(state))
 }
 
 /// The scalars of one Adagrad step, in the parameters' precision.
@@ -859,6 +858,17 @@ struct AdagradScalars<T> {
     lr: T,
 }
 
+impl<T: Real> AdagradScalars<T> {
+    fn new(step: &Fused<'_, super::Adagrad>) -> Self {
+        let adagrad = step.config;
+        Self {
+            weight_decay: unless_zero(adagrad.weight_decay),
+            epsilon: T::of(adagrad.epsilon),
+            lr: T::of(step.lr / (1.0 + (step.step - 1) as f64 * adagrad.lr_decay)),
+        }
+    }
+}
+
 /// One Adagrad step on `p`, `g` and the sum of squared gradients, in `Adagrad::step`'s order.
 fn adagrad_kernel<T: Real>(s: &AdagradScalars<T>, p: &mut [T], g: &[T], sum: &mut [T]) {
     for ((p, &g), sum) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
@@ -868,33 +878,16 @@ fn adagrad_kernel<T: Real>(s: &AdagradScalars<T>, p: &mut [T], g: &[T], sum: &mu
     }
 }
 
-fn adagrad_in<T: Real, P: 'static>(
-    adagrad: &super::Adagrad,
-    lr: f64,
-    step: usize,
-    param: &mut P,
-    grad: &P,
-    sum: &mut P,
-) -> bool {
-    let Some(g) = readable::<T, P>(grad) else {
-        return false;
-    };
-    let (Some(p), Some(sum)) = (writable::<T, P>(param), writable::<T, P>(sum)) else {
-        return false;
-    };
-    let n = p.len();
-    if g.len() != n || sum.len() != n {
-        return false;
+/// State: the sum of squared gradients.
+impl Kernel<1> for Fused<'_, super::Adagrad> {
+    fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 1]) -> bool {
+        let [Some(sum)] = state else {
+            return false;
+        };
+        let s = AdagradScalars::new(self);
+        for_chunks(p, g, [sum], |p, g, [sum]| adagrad_kernel(&s, p, g, sum));
+        true
     }
-    let scalars = AdagradScalars {
-        weight_decay: (adagrad.weight_decay != 0.0).then(|| T::of(adagrad.weight_decay)),
-        epsilon: T::of(adagrad.epsilon),
-        lr: T::of(lr / (1.0 + (step - 1) as f64 * adagrad.lr_decay)),
-    };
-    for_chunks(p, g, sum, None, |p, g, sum, _| {
-        adagrad_kernel(&scalars, p, g, sum);
-    });
-    true
 }
 
 /// [`Adagrad`](super::Adagrad)'s step fused, or its inputs back: every step after the first
@@ -911,20 +904,19 @@ pub(crate) fn adagrad<B: Backend, const D: usize>(
         state => return Err((tensor, grad, state)),
     };
     let step = state.step + 1;
-    let mut param = primitive(tensor);
-    let gradient = primitive(grad);
+    let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut sum = primitive(state.sum);
-    let done = adagrad_in::<f32, _>(adagrad, lr, step, &mut param, &gradient, &mut sum)
-        || adagrad_in::<f64, _>(adagrad, lr, step, &mut param, &gradient, &mut sum);
+    let kernel = Fused {
+        config: adagrad,
+        lr,
+        step,
+    };
+    let done = in_place(&kernel, &mut param, &gradient, [Some(&mut sum)]);
     let state = super::AdagradState {
         step: if done { step } else { state.step },
         sum: from_primitive(sum),
     };
-    if done {
-        Ok((from_primitive(param), Some(state)))
-    } else {
-        Err((from_primitive(param), from_primitive(gradient), Some(state)))
-    }
+    outcome(done, param, gradient, Some(state))
 }
 
 #[cfg(all(test, any(feature = "ndarray", feature = "flex")))]
