@@ -242,12 +242,29 @@ fn outcome<B: Backend, const D: usize, S>(
     }
 }
 
+/// A step's inputs: the parameter, its gradient and the optimizer's state.
+pub(crate) type Inputs<B, const D: usize, S> = (Tensor<B, D>, Tensor<B, D>, S);
+
 /// What a fused step could not take: the inputs, unchanged, for the tensor-op code.
-pub(crate) type Declined<B, const D: usize, S> = (Tensor<B, D>, Tensor<B, D>, Option<S>);
+pub(crate) type Declined<B, const D: usize, S> = Inputs<B, D, Option<S>>;
 
 /// A fused step's result (the new parameter and state), or its inputs back.
 pub(crate) type Outcome<B, const D: usize, S> =
     Result<(Tensor<B, D>, Option<S>), Declined<B, D, S>>;
+
+/// The inputs with their state when `fused` is on and the state exists, else the inputs back:
+/// the tensor-op code creates the state on the first step.
+fn existing_state<B: Backend, const D: usize, S>(
+    fused: bool,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<S>,
+) -> Result<Inputs<B, D, S>, Declined<B, D, S>> {
+    match state {
+        Some(state) if fused => Ok((tensor, grad, state)),
+        state => Err((tensor, grad, state)),
+    }
+}
 
 /// Runs `kernel` over equal chunks of the parameter, the gradient and the `N` state slices
 /// (all of one length), on several threads when the slices are long.
@@ -430,10 +447,7 @@ pub(crate) fn adam<B: Backend, const D: usize>(
     grad: Tensor<B, D>,
     state: Option<super::AdamState<B, D>>,
 ) -> Outcome<B, D, super::AdamState<B, D>> {
-    let state = match state {
-        Some(state) if adam.fused => state,
-        state => return Err((tensor, grad, state)),
-    };
+    let (tensor, grad, state) = existing_state(adam.fused, tensor, grad, state)?;
     let step = state.step + 1;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut exp_avg = primitive(state.exp_avg);
@@ -701,10 +715,7 @@ pub(crate) fn rmsprop<B: Backend, const D: usize>(
     grad: Tensor<B, D>,
     state: Option<super::RmsPropState<B, D>>,
 ) -> Outcome<B, D, super::RmsPropState<B, D>> {
-    let state = match state {
-        Some(state) if rmsprop.fused => state,
-        state => return Err((tensor, grad, state)),
-    };
+    let (tensor, grad, state) = existing_state(rmsprop.fused, tensor, grad, state)?;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut square_avg = primitive(state.square_avg);
     let mut grad_avg = state.grad_avg.map(primitive);
@@ -831,10 +842,7 @@ pub(crate) fn lion<B: Backend, const D: usize>(
     grad: Tensor<B, D>,
     state: Option<super::LionState<B, D>>,
 ) -> Outcome<B, D, super::LionState<B, D>> {
-    let state = match state {
-        Some(state) if lion.fused => state,
-        state => return Err((tensor, grad, state)),
-    };
+    let (tensor, grad, state) = existing_state(lion.fused, tensor, grad, state)?;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut exp_avg = primitive(state.exp_avg);
     let step = Fused {
@@ -899,10 +907,7 @@ pub(crate) fn adagrad<B: Backend, const D: usize>(
     grad: Tensor<B, D>,
     state: Option<super::AdagradState<B, D>>,
 ) -> Outcome<B, D, super::AdagradState<B, D>> {
-    let state = match state {
-        Some(state) if adagrad.fused => state,
-        state => return Err((tensor, grad, state)),
-    };
+    let (tensor, grad, state) = existing_state(adagrad.fused, tensor, grad, state)?;
     let step = state.step + 1;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut sum = primitive(state.sum);
