@@ -29,6 +29,10 @@ use descent_optim::optim::{
     AdagradConfig, AdamConfig, AdamWConfig, LionConfig, OptimConfig, RmsPropConfig, SgdConfig,
 };
 
+#[path = "shared.rs"]
+mod shared;
+use shared::{median, triad_bandwidth};
+
 type Ad = Autodiff<NdArray<f32>>;
 type Inner = <Ad as AutodiffBackend>::InnerBackend;
 
@@ -92,30 +96,6 @@ fn bench_optimizer<O>(
         });
     }
     group.finish();
-}
-
-/// Bytes per second of `a[i] = b[i] + s * c[i]` over `n` f32 (12 bytes per element), median
-/// of several passes: the memory bandwidth an optimizer step can hope for on this machine.
-fn triad_bandwidth(n: usize) -> f64 {
-    let b = vec![1.0_f32; n];
-    let c = vec![2.0_f32; n];
-    let mut a = vec![0.0_f32; n];
-    let mut times = Vec::new();
-    for _ in 0..15 {
-        let start = Instant::now();
-        for ((a, b), c) in a.iter_mut().zip(&b).zip(&c) {
-            *a = b + 3.0 * c;
-        }
-        black_box(&a);
-        times.push(start.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    12.0 * n as f64 / times[times.len() / 2]
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn steps(c: &mut Criterion) {

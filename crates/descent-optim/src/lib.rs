@@ -1,7 +1,7 @@
 //! # descent-optim
 //!
-//! Optimizers and learning-rate schedules for [burn](https://burn.dev) 0.21 that burn lacks
-//! or gets subtly different from PyTorch, with PyTorch's exact numerics: every optimizer
+//! Optimizers and learning-rate schedules for [burn](https://burn.dev) 0.21 and 0.22 that
+//! burn lacks or gets subtly different from PyTorch, with PyTorch's exact numerics: every optimizer
 //! with a PyTorch counterpart reproduces `torch.optim`'s trajectory to 1e-10 in `f64`, and
 //! every schedule reproduces `torch.optim.lr_scheduler` to 1e-12 (see the crate's tests,
 //! which read PyTorch-generated reference files).
@@ -25,6 +25,12 @@
 //! update in one in-place pass on burn's `NdArray` / `Flex` backends instead of one pass per
 //! tensor op, with the same bits (`fused = false` in their configs turns it off); with `rayon`,
 //! large tensors are split across threads. Other backends run the tensor-op code.
+//!
+//! **burn versions.** The feature `burn-0-21` (default) serves burn 0.21, `burn-0-22` burn 0.22
+//! (through the module `burn_0_22`); both may be on at once. Each update rule is written once,
+//! generic over a small internal trait of tensor operations that each version's adapter
+//! implements, so both versions run the same arithmetic. The examples below are burn 0.21's;
+//! `burn_0_22` has its own.
 //!
 //! Invalid hyperparameters are reported as an [`OptimError`] by `validate`/`build`/`init`,
 //! never as a panic or a NaN during training.
@@ -77,11 +83,32 @@
 //! # }
 //! ```
 
+// The update rules and configs name burn as `burn`: burn 0.21 where the feature `burn-0-21`
+// is on, else burn 0.22 (both offer what they use, from `Config` to `LearningRate`). The
+// version-specific code names its version: `crate::burn_0_21` uses `burn`, `crate::burn_0_22`
+// uses `burn_0_22`.
+#[cfg(all(feature = "burn-0-22", not(feature = "burn-0-21")))]
+extern crate burn_0_22 as burn;
+
+#[cfg(not(any(feature = "burn-0-21", feature = "burn-0-22")))]
+compile_error!(
+    "descent-optim needs a burn version: turn on the feature `burn-0-21` (the default) or \
+     `burn-0-22` (with `default-features = false` for a burn 0.22 project), or both"
+);
+
+mod arith;
+#[cfg(feature = "burn-0-21")]
+mod burn_0_21;
+#[cfg(feature = "burn-0-22")]
+pub mod burn_0_22;
+#[cfg(feature = "burn-0-21")]
 pub mod clip;
 pub mod error;
 pub mod optim;
+#[cfg(feature = "burn-0-21")]
 pub mod sam;
 pub mod schedule;
+mod state;
 mod validate;
 
 pub use error::{OptimError, Result};
@@ -89,5 +116,5 @@ pub use optim::OptimConfig;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "burn-0-21"))]
 pub struct ReadmeDoctests;

@@ -1,14 +1,13 @@
 //! AdaBelief: Adam with the second moment of the gradient's deviation from its mean.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{ema, validate_adam};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`AdaBelief`]; every default equals `optax.adabelief`'s (PyTorch has no
@@ -49,15 +48,16 @@ pub struct AdaBelief {
     epsilon_root: f64,
 }
 
-/// State of [`AdaBelief`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdaBeliefState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Belief `s_t`.
-    pub exp_avg_var: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`AdaBelief`] for one parameter tensor.
+    pub struct AdaBeliefState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Belief `s_t`.
+        pub exp_avg_var: Tensor,
+    }
 }
 
 impl OptimConfig for AdaBeliefConfig {
@@ -79,16 +79,15 @@ impl OptimConfig for AdaBeliefConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for AdaBelief {
-    type State<const D: usize> = AdaBeliefState<B, D>;
-
-    fn step<const D: usize>(
+impl AdaBelief {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<AdaBeliefState<T>>,
+    ) -> (T, Option<AdaBeliefState<T>>) {
         let (step, exp_avg, exp_avg_var) = match state {
             Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_avg_var)),
             None => (0, None, None),
@@ -109,13 +108,5 @@ impl<B: Backend> SimpleOptimizer<B> for AdaBelief {
                 exp_avg_var,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdaBeliefState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_var: state.exp_avg_var.to_device(device),
-        }
     }
 }

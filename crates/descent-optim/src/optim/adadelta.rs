@@ -1,14 +1,13 @@
 //! Adadelta: step sizes from the ratio of running RMS of updates and gradients.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{Decay, ema};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Adadelta`]; every default equals `torch.optim.Adadelta`'s
@@ -44,15 +43,16 @@ pub struct Adadelta {
     weight_decay: f64,
 }
 
-/// State of [`Adadelta`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdadeltaState<B: Backend, const D: usize> {
-    /// Number of steps taken.
-    pub step: usize,
-    /// Running average of squared gradients `v_t`.
-    pub square_avg: Tensor<B, D>,
-    /// Running average of squared updates `u_t`.
-    pub acc_delta: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Adadelta`] for one parameter tensor.
+    pub struct AdadeltaState {
+        /// Number of steps taken.
+        pub step: Scalar<usize>,
+        /// Running average of squared gradients `v_t`.
+        pub square_avg: Tensor,
+        /// Running average of squared updates `u_t`.
+        pub acc_delta: Tensor,
+    }
 }
 
 impl OptimConfig for AdadeltaConfig {
@@ -73,16 +73,15 @@ impl OptimConfig for AdadeltaConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adadelta {
-    type State<const D: usize> = AdadeltaState<B, D>;
-
-    fn step<const D: usize>(
+impl Adadelta {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<AdadeltaState<T>>,
+    ) -> (T, Option<AdadeltaState<T>>) {
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, square_avg, acc_delta) = match state {
             Some(s) => (s.step, Some(s.square_avg), Some(s.acc_delta)),
@@ -104,13 +103,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adadelta {
                 acc_delta,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdadeltaState {
-            step: state.step,
-            square_avg: state.square_avg.to_device(device),
-            acc_delta: state.acc_delta.to_device(device),
-        }
     }
 }

@@ -1,14 +1,13 @@
 //! Adafactor: second moments in factored form, a step size relative to the parameters.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Device, Tensor};
+use burn::optim::LearningRate;
 
-use super::common::{Decay, norm, torch_lerp};
+use super::common::{Decay, torch_lerp};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Adafactor`]; every default equals `torch.optim.Adafactor`'s.
@@ -70,18 +69,19 @@ pub struct Adafactor {
     maximize: bool,
 }
 
-/// State of [`Adafactor`] for one parameter tensor: the factored second moment of a matrix
-/// (`row_var`, `col_var`) or the full one of a vector (`variance`).
-#[derive(Record, Clone)]
-pub struct AdafactorState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// Row means `r_t` of the squared gradient (shape `[..., R, 1]`), for 2+ dimensions.
-    pub row_var: Option<Tensor<B, D>>,
-    /// Column means `c_t` of the squared gradient (shape `[..., 1, C]`), for 2+ dimensions.
-    pub col_var: Option<Tensor<B, D>>,
-    /// The second moment `v_t` of a vector.
-    pub variance: Option<Tensor<B, D>>,
+optimizer_state! {
+    /// State of [`Adafactor`] for one parameter tensor: the factored second moment of a matrix
+    /// (`row_var`, `col_var`) or the full one of a vector (`variance`).
+    pub struct AdafactorState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// Row means `r_t` of the squared gradient (shape `[..., R, 1]`), for 2+ dimensions.
+        pub row_var: OptionTensor,
+        /// Column means `c_t` of the squared gradient (shape `[..., 1, C]`), for 2+ dimensions.
+        pub col_var: OptionTensor,
+        /// The second moment `v_t` of a vector.
+        pub variance: OptionTensor,
+    }
 }
 
 impl OptimConfig for AdafactorConfig {
@@ -124,19 +124,9 @@ impl OptimConfig for AdafactorConfig {
     }
 }
 
-/// The machine epsilon of a float type, PyTorch's `torch.finfo(dtype).eps`.
-fn machine_epsilon(dtype: DType) -> f64 {
-    match dtype {
-        DType::F64 => f64::EPSILON,
-        DType::F16 => 9.765_625e-4,
-        DType::BF16 => 7.812_5e-3,
-        _ => f32::EPSILON as f64,
-    }
-}
-
 /// `sum(x^2) / n` over `dim`, written as PyTorch's `vector_norm(x, dim).square() / n` (the
 /// square root and its square round differently from the plain sum).
-fn mean_square<B: Backend, const D: usize>(grad: &Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+fn mean_square<T: Arith>(grad: &T, dim: usize) -> T {
     let n = grad.dims()[dim] as f64;
     grad.clone()
         .square()
@@ -146,16 +136,15 @@ fn mean_square<B: Backend, const D: usize>(grad: &Tensor<B, D>, dim: usize) -> T
         .div_scalar(n)
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adafactor {
-    type State<const D: usize> = AdafactorState<B, D>;
-
-    fn step<const D: usize>(
+impl Adafactor {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<AdafactorState<T>>,
+    ) -> (T, Option<AdafactorState<T>>) {
         let grad = if self.maximize { grad.neg() } else { grad };
         let (step, row_var, col_var, variance) = match state {
             Some(s) => (s.step, s.row_var, s.col_var, s.variance),
@@ -165,24 +154,27 @@ impl<B: Backend> SimpleOptimizer<B> for Adafactor {
         let t = step as f64;
         let epsilon_1 = self
             .epsilon_1
-            .unwrap_or_else(|| machine_epsilon(tensor.dtype()));
-        let numel = tensor.shape().num_elements() as f64;
+            .unwrap_or_else(|| tensor.precision().machine_epsilon());
+        let numel = tensor.num_elements() as f64;
+        let rank = tensor.dims().len();
         let beta_t = t.powf(self.beta2_decay);
         let rho_t = lr.min(1.0 / t.sqrt());
         // The relative step uses the parameters before weight decay, as PyTorch's.
-        let alpha = norm(tensor.clone())
+        let alpha = tensor
+            .clone()
+            .norm()
             .div_scalar(numel.sqrt())
             .clamp_min(self.epsilon_2)
             .mul_scalar(rho_t);
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
-        let (estimate, row_var, col_var, variance) = if D >= 2 {
-            let row_mean = mean_square(&grad, D - 1);
-            let col_mean = mean_square(&grad, D - 2);
+        let (estimate, row_var, col_var, variance) = if rank >= 2 {
+            let row_mean = mean_square(&grad, rank - 1);
+            let col_mean = mean_square(&grad, rank - 2);
             let row_var = row_var.unwrap_or_else(|| row_mean.zeros_like());
             let col_var = col_var.unwrap_or_else(|| col_mean.zeros_like());
             let row_var = torch_lerp(row_var, row_mean, beta_t);
             let col_var = torch_lerp(col_var, col_mean, beta_t);
-            let row_var_mean = row_var.clone().mean_dim(D - 2).clamp_min(epsilon_1);
+            let row_var_mean = row_var.clone().mean_dim(rank - 2).clamp_min(epsilon_1);
             let estimate = row_var.clone().mul(col_var.clone()).div(row_var_mean);
             (estimate, Some(row_var), Some(col_var), None)
         } else {
@@ -197,10 +189,12 @@ impl<B: Backend> SimpleOptimizer<B> for Adafactor {
             .sqrt()
             .recip()
             .mul(grad);
-        let clip = norm(update.clone())
+        let clip = update
+            .clone()
+            .norm()
             .div_scalar(numel.sqrt() * self.d)
             .clamp_min(1.0);
-        let scale = alpha.div(clip).reshape([1; D]);
+        let scale = alpha.div(clip);
         (
             tensor.sub(update.mul(scale)),
             Some(AdafactorState {
@@ -210,14 +204,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adafactor {
                 variance,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdafactorState {
-            step: state.step,
-            row_var: state.row_var.map(|t| t.to_device(device)),
-            col_var: state.col_var.map(|t| t.to_device(device)),
-            variance: state.variance.map(|t| t.to_device(device)),
-        }
     }
 }

@@ -1,14 +1,13 @@
 //! Adagrad: per-coordinate learning rates from the sum of squared gradients.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::Decay;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Adagrad`]; every default equals `torch.optim.Adagrad`'s.
@@ -52,16 +51,19 @@ pub struct Adagrad {
     pub(crate) weight_decay: f64,
     initial_accumulator_value: f64,
     pub(crate) epsilon: f64,
+    // Read by the fused kernels, which exist on burn 0.21 only.
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
 }
 
-/// State of [`Adagrad`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdagradState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// Sum of squared gradients `s_t`.
-    pub sum: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Adagrad`] for one parameter tensor.
+    pub struct AdagradState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// Sum of squared gradients `s_t`.
+        pub sum: Tensor,
+    }
 }
 
 impl OptimConfig for AdagradConfig {
@@ -89,20 +91,15 @@ impl OptimConfig for AdagradConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adagrad {
-    type State<const D: usize> = AdagradState<B, D>;
-
-    fn step<const D: usize>(
+impl Adagrad {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (tensor, grad, state) = match super::fused::adagrad(self, lr, tensor, grad, state) {
-            Ok(done) => return done,
-            Err(declined) => declined,
-        };
+        tensor: T,
+        grad: T,
+        state: Option<AdagradState<T>>,
+    ) -> (T, Option<AdagradState<T>>) {
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, sum) = match state {
             Some(s) => (s.step + 1, s.sum.add(grad.clone().square())),
@@ -118,12 +115,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adagrad {
         let denom = sum.clone().sqrt().add_scalar(self.epsilon);
         let tensor = tensor.sub(grad.div(denom).mul_scalar(clr));
         (tensor, Some(AdagradState { step, sum }))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdagradState {
-            step: state.step,
-            sum: state.sum.to_device(device),
-        }
     }
 }

@@ -1,13 +1,12 @@
 //! Adam and its AMSGrad variant, with coupled (L2) weight decay.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 
 use super::common::{Decay, ema, validate_adam};
 
@@ -69,20 +68,23 @@ pub struct Adam {
     pub(crate) decay: Decay,
     pub(crate) amsgrad: bool,
     pub(crate) maximize: bool,
+    // Read by the fused kernels, which exist on burn 0.21 only.
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
 }
 
-/// State of [`Adam`] (and [`crate::optim::AdamW`]) for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdamState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Second moment `v_t`.
-    pub exp_avg_sq: Tensor<B, D>,
-    /// Running maximum of `v_t` (AMSGrad only).
-    pub max_exp_avg_sq: Option<Tensor<B, D>>,
+optimizer_state! {
+    /// State of [`Adam`] (and [`crate::optim::AdamW`]) for one parameter tensor.
+    pub struct AdamState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Second moment `v_t`.
+        pub exp_avg_sq: Tensor,
+        /// Running maximum of `v_t` (AMSGrad only).
+        pub max_exp_avg_sq: OptionTensor,
+    }
 }
 
 impl OptimConfig for AdamConfig {
@@ -111,20 +113,15 @@ impl OptimConfig for AdamConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adam {
-    type State<const D: usize> = AdamState<B, D>;
-
-    fn step<const D: usize>(
+impl Adam {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (tensor, grad, state) = match super::fused::adam(self, lr, tensor, grad, state) {
-            Ok(done) => return done,
-            Err(declined) => declined,
-        };
+        tensor: T,
+        grad: T,
+        state: Option<AdamState<T>>,
+    ) -> (T, Option<AdamState<T>>) {
         let grad = if self.maximize { grad.neg() } else { grad };
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state {
@@ -164,14 +161,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adam {
                 max_exp_avg_sq,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdamState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-            max_exp_avg_sq: state.max_exp_avg_sq.map(|t| t.to_device(device)),
-        }
     }
 }

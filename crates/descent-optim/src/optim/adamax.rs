@@ -1,14 +1,13 @@
 //! Adamax: Adam with the infinity norm in place of the second moment.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{Decay, ema, validate_adam};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 
 /// Configuration of [`Adamax`]; every default equals `torch.optim.Adamax`'s
 /// (whose default learning rate, for the record, is 2e-3).
@@ -46,15 +45,16 @@ pub struct Adamax {
     decay: Decay,
 }
 
-/// State of [`Adamax`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdamaxState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Exponentially weighted infinity norm `u_t`.
-    pub exp_inf: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Adamax`] for one parameter tensor.
+    pub struct AdamaxState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Exponentially weighted infinity norm `u_t`.
+        pub exp_inf: Tensor,
+    }
 }
 
 impl OptimConfig for AdamaxConfig {
@@ -80,16 +80,15 @@ impl OptimConfig for AdamaxConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adamax {
-    type State<const D: usize> = AdamaxState<B, D>;
-
-    fn step<const D: usize>(
+impl Adamax {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<AdamaxState<T>>,
+    ) -> (T, Option<AdamaxState<T>>) {
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, exp_avg, exp_inf) = match state {
             Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_inf)),
@@ -112,13 +111,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adamax {
                 exp_inf,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdamaxState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_inf: state.exp_inf.to_device(device),
-        }
     }
 }

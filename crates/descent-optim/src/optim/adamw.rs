@@ -1,12 +1,11 @@
 //! AdamW: Adam with decoupled weight decay.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::adam::{Adam, AdamState};
 use super::common::{Decay, validate_adam};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
 
@@ -59,7 +58,7 @@ pub struct AdamW {
 }
 
 /// State of [`AdamW`]: the same moments as [`Adam`].
-pub type AdamWState<B, const D: usize> = AdamState<B, D>;
+pub type AdamWState<T> = AdamState<T>;
 
 impl OptimConfig for AdamWConfig {
     type Optimizer = AdamW;
@@ -89,20 +88,15 @@ impl OptimConfig for AdamWConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for AdamW {
-    type State<const D: usize> = AdamWState<B, D>;
-
-    fn step<const D: usize>(
+impl AdamW {
+    /// One step of the rule on one tensor: Adam's, with the decay decoupled.
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        SimpleOptimizer::<B>::step(&self.inner, lr, tensor, grad, state)
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        <Adam as SimpleOptimizer<B>>::to_device(state, device)
+        tensor: T,
+        grad: T,
+        state: Option<AdamState<T>>,
+    ) -> (T, Option<AdamState<T>>) {
+        self.inner.update(lr, tensor, grad, state)
     }
 }

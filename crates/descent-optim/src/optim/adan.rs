@@ -1,14 +1,13 @@
 //! Adan: adaptive Nesterov momentum from moving averages of the gradient and its changes.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::ema;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 const OWNER: &str = "Adan";
@@ -59,19 +58,20 @@ pub struct Adan {
     weight_decay: f64,
 }
 
-/// State of [`Adan`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AdanState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// Average `m_t` of the gradients.
-    pub exp_avg: Tensor<B, D>,
-    /// Average `v_t` of the gradient differences.
-    pub exp_avg_diff: Tensor<B, D>,
-    /// Second moment `n_t`.
-    pub exp_avg_sq: Tensor<B, D>,
-    /// The previous gradient `g_{t-1}`.
-    pub previous_grad: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Adan`] for one parameter tensor.
+    pub struct AdanState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// Average `m_t` of the gradients.
+        pub exp_avg: Tensor,
+        /// Average `v_t` of the gradient differences.
+        pub exp_avg_diff: Tensor,
+        /// Second moment `n_t`.
+        pub exp_avg_sq: Tensor,
+        /// The previous gradient `g_{t-1}`.
+        pub previous_grad: Tensor,
+    }
 }
 
 impl OptimConfig for AdanConfig {
@@ -99,16 +99,15 @@ impl OptimConfig for AdanConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Adan {
-    type State<const D: usize> = AdanState<B, D>;
-
-    fn step<const D: usize>(
+impl Adan {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<AdanState<T>>,
+    ) -> (T, Option<AdanState<T>>) {
         let (step, exp_avg, exp_avg_diff, exp_avg_sq, difference) = match state {
             Some(s) => (
                 s.step,
@@ -147,15 +146,5 @@ impl<B: Backend> SimpleOptimizer<B> for Adan {
                 previous_grad: grad,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AdanState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_diff: state.exp_avg_diff.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-            previous_grad: state.previous_grad.to_device(device),
-        }
     }
 }

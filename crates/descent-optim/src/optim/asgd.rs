@@ -1,15 +1,22 @@
 //! ASGD: SGD with a decaying step and a running (Polyak-Ruppert) average of the iterates.
 
 use burn::config::Config;
+#[cfg(feature = "burn-0-21")]
 use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::optim::LearningRate;
+#[cfg(feature = "burn-0-21")]
+use burn::optim::Optimizer;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{LearningRate, Optimizer, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{DType, Device, Tensor};
+#[cfg(feature = "burn-0-21")]
+use burn::tensor::Tensor;
+#[cfg(feature = "burn-0-21")]
+use burn::tensor::backend::AutodiffBackend;
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 const OWNER: &str = "ASGD";
@@ -62,13 +69,14 @@ pub struct Asgd {
     maximize: bool,
 }
 
-/// State of [`Asgd`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct AsgdState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// The running average `a_t` of the iterates.
-    pub ax: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Asgd`] for one parameter tensor.
+    pub struct AsgdState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// The running average `a_t` of the iterates.
+        pub ax: Tensor,
+    }
 }
 
 impl OptimConfig for AsgdConfig {
@@ -94,27 +102,16 @@ impl OptimConfig for AsgdConfig {
 }
 
 impl Asgd {
-    /// `value` as PyTorch's scalar tensor of the parameters' precision holds it.
-    fn scalar(value: f64, dtype: DType) -> f64 {
-        if dtype == DType::F64 {
-            value
-        } else {
-            f64::from(value as f32)
-        }
-    }
-}
-
-impl<B: Backend> SimpleOptimizer<B> for Asgd {
-    type State<const D: usize> = AsgdState<B, D>;
-
-    fn step<const D: usize>(
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let dtype = tensor.dtype();
+        tensor: T,
+        grad: T,
+        state: Option<AsgdState<T>>,
+    ) -> (T, Option<AsgdState<T>>) {
+        // eta and mu as PyTorch's scalar tensors of the parameters' precision hold them.
+        let precision = tensor.precision();
         let grad = if self.maximize { grad.neg() } else { grad };
         let grad = if self.weight_decay == 0.0 {
             grad
@@ -127,11 +124,8 @@ impl<B: Backend> SimpleOptimizer<B> for Asgd {
         };
         // The step about to be taken is t = step + 1; eta and mu were set after step t - 1.
         let previous = step as f64;
-        let eta = Self::scalar(
-            lr / (1.0 + self.lambd * lr * previous).powf(self.alpha),
-            dtype,
-        );
-        let mu = Self::scalar(1.0 / (previous - self.t0).max(1.0), dtype);
+        let eta = precision.round(lr / (1.0 + self.lambd * lr * previous).powf(self.alpha));
+        let mu = precision.round(1.0 / (previous - self.t0).max(1.0));
         let tensor = tensor
             .mul_scalar(1.0 - self.lambd * eta)
             .sub(grad.mul_scalar(eta));
@@ -141,18 +135,12 @@ impl<B: Backend> SimpleOptimizer<B> for Asgd {
         };
         (tensor, Some(AsgdState { step: step + 1, ax }))
     }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        AsgdState {
-            step: state.step,
-            ax: state.ax.to_device(device),
-        }
-    }
 }
 
 /// The module with every parameter replaced by its ASGD average `a_t`, where an ASGD model is
 /// evaluated; parameters the optimizer has not stepped yet are returned unchanged. Training
 /// goes on with the original `module`.
+#[cfg(feature = "burn-0-21")]
 pub fn asgd_average<B, M>(module: M, optimizer: &OptimizerAdaptor<Asgd, M, B>) -> M
 where
     B: AutodiffBackend,
@@ -164,16 +152,18 @@ where
     module.map(&mut mapper)
 }
 
+#[cfg(feature = "burn-0-21")]
 struct Average<B: AutodiffBackend, M: AutodiffModule<B>> {
     records: <OptimizerAdaptor<Asgd, M, B> as Optimizer<M, B>>::Record,
 }
 
+#[cfg(feature = "burn-0-21")]
 impl<B: AutodiffBackend, M: AutodiffModule<B>> ModuleMapper<B> for Average<B, M> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();
         let tensor = match self.records.get(&id) {
             Some(record) => {
-                let state: AsgdState<B::InnerBackend, D> = record.clone().into_state::<D>();
+                let state: AsgdState<Tensor<B::InnerBackend, D>> = record.clone().into_state::<D>();
                 let require_grad = tensor.is_require_grad();
                 let average = Tensor::from_inner(state.ax);
                 if require_grad {

@@ -1,11 +1,11 @@
 //! Pieces shared by the optimizers of this crate: how weight decay enters an update, the
 //! exponential moving average every moment estimate uses, the checks every Adam-type
-//! config makes, PyTorch's `lerp` and the norm of a whole tensor.
+//! config makes, and PyTorch's `lerp`,
+//! each written once over [`Arith`].
 
 use burn::optim::LearningRate;
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::validate;
 
@@ -30,12 +30,7 @@ impl Decay {
 
     /// Apply the decay: returns the possibly shrunk parameter and the possibly
     /// penalised gradient.
-    pub(crate) fn apply<B: Backend, const D: usize>(
-        self,
-        lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-    ) -> (Tensor<B, D>, Tensor<B, D>) {
+    pub(crate) fn apply<T: Arith>(self, lr: LearningRate, tensor: T, grad: T) -> (T, T) {
         match self {
             Decay::Coupled(0.0) | Decay::Decoupled(0.0) => (tensor, grad),
             Decay::Coupled(lambda) => {
@@ -62,11 +57,7 @@ pub(crate) fn validate_adam(
 }
 
 /// `m <- beta m + (1 - beta) g`, starting from `m = 0` (so the first value is `(1 - beta) g`).
-pub(crate) fn ema<B: Backend, const D: usize>(
-    previous: Option<Tensor<B, D>>,
-    value: Tensor<B, D>,
-    beta: f64,
-) -> Tensor<B, D> {
+pub(crate) fn ema<T: Arith>(previous: Option<T>, value: T, beta: f64) -> T {
     match previous {
         Some(previous) => previous.mul_scalar(beta).add(value.mul_scalar(1.0 - beta)),
         None => value.mul_scalar(1.0 - beta),
@@ -76,20 +67,10 @@ pub(crate) fn ema<B: Backend, const D: usize>(
 /// `start + weight (end - start)` as PyTorch's CPU `lerp` computes it: for `weight >= 0.5` it
 /// evaluates `end - (end - start)(1 - weight)` instead, which rounds differently. Optimizers
 /// that PyTorch writes with `lerp_` (Adafactor, Muon) use this to match it to the last bit.
-pub(crate) fn torch_lerp<B: Backend, const D: usize>(
-    start: Tensor<B, D>,
-    end: Tensor<B, D>,
-    weight: f64,
-) -> Tensor<B, D> {
+pub(crate) fn torch_lerp<T: Arith>(start: T, end: T, weight: f64) -> T {
     if weight.abs() < 0.5 {
         start.clone().add(end.sub(start).mul_scalar(weight))
     } else {
         end.clone().sub(end.sub(start).mul_scalar(1.0 - weight))
     }
-}
-
-/// The Euclidean norm of a whole tensor, as a one-element tensor (nothing is read back from
-/// the device).
-pub(crate) fn norm<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Tensor<B, 1> {
-    tensor.square().sum().sqrt()
 }

@@ -438,6 +438,17 @@ impl Kernel<3> for Fused<'_, super::Adam> {
     }
 }
 
+/// [`adam`] for AdamW, whose rule is Adam's with the decay decoupled.
+pub(crate) fn adamw<B: Backend, const D: usize>(
+    adamw: &super::AdamW,
+    lr: f64,
+    tensor: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<super::AdamState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::AdamState<Tensor<B, D>>> {
+    adam(&adamw.inner, lr, tensor, grad, state)
+}
+
 /// [`Adam`](super::Adam)'s step fused, or its inputs back: every step after the first (which
 /// creates the state).
 pub(crate) fn adam<B: Backend, const D: usize>(
@@ -445,8 +456,8 @@ pub(crate) fn adam<B: Backend, const D: usize>(
     lr: f64,
     tensor: Tensor<B, D>,
     grad: Tensor<B, D>,
-    state: Option<super::AdamState<B, D>>,
-) -> Outcome<B, D, super::AdamState<B, D>> {
+    state: Option<super::AdamState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::AdamState<Tensor<B, D>>> {
     let (tensor, grad, state) = existing_state(adam.fused, tensor, grad, state)?;
     let step = state.step + 1;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
@@ -558,8 +569,8 @@ pub(crate) fn sgd<B: Backend, const D: usize>(
     lr: f64,
     tensor: Tensor<B, D>,
     grad: Tensor<B, D>,
-    state: Option<super::SgdState<B, D>>,
-) -> Outcome<B, D, super::SgdState<B, D>> {
+    state: Option<super::SgdState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::SgdState<Tensor<B, D>>> {
     let with_momentum = sgd.momentum != 0.0;
     if !sgd.fused || (with_momentum && state.is_none()) {
         return Err((tensor, grad, state));
@@ -713,8 +724,8 @@ pub(crate) fn rmsprop<B: Backend, const D: usize>(
     lr: f64,
     tensor: Tensor<B, D>,
     grad: Tensor<B, D>,
-    state: Option<super::RmsPropState<B, D>>,
-) -> Outcome<B, D, super::RmsPropState<B, D>> {
+    state: Option<super::RmsPropState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::RmsPropState<Tensor<B, D>>> {
     let (tensor, grad, state) = existing_state(rmsprop.fused, tensor, grad, state)?;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut square_avg = primitive(state.square_avg);
@@ -840,8 +851,8 @@ pub(crate) fn lion<B: Backend, const D: usize>(
     lr: f64,
     tensor: Tensor<B, D>,
     grad: Tensor<B, D>,
-    state: Option<super::LionState<B, D>>,
-) -> Outcome<B, D, super::LionState<B, D>> {
+    state: Option<super::LionState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::LionState<Tensor<B, D>>> {
     let (tensor, grad, state) = existing_state(lion.fused, tensor, grad, state)?;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
     let mut exp_avg = primitive(state.exp_avg);
@@ -905,8 +916,8 @@ pub(crate) fn adagrad<B: Backend, const D: usize>(
     lr: f64,
     tensor: Tensor<B, D>,
     grad: Tensor<B, D>,
-    state: Option<super::AdagradState<B, D>>,
-) -> Outcome<B, D, super::AdagradState<B, D>> {
+    state: Option<super::AdagradState<Tensor<B, D>>>,
+) -> Outcome<B, D, super::AdagradState<Tensor<B, D>>> {
     let (tensor, grad, state) = existing_state(adagrad.fused, tensor, grad, state)?;
     let step = state.step + 1;
     let (mut param, gradient) = (primitive(tensor), primitive(grad));
@@ -1027,25 +1038,25 @@ mod tests {
         taken
     }
 
-    fn adam_state<B: Backend>(s: &AdamState<B, 1>) -> Vec<Vec<u64>> {
+    fn adam_state<B: Backend>(s: &AdamState<Tensor<B, 1>>) -> Vec<Vec<u64>> {
         let mut all = vec![vec![s.step as u64], bits(&s.exp_avg), bits(&s.exp_avg_sq)];
         all.extend(s.max_exp_avg_sq.as_ref().map(bits));
         all
     }
 
-    fn sgd_state<B: Backend>(s: &SgdState<B, 1>) -> Vec<Vec<u64>> {
+    fn sgd_state<B: Backend>(s: &SgdState<Tensor<B, 1>>) -> Vec<Vec<u64>> {
         vec![bits(&s.momentum_buffer)]
     }
 
-    fn adagrad_state<B: Backend>(s: &AdagradState<B, 1>) -> Vec<Vec<u64>> {
+    fn adagrad_state<B: Backend>(s: &AdagradState<Tensor<B, 1>>) -> Vec<Vec<u64>> {
         vec![vec![s.step as u64], bits(&s.sum)]
     }
 
-    fn lion_state<B: Backend>(s: &LionState<B, 1>) -> Vec<Vec<u64>> {
+    fn lion_state<B: Backend>(s: &LionState<Tensor<B, 1>>) -> Vec<Vec<u64>> {
         vec![bits(&s.exp_avg)]
     }
 
-    fn rmsprop_state<B: Backend>(s: &RmsPropState<B, 1>) -> Vec<Vec<u64>> {
+    fn rmsprop_state<B: Backend>(s: &RmsPropState<Tensor<B, 1>>) -> Vec<Vec<u64>> {
         let mut all = vec![vec![s.step as u64], bits(&s.square_avg)];
         all.extend(s.grad_avg.as_ref().map(bits));
         all.extend(s.momentum_buffer.as_ref().map(bits));

@@ -1,15 +1,14 @@
 //! LAMB: Adam's direction, rescaled per tensor to the size of the tensor.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{ema, validate_adam};
 use super::trust_ratio::scale_by_trust_ratio;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 
 /// Configuration of [`Lamb`]; every default equals `optax.lamb`'s (PyTorch has no LAMB).
 #[derive(Config, Debug)]
@@ -48,15 +47,16 @@ pub struct Lamb {
     weight_decay: f64,
 }
 
-/// State of [`Lamb`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct LambState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Second moment `v_t`.
-    pub exp_avg_sq: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Lamb`] for one parameter tensor.
+    pub struct LambState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Second moment `v_t`.
+        pub exp_avg_sq: Tensor,
+    }
 }
 
 impl OptimConfig for LambConfig {
@@ -83,16 +83,15 @@ impl OptimConfig for LambConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Lamb {
-    type State<const D: usize> = LambState<B, D>;
-
-    fn step<const D: usize>(
+impl Lamb {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<LambState<T>>,
+    ) -> (T, Option<LambState<T>>) {
         let (step, exp_avg, exp_avg_sq) = match state {
             Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_avg_sq)),
             None => (0, None, None),
@@ -116,13 +115,5 @@ impl<B: Backend> SimpleOptimizer<B> for Lamb {
                 exp_avg_sq,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        LambState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-        }
     }
 }

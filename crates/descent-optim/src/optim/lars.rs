@@ -1,14 +1,13 @@
 //! LARS: SGD with momentum whose step is rescaled per tensor by a trust ratio.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::trust_ratio::scale_by_trust_ratio;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Lars`]; every default equals `optax.lars`'s (PyTorch has no LARS).
@@ -52,11 +51,12 @@ pub struct Lars {
     nesterov: bool,
 }
 
-/// State of [`Lars`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct LarsState<B: Backend, const D: usize> {
-    /// The momentum buffer `b_t` (in steps, learning rate included).
-    pub momentum: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Lars`] for one parameter tensor.
+    pub struct LarsState {
+        /// The momentum buffer `b_t` (in steps, learning rate included).
+        pub momentum: Tensor,
+    }
 }
 
 impl OptimConfig for LarsConfig {
@@ -81,16 +81,15 @@ impl OptimConfig for LarsConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Lars {
-    type State<const D: usize> = LarsState<B, D>;
-
-    fn step<const D: usize>(
+impl Lars {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<LarsState<T>>,
+    ) -> (T, Option<LarsState<T>>) {
         let update = if self.weight_decay == 0.0 {
             grad
         } else {
@@ -108,11 +107,5 @@ impl<B: Backend> SimpleOptimizer<B> for Lars {
             buffer.clone()
         };
         (tensor.sub(moved), Some(LarsState { momentum: buffer }))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        LarsState {
-            momentum: state.momentum.to_device(device),
-        }
     }
 }

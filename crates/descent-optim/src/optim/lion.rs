@@ -1,13 +1,12 @@
 //! Lion: sign-based momentum found by program search.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Lion`]; defaults are the paper's (`beta_1 = 0.9`, `beta_2 = 0.99`).
@@ -47,14 +46,17 @@ pub struct Lion {
     pub(crate) beta_1: f64,
     pub(crate) beta_2: f64,
     pub(crate) weight_decay: f64,
+    // Read by the fused kernels, which exist on burn 0.21 only.
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
 }
 
-/// State of [`Lion`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct LionState<B: Backend, const D: usize> {
-    /// Momentum `m_t`.
-    pub exp_avg: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Lion`] for one parameter tensor.
+    pub struct LionState {
+        /// Momentum `m_t`.
+        pub exp_avg: Tensor,
+    }
 }
 
 impl OptimConfig for LionConfig {
@@ -76,20 +78,15 @@ impl OptimConfig for LionConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Lion {
-    type State<const D: usize> = LionState<B, D>;
-
-    fn step<const D: usize>(
+impl Lion {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (tensor, grad, state) = match super::fused::lion(self, lr, tensor, grad, state) {
-            Ok(done) => return done,
-            Err(declined) => declined,
-        };
+        tensor: T,
+        grad: T,
+        state: Option<LionState<T>>,
+    ) -> (T, Option<LionState<T>>) {
         let tensor = if self.weight_decay != 0.0 {
             tensor.mul_scalar(1.0 - lr * self.weight_decay)
         } else {
@@ -112,11 +109,5 @@ impl<B: Backend> SimpleOptimizer<B> for Lion {
         };
         let tensor = tensor.sub(direction.sign().mul_scalar(lr));
         (tensor, Some(LionState { exp_avg }))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        LionState {
-            exp_avg: state.exp_avg.to_device(device),
-        }
     }
 }

@@ -1,13 +1,20 @@
 //! Lookahead: slow weights that follow any inner optimizer's fast weights.
 
 use burn::config::Config;
+#[cfg(feature = "burn-0-21")]
 use burn::module::AutodiffModule;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::{LearningRate, SimpleOptimizer, adaptor::OptimizerAdaptor};
+#[cfg(feature = "burn-0-21")]
 use burn::record::{PrecisionSettings, Record};
+#[cfg(feature = "burn-0-21")]
 use burn::serde::{Deserialize, Serialize};
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::{AutodiffBackend, Backend};
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::{Device, Tensor};
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::validate;
 
@@ -41,17 +48,31 @@ pub struct Lookahead<O> {
 }
 
 /// State of [`Lookahead`] for one parameter tensor.
+///
+/// `S` is the inner optimizer's state, `T` the tensor type of the burn version in use.
 #[derive(Clone)]
-pub struct LookaheadState<S, B: Backend, const D: usize> {
+pub struct LookaheadState<S, T> {
     /// The inner optimizer's state.
     pub inner: Option<S>,
     /// The slow weights `phi`.
-    pub slow: Tensor<B, D>,
+    pub slow: T,
     /// Steps taken since the start.
     pub step: usize,
 }
 
-/// Serialisable form of [`LookaheadState`].
+impl<S, T: Clone> LookaheadState<S, T> {
+    /// The inner state, the slow weights and the step count of `state`; before the first
+    /// step, none, the parameters themselves, and 0.
+    pub(crate) fn unpack(state: Option<Self>, tensor: &T) -> (Option<S>, T, usize) {
+        match state {
+            Some(s) => (s.inner, s.slow, s.step),
+            None => (None, tensor.clone(), 0),
+        }
+    }
+}
+
+/// Serialisable form of [`LookaheadState`] on burn 0.21.
+#[cfg(feature = "burn-0-21")]
 #[derive(Serialize, Deserialize)]
 #[serde(crate = "burn::serde", bound = "")]
 pub struct LookaheadStateItem<S: Record<B>, B: Backend, PS: PrecisionSettings, const D: usize> {
@@ -60,6 +81,7 @@ pub struct LookaheadStateItem<S: Record<B>, B: Backend, PS: PrecisionSettings, c
     step: usize,
 }
 
+#[cfg(feature = "burn-0-21")]
 impl<S: Record<B>, B: Backend, PS: PrecisionSettings, const D: usize> Clone
     for LookaheadStateItem<S, B, PS, D>
 {
@@ -72,7 +94,8 @@ impl<S: Record<B>, B: Backend, PS: PrecisionSettings, const D: usize> Clone
     }
 }
 
-impl<S: Record<B>, B: Backend, const D: usize> Record<B> for LookaheadState<S, B, D> {
+#[cfg(feature = "burn-0-21")]
+impl<S: Record<B>, B: Backend, const D: usize> Record<B> for LookaheadState<S, Tensor<B, D>> {
     type Item<PS: PrecisionSettings> = LookaheadStateItem<S, B, PS, D>;
 
     fn into_item<PS: PrecisionSettings>(self) -> Self::Item<PS> {
@@ -109,7 +132,9 @@ impl LookaheadConfig {
         })
     }
 
-    /// Wrap `inner` and build the optimizer for module `M`.
+    /// Wrap `inner` and build the optimizer for module `M` (burn 0.21; on burn 0.22, wrap
+    /// [`Self::build`] in a `ModuleOptimizer`).
+    #[cfg(feature = "burn-0-21")]
     pub fn init<B, M, O>(
         &self,
         inner: O,
@@ -130,8 +155,31 @@ impl<O> Lookahead<O> {
     }
 }
 
+impl<O> Lookahead<O> {
+    /// Count the step just taken by the inner optimizer (to `fast`) and, every `k` steps, move
+    /// the slow weights towards the fast ones and restart from them:
+    /// `phi <- phi + alpha (theta - phi)`, `theta <- phi`.
+    pub(crate) fn synchronise<S, T: Arith>(
+        &self,
+        fast: T,
+        slow: T,
+        step: usize,
+        inner: Option<S>,
+    ) -> (T, LookaheadState<S, T>) {
+        let step = step + 1;
+        let (fast, slow) = if step.is_multiple_of(self.k) {
+            let slow = slow.clone().add(fast.sub(slow).mul_scalar(self.alpha));
+            (slow.clone(), slow)
+        } else {
+            (fast, slow)
+        };
+        (fast, LookaheadState { inner, slow, step })
+    }
+}
+
+#[cfg(feature = "burn-0-21")]
 impl<B: Backend, O: SimpleOptimizer<B>> SimpleOptimizer<B> for Lookahead<O> {
-    type State<const D: usize> = LookaheadState<O::State<D>, B, D>;
+    type State<const D: usize> = LookaheadState<O::State<D>, Tensor<B, D>>;
 
     fn step<const D: usize>(
         &self,
@@ -140,19 +188,10 @@ impl<B: Backend, O: SimpleOptimizer<B>> SimpleOptimizer<B> for Lookahead<O> {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (inner, slow, step) = match state {
-            Some(s) => (s.inner, s.slow, s.step),
-            None => (None, tensor.clone(), 0),
-        };
+        let (inner, slow, step) = LookaheadState::unpack(state, &tensor);
         let (fast, inner) = self.inner.step(lr, tensor, grad, inner);
-        let step = step + 1;
-        let (fast, slow) = if step % self.k == 0 {
-            let slow = slow.clone().add(fast.sub(slow).mul_scalar(self.alpha));
-            (slow.clone(), slow)
-        } else {
-            (fast, slow)
-        };
-        (fast, Some(LookaheadState { inner, slow, step }))
+        let (fast, state) = self.synchronise(fast, slow, step, inner);
+        (fast, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {

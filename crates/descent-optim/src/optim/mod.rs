@@ -1,6 +1,8 @@
-//! Optimizers: each a burn [`SimpleOptimizer`] built from
-//! its config by `XxxConfig::init::<B, M>()`, which validates the config and returns an
-//! [`OptimizerAdaptor`].
+//! Optimizers: each a config, the optimizer it builds, its per-tensor state, and its update
+//! rule, written once over the crate's tensor arithmetic. On burn 0.21 each is a
+//! `SimpleOptimizer` built by `XxxConfig::init::<B, M>()` into an `OptimizerAdaptor`; on burn
+//! 0.22 an `Optimizer` built by `ModuleOptimizerConfig::init()` into a `ModuleOptimizer`
+//! (see `crate::burn_0_22`).
 
 mod adabelief;
 mod adadelta;
@@ -12,7 +14,8 @@ mod adamw;
 mod adan;
 mod asgd;
 mod common;
-mod fused;
+#[cfg(feature = "burn-0-21")]
+pub(crate) mod fused;
 mod lamb;
 mod lars;
 mod lion;
@@ -40,30 +43,42 @@ pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use adamw::{AdamW, AdamWConfig, AdamWState};
 pub use adan::{Adan, AdanConfig, AdanState};
-pub use asgd::{Asgd, AsgdConfig, AsgdState, asgd_average};
+#[cfg(feature = "burn-0-21")]
+pub use asgd::asgd_average;
+pub use asgd::{Asgd, AsgdConfig, AsgdState};
 pub use lamb::{Lamb, LambConfig, LambState};
 pub use lars::{Lars, LarsConfig, LarsState};
 pub use lion::{Lion, LionConfig, LionState};
-pub use lookahead::{Lookahead, LookaheadConfig, LookaheadState, LookaheadStateItem};
-pub use muon::{MatrixLayout, Muon, MuonConfig, MuonLrAdjustment, MuonState, newton_schulz};
+#[cfg(feature = "burn-0-21")]
+pub use lookahead::LookaheadStateItem;
+pub use lookahead::{Lookahead, LookaheadConfig, LookaheadState};
+#[cfg(feature = "burn-0-21")]
+pub use muon::newton_schulz;
+pub use muon::{MatrixLayout, Muon, MuonConfig, MuonLrAdjustment, MuonState};
 pub use nadam::{NAdam, NAdamConfig, NAdamState};
-pub use nesterov_lookahead::{
-    NesterovLookahead, NesterovLookaheadConfig, NesterovLookaheadState, nesterov_lookahead_point,
-};
+#[cfg(feature = "burn-0-21")]
+pub use nesterov_lookahead::nesterov_lookahead_point;
+pub use nesterov_lookahead::{NesterovLookahead, NesterovLookaheadConfig, NesterovLookaheadState};
 pub use noisy_gd::{NoisyGd, NoisyGdConfig, NoisyGdState};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
 pub use rprop::{Rprop, RpropConfig, RpropState};
-pub use schedule_free::{ScheduleFree, ScheduleFreeState, schedule_free_eval};
+pub use schedule_free::ScheduleFreeState;
+#[cfg(feature = "burn-0-21")]
+pub use schedule_free::{ScheduleFree, schedule_free_eval};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig, SgdState};
 pub use signum::{Signum, SignumConfig, SignumState};
 pub use yogi::{Yogi, YogiConfig, YogiState};
 
+#[cfg(feature = "burn-0-21")]
 use burn::module::AutodiffModule;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::SimpleOptimizer;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::adaptor::OptimizerAdaptor;
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::OptimError;
@@ -82,8 +97,9 @@ pub trait OptimConfig {
     /// Check the fields and build the per-tensor optimizer.
     fn build(&self) -> Result<Self::Optimizer, OptimError>;
 
-    /// The optimizer for module `M` on backend `B`: burn's [`OptimizerAdaptor`] around
-    /// [`Self::build`].
+    /// The optimizer for module `M` on backend `B`: burn 0.21's [`OptimizerAdaptor`] around
+    /// [`Self::build`] (on burn 0.22: `crate::burn_0_22::ModuleOptimizerConfig::init`).
+    #[cfg(feature = "burn-0-21")]
     fn init<B: AutodiffBackend, M: AutodiffModule<B>>(
         &self,
     ) -> Result<OptimizerAdaptor<Self::Optimizer, M, B>, OptimError>

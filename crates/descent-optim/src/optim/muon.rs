@@ -1,15 +1,19 @@
 //! Muon: momentum, orthogonalised by a Newton-Schulz iteration, for weight matrices.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
+use burn::optim::LearningRate;
+#[cfg(feature = "burn-0-21")]
+use burn::tensor::Tensor;
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
 
-use super::adamw::{AdamW, AdamWConfig, AdamWState};
-use super::common::{Decay, norm, torch_lerp};
+use super::adam::AdamState;
+use super::adamw::{AdamW, AdamWConfig};
+use super::common::{Decay, torch_lerp};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// How Muon scales its learning rate by the shape `A x B` (fan-out x fan-in) of a matrix,
@@ -110,14 +114,15 @@ pub struct Muon {
     fallback_lr_factor: f64,
 }
 
-/// State of [`Muon`] for one parameter tensor: the momentum buffer of a matrix, or the
-/// fallback AdamW's moments for any other tensor.
-#[derive(Record, Clone)]
-pub struct MuonState<B: Backend, const D: usize> {
-    /// The momentum buffer `B_t` of a 2-D parameter.
-    pub momentum: Option<Tensor<B, D>>,
-    /// The fallback's state, for parameters that are not 2-D.
-    pub fallback: Option<AdamWState<B, D>>,
+optimizer_state! {
+    /// State of [`Muon`] for one parameter tensor: the momentum buffer of a matrix, or the
+    /// fallback AdamW's moments for any other tensor.
+    pub struct MuonState {
+        /// The momentum buffer `B_t` of a 2-D parameter.
+        pub momentum: OptionTensor,
+        /// The fallback's state, for parameters that are not 2-D.
+        pub fallback: Nested<AdamState>,
+    }
 }
 
 impl OptimConfig for MuonConfig {
@@ -173,18 +178,30 @@ impl OptimConfig for MuonConfig {
 
 /// `ns_steps` quintic Newton-Schulz steps on `matrix` (2-D), PyTorch's
 /// `_zeropower_via_newtonschulz` in the input's precision.
+#[cfg(feature = "burn-0-21")]
 pub fn newton_schulz<B: Backend>(
     matrix: Tensor<B, 2>,
     coefficients: [f64; 3],
     steps: usize,
     epsilon: f64,
 ) -> Tensor<B, 2> {
+    newton_schulz_rule(matrix, coefficients, steps, epsilon)
+}
+
+/// The Newton-Schulz iteration of `newton_schulz` over [`Arith`] (`matrix` is 2-D).
+pub(crate) fn newton_schulz_rule<T: Arith>(
+    matrix: T,
+    coefficients: [f64; 3],
+    steps: usize,
+    epsilon: f64,
+) -> T {
     let [a, b, c] = coefficients;
-    let [rows, columns] = matrix.dims();
+    let dims = matrix.dims();
+    let (rows, columns) = (dims[0], dims[1]);
     let tall = rows > columns;
     // The Gram matrix X X^T is then the smaller of the two.
     let mut x = if tall { matrix.transpose() } else { matrix };
-    let scale = norm(x.clone()).clamp_min(epsilon).reshape([1, 1]);
+    let scale = x.clone().norm().clamp_min(epsilon);
     x = x.div(scale);
     for _ in 0..steps {
         let gram = x.clone().matmul(x.clone().transpose());
@@ -213,28 +230,23 @@ impl Muon {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Muon {
-    type State<const D: usize> = MuonState<B, D>;
-
-    fn step<const D: usize>(
+impl Muon {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<MuonState<T>>,
+    ) -> (T, Option<MuonState<T>>) {
         let (momentum, fallback) = match state {
             Some(s) => (s.momentum, s.fallback),
             None => (None, None),
         };
-        if D != 2 {
-            let (tensor, fallback) = SimpleOptimizer::<B>::step(
-                &self.fallback,
-                lr * self.fallback_lr_factor,
-                tensor,
-                grad,
-                fallback,
-            );
+        if tensor.dims().len() != 2 {
+            let (tensor, fallback) =
+                self.fallback
+                    .update(lr * self.fallback_lr_factor, tensor, grad, fallback);
             return (
                 tensor,
                 Some(MuonState {
@@ -244,7 +256,7 @@ impl<B: Backend> SimpleOptimizer<B> for Muon {
             );
         }
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
-        let shape = tensor.shape();
+        let shape = tensor.dims();
         let dims = [shape[0], shape[1]];
         let momentum = momentum.unwrap_or_else(|| grad.zeros_like());
         let momentum = torch_lerp(momentum, grad.clone(), 1.0 - self.momentum);
@@ -253,13 +265,8 @@ impl<B: Backend> SimpleOptimizer<B> for Muon {
         } else {
             momentum.clone()
         };
-        let orthogonal = newton_schulz(
-            direction.reshape(dims),
-            self.ns_coefficients,
-            self.ns_steps,
-            self.epsilon,
-        )
-        .reshape(shape);
+        let orthogonal =
+            newton_schulz_rule(direction, self.ns_coefficients, self.ns_steps, self.epsilon);
         let tensor = tensor.sub(orthogonal.mul_scalar(self.adjusted_lr(lr, dims)));
         (
             tensor,
@@ -269,18 +276,10 @@ impl<B: Backend> SimpleOptimizer<B> for Muon {
             }),
         )
     }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        MuonState {
-            momentum: state.momentum.map(|t| t.to_device(device)),
-            fallback: state
-                .fallback
-                .map(|s| <AdamW as SimpleOptimizer<B>>::to_device(s, device)),
-        }
-    }
 }
 
 #[cfg(test)]
+#[cfg(feature = "burn-0-21")]
 mod tests {
     use burn::backend::NdArray;
     use burn::tensor::{Tensor, TensorData};

@@ -1,14 +1,13 @@
 //! NAdam: Adam with Nesterov momentum and a momentum-decay schedule.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{Decay, ema, validate_adam};
+use crate::arith::{Arith, Precision};
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`NAdam`]; every default equals `torch.optim.NAdam`'s.
@@ -65,18 +64,19 @@ pub struct NAdam {
     decay: Decay,
 }
 
-/// State of [`NAdam`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct NAdamState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// Running product `P_t` of the momentum schedule (rounded to f32 after every product
-    /// unless the parameters are f64).
-    pub mu_product: f64,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Second moment `v_t`.
-    pub exp_avg_sq: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`NAdam`] for one parameter tensor.
+    pub struct NAdamState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// Running product `P_t` of the momentum schedule (rounded to f32 after every product
+        /// unless the parameters are f64).
+        pub mu_product: Scalar<f64>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Second moment `v_t`.
+        pub exp_avg_sq: Tensor,
+    }
 }
 
 impl OptimConfig for NAdamConfig {
@@ -111,16 +111,15 @@ impl NAdam {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for NAdam {
-    type State<const D: usize> = NAdamState<B, D>;
-
-    fn step<const D: usize>(
+impl NAdam {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<NAdamState<T>>,
+    ) -> (T, Option<NAdamState<T>>) {
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, mu_product, exp_avg, exp_avg_sq) = match state {
             Some(s) => (s.step, s.mu_product, Some(s.exp_avg), Some(s.exp_avg_sq)),
@@ -131,7 +130,7 @@ impl<B: Backend> SimpleOptimizer<B> for NAdam {
         let mu = self.mu(t);
         let mu_next = self.mu(t + 1.0);
         // PyTorch: `mu_product *= mu` on a scalar tensor of the default dtype.
-        let mu_product = if tensor.dtype() == DType::F64 {
+        let mu_product = if tensor.precision() == Precision::Double {
             mu_product * mu
         } else {
             f64::from((mu_product as f32) * (mu as f32))
@@ -162,21 +161,16 @@ impl<B: Backend> SimpleOptimizer<B> for NAdam {
             }),
         )
     }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        NAdamState {
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-            ..state
-        }
-    }
 }
 
 #[cfg(test)]
+#[cfg(feature = "burn-0-21")]
 mod tests {
     use super::*;
     use burn::backend::NdArray;
-    use burn::tensor::{Element, TensorData};
+    use burn::optim::SimpleOptimizer;
+    use burn::tensor::backend::Backend;
+    use burn::tensor::{Element, Tensor, TensorData};
 
     /// A tensor in the backend's own float type (burn 0.21 shares one default dtype between
     /// `NdArray<f32>` and `NdArray<f64>`, so it must be named).
@@ -196,7 +190,7 @@ mod tests {
             let (next, s) = optimizer.step(1e-3, w, g, state);
             (w, state) = (next, s);
         }
-        state.map_or(f64::NAN, |s: NAdamState<B, 1>| s.mu_product)
+        state.map_or(f64::NAN, |s: NAdamState<Tensor<B, 1>>| s.mu_product)
     }
 
     #[test]

@@ -2,15 +2,22 @@
 //! point `theta - eta beta v`.
 
 use burn::config::Config;
+#[cfg(feature = "burn-0-21")]
 use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::optim::LearningRate;
+#[cfg(feature = "burn-0-21")]
+use burn::optim::Optimizer;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{LearningRate, Optimizer, SimpleOptimizer};
-use burn::record::Record;
+#[cfg(feature = "burn-0-21")]
+use burn::tensor::Tensor;
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Device, Tensor};
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`NesterovLookahead`] (no PyTorch class: PyTorch writes Nesterov in the
@@ -39,11 +46,12 @@ pub struct NesterovLookahead {
     momentum: f64,
 }
 
-/// State of [`NesterovLookahead`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct NesterovLookaheadState<B: Backend, const D: usize> {
-    /// The velocity `v_t` (in gradient units).
-    pub velocity: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`NesterovLookahead`] for one parameter tensor.
+    pub struct NesterovLookaheadState {
+        /// The velocity `v_t` (in gradient units).
+        pub velocity: Tensor,
+    }
 }
 
 impl OptimConfig for NesterovLookaheadConfig {
@@ -68,27 +76,37 @@ impl NesterovLookahead {
     }
 
     /// `theta - eta beta v` for one tensor.
+    #[cfg(feature = "burn-0-21")]
     pub fn look_ahead<B: Backend, const D: usize>(
         &self,
         lr: LearningRate,
         theta: Tensor<B, D>,
-        state: &NesterovLookaheadState<B, D>,
+        state: &NesterovLookaheadState<Tensor<B, D>>,
     ) -> Tensor<B, D> {
-        theta.sub(state.velocity.clone().mul_scalar(lr * self.momentum))
+        self.look_ahead_point(lr, theta, state)
     }
-}
 
-impl<B: Backend> SimpleOptimizer<B> for NesterovLookahead {
-    type State<const D: usize> = NesterovLookaheadState<B, D>;
-
-    /// `grad` must be the gradient at the look-ahead point.
-    fn step<const D: usize>(
+    /// `theta - eta beta v` for one tensor, over [`Arith`] (every burn version's look-ahead
+    /// point calls this).
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
+    pub(crate) fn look_ahead_point<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        theta: T,
+        state: &NesterovLookaheadState<T>,
+    ) -> T {
+        theta.sub(state.velocity.clone().mul_scalar(lr * self.momentum))
+    }
+
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    /// `grad` must be the gradient at the look-ahead point.
+    pub(crate) fn update<T: Arith>(
+        &self,
+        lr: LearningRate,
+        tensor: T,
+        grad: T,
+        state: Option<NesterovLookaheadState<T>>,
+    ) -> (T, Option<NesterovLookaheadState<T>>) {
         let velocity = match state {
             Some(s) => s.velocity.mul_scalar(self.momentum).add(grad),
             None => grad,
@@ -98,17 +116,12 @@ impl<B: Backend> SimpleOptimizer<B> for NesterovLookahead {
             Some(NesterovLookaheadState { velocity }),
         )
     }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        NesterovLookaheadState {
-            velocity: state.velocity.to_device(device),
-        }
-    }
 }
 
 /// The module moved to the look-ahead point `theta - lr beta v` of every parameter, where the
 /// next step's gradient must be taken; parameters not stepped yet stay at `theta` (`v = 0`).
 /// The copy keeps the parameter ids, so gradients taken on it step `module` itself.
+#[cfg(feature = "burn-0-21")]
 pub fn nesterov_lookahead_point<B, M>(
     module: M,
     optimizer: &OptimizerAdaptor<NesterovLookahead, M, B>,
@@ -126,6 +139,7 @@ where
     module.map(&mut mapper)
 }
 
+#[cfg(feature = "burn-0-21")]
 struct LookAheadMapper<'a, B, M>
 where
     B: AutodiffBackend,
@@ -136,6 +150,7 @@ where
     lr: LearningRate,
 }
 
+#[cfg(feature = "burn-0-21")]
 impl<B, M> ModuleMapper<B> for LookAheadMapper<'_, B, M>
 where
     B: AutodiffBackend,
@@ -162,11 +177,13 @@ where
 }
 
 #[cfg(test)]
+#[cfg(feature = "burn-0-21")]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::optim::{Sgd, SgdConfig, SgdState};
     use burn::backend::NdArray;
+    use burn::optim::SimpleOptimizer;
 
     type B = NdArray<f64>;
 
@@ -206,7 +223,7 @@ mod tests {
             .unwrap();
         let start = [-1.2, 1.0];
         let (mut theta, mut seeds_state) = (tensor(&start), None);
-        let (mut phi, mut torch_state): (Tensor<B, 1>, Option<SgdState<B, 1>>) =
+        let (mut phi, mut torch_state): (Tensor<B, 1>, Option<SgdState<Tensor<B, 1>>>) =
             (tensor(&start), None);
         for t in 0..300 {
             let ahead = match &seeds_state {

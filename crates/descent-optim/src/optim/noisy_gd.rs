@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::LearningRate;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`NoisyGd`].
@@ -65,15 +64,16 @@ impl Clone for NoisyGd {
     }
 }
 
-/// State of [`NoisyGd`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct NoisyGdState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: u64,
-    /// Index of this parameter's noise stream.
-    pub stream: u64,
-    /// Unused; ties the record to the backend and rank.
-    pub marker: Option<Tensor<B, D>>,
+optimizer_state! {
+    /// State of [`NoisyGd`] for one parameter tensor.
+    pub struct NoisyGdState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<u64>,
+        /// Index of this parameter's noise stream.
+        pub stream: Scalar<u64>,
+        /// Unused; ties the record to the backend and rank.
+        pub marker: OptionTensor,
+    }
 }
 
 impl OptimConfig for NoisyGdConfig {
@@ -105,29 +105,25 @@ impl NoisyGd {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for NoisyGd {
-    type State<const D: usize> = NoisyGdState<B, D>;
-
-    fn step<const D: usize>(
+impl NoisyGd {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<NoisyGdState<T>>,
+    ) -> (T, Option<NoisyGdState<T>>) {
         let (stream, step) = match state {
             Some(s) => (s.stream, s.step + 1),
             None => (self.next_stream.fetch_add(1, Ordering::Relaxed), 1),
         };
         let mut tensor = tensor.sub(grad.mul_scalar(lr));
         if self.noise_std > 0.0 {
-            let shape = tensor.shape();
-            let draws = self.noise(stream, step, shape.num_elements());
-            // The dtype is explicit: burn's device-wide default need not be this tensor's.
-            let noise = Tensor::<B, D>::from_data(
-                TensorData::new(draws, shape),
-                (&tensor.device(), tensor.dtype()),
-            );
+            let draws = self.noise(stream, step, tensor.num_elements());
+            // Same shape, device and dtype as the parameters (burn's device-wide default
+            // dtype need not be this tensor's).
+            let noise = tensor.with_values(draws);
             let scale = if self.scale_with_lr {
                 lr * self.noise_std
             } else {
@@ -143,9 +139,5 @@ impl<B: Backend> SimpleOptimizer<B> for NoisyGd {
                 marker: None,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, _device: &Device<B>) -> Self::State<D> {
-        state
     }
 }

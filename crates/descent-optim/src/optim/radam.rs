@@ -1,14 +1,13 @@
 //! RAdam: Adam with a rectified variance of the adaptive learning rate.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{Decay, ema, validate_adam};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 
 /// Configuration of [`RAdam`]; every default equals `torch.optim.RAdam`'s.
 #[derive(Config, Debug)]
@@ -52,15 +51,16 @@ pub struct RAdam {
     decay: Decay,
 }
 
-/// State of [`RAdam`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct RAdamState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Second moment `v_t`.
-    pub exp_avg_sq: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`RAdam`] for one parameter tensor.
+    pub struct RAdamState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Second moment `v_t`.
+        pub exp_avg_sq: Tensor,
+    }
 }
 
 impl OptimConfig for RAdamConfig {
@@ -87,16 +87,15 @@ impl OptimConfig for RAdamConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for RAdam {
-    type State<const D: usize> = RAdamState<B, D>;
-
-    fn step<const D: usize>(
+impl RAdam {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<RAdamState<T>>,
+    ) -> (T, Option<RAdamState<T>>) {
         let (tensor, grad) = self.decay.apply(lr, tensor, grad);
         let (step, exp_avg, exp_avg_sq) = match state {
             Some(s) => (s.step, Some(s.exp_avg), Some(s.exp_avg_sq)),
@@ -129,13 +128,5 @@ impl<B: Backend> SimpleOptimizer<B> for RAdam {
                 exp_avg_sq,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        RAdamState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-        }
     }
 }

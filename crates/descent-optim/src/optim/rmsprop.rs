@@ -1,14 +1,13 @@
 //! RMSProp, plain or centered, with optional momentum.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{Decay, ema};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`RmsProp`]; every default equals `torch.optim.RMSprop`'s.
@@ -60,20 +59,23 @@ pub struct RmsProp {
     pub(crate) weight_decay: f64,
     pub(crate) momentum: f64,
     pub(crate) centered: bool,
+    // Read by the fused kernels, which exist on burn 0.21 only.
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
 }
 
-/// State of [`RmsProp`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct RmsPropState<B: Backend, const D: usize> {
-    /// Number of steps taken.
-    pub step: usize,
-    /// Running average of squared gradients `v_t`.
-    pub square_avg: Tensor<B, D>,
-    /// Running average of gradients `gbar_t` (centered only).
-    pub grad_avg: Option<Tensor<B, D>>,
-    /// Momentum buffer `b_t` (momentum > 0 only).
-    pub momentum_buffer: Option<Tensor<B, D>>,
+optimizer_state! {
+    /// State of [`RmsProp`] for one parameter tensor.
+    pub struct RmsPropState {
+        /// Number of steps taken.
+        pub step: Scalar<usize>,
+        /// Running average of squared gradients `v_t`.
+        pub square_avg: Tensor,
+        /// Running average of gradients `gbar_t` (centered only).
+        pub grad_avg: OptionTensor,
+        /// Momentum buffer `b_t` (momentum > 0 only).
+        pub momentum_buffer: OptionTensor,
+    }
 }
 
 impl OptimConfig for RmsPropConfig {
@@ -98,20 +100,15 @@ impl OptimConfig for RmsPropConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for RmsProp {
-    type State<const D: usize> = RmsPropState<B, D>;
-
-    fn step<const D: usize>(
+impl RmsProp {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (tensor, grad, state) = match super::fused::rmsprop(self, lr, tensor, grad, state) {
-            Ok(done) => return done,
-            Err(declined) => declined,
-        };
+        tensor: T,
+        grad: T,
+        state: Option<RmsPropState<T>>,
+    ) -> (T, Option<RmsPropState<T>>) {
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         let (step, square_avg, grad_avg, momentum_buffer) = match state {
             Some(s) => (s.step, Some(s.square_avg), s.grad_avg, s.momentum_buffer),
@@ -145,14 +142,5 @@ impl<B: Backend> SimpleOptimizer<B> for RmsProp {
                 momentum_buffer,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        RmsPropState {
-            step: state.step,
-            square_avg: state.square_avg.to_device(device),
-            grad_avg: state.grad_avg.map(|t| t.to_device(device)),
-            momentum_buffer: state.momentum_buffer.map(|t| t.to_device(device)),
-        }
     }
 }

@@ -1,13 +1,12 @@
 //! Rprop: per-element step sizes driven by the sign of the gradient alone.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 const OWNER: &str = "Rprop";
@@ -57,15 +56,16 @@ pub struct Rprop {
     maximize: bool,
 }
 
-/// State of [`Rprop`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct RpropState<B: Backend, const D: usize> {
-    /// Number of steps taken.
-    pub step: usize,
-    /// The previous effective gradient `g'_{t-1}`.
-    pub prev: Tensor<B, D>,
-    /// The per-element step sizes `d_t`.
-    pub step_size: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Rprop`] for one parameter tensor.
+    pub struct RpropState {
+        /// Number of steps taken.
+        pub step: Scalar<usize>,
+        /// The previous effective gradient `g'_{t-1}`.
+        pub prev: Tensor,
+        /// The per-element step sizes `d_t`.
+        pub step_size: Tensor,
+    }
 }
 
 impl OptimConfig for RpropConfig {
@@ -113,16 +113,15 @@ impl OptimConfig for RpropConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Rprop {
-    type State<const D: usize> = RpropState<B, D>;
-
-    fn step<const D: usize>(
+impl Rprop {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<RpropState<T>>,
+    ) -> (T, Option<RpropState<T>>) {
         let grad = if self.maximize { grad.neg() } else { grad };
         let (step, prev, step_size) = match state {
             Some(s) => (s.step, s.prev, s.step_size),
@@ -148,13 +147,5 @@ impl<B: Backend> SimpleOptimizer<B> for Rprop {
                 step_size,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        RpropState {
-            step: state.step,
-            prev: state.prev.to_device(device),
-            step_size: state.step_size.to_device(device),
-        }
     }
 }

@@ -1,39 +1,37 @@
 //! What Schedule-Free SGD and Schedule-Free AdamW share: the state, the averaging
 //! weights, and the way back from the training point `y` to the evaluation point `x`.
 
+#[cfg(feature = "burn-0-21")]
 use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::optim::LearningRate;
+#[cfg(feature = "burn-0-21")]
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{LearningRate, Optimizer, SimpleOptimizer};
-use burn::record::Record;
+#[cfg(feature = "burn-0-21")]
+use burn::optim::{Optimizer, SimpleOptimizer};
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::Tensor;
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-/// State of a Schedule-Free optimizer for one parameter tensor.
-///
-/// The module holds the gradient point `y`; the state holds the base sequence `z` and
-/// the scalars of the weighted average that defines `x`.
-#[derive(Record, Clone)]
-pub struct ScheduleFreeState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// Base (SGD) sequence `z_t`.
-    pub z: Tensor<B, D>,
-    /// Second moment `v_t` (Schedule-Free AdamW only).
-    pub exp_avg_sq: Option<Tensor<B, D>>,
-    /// Sum of the averaging weights so far.
-    pub weight_sum: f64,
-    /// Largest learning rate seen so far (weights are `lr_max^weight_lr_power`).
-    pub lr_max: f64,
-}
+use crate::arith::Arith;
+use crate::state::optimizer_state;
 
-impl<B: Backend, const D: usize> ScheduleFreeState<B, D> {
-    /// The same state with its tensors on `device`.
-    pub fn to_device(self, device: &B::Device) -> Self {
-        ScheduleFreeState {
-            z: self.z.to_device(device),
-            exp_avg_sq: self.exp_avg_sq.map(|t| t.to_device(device)),
-            ..self
-        }
+optimizer_state! {
+    /// State of a Schedule-Free optimizer for one parameter tensor.
+    ///
+    /// The module holds the gradient point `y`; the state holds the base sequence `z` and
+    /// the scalars of the weighted average that defines `x`.
+    pub struct ScheduleFreeState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// Base (SGD) sequence `z_t`.
+        pub z: Tensor,
+        /// Second moment `v_t` (Schedule-Free AdamW only).
+        pub exp_avg_sq: OptionTensor,
+        /// Sum of the averaging weights so far.
+        pub weight_sum: Scalar<f64>,
+        /// Largest learning rate seen so far (weights are `lr_max^weight_lr_power`).
+        pub lr_max: Scalar<f64>,
     }
 }
 
@@ -94,13 +92,13 @@ impl Averaging {
 /// z <- z - eta d
 /// ```
 /// which keeps `y = (1 - beta) z + beta x` with `x <- (1 - c) x + c z` without storing `x`.
-pub(crate) fn schedule_free_move<B: Backend, const D: usize>(
-    y: Tensor<B, D>,
-    z: Tensor<B, D>,
-    direction: Tensor<B, D>,
+pub(crate) fn schedule_free_move<T: Arith>(
+    y: T,
+    z: T,
+    direction: T,
     beta: f64,
     step: &AveragingStep,
-) -> (Tensor<B, D>, Tensor<B, D>) {
+) -> (T, T) {
     let c = step.ckp1;
     let y = y.mul_scalar(1.0 - c).add(z.clone().mul_scalar(c)).add(
         direction
@@ -111,8 +109,16 @@ pub(crate) fn schedule_free_move<B: Backend, const D: usize>(
     (y, z)
 }
 
+/// `x = (y - (1 - beta) z) / beta`: the evaluation point of one tensor, from its training
+/// point `y` and its base sequence `z` (every burn version's evaluation point calls this).
+#[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
+pub(crate) fn evaluation_point<T: Arith>(y: T, z: T, beta: f64) -> T {
+    y.sub(z.mul_scalar(1.0 - beta)).div_scalar(beta)
+}
+
 /// A Schedule-Free optimizer: it can map the training point `y` back to the point `x`
 /// at which the model should be evaluated.
+#[cfg(feature = "burn-0-21")]
 pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
     /// The interpolation `beta` between `z` and `x` that defines `y = (1 - beta) z + beta x`.
     fn beta(&self) -> f64;
@@ -126,9 +132,7 @@ pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
         y: Tensor<B, D>,
         state: &Self::State<D>,
     ) -> Tensor<B, D> {
-        let beta = self.beta();
-        y.sub(Self::z(state).mul_scalar(1.0 - beta))
-            .div_scalar(beta)
+        evaluation_point(y, Self::z(state), self.beta())
     }
 }
 
@@ -164,6 +168,7 @@ pub trait ScheduleFree<B: Backend>: SimpleOptimizer<B> {
 /// # Ok(())
 /// # }
 /// ```
+#[cfg(feature = "burn-0-21")]
 pub fn schedule_free_eval<B, M, O>(module: M, optimizer: &OptimizerAdaptor<O, M, B>) -> M
 where
     B: AutodiffBackend,
@@ -177,6 +182,7 @@ where
     module.map(&mut mapper)
 }
 
+#[cfg(feature = "burn-0-21")]
 struct EvalMapper<'a, B, M, O>
 where
     B: AutodiffBackend,
@@ -187,6 +193,7 @@ where
     optimizer: &'a O,
 }
 
+#[cfg(feature = "burn-0-21")]
 impl<B, M, O> ModuleMapper<B> for EvalMapper<'_, B, M, O>
 where
     B: AutodiffBackend,

@@ -1,12 +1,17 @@
 //! Schedule-Free SGD: momentum through iterate averaging, no schedule needed.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
+use burn::optim::LearningRate;
+#[cfg(feature = "burn-0-21")]
+use burn::tensor::Tensor;
+#[cfg(feature = "burn-0-21")]
 use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
 
 use super::common::Decay;
-use super::schedule_free::{Averaging, ScheduleFree, ScheduleFreeState, schedule_free_move};
+#[cfg(feature = "burn-0-21")]
+use super::schedule_free::ScheduleFree;
+use super::schedule_free::{Averaging, ScheduleFreeState, schedule_free_move};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
 use crate::validate;
@@ -78,16 +83,15 @@ impl OptimConfig for ScheduleFreeSgdConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeSgd {
-    type State<const D: usize> = ScheduleFreeState<B, D>;
-
-    fn step<const D: usize>(
+impl ScheduleFreeSgd {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<ScheduleFreeState<T>>,
+    ) -> (T, Option<ScheduleFreeState<T>>) {
         let (k, z, weight_sum, lr_max) = match state {
             Some(s) => (s.step, s.z, s.weight_sum, s.lr_max),
             None => (0, tensor.clone(), 0.0, f64::NEG_INFINITY),
@@ -106,12 +110,9 @@ impl<B: Backend> SimpleOptimizer<B> for ScheduleFreeSgd {
             }),
         )
     }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        state.to_device(device)
-    }
 }
 
+#[cfg(feature = "burn-0-21")]
 impl<B: Backend> ScheduleFree<B> for ScheduleFreeSgd {
     fn beta(&self) -> f64 {
         self.momentum

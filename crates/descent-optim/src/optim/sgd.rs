@@ -1,14 +1,13 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::Decay;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Sgd`]; every default equals `torch.optim.SGD`'s.
@@ -61,14 +60,17 @@ pub struct Sgd {
     pub(crate) weight_decay: f64,
     pub(crate) nesterov: bool,
     pub(crate) maximize: bool,
+    // Read by the fused kernels, which exist on burn 0.21 only.
+    #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
 }
 
-/// State of [`Sgd`] for one parameter tensor: the momentum buffer, when momentum is on.
-#[derive(Record, Clone)]
-pub struct SgdState<B: Backend, const D: usize> {
-    /// Momentum buffer `b_t`.
-    pub momentum_buffer: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Sgd`] for one parameter tensor: the momentum buffer, when momentum is on.
+    pub struct SgdState {
+        /// Momentum buffer `b_t`.
+        pub momentum_buffer: Tensor,
+    }
 }
 
 impl OptimConfig for SgdConfig {
@@ -99,20 +101,15 @@ impl OptimConfig for SgdConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Sgd {
-    type State<const D: usize> = SgdState<B, D>;
-
-    fn step<const D: usize>(
+impl Sgd {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let (tensor, grad, state) = match super::fused::sgd(self, lr, tensor, grad, state) {
-            Ok(done) => return done,
-            Err(declined) => declined,
-        };
+        tensor: T,
+        grad: T,
+        state: Option<SgdState<T>>,
+    ) -> (T, Option<SgdState<T>>) {
         let grad = if self.maximize { grad.neg() } else { grad };
         let (tensor, grad) = Decay::Coupled(self.weight_decay).apply(lr, tensor, grad);
         if self.momentum == 0.0 {
@@ -147,11 +144,5 @@ impl<B: Backend> SimpleOptimizer<B> for Sgd {
                 momentum_buffer: buffer,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        SgdState {
-            momentum_buffer: state.momentum_buffer.to_device(device),
-        }
     }
 }

@@ -1,14 +1,13 @@
 //! Signum and signSGD: steps of fixed length along the sign of the (averaged) gradient.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::ema;
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Signum`]; the default equals `optax.signum`'s. `beta = 0` is signSGD
@@ -35,11 +34,12 @@ pub struct Signum {
     beta: f64,
 }
 
-/// State of [`Signum`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct SignumState<B: Backend, const D: usize> {
-    /// The moving average `m_t`.
-    pub momentum: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Signum`] for one parameter tensor.
+    pub struct SignumState {
+        /// The moving average `m_t`.
+        pub momentum: Tensor,
+    }
 }
 
 impl OptimConfig for SignumConfig {
@@ -55,24 +55,17 @@ impl OptimConfig for SignumConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Signum {
-    type State<const D: usize> = SignumState<B, D>;
-
-    fn step<const D: usize>(
+impl Signum {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<SignumState<T>>,
+    ) -> (T, Option<SignumState<T>>) {
         let momentum = ema(state.map(|s| s.momentum), grad, self.beta);
         let tensor = tensor.sub(momentum.clone().sign().mul_scalar(lr));
         (tensor, Some(SignumState { momentum }))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        SignumState {
-            momentum: state.momentum.to_device(device),
-        }
     }
 }

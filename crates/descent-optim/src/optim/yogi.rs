@@ -1,14 +1,13 @@
 //! Yogi: Adam whose second moment moves additively, by the sign of its error.
 
 use burn::config::Config;
-use burn::optim::{LearningRate, SimpleOptimizer};
-use burn::record::Record;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Device, Tensor};
+use burn::optim::LearningRate;
 
 use super::common::{ema, validate_adam};
+use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
+use crate::state::optimizer_state;
 use crate::validate;
 
 /// Configuration of [`Yogi`]; every default equals `optax.yogi`'s (PyTorch has no Yogi).
@@ -50,15 +49,16 @@ pub struct Yogi {
     initial_accumulator_value: f64,
 }
 
-/// State of [`Yogi`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct YogiState<B: Backend, const D: usize> {
-    /// Number of steps taken, `t`.
-    pub step: usize,
-    /// First moment `m_t`.
-    pub exp_avg: Tensor<B, D>,
-    /// Second moment `v_t`.
-    pub exp_avg_sq: Tensor<B, D>,
+optimizer_state! {
+    /// State of [`Yogi`] for one parameter tensor.
+    pub struct YogiState {
+        /// Number of steps taken, `t`.
+        pub step: Scalar<usize>,
+        /// First moment `m_t`.
+        pub exp_avg: Tensor,
+        /// Second moment `v_t`.
+        pub exp_avg_sq: Tensor,
+    }
 }
 
 impl OptimConfig for YogiConfig {
@@ -84,16 +84,15 @@ impl OptimConfig for YogiConfig {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for Yogi {
-    type State<const D: usize> = YogiState<B, D>;
-
-    fn step<const D: usize>(
+impl Yogi {
+    /// One step of the rule on one tensor (every burn version's adapter calls this).
+    pub(crate) fn update<T: Arith>(
         &self,
         lr: LearningRate,
-        tensor: Tensor<B, D>,
-        grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        tensor: T,
+        grad: T,
+        state: Option<YogiState<T>>,
+    ) -> (T, Option<YogiState<T>>) {
         let (step, exp_avg, exp_avg_sq) = match state {
             Some(s) => (s.step, s.exp_avg, s.exp_avg_sq),
             None => {
@@ -123,13 +122,5 @@ impl<B: Backend> SimpleOptimizer<B> for Yogi {
                 exp_avg_sq,
             }),
         )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device<B>) -> Self::State<D> {
-        YogiState {
-            step: state.step,
-            exp_avg: state.exp_avg.to_device(device),
-            exp_avg_sq: state.exp_avg_sq.to_device(device),
-        }
     }
 }

@@ -4,7 +4,7 @@
 //! `(k+1)`-th optimizer step, exactly PyTorch's convention of reading
 //! `param_groups[0]["lr"]` after `k` calls of `scheduler.step()`. Because the function
 //! has no state, it can be plotted, tested and resumed at any step.
-//! [`Scheduler`] wraps any schedule as burn's [`LrScheduler`], whose record is only
+//! [`Scheduler`] wraps any schedule as burn's [`LrScheduler`](burn::lr_scheduler::LrScheduler), whose record is only
 //! the step counter.
 //!
 //! | schedule | PyTorch / source |
@@ -27,9 +27,7 @@
 //!
 //! [`ScheduleConfig`] holds any of the serialisable ones, for experiment files.
 
-use burn::lr_scheduler::LrScheduler;
 use burn::optim::LearningRate;
-use burn::tensor::backend::Backend;
 
 mod config;
 mod constant;
@@ -97,7 +95,7 @@ impl<S: Schedule + ?Sized> Schedule for std::sync::Arc<S> {
     }
 }
 
-/// Any [`Schedule`] as burn's stateful [`LrScheduler`].
+/// Any [`Schedule`] as burn's stateful [`LrScheduler`](burn::lr_scheduler::LrScheduler).
 ///
 /// The only state is the number of steps taken, so its record is a `usize` and a
 /// schedule resumed from a record continues exactly where it stopped.
@@ -118,7 +116,7 @@ impl<S: Schedule> Scheduler<S> {
         &self.schedule
     }
 
-    /// How many learning rates [`LrScheduler::step`] has handed out so far.
+    /// How many learning rates `LrScheduler::step` has handed out so far.
     pub fn steps_taken(&self) -> usize {
         self.step
     }
@@ -130,21 +128,35 @@ impl<S: Schedule> Scheduler<S> {
     }
 }
 
-impl<S: Schedule + Clone> LrScheduler for Scheduler<S> {
-    type Record<B: Backend> = usize;
-
-    fn step(&mut self) -> LearningRate {
+impl<S: Schedule> Scheduler<S> {
+    /// The learning rate of the next step, counting that step: what every burn version's
+    /// `LrScheduler::step` returns.
+    pub(crate) fn advance(&mut self) -> LearningRate {
         let lr = self.schedule.lr(self.step);
         self.step = self.step.saturating_add(1);
         lr
     }
 
-    fn to_record<B: Backend>(&self) -> Self::Record<B> {
+    /// Resume after `steps` steps (from a record).
+    pub(crate) fn set_steps_taken(&mut self, steps: usize) {
+        self.step = steps;
+    }
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<S: Schedule + Clone> burn::lr_scheduler::LrScheduler for Scheduler<S> {
+    type Record<B: burn::tensor::backend::Backend> = usize;
+
+    fn step(&mut self) -> LearningRate {
+        self.advance()
+    }
+
+    fn to_record<B: burn::tensor::backend::Backend>(&self) -> Self::Record<B> {
         self.step
     }
 
-    fn load_record<B: Backend>(mut self, record: Self::Record<B>) -> Self {
-        self.step = record;
+    fn load_record<B: burn::tensor::backend::Backend>(mut self, record: Self::Record<B>) -> Self {
+        self.set_steps_taken(record);
         self
     }
 }

@@ -2,7 +2,6 @@
 
 use burn::config::Config;
 use burn::optim::LearningRate;
-use burn::record::Record;
 
 use crate::validate;
 
@@ -92,7 +91,8 @@ impl ReduceLrOnPlateauConfig {
 }
 
 /// Everything [`ReduceLrOnPlateau`] remembers between calls; save it to resume.
-#[derive(Record, Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "burn-0-21", derive(burn::record::Record))]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReduceLrOnPlateauRecord {
     /// The current learning rate.
     pub lr: LearningRate,

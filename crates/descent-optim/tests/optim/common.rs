@@ -20,34 +20,7 @@ pub struct Pair<B: Backend> {
     pub b: Param<Tensor<B, 1>>,
 }
 
-pub fn reference() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/reference_trajectories.json"
-    );
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (the reference lives in the repo: crates/descent-optim/tests/reference/)"));
-    serde_json::from_str(&text).expect("reference JSON parses")
-}
-
-pub fn floats(value: &Value) -> Vec<f64> {
-    match value {
-        Value::Array(items) => items.iter().flat_map(floats).collect(),
-        Value::Number(n) => vec![n.as_f64().expect("a float")],
-        other => panic!("expected numbers, got {other}"),
-    }
-}
-
-/// A reference entry with `W` and `b` (start, gradient or step), flattened: `W` row-major
-/// then `b`, the reference's own flat index `k`.
-pub fn flat(value: &Value) -> Vec<f64> {
-    let mut v = floats(&value["W"]);
-    v.extend(floats(&value["b"]));
-    v
-}
-
-/// Parameters after one step, flattened: `W` row-major then `b`.
-pub type Flat = Vec<f64>;
+pub use crate::reference::{Flat, flat, floats, reference};
 
 /// The backend's own float type. Tensors are created with it explicitly: burn 0.21 keeps
 /// one default dtype per device *type*, and `NdArray<f32>` and `NdArray<f64>` share theirs,

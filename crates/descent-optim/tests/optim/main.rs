@@ -1,6 +1,10 @@
-//! Integration tests of the optimizers: PyTorch parity, save/load, convergence, validation.
+//! Integration tests of the optimizers on burn 0.21: PyTorch parity, save/load, convergence,
+//! validation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+#[path = "../shared/reference.rs"]
+mod reference;
 
 mod beyond_pytorch;
 mod clipping;
