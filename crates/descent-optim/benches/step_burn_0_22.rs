@@ -88,7 +88,9 @@ fn main() {
         let steps = if n >= 10_000_000 { 15 } else { 40 };
         let mut optimizers = [
             ModuleOptimizerConfig::init(&AdamConfig::new()).expect("valid Adam"),
-            burn_0_22::optim::AdamConfig::new().with_epsilon(1e-8).init(),
+            burn_0_22::optim::AdamConfig::new()
+                .with_epsilon(1e-8)
+                .init(),
         ];
         let [ours, theirs] = time_pair(n, steps, &mut optimizers);
         let per = |seconds: f64| seconds * 1e9 / n as f64;
@@ -101,5 +103,7 @@ fn main() {
             theirs / ours
         );
     }
-    println!("(descent/burn: burn's step time over descent's, >1 means descent is faster; medians)");
+    println!(
+        "(descent/burn: burn's step time over descent's, >1 means descent is faster; medians)"
+    );
 }

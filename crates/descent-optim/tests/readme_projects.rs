@@ -3,10 +3,12 @@
 //! (its `path` pointed at this crate) builds and runs the README's Rust block, wrapped in
 //! `main` as rustdoc wraps a doctest.
 //!
-//! Each project compiles burn from scratch (minutes on two cores), so the test runs only when
-//! `DESCENT_README_PROJECTS=1` (CI sets it); otherwise it says it was skipped. The projects
-//! take the workspace's `Cargo.lock` (the same versions, resolved offline) and build into
-//! `target/readme-projects/`, kept between runs.
+//! Each project compiles burn from scratch (minutes on two cores) and lets cargo read the
+//! crates.io index (a fresh project resolves burn's optional dependencies too, which the
+//! workspace never needed), so the test runs only when `DESCENT_README_PROJECTS=1` (CI sets
+//! it); otherwise it says it was skipped, and it is the only test that reaches a registry.
+//! The projects take the workspace's `Cargo.lock` (the same versions of everything the
+//! workspace also uses) and build into `target/readme-projects/`, kept between runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
@@ -81,7 +83,7 @@ fn run_project(heading: &str, name: &str) -> String {
     std::fs::copy(root.join("Cargo.lock"), project.path().join("Cargo.lock")).expect("Cargo.lock");
 
     let output = Command::new(env!("CARGO"))
-        .args(["run", "--offline", "--quiet"])
+        .args(["run", "--quiet"])
         .current_dir(project.path())
         .env("CARGO_TARGET_DIR", root.join("target/readme-projects"))
         // Dependencies without debug info: the check is that the block builds and runs.
