@@ -29,9 +29,8 @@ use descent_optim::optim::{
     AdagradConfig, AdamConfig, AdamWConfig, LionConfig, OptimConfig, RmsPropConfig, SgdConfig,
 };
 
-#[path = "shared.rs"]
-mod shared;
-use shared::{median, triad_bandwidth};
+mod common;
+use common::{median, triad_bandwidth};
 
 type Ad = Autodiff<NdArray<f32>>;
 type Inner = <Ad as AutodiffBackend>::InnerBackend;

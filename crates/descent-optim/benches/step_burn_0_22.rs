@@ -20,9 +20,8 @@ use burn_0_22::tensor::{DType, Device, Distribution, Tensor};
 use descent_optim::burn_0_22::ModuleOptimizerConfig;
 use descent_optim::optim::AdamConfig;
 
-#[path = "shared.rs"]
-mod shared;
-use shared::{median, triad_bandwidth};
+mod common;
+use common::{median, triad_bandwidth};
 
 // burn 0.22's derive names `burn::module::...`.
 use burn_0_22 as burn;

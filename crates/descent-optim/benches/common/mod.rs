@@ -23,6 +23,7 @@ pub fn triad_bandwidth(n: usize) -> f64 {
     12.0 * n as f64 / times[times.len() / 2]
 }
 
+/// The median of `values` (sorted in place).
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
