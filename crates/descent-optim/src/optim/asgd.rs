@@ -49,8 +49,8 @@ pub struct AsgdConfig {
 /// a_t     = theta_t if mu_t = 1, else a_{t-1} + mu_t (theta_t - a_{t-1})
 /// ```
 ///
-/// The average `a_t` (PyTorch's `ax`) is what the method is for: [`asgd_average`] gives the
-/// module at it, for evaluation. Paper: Polyak & Juditsky, *Acceleration of Stochastic
+/// The average `a_t` (PyTorch's `ax`) is what the method is for: `asgd_average` (burn 0.21)
+/// gives the module at it, for evaluation. Paper: Polyak & Juditsky, *Acceleration of Stochastic
 /// Approximation by Averaging* (SIAM J. Control Optim. 1992); the step-size rule is Bottou's
 /// (*Large-Scale Machine Learning with Stochastic Gradient Descent*, 2010).
 ///

@@ -37,7 +37,8 @@ pub struct NesterovLookaheadConfig {
 /// ```
 ///
 /// The module holds `theta`; the loss must be evaluated at the look-ahead point, which
-/// [`nesterov_lookahead_point`] gives (same parameter ids, so its gradients step `theta`).
+/// `nesterov_lookahead_point` (burn 0.21) gives (same parameter ids, so its gradients step
+/// `theta`).
 /// With a constant `eta`, `phi_t = theta_t - eta beta v_t` follows PyTorch's
 /// `SGD(momentum=beta, nesterov=True)` exactly (its buffer `b_t = v_{t+1}`): the two forms
 /// are one method in two coordinate systems, which the tests show to 1e-12 in `f64`.

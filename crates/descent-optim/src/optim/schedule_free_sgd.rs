@@ -41,7 +41,7 @@ pub struct ScheduleFreeSgdConfig {
 /// Schedule-Free SGD (Defazio et al., 2024).
 ///
 /// The gradient is taken at `y`, the module's parameters during training; the model is
-/// evaluated at the average `x` (see [`crate::optim::schedule_free_eval`]):
+/// evaluated at the average `x` (`schedule_free_eval` on burn 0.21):
 ///
 /// ```text
 /// y_t = (1 - beta) z_t + beta x_t
