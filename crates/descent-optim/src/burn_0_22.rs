@@ -364,7 +364,7 @@ impl<S: RecordState, const D: usize> RecordState for LookaheadState<S, Tensor<D>
 
 /// The [`ModuleOptimizer`] of burn 0.22 from any optimizer config of this crate: what
 /// `Learner` and a hand-written loop take. Import this trait (not needed on burn 0.21, where
-/// [`OptimConfig::init`] is the counterpart).
+/// `OptimConfig::init` is the counterpart).
 pub trait ModuleOptimizerConfig: OptimConfig {
     /// Check the fields and wrap the optimizer for a whole module.
     fn init(&self) -> Result<ModuleOptimizer, OptimError>;

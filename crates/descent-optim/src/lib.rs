@@ -11,14 +11,14 @@
 //!   Adadelta, Rprop, ASGD; beyond PyTorch, equal to optax: AdaBelief, Yogi, Signum and
 //!   signSGD, LAMB, LARS, Adan, Lion; and Schedule-Free SGD and AdamW, Lookahead around any of
 //!   them, and noisy gradient descent for saddle-escape studies. Each is a burn
-//!   [`SimpleOptimizer`](burn::optim::SimpleOptimizer); `XxxConfig::init::<B, M>()`
-//!   validates the config and returns an [`OptimizerAdaptor`](burn::optim::adaptor::OptimizerAdaptor).
+//!   `SimpleOptimizer` on burn 0.21 (an `Optimizer` on 0.22); `XxxConfig::init::<B, M>()`
+//!   validates the config and returns an `OptimizerAdaptor`.
 //!   Defaults are PyTorch's defaults.
 //! * [`schedule`]: pure functions of the step (`lr(k)` for the `(k+1)`-th step), wrapped
 //!   as burn's [`LrScheduler`](burn::lr_scheduler::LrScheduler) by [`schedule::Scheduler`].
-//! * [`sam`]: sharpness-aware minimisation around any optimizer, as a step helper over a
+//! * `sam` (burn 0.21): sharpness-aware minimisation around any optimizer, as a step helper over a
 //!   closure that recomputes the loss.
-//! * [`clip`]: gradient clipping by the *global* L2 norm (PyTorch's `clip_grad_norm_`) or by
+//! * `clip` (burn 0.21): gradient clipping by the *global* L2 norm (PyTorch's `clip_grad_norm_`) or by
 //!   value, for any optimizer. burn's own clipping works tensor by tensor.
 //!
 //! With the features `ndarray` / `flex`, [`optim::Adam`], [`optim::AdamW`] and [`optim::Sgd`]
