@@ -128,3 +128,120 @@ pub(crate) trait Arith: Clone + Sized {
         self.square().sum_all().sqrt()
     }
 }
+
+/// Implement [`Arith`] for a burn version's float tensor type: every method forwards to the
+/// tensor method of the same name (`sum_all` reshapes burn's one-element sum to the tensor's
+/// rank `D`). Paths in the body (`DType`, `TensorData`) resolve where the macro is invoked,
+/// in that version's adapter.
+macro_rules! forward_arith {
+    (impl [$($generics:tt)*] Arith for $tensor:ty, mask = $mask:ty) => {
+        impl<$($generics)*> $crate::arith::Arith for $tensor {
+            type Mask = $mask;
+
+            fn add(self, other: Self) -> Self {
+                <$tensor>::add(self, other)
+            }
+            fn sub(self, other: Self) -> Self {
+                <$tensor>::sub(self, other)
+            }
+            fn mul(self, other: Self) -> Self {
+                <$tensor>::mul(self, other)
+            }
+            fn div(self, other: Self) -> Self {
+                <$tensor>::div(self, other)
+            }
+            fn add_scalar(self, value: f64) -> Self {
+                <$tensor>::add_scalar(self, value)
+            }
+            fn mul_scalar(self, value: f64) -> Self {
+                <$tensor>::mul_scalar(self, value)
+            }
+            fn div_scalar(self, value: f64) -> Self {
+                <$tensor>::div_scalar(self, value)
+            }
+            fn neg(self) -> Self {
+                <$tensor>::neg(self)
+            }
+            fn sqrt(self) -> Self {
+                <$tensor>::sqrt(self)
+            }
+            fn square(self) -> Self {
+                <$tensor>::square(self)
+            }
+            fn abs(self) -> Self {
+                <$tensor>::abs(self)
+            }
+            fn sign(self) -> Self {
+                <$tensor>::sign(self)
+            }
+            fn recip(self) -> Self {
+                <$tensor>::recip(self)
+            }
+            fn max_pair(self, other: Self) -> Self {
+                <$tensor>::max_pair(self, other)
+            }
+            fn clamp_min(self, min: f64) -> Self {
+                <$tensor>::clamp_min(self, min)
+            }
+            fn clamp(self, min: f64, max: f64) -> Self {
+                <$tensor>::clamp(self, min, max)
+            }
+            fn zeros_like(&self) -> Self {
+                <$tensor>::zeros_like(self)
+            }
+            fn ones_like(&self) -> Self {
+                <$tensor>::ones_like(self)
+            }
+            fn sum_dim(self, dim: usize) -> Self {
+                <$tensor>::sum_dim(self, dim)
+            }
+            fn mean_dim(self, dim: usize) -> Self {
+                <$tensor>::mean_dim(self, dim)
+            }
+            fn sum_all(self) -> Self {
+                <$tensor>::sum(self).reshape([1; D])
+            }
+            fn matmul(self, other: Self) -> Self {
+                <$tensor>::matmul(self, other)
+            }
+            fn transpose(self) -> Self {
+                <$tensor>::transpose(self)
+            }
+            fn dims(&self) -> Vec<usize> {
+                <$tensor>::dims(self).to_vec()
+            }
+            fn precision(&self) -> $crate::arith::Precision {
+                use $crate::arith::Precision;
+                match self.dtype() {
+                    DType::F64 => Precision::Double,
+                    DType::F16 => Precision::Half,
+                    DType::BF16 => Precision::BrainHalf,
+                    _ => Precision::Single,
+                }
+            }
+            fn with_values(&self, values: Vec<f64>) -> Self {
+                // The dtype is explicit: burn's device-wide default need not be this tensor's.
+                <$tensor>::from_data(
+                    TensorData::new(values, self.shape()),
+                    (&self.device(), self.dtype()),
+                )
+            }
+            fn lower_elem(self, value: f64) -> Self::Mask {
+                <$tensor>::lower_elem(self, value)
+            }
+            fn greater_elem(self, value: f64) -> Self::Mask {
+                <$tensor>::greater_elem(self, value)
+            }
+            fn equal_elem(self, value: f64) -> Self::Mask {
+                <$tensor>::equal_elem(self, value)
+            }
+            fn mask_or(left: Self::Mask, right: Self::Mask) -> Self::Mask {
+                left.bool_or(right)
+            }
+            fn mask_fill(self, mask: Self::Mask, value: f64) -> Self {
+                <$tensor>::mask_fill(self, mask, value)
+            }
+        }
+    };
+}
+pub(crate) use forward_arith;

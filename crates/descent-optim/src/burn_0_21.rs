@@ -1,4 +1,4 @@
-//! The adapter to burn 0.21 (feature `burn-0-21`): its `Tensor<B, D>` as [`Arith`], every
+//! The adapter to burn 0.21 (feature `burn-0-21`): its `Tensor<B, D>` as [`Arith`](crate::arith::Arith), every
 //! optimizer of the crate as a [`SimpleOptimizer`], every state as a [`Record`].
 //!
 //! Nothing here computes an update: each `step` hands the tensors to the optimizer's one
@@ -9,120 +9,9 @@ use burn::optim::{LearningRate, SimpleOptimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData};
 
-use crate::arith::{Arith, Precision};
 use crate::optim::{self, fused};
 
-impl<B: Backend, const D: usize> Arith for Tensor<B, D> {
-    type Mask = Tensor<B, D, Bool>;
-
-    fn add(self, other: Self) -> Self {
-        Tensor::add(self, other)
-    }
-    fn sub(self, other: Self) -> Self {
-        Tensor::sub(self, other)
-    }
-    fn mul(self, other: Self) -> Self {
-        Tensor::mul(self, other)
-    }
-    fn div(self, other: Self) -> Self {
-        Tensor::div(self, other)
-    }
-    fn add_scalar(self, value: f64) -> Self {
-        Tensor::add_scalar(self, value)
-    }
-    fn mul_scalar(self, value: f64) -> Self {
-        Tensor::mul_scalar(self, value)
-    }
-    fn div_scalar(self, value: f64) -> Self {
-        Tensor::div_scalar(self, value)
-    }
-    fn neg(self) -> Self {
-        Tensor::neg(self)
-    }
-    fn sqrt(self) -> Self {
-        Tensor::sqrt(self)
-    }
-    fn square(self) -> Self {
-        Tensor::square(self)
-    }
-    fn abs(self) -> Self {
-        Tensor::abs(self)
-    }
-    fn sign(self) -> Self {
-        Tensor::sign(self)
-    }
-    fn recip(self) -> Self {
-        Tensor::recip(self)
-    }
-    fn max_pair(self, other: Self) -> Self {
-        Tensor::max_pair(self, other)
-    }
-    fn clamp_min(self, min: f64) -> Self {
-        Tensor::clamp_min(self, min)
-    }
-    fn clamp(self, min: f64, max: f64) -> Self {
-        Tensor::clamp(self, min, max)
-    }
-    fn zeros_like(&self) -> Self {
-        Tensor::zeros_like(self)
-    }
-    fn ones_like(&self) -> Self {
-        Tensor::ones_like(self)
-    }
-    fn sum_dim(self, dim: usize) -> Self {
-        Tensor::sum_dim(self, dim)
-    }
-    fn mean_dim(self, dim: usize) -> Self {
-        Tensor::mean_dim(self, dim)
-    }
-    fn sum_all(self) -> Self {
-        Tensor::sum(self).reshape([1; D])
-    }
-    fn matmul(self, other: Self) -> Self {
-        Tensor::matmul(self, other)
-    }
-    fn transpose(self) -> Self {
-        Tensor::transpose(self)
-    }
-    fn dims(&self) -> Vec<usize> {
-        Tensor::dims(self).to_vec()
-    }
-    fn precision(&self) -> Precision {
-        precision(self.dtype())
-    }
-    fn with_values(&self, values: Vec<f64>) -> Self {
-        // The dtype is explicit: burn's device-wide default need not be this tensor's.
-        Tensor::from_data(
-            TensorData::new(values, self.shape()),
-            (&self.device(), self.dtype()),
-        )
-    }
-    fn lower_elem(self, value: f64) -> Self::Mask {
-        Tensor::lower_elem(self, value)
-    }
-    fn greater_elem(self, value: f64) -> Self::Mask {
-        Tensor::greater_elem(self, value)
-    }
-    fn equal_elem(self, value: f64) -> Self::Mask {
-        Tensor::equal_elem(self, value)
-    }
-    fn mask_or(left: Self::Mask, right: Self::Mask) -> Self::Mask {
-        left.bool_or(right)
-    }
-    fn mask_fill(self, mask: Self::Mask, value: f64) -> Self {
-        Tensor::mask_fill(self, mask, value)
-    }
-}
-
-/// The rules' view of a burn dtype.
-pub(crate) fn precision(dtype: DType) -> Precision {
-    match dtype {
-        DType::F64 => Precision::Double,
-        DType::F16 => Precision::Half,
-        DType::BF16 => Precision::BrainHalf,
-        _ => Precision::Single,
-    }
-}
+crate::arith::forward_arith!(impl [B: Backend, const D: usize] Arith for Tensor<B, D>, mask = Tensor<B, D, Bool>);
 
 /// burn 0.21's `Record` for a state declared by `optimizer_state!`: the record item is the
 /// same struct over the tensors' record items, so every field is saved under its name.

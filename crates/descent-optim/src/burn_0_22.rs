@@ -44,116 +44,12 @@ use burn_0_22::optim::{
 use burn_0_22::tensor::{Bool, DType, Device, Float, Tensor, TensorData};
 
 use crate::OptimConfig;
-use crate::arith::{Arith, Precision};
 use crate::error::OptimError;
 use crate::optim::{self, Lookahead, LookaheadState};
 use crate::schedule::{ReduceLrOnPlateau, ReduceLrOnPlateauRecord, Schedule, Scheduler};
 
-impl<const D: usize> Arith for Tensor<D> {
-    type Mask = Tensor<D, Bool>;
-
-    fn add(self, other: Self) -> Self {
-        Tensor::add(self, other)
-    }
-    fn sub(self, other: Self) -> Self {
-        Tensor::sub(self, other)
-    }
-    fn mul(self, other: Self) -> Self {
-        Tensor::mul(self, other)
-    }
-    fn div(self, other: Self) -> Self {
-        Tensor::div(self, other)
-    }
-    fn add_scalar(self, value: f64) -> Self {
-        Tensor::add_scalar(self, value)
-    }
-    fn mul_scalar(self, value: f64) -> Self {
-        Tensor::mul_scalar(self, value)
-    }
-    fn div_scalar(self, value: f64) -> Self {
-        Tensor::div_scalar(self, value)
-    }
-    fn neg(self) -> Self {
-        Tensor::neg(self)
-    }
-    fn sqrt(self) -> Self {
-        Tensor::sqrt(self)
-    }
-    fn square(self) -> Self {
-        Tensor::<D, Float>::square(self)
-    }
-    fn abs(self) -> Self {
-        Tensor::abs(self)
-    }
-    fn sign(self) -> Self {
-        Tensor::sign(self)
-    }
-    fn recip(self) -> Self {
-        Tensor::recip(self)
-    }
-    fn max_pair(self, other: Self) -> Self {
-        Tensor::max_pair(self, other)
-    }
-    fn clamp_min(self, min: f64) -> Self {
-        Tensor::clamp_min(self, min)
-    }
-    fn clamp(self, min: f64, max: f64) -> Self {
-        Tensor::clamp(self, min, max)
-    }
-    fn zeros_like(&self) -> Self {
-        Tensor::zeros_like(self)
-    }
-    fn ones_like(&self) -> Self {
-        Tensor::ones_like(self)
-    }
-    fn sum_dim(self, dim: usize) -> Self {
-        Tensor::sum_dim(self, dim)
-    }
-    fn mean_dim(self, dim: usize) -> Self {
-        Tensor::mean_dim(self, dim)
-    }
-    fn sum_all(self) -> Self {
-        Tensor::sum(self).reshape([1; D])
-    }
-    fn matmul(self, other: Self) -> Self {
-        Tensor::matmul(self, other)
-    }
-    fn transpose(self) -> Self {
-        Tensor::transpose(self)
-    }
-    fn dims(&self) -> Vec<usize> {
-        Tensor::dims(self).to_vec()
-    }
-    fn precision(&self) -> Precision {
-        match self.dtype() {
-            DType::F64 => Precision::Double,
-            DType::F16 => Precision::Half,
-            DType::BF16 => Precision::BrainHalf,
-            _ => Precision::Single,
-        }
-    }
-    fn with_values(&self, values: Vec<f64>) -> Self {
-        Tensor::from_data(
-            TensorData::new(values, self.shape()),
-            (&self.device(), self.dtype()),
-        )
-    }
-    fn lower_elem(self, value: f64) -> Self::Mask {
-        Tensor::lower_elem(self, value)
-    }
-    fn greater_elem(self, value: f64) -> Self::Mask {
-        Tensor::greater_elem(self, value)
-    }
-    fn equal_elem(self, value: f64) -> Self::Mask {
-        Tensor::equal_elem(self, value)
-    }
-    fn mask_or(left: Self::Mask, right: Self::Mask) -> Self::Mask {
-        left.bool_or(right)
-    }
-    fn mask_fill(self, mask: Self::Mask, value: f64) -> Self {
-        Tensor::mask_fill(self, mask, value)
-    }
-}
+// `Float` named: burn 0.22 also has an integer `square`.
+crate::arith::forward_arith!(impl [const D: usize] Arith for Tensor<D, Float>, mask = Tensor<D, Bool>);
 
 /// A tensor rebuilt from its record with the dtype it was saved in (not the device's
 /// default), so an `f64` run resumes bit for bit.
