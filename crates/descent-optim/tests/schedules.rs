@@ -23,8 +23,8 @@ use descent_optim::schedule::{
     WarmupStableDecayConfig,
 };
 use schedule_reference::{
-    OPTAX_NOT_IMPLEMENTED, TOL, all_configs, floats, lambda_schedule, max_abs_diff, plateau_config,
-    plateau_metric, reference, torch_config,
+    OPTAX_NOT_IMPLEMENTED, TOL, all_configs, base_lr, floats, lambda_schedule, max_abs_diff,
+    plateau_config, plateau_metric, reference, torch_config, torch_entry_failure,
 };
 
 type B = NdArray<f64>;
@@ -33,7 +33,7 @@ type B = NdArray<f64>;
 #[test]
 fn torch_reference() {
     let reference = reference();
-    let base_lr = reference["meta"]["base_lr"].as_f64().expect("meta.base_lr");
+    let base_lr = base_lr(&reference);
     let entries = reference["torch"].as_array().expect("`torch` list");
     assert!(!entries.is_empty());
     let mut failures = Vec::new();
@@ -65,18 +65,7 @@ fn torch_reference() {
                 ((0..n).map(|k| s.lr(k)).collect(), m)
             }
         };
-        let lr_err = max_abs_diff(&lrs, &want);
-        let m_err = match (&momenta, entry.get("momentum")) {
-            (Some(ours), Some(theirs)) => Some(max_abs_diff(ours, &floats(theirs))),
-            (None, None) => None,
-            _ => panic!("#{i} {name}: momentum recorded on one side only"),
-        };
-        println!("#{i:2} {name:28} {kwargs}  max|dlr| = {lr_err:.3e}  max|dm| = {m_err:?}");
-        if lr_err > TOL || m_err.is_some_and(|e| e > TOL) {
-            failures.push(format!(
-                "#{i} {name} {kwargs}: lr {lr_err:e}, momentum {m_err:?}"
-            ));
-        }
+        failures.extend(torch_entry_failure("", i, entry, &lrs, momenta.as_deref()));
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
@@ -86,7 +75,7 @@ fn torch_reference() {
 fn optax_reference() {
     // The two without a counterpart: see OPTAX_NOT_IMPLEMENTED.
     let reference = reference();
-    let base_lr = reference["meta"]["base_lr"].as_f64().expect("meta.base_lr");
+    let base_lr = base_lr(&reference);
     let mut checked = 0;
     for entry in reference["optax"].as_array().expect("`optax` list") {
         let name = entry["schedule"].as_str().expect("schedule name");

@@ -9,6 +9,8 @@
 
 #[path = "../shared/reference.rs"]
 mod reference;
+#[path = "../shared/resume_cases.rs"]
+mod resume_cases;
 #[path = "../shared/schedules.rs"]
 mod schedule_reference;
 

@@ -12,7 +12,7 @@ use descent_optim::schedule::{
 
 use crate::schedule_reference::{
     OPTAX_NOT_IMPLEMENTED, TOL, all_configs, base_lr, floats, lambda_schedule, max_abs_diff,
-    plateau_config, plateau_metric, reference, torch_config,
+    plateau_config, plateau_metric, reference, torch_config, torch_entry_failure,
 };
 
 /// The learning rates of `n` calls of burn 0.22's `LrScheduler::step`, and the momentum
@@ -71,20 +71,13 @@ fn burn_0_22_every_torch_schedule_matches_pytorch() {
                 (lrs, momenta)
             }
         };
-        let lr_err = max_abs_diff(&lrs, &want);
-        let m_err = match (&momenta, entry.get("momentum")) {
-            (Some(ours), Some(theirs)) => Some(max_abs_diff(ours, &floats(theirs))),
-            (None, None) => None,
-            _ => panic!("#{i} {name}: momentum recorded on one side only"),
-        };
-        println!(
-            "burn 0.22 #{i:2} {name:28} {kwargs}  max|dlr| = {lr_err:.3e}  max|dm| = {m_err:?}"
-        );
-        if lr_err > TOL || m_err.is_some_and(|e| e > TOL) {
-            failures.push(format!(
-                "#{i} {name} {kwargs}: lr {lr_err:e}, momentum {m_err:?}"
-            ));
-        }
+        failures.extend(torch_entry_failure(
+            "burn 0.22 ",
+            i,
+            entry,
+            &lrs,
+            momenta.as_deref(),
+        ));
     }
     assert!(
         failures.is_empty(),

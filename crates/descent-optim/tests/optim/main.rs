@@ -5,6 +5,8 @@
 
 #[path = "../shared/reference.rs"]
 mod reference;
+#[path = "../shared/resume_cases.rs"]
+mod resume_cases;
 
 mod beyond_pytorch;
 mod clipping;

@@ -7,6 +7,8 @@ use burn::optim::{Optimizer, SimpleOptimizer};
 use burn::record::{BinBytesRecorder, DoublePrecisionSettings, Recorder};
 use descent_optim::optim::*;
 
+use crate::resume_cases::every_resume_case;
+
 use super::common::{F64, Pair, reference, run, start};
 
 type Adaptor<O> = OptimizerAdaptor<O, Pair<F64>, F64>;
@@ -46,101 +48,5 @@ where
 
 #[test]
 fn every_optimizer_resumes_exactly_from_its_record() {
-    check_resume("SGD momentum nesterov", 0.1, || {
-        SgdConfig::new()
-            .with_momentum(0.9)
-            .with_nesterov(true)
-            .with_weight_decay(0.01)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Adam amsgrad", 0.01, || {
-        AdamConfig::new().with_amsgrad(true).build().expect("valid")
-    });
-    check_resume("AdamW", 0.01, || AdamWConfig::new().build().expect("valid"));
-    check_resume("NAdam", 0.01, || NAdamConfig::new().build().expect("valid"));
-    check_resume("RAdam", 0.01, || RAdamConfig::new().build().expect("valid"));
-    check_resume("Adamax", 0.01, || {
-        AdamaxConfig::new().build().expect("valid")
-    });
-    check_resume("Rprop", 0.01, || RpropConfig::new().build().expect("valid"));
-    check_resume("AdaBelief", 0.01, || {
-        AdaBeliefConfig::new().build().expect("valid")
-    });
-    check_resume("Yogi", 0.01, || YogiConfig::new().build().expect("valid"));
-    check_resume("Signum", 0.01, || {
-        SignumConfig::new().build().expect("valid")
-    });
-    check_resume("Adan", 0.01, || AdanConfig::new().build().expect("valid"));
-    check_resume("LAMB", 0.01, || {
-        LambConfig::new()
-            .with_weight_decay(0.01)
-            .build()
-            .expect("valid")
-    });
-    check_resume("LARS", 0.1, || {
-        LarsConfig::new()
-            .with_nesterov(true)
-            .build()
-            .expect("valid")
-    });
-    check_resume("ASGD", 0.01, || {
-        AsgdConfig::new().with_t0(2.0).build().expect("valid")
-    });
-    check_resume("RMSProp centered momentum", 0.01, || {
-        RmsPropConfig::new()
-            .with_centered(true)
-            .with_momentum(0.9)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Adagrad", 0.01, || {
-        AdagradConfig::new()
-            .with_lr_decay(0.01)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Adadelta", 1.0, || {
-        AdadeltaConfig::new().build().expect("valid")
-    });
-    check_resume("Adafactor", 0.01, || {
-        AdafactorConfig::new()
-            .with_weight_decay(0.01)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Muon (AdamW for the bias)", 0.02, || {
-        MuonConfig::new().build().expect("valid")
-    });
-    check_resume("Lion", 1e-3, || {
-        LionConfig::new()
-            .with_weight_decay(0.1)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Schedule-Free SGD", 0.1, || {
-        ScheduleFreeSgdConfig::new()
-            .with_warmup_steps(5)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Schedule-Free AdamW", 0.01, || {
-        ScheduleFreeAdamWConfig::new()
-            .with_warmup_steps(5)
-            .with_weight_decay(0.01)
-            .build()
-            .expect("valid")
-    });
-    check_resume("Lookahead(Adam), k = 3", 0.01, || {
-        LookaheadConfig::new()
-            .with_k(3)
-            .build(AdamConfig::new().build().expect("valid"))
-            .expect("valid")
-    });
-    check_resume("noisy GD", 0.05, || {
-        NoisyGdConfig::new(0.01)
-            .with_seed(7)
-            .build()
-            .expect("valid")
-    });
+    every_resume_case!(check_resume);
 }

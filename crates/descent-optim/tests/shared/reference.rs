@@ -441,3 +441,119 @@ pub fn muon_w_error(trajectory: &[Flat], entry: &Value) -> f64 {
     }
     worst
 }
+
+/// A version's run of one optimizer: its (f64, f32) errors against a reference entry as
+/// (absolute, relative), from 20 steps in each precision.
+pub type Errors = ((f64, f64), (f64, f64));
+
+/// Every torch reference entry through `compare` (a burn version's runner): f64 within the
+/// entry's `f64_bound`, f32 within 1e-5 relative, at least 24 entries compared. `label`
+/// prefixes the printed table (the burn version).
+pub fn assert_every_torch_entry(label: &str, compare: impl Fn(&Value) -> Option<Errors>) {
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    println!(
+        "{label}{:<32} {:>12} {:>12}",
+        "reference entry", "f64 abs err", "f32 rel err"
+    );
+    for entry in entries {
+        let id = entry["id"].as_str().expect("id");
+        let Some(((abs64, _), (_, rel32))) = compare(entry) else {
+            println!("{label}{id:<32} {:>12} {:>12}", "skipped", "skipped");
+            continue;
+        };
+        compared += 1;
+        println!("{label}{id:<32} {abs64:>12.3e} {rel32:>12.3e}");
+        let bound64 = f64_bound(entry);
+        if abs64 > bound64 {
+            failures.push(format!("{id}: f64 max abs error {abs64:e} > {bound64:e}"));
+        }
+        if rel32 > 1e-5 {
+            failures.push(format!("{id}: f32 max rel error {rel32:e} > 1e-5"));
+        }
+    }
+    assert!(
+        compared >= 24,
+        "only {compared} reference entries were compared"
+    );
+    assert!(
+        failures.is_empty(),
+        "{label}parity failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// NAdam's two all-float64 entries within 1e-10 in f64, and the float32-default ones
+/// measurably apart (the float32 product's rounding shows).
+pub fn assert_nadam_float64_entries(compare: impl Fn(&Value) -> Option<Errors>) {
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut checked = 0;
+    for entry in entries {
+        let id = entry["id"].as_str().expect("id");
+        if entry["torch_class"] != "torch.optim.NAdam" {
+            continue;
+        }
+        let ((abs64, _), _) = compare(entry).expect("NAdam is implemented");
+        if entry["default_dtype"] == "float64" {
+            assert!(abs64 <= 1e-10, "{id}: {abs64:e}");
+            checked += 1;
+        } else {
+            // The float32 product's rounding shows: the entries are not interchangeable.
+            assert!(abs64 > 1e-11, "{id}: {abs64:e}");
+        }
+    }
+    assert_eq!(checked, 2, "the two all-float64 NAdam entries");
+}
+
+/// The nine optax-only optimizers against optax's trajectories through `errors_of(optimizer,
+/// entry, lr) -> (f64 absolute, f32 relative)`: within 1e-10 and 1e-5.
+pub fn assert_optax_cases(
+    label: &str,
+    errors_of: impl Fn(AnyOptimizer, &Value, f64) -> (f64, f64),
+) {
+    let optax = optax_reference();
+    assert_eq!(
+        optax["grads"],
+        reference()["grads"],
+        "the optax and torch files describe the same problem"
+    );
+    let mut checked = 0;
+    for (id, optimizer) in optax_cases(&optax) {
+        let entry = optax_entry(&optax, id);
+        let (abs64, rel32) = errors_of(optimizer, entry, optax_lr(entry));
+        println!("{label}optax {id:<20} {abs64:>12.3e} {rel32:>12.3e}");
+        assert!(abs64 <= 1e-10, "{id}: f64 error {abs64:e}");
+        assert!(rel32 <= 1e-5, "{id}: f32 error {rel32:e}");
+        checked += 1;
+    }
+    assert_eq!(checked, 9, "the optax-only optimizers");
+}
+
+/// Muon on `W` through `f64_trajectory(optimizer, lr)`: within 1e-10 of the entries whose
+/// Newton-Schulz iteration ran in float64, within 1e-2 of the stock bfloat16 one.
+pub fn assert_muon_entries(label: &str, f64_trajectory: impl Fn(Muon, f64) -> Vec<Flat>) {
+    let reference = reference();
+    let entries = reference["optimizers"].as_array().expect("optimizers");
+    let mut exact = 0;
+    let mut loose = 0;
+    for entry in entries
+        .iter()
+        .filter(|e| e["torch_class"] == "torch.optim.Muon")
+    {
+        let id = entry["id"].as_str().expect("id");
+        let lr = f(&entry["all_hyperparameters"], "lr");
+        let worst = muon_w_error(&f64_trajectory(muon_from(entry), lr), entry);
+        println!("{label}{id:<32} {worst:>12.3e}");
+        if entry["newton_schulz_dtype"] == "float64" {
+            assert!(worst <= 1e-10, "{id}: f64 max abs error {worst:e}");
+            exact += 1;
+        } else {
+            assert!(worst <= 1e-2, "{id}: max abs error {worst:e}");
+            loose += 1;
+        }
+    }
+    assert_eq!((exact, loose), (2, 1), "Muon reference entries");
+}

@@ -401,3 +401,26 @@ pub const OPTAX_NOT_IMPLEMENTED: [&str; 2] = [
 pub fn base_lr(reference: &Value) -> f64 {
     reference["meta"]["base_lr"].as_f64().expect("meta.base_lr")
 }
+
+/// Our learning rates (and momenta, where the schedule cycles them) for torch entry `i`
+/// against the entry's, printed with `label` (the burn version); a failure line if either is
+/// off by more than [`TOL`].
+pub fn torch_entry_failure(
+    label: &str,
+    i: usize,
+    entry: &Value,
+    lrs: &[f64],
+    momenta: Option<&[f64]>,
+) -> Option<String> {
+    let name = entry["scheduler"].as_str().expect("scheduler name");
+    let kwargs = &entry["kwargs"];
+    let lr_err = max_abs_diff(lrs, &floats(&entry["lr"]));
+    let m_err = match (momenta, entry.get("momentum")) {
+        (Some(ours), Some(theirs)) => Some(max_abs_diff(ours, &floats(theirs))),
+        (None, None) => None,
+        _ => panic!("#{i} {name}: momentum recorded on one side only"),
+    };
+    println!("{label}#{i:2} {name:28} {kwargs}  max|dlr| = {lr_err:.3e}  max|dm| = {m_err:?}");
+    (lr_err > TOL || m_err.is_some_and(|e| e > TOL))
+        .then(|| format!("#{i} {name} {kwargs}: lr {lr_err:e}, momentum {m_err:?}"))
+}
