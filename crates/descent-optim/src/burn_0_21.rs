@@ -45,7 +45,7 @@ pub(crate) use impl_record;
 /// Each optimizer as burn 0.21's `SimpleOptimizer`: the fused CPU kernel where one is named,
 /// else the optimizer's `update` rule.
 macro_rules! simple_optimizers {
-    ($($optimizer:ident => $state:ident $(, fused = $fused:path)?;)*) => {$(
+    ($($optimizer:ident => $state:ident $(, fused = $fused:ident)?;)*) => {$(
         impl<B: Backend> SimpleOptimizer<B> for optim::$optimizer {
             type State<const D: usize> = optim::$state<Tensor<B, D>>;
 
@@ -57,7 +57,7 @@ macro_rules! simple_optimizers {
                 state: Option<Self::State<D>>,
             ) -> (Tensor<B, D>, Option<Self::State<D>>) {
                 $(
-                    let (tensor, grad, state) = match $fused(self, lr, tensor, grad, state) {
+                    let (tensor, grad, state) = match fused::$fused(self, lr, tensor, grad, state) {
                         Ok(done) => return done,
                         Err(declined) => declined,
                     };
@@ -75,29 +75,4 @@ macro_rules! simple_optimizers {
     )*};
 }
 
-simple_optimizers! {
-    Sgd => SgdState, fused = fused::sgd;
-    Adam => AdamState, fused = fused::adam;
-    AdamW => AdamState, fused = fused::adamw;
-    RmsProp => RmsPropState, fused = fused::rmsprop;
-    Lion => LionState, fused = fused::lion;
-    Adagrad => AdagradState, fused = fused::adagrad;
-    NesterovLookahead => NesterovLookaheadState;
-    NAdam => NAdamState;
-    RAdam => RAdamState;
-    Adamax => AdamaxState;
-    Adadelta => AdadeltaState;
-    Rprop => RpropState;
-    Asgd => AsgdState;
-    AdaBelief => AdaBeliefState;
-    Yogi => YogiState;
-    Signum => SignumState;
-    Lamb => LambState;
-    Lars => LarsState;
-    Adan => AdanState;
-    Adafactor => AdafactorState;
-    Muon => MuonState;
-    NoisyGd => NoisyGdState;
-    ScheduleFreeSgd => ScheduleFreeState;
-    ScheduleFreeAdamW => ScheduleFreeState;
-}
+optim::every_optimizer!(simple_optimizers);

@@ -159,7 +159,8 @@ pub(crate) use impl_record_state;
 
 /// Each optimizer as burn 0.22's per-tensor `Optimizer`, through its `update` rule.
 macro_rules! optimizers {
-    ($($optimizer:ident => $state:ident;)*) => {$(
+    // The fused CPU steps are burn 0.21's: the names are ignored here.
+    ($($optimizer:ident => $state:ident $(, fused = $fused:ident)?;)*) => {$(
         impl Optimizer for optim::$optimizer {
             type State<const D: usize> = optim::$state<Tensor<D>>;
 
@@ -180,32 +181,7 @@ macro_rules! optimizers {
     )*};
 }
 
-optimizers! {
-    Sgd => SgdState;
-    Adam => AdamState;
-    AdamW => AdamState;
-    RmsProp => RmsPropState;
-    Lion => LionState;
-    Adagrad => AdagradState;
-    NesterovLookahead => NesterovLookaheadState;
-    NAdam => NAdamState;
-    RAdam => RAdamState;
-    Adamax => AdamaxState;
-    Adadelta => AdadeltaState;
-    Rprop => RpropState;
-    Asgd => AsgdState;
-    AdaBelief => AdaBeliefState;
-    Yogi => YogiState;
-    Signum => SignumState;
-    Lamb => LambState;
-    Lars => LarsState;
-    Adan => AdanState;
-    Adafactor => AdafactorState;
-    Muon => MuonState;
-    NoisyGd => NoisyGdState;
-    ScheduleFreeSgd => ScheduleFreeState;
-    ScheduleFreeAdamW => ScheduleFreeState;
-}
+optim::every_optimizer!(optimizers);
 
 impl<O: Optimizer> Optimizer for Lookahead<O> {
     type State<const D: usize> = LookaheadState<O::State<D>, Tensor<D>>;

@@ -72,6 +72,41 @@ pub use sgd::{Sgd, SgdConfig, SgdState};
 pub use signum::{Signum, SignumConfig, SignumState};
 pub use yogi::{Yogi, YogiConfig, YogiState};
 
+/// Every per-tensor optimizer of the crate with its state type and, where it has one, its
+/// fused CPU step (burn 0.21): each burn version's adapter implements its optimizer trait for
+/// all of them by handing its own macro to this one list.
+macro_rules! every_optimizer {
+    ($adapter:ident) => {
+        $adapter! {
+            Sgd => SgdState, fused = sgd;
+            Adam => AdamState, fused = adam;
+            AdamW => AdamState, fused = adamw;
+            RmsProp => RmsPropState, fused = rmsprop;
+            Lion => LionState, fused = lion;
+            Adagrad => AdagradState, fused = adagrad;
+            NesterovLookahead => NesterovLookaheadState;
+            NAdam => NAdamState;
+            RAdam => RAdamState;
+            Adamax => AdamaxState;
+            Adadelta => AdadeltaState;
+            Rprop => RpropState;
+            Asgd => AsgdState;
+            AdaBelief => AdaBeliefState;
+            Yogi => YogiState;
+            Signum => SignumState;
+            Lamb => LambState;
+            Lars => LarsState;
+            Adan => AdanState;
+            Adafactor => AdafactorState;
+            Muon => MuonState;
+            NoisyGd => NoisyGdState;
+            ScheduleFreeSgd => ScheduleFreeState;
+            ScheduleFreeAdamW => ScheduleFreeState;
+        }
+    };
+}
+pub(crate) use every_optimizer;
+
 #[cfg(feature = "burn-0-21")]
 use burn::module::AutodiffModule;
 #[cfg(feature = "burn-0-21")]
