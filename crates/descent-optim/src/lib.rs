@@ -21,8 +21,8 @@
 //! * `clip` (burn 0.21): gradient clipping by the *global* L2 norm (PyTorch's `clip_grad_norm_`) or by
 //!   value, for any optimizer. burn's own clipping works tensor by tensor.
 //!
-//! With the features `ndarray` / `flex`, [`optim::Adam`], [`optim::AdamW`] and [`optim::Sgd`]
-//! update in one in-place pass on burn's `NdArray` / `Flex` backends instead of one pass per
+//! With the features `ndarray` / `flex`, [`optim::Adam`], [`optim::AdamW`], [`optim::Sgd`],
+//! [`optim::RmsProp`], [`optim::Lion`] and [`optim::Adagrad`] update in one in-place pass on burn's `NdArray` / `Flex` backends instead of one pass per
 //! tensor op, with the same bits (`fused = false` in their configs turns it off); with `rayon`,
 //! large tensors are split across threads. Other backends run the tensor-op code.
 //!

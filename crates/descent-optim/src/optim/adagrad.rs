@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::optim::LearningRate;
 
 use super::common::Decay;
+#[cfg(feature = "burn-0-21")]
+use super::fused::{Real, unless_zero};
 use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
@@ -47,10 +49,10 @@ pub struct AdagradConfig {
 /// one fused, in-place pass (`fused`), with the same bits.
 #[derive(Clone, Debug)]
 pub struct Adagrad {
-    pub(crate) lr_decay: f64,
-    pub(crate) weight_decay: f64,
+    lr_decay: f64,
+    weight_decay: f64,
     initial_accumulator_value: f64,
-    pub(crate) epsilon: f64,
+    epsilon: f64,
     // Read by the fused kernels, which exist on burn 0.21 only.
     #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
@@ -115,5 +117,29 @@ impl Adagrad {
         let denom = sum.clone().sqrt().add_scalar(self.epsilon);
         let tensor = tensor.sub(grad.div(denom).mul_scalar(clr));
         (tensor, Some(AdagradState { step, sum }))
+    }
+}
+
+/// The scalars of one fused Adagrad step (burn 0.21's CPU kernels in `super::fused`), in the
+/// parameters' precision.
+#[cfg(feature = "burn-0-21")]
+pub(super) struct AdagradScalars<T> {
+    /// `lambda` of the L2 term, when it is not zero.
+    pub(super) weight_decay: Option<T>,
+    pub(super) epsilon: T,
+    /// This step's rate, `eta / (1 + (t - 1) lr_decay)`.
+    pub(super) lr: T,
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<T: Real> AdagradScalars<T> {
+    /// The scalars of step `step` (counted from 1) at rate `lr`: the same f64 arithmetic as
+    /// [`Adagrad::update`], rounded to `T` where its tensor ops round.
+    pub(super) fn new(adagrad: &Adagrad, lr: f64, step: usize) -> Self {
+        Self {
+            weight_decay: unless_zero(adagrad.weight_decay),
+            epsilon: T::of(adagrad.epsilon),
+            lr: T::of(lr / (1.0 + (step - 1) as f64 * adagrad.lr_decay)),
+        }
     }
 }

@@ -9,6 +9,8 @@ use crate::optim::OptimConfig;
 use crate::state::optimizer_state;
 
 use super::common::{Decay, ema, validate_adam};
+#[cfg(feature = "burn-0-21")]
+use super::fused::{Real, unless_zero};
 
 /// Configuration of [`Adam`]; every default equals `torch.optim.Adam`'s.
 ///
@@ -161,5 +163,48 @@ impl Adam {
                 max_exp_avg_sq,
             }),
         )
+    }
+}
+
+/// The scalars of one fused Adam step (burn 0.21's CPU kernels in `super::fused`), in the
+/// parameters' precision.
+#[cfg(feature = "burn-0-21")]
+pub(super) struct AdamScalars<T> {
+    pub(super) maximize: bool,
+    /// `lambda` of the L2 term, when it is not zero.
+    pub(super) coupled: Option<T>,
+    /// `1 - eta lambda`, when `lambda` is not zero.
+    pub(super) decoupled: Option<T>,
+    pub(super) beta_1: T,
+    pub(super) one_minus_beta_1: T,
+    pub(super) beta_2: T,
+    pub(super) one_minus_beta_2: T,
+    pub(super) eps_term: T,
+    pub(super) step_size: T,
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<T: Real> AdamScalars<T> {
+    /// The scalars of step `step` (counted from 1) at rate `lr`: the same f64 arithmetic as
+    /// [`Adam::update`], rounded to `T` where its tensor ops round.
+    pub(super) fn new(adam: &Adam, lr: f64, step: usize) -> Self {
+        let t = step as f64;
+        let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
+        let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
+        let (coupled, decoupled) = match adam.decay {
+            Decay::Coupled(lambda) => (unless_zero(lambda), None),
+            Decay::Decoupled(lambda) => (None, (lambda != 0.0).then(|| T::of(1.0 - lr * lambda))),
+        };
+        Self {
+            maximize: adam.maximize,
+            coupled,
+            decoupled,
+            beta_1: T::of(adam.beta_1),
+            one_minus_beta_1: T::of(1.0 - adam.beta_1),
+            beta_2: T::of(adam.beta_2),
+            one_minus_beta_2: T::of(1.0 - adam.beta_2),
+            eps_term: T::of(adam.epsilon * bias_correction_2_sqrt),
+            step_size: T::of(lr / bias_correction_1 * bias_correction_2_sqrt),
+        }
     }
 }

@@ -16,12 +16,24 @@
 //! element-wise chains by itself), with the config's `fused = false`, on the first step
 //! (which creates the state), and for tensors that are quantized, strided, of different
 //! precisions or of different lengths.
+//!
+//! Each optimizer's per-step scalars (bias corrections, step sizes, decay factors: what its
+//! config and state give before the pass, computed as its rule computes them) are set up in
+//! the optimizer's own file, beside that rule (`AdamScalars` in `adam.rs`, and so on); this
+//! file holds what runs them: the access to the backends' buffers, the `f32`/`f64` dispatch,
+//! the split into chunks, and the per-element loops.
 
 use core::any::Any;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
+
+use super::adagrad::AdagradScalars;
+use super::adam::AdamScalars;
+use super::lion::LionScalars;
+use super::rmsprop::RmsPropScalars;
+use super::sgd::SgdScalars;
 
 /// Below this many elements a step stays on the calling thread: handing work to another
 /// costs microseconds, more than such a step.
@@ -311,51 +323,12 @@ fn with_l2<T: Real>(weight_decay: Option<T>, param: T, grad: T) -> T {
 }
 
 /// `Some(value)` in `T` when `value` is not zero: a term the kernels may leave out.
-fn unless_zero<T: Real>(value: f64) -> Option<T> {
+pub(super) fn unless_zero<T: Real>(value: f64) -> Option<T> {
     (value != 0.0).then(|| T::of(value))
 }
 
-/// The scalars of one Adam step, in the parameters' precision.
-struct AdamScalars<T> {
-    maximize: bool,
-    /// `lambda` of the L2 term, when it is not zero.
-    coupled: Option<T>,
-    /// `1 - eta lambda`, when `lambda` is not zero.
-    decoupled: Option<T>,
-    beta_1: T,
-    one_minus_beta_1: T,
-    beta_2: T,
-    one_minus_beta_2: T,
-    eps_term: T,
-    step_size: T,
-}
-
+/// The per-element pieces of [`Adam`](super::Adam)'s step, on the scalars its file sets up.
 impl<T: Real> AdamScalars<T> {
-    /// The same f64 arithmetic as `Adam::step`, rounded to `T` where its tensor ops round.
-    fn new(step: &Fused<'_, super::Adam>) -> Self {
-        let (adam, lr) = (step.config, step.lr);
-        let t = step.step as f64;
-        let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
-        let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
-        let (coupled, decoupled) = match adam.decay {
-            super::common::Decay::Coupled(lambda) => (unless_zero(lambda), None),
-            super::common::Decay::Decoupled(lambda) => {
-                (None, (lambda != 0.0).then(|| T::of(1.0 - lr * lambda)))
-            }
-        };
-        Self {
-            maximize: adam.maximize,
-            coupled,
-            decoupled,
-            beta_1: T::of(adam.beta_1),
-            one_minus_beta_1: T::of(1.0 - adam.beta_1),
-            beta_2: T::of(adam.beta_2),
-            one_minus_beta_2: T::of(1.0 - adam.beta_2),
-            eps_term: T::of(adam.epsilon * bias_correction_2_sqrt),
-            step_size: T::of(lr / bias_correction_1 * bias_correction_2_sqrt),
-        }
-    }
-
     /// The gradient after the sign and the L2 term, and the parameter after the decoupled
     /// decay. Each optional term is computed always and selected, which keeps the loop free
     /// of branches (so it vectorises) and gives the tensor-op code's values exactly.
@@ -422,7 +395,7 @@ fn amsgrad_kernel<T: Real>(
 /// State: the first moment, the second moment, AMSGrad's maximum.
 impl Kernel<3> for Fused<'_, super::Adam> {
     fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 3]) -> bool {
-        let s = AdamScalars::new(self);
+        let s = AdamScalars::new(self.config, self.lr, self.step);
         match state {
             [Some(m), Some(v), None] => {
                 for_chunks(p, g, [m, v], |p, g, [m, v]| adam_kernel(&s, p, g, m, v));
@@ -487,30 +460,8 @@ pub(crate) fn adam<B: Backend, const D: usize>(
     outcome(done, param, gradient, Some(state))
 }
 
-/// The scalars of one SGD step, in the parameters' precision.
-struct SgdScalars<T> {
-    maximize: bool,
-    weight_decay: Option<T>,
-    momentum: T,
-    /// `1 - dampening`, when dampening is not zero.
-    undamped: Option<T>,
-    nesterov: bool,
-    lr: T,
-}
-
+/// The per-element pieces of [`Sgd`](super::Sgd)'s step, on the scalars its file sets up.
 impl<T: Real> SgdScalars<T> {
-    fn new(step: &Fused<'_, super::Sgd>) -> Self {
-        let sgd = step.config;
-        Self {
-            maximize: sgd.maximize,
-            weight_decay: unless_zero(sgd.weight_decay),
-            momentum: T::of(sgd.momentum),
-            undamped: (sgd.dampening != 0.0).then(|| T::of(1.0 - sgd.dampening)),
-            nesterov: sgd.nesterov,
-            lr: T::of(step.lr),
-        }
-    }
-
     /// The gradient after the sign and the L2 term.
     #[inline(always)]
     fn decayed(&self, param: T, grad: T) -> T {
@@ -548,7 +499,7 @@ fn sgd_kernel<T: Real>(s: &SgdScalars<T>, p: &mut [T], g: &[T]) {
 /// State: the momentum buffer, with momentum only.
 impl Kernel<1> for Fused<'_, super::Sgd> {
     fn run<T: Real, P: 'static>(&self, p: &mut [T], g: &[T], state: [Option<&mut [T]>; 1]) -> bool {
-        let s = SgdScalars::new(self);
+        let s = SgdScalars::new(self.config, self.lr);
         match state {
             [Some(buffer)] if self.config.momentum != 0.0 => {
                 for_chunks(p, g, [buffer], |p, g, [b]| sgd_momentum_kernel(&s, p, g, b));
@@ -591,30 +542,9 @@ pub(crate) fn sgd<B: Backend, const D: usize>(
     outcome(done, param, gradient, state)
 }
 
-/// The scalars of one RMSProp step, in the parameters' precision.
-struct RmsPropScalars<T> {
-    /// `lambda` of the L2 term, when it is not zero.
-    weight_decay: Option<T>,
-    alpha: T,
-    one_minus_alpha: T,
-    epsilon: T,
-    momentum: T,
-    lr: T,
-}
-
+/// The per-element pieces of [`RmsProp`](super::RmsProp)'s step, on the scalars its file
+/// sets up.
 impl<T: Real> RmsPropScalars<T> {
-    fn new(step: &Fused<'_, super::RmsProp>) -> Self {
-        let rmsprop = step.config;
-        Self {
-            weight_decay: unless_zero(rmsprop.weight_decay),
-            alpha: T::of(rmsprop.alpha),
-            one_minus_alpha: T::of(1.0 - rmsprop.alpha),
-            epsilon: T::of(rmsprop.epsilon),
-            momentum: T::of(rmsprop.momentum),
-            lr: T::of(step.lr),
-        }
-    }
-
     /// A running average updated with `value`.
     #[inline(always)]
     fn average(&self, previous: T, value: T) -> T {
@@ -698,7 +628,7 @@ impl Kernel<3> for Fused<'_, super::RmsProp> {
         {
             return false;
         }
-        let s = RmsPropScalars::new(self);
+        let s = RmsPropScalars::new(self.config, self.lr);
         match (mean, buffer) {
             (None, None) => for_chunks(p, g, [v], |p, g, [v]| {
                 rmsprop_kernel(&s, p, g, v, None);
@@ -770,55 +700,29 @@ fn nan_sign<P: 'static>() -> NanSign {
     NanSign::ByBit
 }
 
-/// The scalars of one Lion step, in the parameters' precision.
-struct LionScalars<T> {
-    /// `1 - eta lambda`, when `lambda` is not zero.
-    decoupled: Option<T>,
-    beta_1: T,
-    one_minus_beta_1: T,
-    beta_2: T,
-    one_minus_beta_2: T,
-    lr: T,
-    nan_sign: NanSign,
-}
-
-impl<T: Real> LionScalars<T> {
-    fn new<P: 'static>(step: &Fused<'_, super::Lion>) -> Self {
-        let (lion, lr) = (step.config, step.lr);
-        Self {
-            decoupled: (lion.weight_decay != 0.0).then(|| T::of(1.0 - lr * lion.weight_decay)),
-            beta_1: T::of(lion.beta_1),
-            one_minus_beta_1: T::of(1.0 - lion.beta_1),
-            beta_2: T::of(lion.beta_2),
-            one_minus_beta_2: T::of(1.0 - lion.beta_2),
-            lr: T::of(lr),
-            nan_sign: nan_sign::<P>(),
-        }
-    }
-
-    /// burn's `sign`: 1, -1 or 0 (also for -0), and for a NaN as the backend does it.
-    #[inline(always)]
-    fn sign(&self, x: T) -> T {
-        let zero = T::of(0.0);
-        let one = T::of(1.0);
-        if x > zero {
-            one
-        } else if x < zero {
-            -one
-        } else if x == zero {
-            zero
-        } else {
-            match self.nan_sign {
-                NanSign::Nan => x,
-                NanSign::ByBit if x.is_sign_positive() => one,
-                NanSign::ByBit => -one,
-            }
+/// burn's `sign`: 1, -1 or 0 (also for -0), and for a NaN as the backend does it.
+#[inline(always)]
+fn sign<T: Real>(x: T, nan_sign: NanSign) -> T {
+    let zero = T::of(0.0);
+    let one = T::of(1.0);
+    if x > zero {
+        one
+    } else if x < zero {
+        -one
+    } else if x == zero {
+        zero
+    } else {
+        match nan_sign {
+            NanSign::Nan => x,
+            NanSign::ByBit if x.is_sign_positive() => one,
+            NanSign::ByBit => -one,
         }
     }
 }
 
-/// One Lion step on `p`, `g` and the momentum, in `Lion::step`'s order.
-fn lion_kernel<T: Real>(s: &LionScalars<T>, p: &mut [T], g: &[T], m: &mut [T]) {
+/// One Lion step on `p`, `g` and the momentum, in `Lion::step`'s order, taking the sign of a
+/// NaN as `nan_sign` says.
+fn lion_kernel<T: Real>(s: &LionScalars<T>, nan_sign: NanSign, p: &mut [T], g: &[T], m: &mut [T]) {
     let (factor, decays) = match s.decoupled {
         Some(factor) => (factor, true),
         None => (T::of(1.0), false),
@@ -828,7 +732,7 @@ fn lion_kernel<T: Real>(s: &LionScalars<T>, p: &mut [T], g: &[T], m: &mut [T]) {
         let param = if decays { shrunk } else { *p };
         let direction = *m * s.beta_1 + g * s.one_minus_beta_1;
         *m = *m * s.beta_2 + g * s.one_minus_beta_2;
-        *p = param - s.sign(direction) * s.lr;
+        *p = param - sign(direction, nan_sign) * s.lr;
     }
 }
 
@@ -838,8 +742,9 @@ impl Kernel<1> for Fused<'_, super::Lion> {
         let [Some(m)] = state else {
             return false;
         };
-        let s = LionScalars::new::<P>(self);
-        for_chunks(p, g, [m], |p, g, [m]| lion_kernel(&s, p, g, m));
+        let s = LionScalars::new(self.config, self.lr);
+        let nan_sign = nan_sign::<P>();
+        for_chunks(p, g, [m], |p, g, [m]| lion_kernel(&s, nan_sign, p, g, m));
         true
     }
 }
@@ -868,26 +773,6 @@ pub(crate) fn lion<B: Backend, const D: usize>(
     outcome(done, param, gradient, Some(state))
 }
 
-/// The scalars of one Adagrad step, in the parameters' precision.
-struct AdagradScalars<T> {
-    /// `lambda` of the L2 term, when it is not zero.
-    weight_decay: Option<T>,
-    epsilon: T,
-    /// This step's rate, `eta / (1 + (t - 1) lr_decay)`.
-    lr: T,
-}
-
-impl<T: Real> AdagradScalars<T> {
-    fn new(step: &Fused<'_, super::Adagrad>) -> Self {
-        let adagrad = step.config;
-        Self {
-            weight_decay: unless_zero(adagrad.weight_decay),
-            epsilon: T::of(adagrad.epsilon),
-            lr: T::of(step.lr / (1.0 + (step.step - 1) as f64 * adagrad.lr_decay)),
-        }
-    }
-}
-
 /// One Adagrad step on `p`, `g` and the sum of squared gradients, in `Adagrad::step`'s order.
 fn adagrad_kernel<T: Real>(s: &AdagradScalars<T>, p: &mut [T], g: &[T], sum: &mut [T]) {
     for ((p, &g), sum) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
@@ -903,7 +788,7 @@ impl Kernel<1> for Fused<'_, super::Adagrad> {
         let [Some(sum)] = state else {
             return false;
         };
-        let s = AdagradScalars::new(self);
+        let s = AdagradScalars::new(self.config, self.lr, self.step);
         for_chunks(p, g, [sum], |p, g, [sum]| adagrad_kernel(&s, p, g, sum));
         true
     }
@@ -1175,9 +1060,8 @@ mod tests {
                 fused_then_declined(name, n, fused, &on, &off, adam_state, STEPS - 1);
             }
             for (name, config) in &adamws {
-                let (on, off) =
-                    on_and_off(|fused| config.clone().with_fused(fused).build().map(|o| o.inner));
-                let fused = super::adam::<B, 1>;
+                let (on, off) = on_and_off(|fused| config.clone().with_fused(fused).build());
+                let fused = super::adamw::<B, 1>;
                 fused_then_declined(name, n, fused, &on, &off, adam_state, STEPS - 1);
             }
             for (name, config) in &sgds {

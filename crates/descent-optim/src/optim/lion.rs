@@ -3,6 +3,8 @@
 use burn::config::Config;
 use burn::optim::LearningRate;
 
+#[cfg(feature = "burn-0-21")]
+use super::fused::Real;
 use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
@@ -43,9 +45,9 @@ pub struct LionConfig {
 /// pass (`fused`), with the same bits.
 #[derive(Clone, Debug)]
 pub struct Lion {
-    pub(crate) beta_1: f64,
-    pub(crate) beta_2: f64,
-    pub(crate) weight_decay: f64,
+    beta_1: f64,
+    beta_2: f64,
+    weight_decay: f64,
     // Read by the fused kernels, which exist on burn 0.21 only.
     #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
@@ -109,5 +111,34 @@ impl Lion {
         };
         let tensor = tensor.sub(direction.sign().mul_scalar(lr));
         (tensor, Some(LionState { exp_avg }))
+    }
+}
+
+/// The scalars of one fused Lion step (burn 0.21's CPU kernels in `super::fused`), in the
+/// parameters' precision.
+#[cfg(feature = "burn-0-21")]
+pub(super) struct LionScalars<T> {
+    /// `1 - eta lambda`, when `lambda` is not zero.
+    pub(super) decoupled: Option<T>,
+    pub(super) beta_1: T,
+    pub(super) one_minus_beta_1: T,
+    pub(super) beta_2: T,
+    pub(super) one_minus_beta_2: T,
+    pub(super) lr: T,
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<T: Real> LionScalars<T> {
+    /// The scalars of a step at rate `lr`: the same f64 arithmetic as [`Lion::update`],
+    /// rounded to `T` where its tensor ops round.
+    pub(super) fn new(lion: &Lion, lr: f64) -> Self {
+        Self {
+            decoupled: (lion.weight_decay != 0.0).then(|| T::of(1.0 - lr * lion.weight_decay)),
+            beta_1: T::of(lion.beta_1),
+            one_minus_beta_1: T::of(1.0 - lion.beta_1),
+            beta_2: T::of(lion.beta_2),
+            one_minus_beta_2: T::of(1.0 - lion.beta_2),
+            lr: T::of(lr),
+        }
     }
 }

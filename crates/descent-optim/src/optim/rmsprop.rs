@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::optim::LearningRate;
 
 use super::common::{Decay, ema};
+#[cfg(feature = "burn-0-21")]
+use super::fused::{Real, unless_zero};
 use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
@@ -54,9 +56,9 @@ pub struct RmsPropConfig {
 /// the same bits.
 #[derive(Clone, Debug)]
 pub struct RmsProp {
-    pub(crate) alpha: f64,
-    pub(crate) epsilon: f64,
-    pub(crate) weight_decay: f64,
+    alpha: f64,
+    epsilon: f64,
+    weight_decay: f64,
     pub(crate) momentum: f64,
     pub(crate) centered: bool,
     // Read by the fused kernels, which exist on burn 0.21 only.
@@ -142,5 +144,34 @@ impl RmsProp {
                 momentum_buffer,
             }),
         )
+    }
+}
+
+/// The scalars of one fused RMSProp step (burn 0.21's CPU kernels in `super::fused`), in the
+/// parameters' precision.
+#[cfg(feature = "burn-0-21")]
+pub(super) struct RmsPropScalars<T> {
+    /// `lambda` of the L2 term, when it is not zero.
+    pub(super) weight_decay: Option<T>,
+    pub(super) alpha: T,
+    pub(super) one_minus_alpha: T,
+    pub(super) epsilon: T,
+    pub(super) momentum: T,
+    pub(super) lr: T,
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<T: Real> RmsPropScalars<T> {
+    /// The scalars of a step at rate `lr`, rounded to `T` as [`RmsProp::update`]'s tensor ops
+    /// round them.
+    pub(super) fn new(rmsprop: &RmsProp, lr: f64) -> Self {
+        Self {
+            weight_decay: unless_zero(rmsprop.weight_decay),
+            alpha: T::of(rmsprop.alpha),
+            one_minus_alpha: T::of(1.0 - rmsprop.alpha),
+            epsilon: T::of(rmsprop.epsilon),
+            momentum: T::of(rmsprop.momentum),
+            lr: T::of(lr),
+        }
     }
 }

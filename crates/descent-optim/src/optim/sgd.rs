@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::optim::LearningRate;
 
 use super::common::Decay;
+#[cfg(feature = "burn-0-21")]
+use super::fused::{Real, unless_zero};
 use crate::arith::Arith;
 use crate::error::OptimError;
 use crate::optim::OptimConfig;
@@ -56,10 +58,10 @@ pub struct SgdConfig {
 #[derive(Clone, Debug)]
 pub struct Sgd {
     pub(crate) momentum: f64,
-    pub(crate) dampening: f64,
-    pub(crate) weight_decay: f64,
-    pub(crate) nesterov: bool,
-    pub(crate) maximize: bool,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
     // Read by the fused kernels, which exist on burn 0.21 only.
     #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
@@ -144,5 +146,35 @@ impl Sgd {
                 momentum_buffer: buffer,
             }),
         )
+    }
+}
+
+/// The scalars of one fused SGD step (burn 0.21's CPU kernels in `super::fused`), in the
+/// parameters' precision.
+#[cfg(feature = "burn-0-21")]
+pub(super) struct SgdScalars<T> {
+    pub(super) maximize: bool,
+    /// `lambda` of the L2 term, when it is not zero.
+    pub(super) weight_decay: Option<T>,
+    pub(super) momentum: T,
+    /// `1 - dampening`, when dampening is not zero.
+    pub(super) undamped: Option<T>,
+    pub(super) nesterov: bool,
+    pub(super) lr: T,
+}
+
+#[cfg(feature = "burn-0-21")]
+impl<T: Real> SgdScalars<T> {
+    /// The scalars of a step at rate `lr`, rounded to `T` as [`Sgd::update`]'s tensor ops
+    /// round them.
+    pub(super) fn new(sgd: &Sgd, lr: f64) -> Self {
+        Self {
+            maximize: sgd.maximize,
+            weight_decay: unless_zero(sgd.weight_decay),
+            momentum: T::of(sgd.momentum),
+            undamped: (sgd.dampening != 0.0).then(|| T::of(1.0 - sgd.dampening)),
+            nesterov: sgd.nesterov,
+            lr: T::of(lr),
+        }
     }
 }
