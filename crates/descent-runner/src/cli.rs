@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::commands::flags::{ParallelArgs, SetArgs};
 use crate::commands::{bench, compare, export, list, merge, report, resume, run, tune, validate};
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
@@ -39,12 +40,13 @@ pub enum Command {
     /// tune.md.
     Tune(tune::TuneArgs),
     /// Parse and check an experiment file completely; run nothing.
+    #[command(mut_arg("sets", |a| a.help("Override a field, e.g. --set variants.*.lr=0.1 (repeatable)")))]
     Validate {
         /// The experiment file.
         file: PathBuf,
-        /// Override a field, e.g. --set variants.*.lr=0.1 (repeatable).
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        sets: Vec<String>,
+        /// `--set`.
+        #[command(flatten)]
+        set: SetArgs,
     },
     /// List the experiments in a directory with their one-line descriptions.
     List {
@@ -75,12 +77,9 @@ pub enum Command {
     Resume {
         /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
-        /// Parallel runs (default: the number of cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// No progress bars.
-        #[arg(long)]
-        quiet: bool,
+        /// `--jobs` and `--quiet`.
+        #[command(flatten)]
+        parallel: ParallelArgs,
     },
     /// Run the same runs on several backends (same seeds, weights and batches) and compare
     /// time per step, samples/s, final metrics and how far parameters and losses drift apart.
@@ -110,11 +109,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run::execute(&args),
         Command::Tune(args) => tune::execute(&args),
-        Command::Validate { file, sets } => validate::execute(&file, &sets),
+        Command::Validate { file, set } => validate::execute(&file, &set),
         Command::List { dir } => list::execute(&dir),
         Command::Report { dir, tensorboard } => report::execute(&dir, tensorboard),
         Command::Export { dir } => export::execute(&dir),
-        Command::Resume { dir, jobs, quiet } => resume::execute(&dir, jobs, quiet),
+        Command::Resume { dir, parallel } => resume::execute(&dir, &parallel),
         Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),
         Command::Compare(args) => compare::execute(&args),
         Command::Bench(args) => bench::execute(&args),

@@ -25,6 +25,7 @@ use crate::metric::Metric;
 use crate::optim::OptimizerConfig;
 use crate::output;
 use crate::problem::Task;
+use crate::run_files::ExperimentDir;
 use crate::{plots, pool, probe, provenance, report, summary, tensorboard, train};
 
 pub use crate::pool::RunOptions;
@@ -298,9 +299,10 @@ fn target_text(plan: &Plan) -> Option<String> {
 /// Writes `summary.json`, `summary.md` and the plots of `dir` from its stored runs, and
 /// with `print` shows the table and where everything went.
 pub fn finish(dir: &Path, plan: &Plan, print: bool) -> Result<()> {
-    let records: Vec<_> = output::read_records(dir)?
+    let records: Vec<_> = ExperimentDir::new(dir)
+        .runs()?
         .into_iter()
-        .map(|(_, record)| record)
+        .map(|run| run.record)
         .collect();
     let summary = summary::summarize(&plan.name, target_text(plan), &records);
     output::write_atomic(

@@ -8,14 +8,32 @@
 //! [`train`], on a backend picked by [`backend`]; its rows ([`state`]) are written by
 //! [`output`] beside the resolved config. [`experiment`] drives a whole experiment (the
 //! [`pool`] runs the runs in parallel), then [`summary`] aggregates over seeds and [`plots`]
-//! draws the results. [`cli`] and [`commands`] are the command line.
+//! draws the results, reading the stored runs back through [`run_files`], as the
+//! [`report`], the [`tensorboard`] files and `descent export` do. [`cli`] and [`commands`]
+//! are the command line.
 //!
-//! Modules only import downwards (a test checks that the imports have no cycle):
+//! Modules sit in layers and import only from the layers below their own, never beside or
+//! above (`tests/imports.rs` reads this list and checks every `crate::` import against it):
 //!
 //! ```text
-//! cli -> commands -> experiment -> pool -> train -> {optim, problem, output} -> state -> config -> metric
-//!                                   \-> backend, summary, plots, provenance, error
+//! cli
+//! commands
+//! tune
+//! experiment
+//! pool conformance plots report tensorboard
+//! train summary run_files scheduler
+//! output probe
+//! state problem optim backend
+//! config
+//! metric error provenance
 //! ```
+//!
+//! From the top: the command line and its commands; tuning, which runs experiments; the
+//! experiment driver; what runs many runs (the pool), checks backends against each other,
+//! and draws or exports stored runs; one run's loop ([`train`]'s executor and observers),
+//! the aggregates over seeds, the typed reader of a run's files, cluster job files; the
+//! writers and the probes; a run's state, the problems, the optimizers and the backends;
+//! the experiment file's schema; and the leaves every layer may name.
 
 #![warn(missing_docs)]
 
@@ -35,6 +53,9 @@ pub mod probe;
 pub mod problem;
 pub mod provenance;
 pub mod report;
+/// The one typed reader of a run's files (`run.json`, `metrics.csv`, ...) and of an
+/// experiment directory's runs.
+pub mod run_files;
 pub mod scheduler;
 pub mod state;
 pub mod summary;

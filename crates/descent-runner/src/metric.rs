@@ -36,7 +36,7 @@ impl Metric {
     ];
 
     /// The name in experiment files and column headers.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Metric::TrainLoss => "train_loss",
             Metric::ValLoss => "val_loss",

@@ -133,13 +133,25 @@ fn kind<'a>(
     }
 }
 
+/// The first of its expressions: the registry's optional entries (`gradient_at`, `eval_at`,
+/// a lookahead variant) ahead of the default every other optimizer takes.
+macro_rules! first {
+    ($first:expr $(, $rest:expr)* $(,)?) => {
+        $first
+    };
+}
+
 /// The optimizer registry: one line per optimizer kind, `Variant [| LookaheadVariant] =>
-/// "kind", Config, Optimizer, |seed| its default config`. The kinds experiment files accept,
+/// "kind", Config, Optimizer, |seed| its default config [, gradient_at f] [, eval_at f]`,
+/// where `gradient_at` and `eval_at` name the point at which an optimizer that does not take
+/// its gradient or its evaluation at the module itself does (Nesterov's look-ahead form,
+/// Schedule-Free, ASGD). The kinds experiment files accept,
 /// the enums and their dispatch all come from this list; a kind with a `| LookaheadVariant`
 /// can also be the `inner` of `kind = "lookahead"` (kinds that take their gradient or their
 /// evaluation elsewhere, Nesterov's look-ahead form and Schedule-Free, cannot).
 macro_rules! any_optimizer {
-    ($( $variant:ident $(| $lookahead:ident)? => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr );* $(;)?) => {
+    ($( $variant:ident $(| $lookahead:ident)? => $kind:literal, $config:ident, $opt:ty, |$seed:ident| $default:expr
+        $(, gradient_at $gradient_at:path)? $(, eval_at $eval_at:path)? );* $(;)?) => {
         /// The optimizer kinds an experiment can name.
         pub const OPTIMIZERS: &[&str] = &[$($kind,)* "lookahead", "sam"];
 
@@ -214,10 +226,15 @@ macro_rules! any_optimizer {
                         LOOKAHEAD_INNER.join(", ")
                     ));
                 }
-                Ok(match Self::parse(inner, &inner_field, seed)? {
-                    $($( OptimizerConfig::$variant(c) => OptimizerConfig::$lookahead(lookahead, c), )?)*
-                    _ => return Err(format!("{inner_field}: cannot be wrapped by lookahead")),
-                })
+                let refused = || Err(format!("{inner_field}: cannot be wrapped by lookahead"));
+                match Self::parse(inner, &inner_field, seed)? {
+                    $(
+                        OptimizerConfig::$variant(_c) => {
+                            first!($( Ok(OptimizerConfig::$lookahead(lookahead, _c)), )? refused())
+                        }
+                        $( OptimizerConfig::$lookahead(..) => refused(), )?
+                    )*
+                }
             }
 
             fn validate(&self) -> std::result::Result<(), descent_optim::OptimError> {
@@ -262,6 +279,30 @@ macro_rules! any_optimizer {
                 })
             }
 
+            /// The module at which this step's gradient is taken: the look-ahead point for
+            /// `nesterov_lookahead` (`gradient_at` in the registry), the module itself for every
+            /// other optimizer.
+            pub fn gradient_point(&self, module: M, _lr: f64) -> M {
+                match self {
+                    $(
+                        AnyOptimizer::$variant(_o) => first!($( $gradient_at(module, _o, _lr), )? module),
+                        $( AnyOptimizer::$lookahead(_) => module, )?
+                    )*
+                }
+            }
+
+            /// The module at which the model is evaluated (`eval_at` in the registry): a
+            /// Schedule-Free optimizer's averaged point `x`, ASGD's running average; the module
+            /// itself for every other optimizer.
+            pub fn eval_point(&self, module: M) -> M {
+                match self {
+                    $(
+                        AnyOptimizer::$variant(_o) => first!($( $eval_at(module, _o), )? module),
+                        $( AnyOptimizer::$lookahead(_) => module, )?
+                    )*
+                }
+            }
+
             /// Restores the state [`save`](Self::save) produced.
             pub fn load(self, bytes: Vec<u8>, device: &B::Device) -> Result<Self> {
                 let recorder = BinBytesRecorder::<DoublePrecisionSettings>::default();
@@ -291,14 +332,14 @@ fn unreachable_kind<T>(kind: &str) -> std::result::Result<T, String> {
 any_optimizer! {
     Sgd | LookaheadSgd => "sgd", SgdConfig, Sgd, |_seed| SgdConfig::new();
     NesterovLookahead => "nesterov_lookahead", NesterovLookaheadConfig, NesterovLookahead,
-        |_seed| NesterovLookaheadConfig::new();
+        |_seed| NesterovLookaheadConfig::new(), gradient_at nesterov_lookahead_point;
     Adam | LookaheadAdam => "adam", AdamConfig, Adam, |_seed| AdamConfig::new();
     AdamW | LookaheadAdamW => "adamw", AdamWConfig, AdamW, |_seed| AdamWConfig::new();
     NAdam | LookaheadNAdam => "nadam", NAdamConfig, NAdam, |_seed| NAdamConfig::new();
     RAdam | LookaheadRAdam => "radam", RAdamConfig, RAdam, |_seed| RAdamConfig::new();
     Adamax | LookaheadAdamax => "adamax", AdamaxConfig, Adamax, |_seed| AdamaxConfig::new();
     Rprop | LookaheadRprop => "rprop", RpropConfig, Rprop, |_seed| RpropConfig::new();
-    Asgd => "asgd", AsgdConfig, Asgd, |_seed| AsgdConfig::new();
+    Asgd => "asgd", AsgdConfig, Asgd, |_seed| AsgdConfig::new(), eval_at asgd_average;
     AdaBelief | LookaheadAdaBelief => "adabelief", AdaBeliefConfig, AdaBelief, |_seed| AdaBeliefConfig::new();
     Yogi | LookaheadYogi => "yogi", YogiConfig, Yogi, |_seed| YogiConfig::new();
     Signum | LookaheadSignum => "signum", SignumConfig, Signum, |_seed| SignumConfig::new();
@@ -311,31 +352,11 @@ any_optimizer! {
     Lion | LookaheadLion => "lion", LionConfig, Lion, |_seed| LionConfig::new();
     Adafactor | LookaheadAdafactor => "adafactor", AdafactorConfig, Adafactor, |_seed| AdafactorConfig::new();
     Muon | LookaheadMuon => "muon", MuonConfig, Muon, |_seed| MuonConfig::new();
-    ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd, |_seed| ScheduleFreeSgdConfig::new();
-    ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW, |_seed| ScheduleFreeAdamWConfig::new();
+    ScheduleFreeSgd => "schedule_free_sgd", ScheduleFreeSgdConfig, ScheduleFreeSgd, |_seed| ScheduleFreeSgdConfig::new(),
+        eval_at schedule_free_eval;
+    ScheduleFreeAdamW => "schedule_free_adamw", ScheduleFreeAdamWConfig, ScheduleFreeAdamW, |_seed| ScheduleFreeAdamWConfig::new(),
+        eval_at schedule_free_eval;
     NoisyGd | LookaheadNoisyGd => "noisy_gd", NoisyGdConfig, NoisyGd, |seed| NoisyGdConfig::new(0.0).with_seed(derived_seed(seed, Purpose::OptimizerNoise, 0));
-}
-
-impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
-    /// The module at which this step's gradient is taken: the look-ahead point for
-    /// `nesterov_lookahead`, the module itself for every other optimizer.
-    pub fn gradient_point(&self, module: M, lr: f64) -> M {
-        match self {
-            AnyOptimizer::NesterovLookahead(o) => nesterov_lookahead_point(module, o, lr),
-            _ => module,
-        }
-    }
-
-    /// The module at which the model is evaluated: a Schedule-Free optimizer's averaged point
-    /// `x`, ASGD's running average; the module itself for every other optimizer.
-    pub fn eval_point(&self, module: M) -> M {
-        match self {
-            AnyOptimizer::ScheduleFreeSgd(o) => schedule_free_eval(module, o),
-            AnyOptimizer::ScheduleFreeAdamW(o) => schedule_free_eval(module, o),
-            AnyOptimizer::Asgd(o) => asgd_average(module, o),
-            _ => module,
-        }
-    }
 }
 
 /// A variant's learning rate as a pure function of the step (or, for `plateau`, driven by

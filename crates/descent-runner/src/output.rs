@@ -4,16 +4,28 @@
 //! Per run directory: `metrics.csv` (deterministic: the same run gives the same bytes),
 //! `timing.csv` (wall seconds, which never repeat), `trajectory.csv` (landscapes),
 //! `measurements.csv` (further per-evaluation measurements), `run.json` (what happened),
-//! and while it runs `checkpoint.bin`.
+//! and while it runs `checkpoint.bin`. [`crate::run_files`] reads them back.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::error::UsageError;
-use crate::state::{METRICS_HEADER, MetricsRow, Progressed, RunRecord, TrajectoryRow};
+use crate::state::{
+    MEASUREMENTS_COLUMNS, METRICS_HEADER, MetricsColumn, MetricsRow, Progressed, RunRecord,
+    TIMING_COLUMNS, TrajectoryRow,
+};
+
+/// A run's record: [`RunRecord`] as JSON, written when the run ends.
+pub const RUN_JSON: &str = "run.json";
+/// A run's [`MetricsRow`]s.
+pub const METRICS_CSV: &str = "metrics.csv";
+/// A run's wall seconds by step ([`TIMING_COLUMNS`]).
+pub const TIMING_CSV: &str = "timing.csv";
+/// A landscape run's [`TrajectoryRow`]s.
+pub const TRAJECTORY_CSV: &str = "trajectory.csv";
+/// A run's further measurements ([`MEASUREMENTS_COLUMNS`]).
+pub const MEASUREMENTS_CSV: &str = "measurements.csv";
 
 /// Writes `contents` to `path` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -43,45 +55,58 @@ fn cell(value: Option<f64>) -> String {
     value.map(number).unwrap_or_default()
 }
 
+/// The cells of one `metrics.csv` row as [`metrics_csv`] writes them, in the order of
+/// [`MetricsColumn::ALL`].
+pub fn metrics_cells(r: &MetricsRow) -> [String; 10] {
+    MetricsColumn::ALL.map(|column| match column {
+        MetricsColumn::Step => r.step.to_string(),
+        MetricsColumn::Epoch => r.epoch.to_string(),
+        MetricsColumn::Samples => r.samples.to_string(),
+        other => cell(r.value(other)),
+    })
+}
+
 /// `metrics.csv` text.
 pub fn metrics_csv(rows: &[MetricsRow]) -> String {
     let mut out = String::with_capacity(64 * (rows.len() + 1));
     out.push_str(METRICS_HEADER);
     out.push('\n');
     for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{}",
-            r.step,
-            r.epoch,
-            r.samples,
-            cell(r.lr),
-            cell(r.train_loss),
-            cell(r.grad_norm),
-            cell(r.val_loss),
-            cell(r.val_accuracy),
-            cell(r.test_loss),
-            cell(r.test_accuracy)
-        );
+        out.push_str(&metrics_cells(r).join(","));
+        out.push('\n');
     }
     out
 }
 
+/// A `timing.csv` cell of wall seconds: to the microsecond.
+pub fn seconds_cell(seconds: f64) -> String {
+    format!("{seconds:.6}")
+}
+
+/// A header line: `columns` joined by commas.
+fn header<S: AsRef<str>>(columns: &[S]) -> String {
+    let mut out = String::new();
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(column.as_ref());
+    }
+    out.push('\n');
+    out
+}
+
 fn timing_csv(timing: &[(u64, f64)]) -> String {
-    let mut out = String::from("step,wall_seconds\n");
+    let mut out = header(&TIMING_COLUMNS);
     for (step, s) in timing {
-        let _ = writeln!(out, "{step},{s:.6}");
+        let _ = writeln!(out, "{step},{}", seconds_cell(*s));
     }
     out
 }
 
 fn trajectory_csv(rows: &[TrajectoryRow]) -> String {
     let dim = rows.first().map_or(0, |r| r.w.len());
-    let mut out = String::from("step");
-    for i in 0..dim {
-        let _ = write!(out, ",w{i}");
-    }
-    out.push_str(",loss\n");
+    let mut out = header(&TrajectoryRow::columns(dim));
     for r in rows {
         let _ = write!(out, "{}", r.step);
         for &w in &r.w {
@@ -93,7 +118,7 @@ fn trajectory_csv(rows: &[TrajectoryRow]) -> String {
 }
 
 fn measurements_csv(rows: &[(u64, String, f64)]) -> String {
-    let mut out = String::from("step,name,value\n");
+    let mut out = header(&MEASUREMENTS_COLUMNS);
     for (step, name, value) in rows {
         let _ = writeln!(out, "{step},{name},{}", number(*value));
     }
@@ -101,23 +126,17 @@ fn measurements_csv(rows: &[(u64, String, f64)]) -> String {
 }
 
 fn write_tables(dir: &Path, state: &Progressed) -> Result<()> {
-    write_atomic(
-        &dir.join("metrics.csv"),
-        metrics_csv(&state.rows).as_bytes(),
-    )?;
-    write_atomic(
-        &dir.join("timing.csv"),
-        timing_csv(&state.timing).as_bytes(),
-    )?;
+    write_atomic(&dir.join(METRICS_CSV), metrics_csv(&state.rows).as_bytes())?;
+    write_atomic(&dir.join(TIMING_CSV), timing_csv(&state.timing).as_bytes())?;
     if !state.trajectory.is_empty() {
         write_atomic(
-            &dir.join("trajectory.csv"),
+            &dir.join(TRAJECTORY_CSV),
             trajectory_csv(&state.trajectory).as_bytes(),
         )?;
     }
     if !state.measurements.is_empty() {
         write_atomic(
-            &dir.join("measurements.csv"),
+            &dir.join(MEASUREMENTS_CSV),
             measurements_csv(&state.measurements).as_bytes(),
         )?;
     }
@@ -198,84 +217,13 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
 /// Writes the final tables and `run.json`, then removes the checkpoint.
 pub fn write_run(dir: &Path, state: &Progressed, record: &RunRecord) -> Result<()> {
     write_tables(dir, state)?;
-    write_atomic(&dir.join("run.json"), &serde_json::to_vec_pretty(record)?)?;
+    write_atomic(&dir.join(RUN_JSON), &serde_json::to_vec_pretty(record)?)?;
     let checkpoint = dir.join("checkpoint.bin");
     if checkpoint.exists() {
         std::fs::remove_file(&checkpoint)
             .with_context(|| format!("cannot remove {}", checkpoint.display()))?;
     }
     Ok(())
-}
-
-/// The finished record in `dir`, if the run finished.
-pub fn read_record(dir: &Path) -> Result<Option<RunRecord>> {
-    let path = dir.join("run.json");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let record = serde_json::from_slice(&bytes).map_err(|e| {
-        UsageError(format!(
-            "{}: damaged run record ({e}); delete the run's directory and `descent resume` to rerun it",
-            path.display()
-        ))
-    })?;
-    Ok(Some(record))
-}
-
-/// Every run record under an experiment directory, in run-list order.
-pub fn read_records(dir: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
-    let mut records = Vec::new();
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        if path.is_dir()
-            && let Some(record) = read_record(&path)?
-        {
-            records.push((path, record));
-        }
-    }
-    records.sort_by_key(|(_, r)| r.index);
-    Ok(records)
-}
-
-/// A CSV file's header and rows, as text.
-pub type CsvTable = (Vec<String>, Vec<Vec<String>>);
-
-/// `path`'s header and rows as the file has them, or `None` when it does not exist.
-pub fn read_csv(path: &Path) -> Result<Option<CsvTable>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header = reader
-        .headers()
-        .with_context(|| format!("reading {}", path.display()))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let mut rows = Vec::new();
-    for row in reader.records() {
-        let row = row.with_context(|| format!("reading {}", path.display()))?;
-        rows.push(row.iter().map(str::to_owned).collect());
-    }
-    Ok(Some((header, rows)))
-}
-
-/// A run's training seconds by step, both as `timing.csv` writes them (empty when the run
-/// has no timing).
-pub fn wall_seconds(run: &Path) -> Result<BTreeMap<String, String>> {
-    Ok(read_csv(&run.join("timing.csv"))?
-        .map(|(header, rows)| {
-            let step = header.iter().position(|h| h == "step");
-            let seconds = header.iter().position(|h| h == "wall_seconds");
-            rows.into_iter()
-                .filter_map(|row| Some((row.get(step?)?.clone(), row.get(seconds?)?.clone())))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -313,5 +261,36 @@ mod tests {
         }
         assert_eq!(number(f64::NAN), "NaN");
         assert_eq!(number(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn the_tables_keep_their_layout() {
+        let row = MetricsRow {
+            step: 20,
+            epoch: 1,
+            samples: 640,
+            lr: Some(0.05),
+            train_loss: Some(f64::INFINITY),
+            test_accuracy: Some(0.75),
+            ..MetricsRow::default()
+        };
+        assert_eq!(
+            metrics_csv(&[row]),
+            format!("{METRICS_HEADER}\n20,1,640,0.05,inf,,,,,0.75\n")
+        );
+        assert_eq!(
+            timing_csv(&[(0, 0.0), (20, 1.25)]),
+            "step,wall_seconds\n0,0.000000\n20,1.250000\n"
+        );
+        let path = TrajectoryRow {
+            step: 3,
+            w: vec![0.5, -1.0],
+            loss: None,
+        };
+        assert_eq!(trajectory_csv(&[path]), "step,w0,w1,loss\n3,0.5,-1,\n");
+        assert_eq!(
+            measurements_csv(&[(5, "sharpness".into(), 2.5)]),
+            "step,name,value\n5,sharpness,2.5\n"
+        );
     }
 }

@@ -33,6 +33,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use plotters::style::{FontStyle, RGBColor};
 
 use crate::config::Smoothing;
+use crate::state::MetricsColumn;
 use axis::Axis;
 use data::{PointValue, Run};
 use figure::{
@@ -114,7 +115,7 @@ struct LossColumn {
 const GAP: &str = "objective_gap";
 
 const TRAIN_LOSS: LossColumn = LossColumn {
-    column: "train_loss",
+    column: MetricsColumn::TrainLoss.name(),
     y_label: "train loss",
     what: "Train loss",
 };
@@ -129,10 +130,11 @@ fn add_gap(runs: &mut [Run], minimum: f64) -> LossColumn {
                 .get(c)
                 .is_some_and(|v| v.iter().flatten().next().is_some())
         };
-        let source = if logged("test_loss") {
-            "test_loss"
+        let test_loss = MetricsColumn::TestLoss.name();
+        let source = if logged(test_loss) {
+            test_loss
         } else {
-            "train_loss"
+            MetricsColumn::TrainLoss.name()
         };
         if let Some(values) = run.metrics.columns.get(source) {
             let gap = values.iter().map(|v| v.map(|v| v - minimum)).collect();
@@ -184,16 +186,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         .unwrap_or_default();
     let groups = groups(&runs);
     let swept = swept_number(&runs);
-    // The panels of a sweep colour each group by its swept value; single charts keep one
-    // colour per group.
-    let mut by_value = groups.clone();
-    if let Some(swept) = &swept {
-        for g in &mut by_value {
-            if let Some(PointValue::Num(v)) = g.runs[0].values.get(&swept.key) {
-                g.color = contour::sequential(swept.axis.frac(*v));
-            }
-        }
-    }
+    let by_value = by_swept_value(&groups, swept.as_ref());
     let loss_title = format!("{} vs step", loss.what);
     let loss_metric = Metric {
         column: loss.column,
@@ -209,22 +202,73 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     // all that is left of it.
     let mut tasks: Vec<Task> = Vec::new();
     for m in std::iter::once(&loss_metric).chain(&METRICS[1..]) {
-        if loss.column == GAP && m.column == "test_loss" {
+        if loss.column == GAP && m.column == MetricsColumn::TestLoss.name() {
             continue;
         }
         tasks.push(Box::new(move |plot| plot.step(m, &[])));
     }
     let smoothing = context.smoothing;
-    let (experiment, groups, loss_metric) = (&experiment, &groups, &loss_metric);
+    let (experiment, groups) = (&experiment, &groups);
+    // Variants with different batch sizes compare fairly per item seen or per epoch.
+    let several_batches_per_epoch = runs.iter().any(|r| r.batches_per_epoch > 1);
+    tasks.extend(loss_tasks(
+        experiment,
+        groups,
+        &loss_metric,
+        smoothing,
+        several_batches_per_epoch,
+    ));
+    tasks.extend(measurement_tasks(
+        &runs,
+        &context.references,
+        experiment,
+        groups,
+        smoothing,
+        several_batches_per_epoch,
+    ));
+    if let Some(c) = &context.contour {
+        tasks.push(Box::new(move |plot| plot.contours(c)));
+    }
+    let (runs, sweep_lines) = (&runs, &context.sweep_lines);
     tasks.push(Box::new(move |plot| {
+        for (name, fig) in sweep::figures(experiment, runs, &loss, sweep_lines) {
+            plot.save(&name, fig);
+        }
+    }));
+    let (by_value, swept, caption) = (&by_value, swept.as_ref(), context.caption.as_deref());
+    let pending: Vec<(String, Drawn)> = map_ordered(&tasks, context.threads, |task| {
+        let plot = Plot {
+            pending: RefCell::new(Vec::new()),
+            experiment,
+            groups,
+            by_value,
+            swept,
+            smoothing,
+            caption,
+        };
+        task(&plot);
+        plot.pending.into_inner()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    figure::save_all(&out, &pending, context.threads)
+}
+
+/// The loss against the training time, and when an epoch has several batches also against
+/// the items seen and the epoch.
+fn loss_tasks<'a>(
+    experiment: &'a str,
+    groups: &'a [Group<'a>],
+    loss_metric: &'a Metric<'a>,
+    smoothing: Smoothing,
+    several_batches_per_epoch: bool,
+) -> Vec<Task<'a>> {
+    let mut tasks: Vec<Task> = vec![Box::new(move |plot| {
         if let Some(fig) = time_figure(experiment, groups, loss_metric, smoothing) {
             plot.save("loss_vs_time", fig);
         }
-    }));
-    // Variants with different batch sizes compare fairly per item seen or per epoch.
-    let several_batches_per_epoch = runs
-        .iter()
-        .any(|r| r.batches_per_epoch.is_some_and(|b| b > 1));
+    })];
     if several_batches_per_epoch {
         for (file, label, x) in [
             ("loss_vs_samples", "training items seen", X::Samples),
@@ -239,13 +283,41 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             }));
         }
     }
+    tasks
+}
+
+/// The groups coloured by their swept value, for the panels of a sweep (single charts keep
+/// one colour per group).
+fn by_swept_value<'a>(groups: &[Group<'a>], swept: Option<&Swept>) -> Vec<Group<'a>> {
+    let mut by_value = groups.to_vec();
+    if let Some(swept) = swept {
+        for g in &mut by_value {
+            if let Some(PointValue::Num(v)) = g.runs[0].values.get(&swept.key) {
+                g.color = contour::sequential(swept.axis.frac(*v));
+            }
+        }
+    }
+    by_value
+}
+
+/// The pictures of every non-categorical probe measurement: against the step (with its
+/// `references`), and when an epoch has several batches also against the epoch and the
+/// training time.
+fn measurement_tasks<'a>(
+    runs: &'a [Run],
+    references: &'a [Reference],
+    experiment: &'a str,
+    groups: &'a [Group<'a>],
+    smoothing: Smoothing,
+    several_batches_per_epoch: bool,
+) -> Vec<Task<'a>> {
+    let mut tasks: Vec<Task> = Vec::new();
     let measured: BTreeSet<&String> = runs.iter().flat_map(|r| r.measurements.keys()).collect();
     for name in measured {
         if crate::probe::is_categorical(name) {
             continue;
         }
-        let lines: Vec<&Reference> = context
-            .references
+        let lines: Vec<&Reference> = references
             .iter()
             .filter(|r| r.measurement == *name)
             .collect();
@@ -275,33 +347,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             }
         }));
     }
-    if let Some(c) = &context.contour {
-        tasks.push(Box::new(move |plot| plot.contours(c)));
-    }
-    let (runs, sweep_lines) = (&runs, &context.sweep_lines);
-    tasks.push(Box::new(move |plot| {
-        for (name, fig) in sweep::figures(experiment, runs, &loss, sweep_lines) {
-            plot.save(&name, fig);
-        }
-    }));
-    let (by_value, swept, caption) = (&by_value, swept.as_ref(), context.caption.as_deref());
-    let pending: Vec<(String, Drawn)> = map_ordered(&tasks, context.threads, |task| {
-        let plot = Plot {
-            pending: RefCell::new(Vec::new()),
-            experiment,
-            groups,
-            by_value,
-            swept,
-            smoothing,
-            caption,
-        };
-        task(&plot);
-        plot.pending.into_inner()
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    figure::save_all(&out, &pending, context.threads)
+    tasks
 }
 
 /// One picture's (or a few pictures') making: what `render` spreads over threads.
@@ -731,7 +777,7 @@ enum Scale {
 
 const METRICS: [Metric<'static>; 7] = [
     Metric {
-        column: "train_loss",
+        column: MetricsColumn::TrainLoss.name(),
         file: "loss_vs_step",
         title: "Train loss vs step",
         y_label: "train loss",
@@ -740,7 +786,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: true,
     },
     Metric {
-        column: "lr",
+        column: MetricsColumn::Lr.name(),
         file: "lr_vs_step",
         title: "Learning rate vs step",
         y_label: "learning rate",
@@ -749,7 +795,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: false,
     },
     Metric {
-        column: "grad_norm",
+        column: MetricsColumn::GradNorm.name(),
         file: "grad_norm_vs_step",
         title: "Gradient norm vs step",
         y_label: "gradient norm",
@@ -758,7 +804,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: true,
     },
     Metric {
-        column: "val_loss",
+        column: MetricsColumn::ValLoss.name(),
         file: "val_loss_vs_step",
         title: "Validation loss vs step",
         y_label: "validation loss",
@@ -767,7 +813,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: false,
     },
     Metric {
-        column: "val_accuracy",
+        column: MetricsColumn::ValAccuracy.name(),
         file: "val_accuracy_vs_step",
         title: "Validation accuracy vs step",
         y_label: "validation accuracy",
@@ -776,7 +822,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: false,
     },
     Metric {
-        column: "test_loss",
+        column: MetricsColumn::TestLoss.name(),
         file: "test_loss_vs_step",
         title: "Test loss vs step",
         y_label: "test loss",
@@ -785,7 +831,7 @@ const METRICS: [Metric<'static>; 7] = [
         noisy: false,
     },
     Metric {
-        column: "test_accuracy",
+        column: MetricsColumn::TestAccuracy.name(),
         file: "test_accuracy_vs_step",
         title: "Test accuracy vs step",
         y_label: "test accuracy",
@@ -899,9 +945,13 @@ fn against_figure(
         .map(|g| {
             let first = g.runs.first();
             let samples: BTreeMap<u64, f64> = first
-                .map(|r| r.series("samples").into_iter().collect())
+                .map(|r| {
+                    r.series(MetricsColumn::Samples.name())
+                        .into_iter()
+                        .collect()
+                })
                 .unwrap_or_default();
-            let per_epoch = first.and_then(|r| r.batches_per_epoch).unwrap_or(1).max(1) as f64;
+            let per_epoch = first.map_or(1, |r| r.batches_per_epoch).max(1) as f64;
             let curve = aggregate(&g.runs, m.column)
                 .into_iter()
                 .filter_map(|a| {
@@ -1249,6 +1299,8 @@ fn ema(points: &[(f64, f64)], weight: f64, log: bool) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_files::testing::{point, record, write_record};
+    use crate::state::METRICS_HEADER;
     use std::fmt::Write as _;
 
     #[test]
@@ -1272,22 +1324,11 @@ mod tests {
                 for seed in 0..3u64 {
                     let id = format!("{variant}-lr{lr}-s{seed}");
                     let run = dir.join(&id);
-                    std::fs::create_dir_all(&run).unwrap();
                     let diverges = variant == "sgd" && lr == 0.5 && seed == 2;
                     let diverged_at = diverges.then_some(25u64);
-                    let json = serde_json::json!({
-                        "run_id": id,
-                        "variant": variant,
-                        "point": {"label": format!("lr={lr}"), "values": {"variants.*.lr": lr}},
-                        "seed": seed,
-                        "status": if diverges { "diverged" } else { "finished" },
-                        "diverged_at": diverged_at,
-                        "extra": {"ignored": true},
-                    });
-                    std::fs::write(run.join("run.json"), json.to_string()).unwrap();
-                    let mut metrics = String::from(
-                        "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
-                    );
+                    let at = point(&format!("lr={lr}"), "variants.*.lr", lr.into());
+                    write_record(&run, &record(&id, variant, at, seed, diverged_at));
+                    let mut metrics = format!("{METRICS_HEADER}\n");
                     let mut timing = String::from("step,wall_seconds\n");
                     let mut trajectory = String::from("step,w0,w1,loss\n");
                     let (mut w0, mut w1) = (-1.5 + 0.1 * seed as f64, 1.6);
@@ -1404,7 +1445,7 @@ mod tests {
         );
         let sgd = &groups[3];
         assert_eq!(sgd.runs.len(), 3);
-        let agg = aggregate(&sgd.runs, "train_loss");
+        let agg = aggregate(&sgd.runs, MetricsColumn::TrainLoss.name());
         // The diverged seed stops at step 25 (whose loss is infinite).
         assert_eq!(agg.len(), 61);
         let at = |s: u64| agg.iter().find(|a| a.step == s).unwrap();
@@ -1412,23 +1453,15 @@ mod tests {
         let late = at(40);
         assert!(late.mean.is_finite() && late.lo <= late.mean && late.mean <= late.hi);
         // Only evaluation steps have a validation loss.
-        assert_eq!(aggregate(&sgd.runs, "val_loss").len(), 7);
+        assert_eq!(aggregate(&sgd.runs, MetricsColumn::ValLoss.name()).len(), 7);
     }
 
     #[test]
     fn one_run_without_sweep_or_evaluations() {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("only");
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::write(
-            run.join("run.json"),
-            r#"{"run_id": "only", "variant": "adam", "point": {"label": "", "values": {}},
-                "seed": 0, "status": "finished", "diverged_at": null}"#,
-        )
-        .unwrap();
-        let mut metrics = String::from(
-            "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
-        );
+        write_record(&run, &record("only", "adam", Default::default(), 0, None));
+        let mut metrics = format!("{METRICS_HEADER}\n");
         for step in 0..5 {
             // Losses that reach zero and go negative force linear axes.
             let loss = 1.0 - 0.5 * f64::from(step);
@@ -1438,13 +1471,13 @@ mod tests {
         // A numeric and a string value for the same key across runs: no sweep plot,
         // since only one run has a number.
         let other = tmp.path().join("other");
-        std::fs::create_dir_all(&other).unwrap();
+        let full = point("batch=full", "batch.size", "full".into());
+        write_record(&other, &record("other", "sgd", full, 0, None));
         std::fs::write(
-            other.join("run.json"),
-            r#"{"variant": "sgd", "point": {"label": "batch=full", "values": {"batch.size": "full"}}}"#,
+            other.join("metrics.csv"),
+            format!("{METRICS_HEADER}\n0,0,0,,inf,,,,,\n1,0,0,,2.0,,,,,\n"),
         )
         .unwrap();
-        std::fs::write(other.join("metrics.csv"), "step,train_loss\n0,inf\n1,2.0\n").unwrap();
         let written = render(tmp.path(), &Context::default()).unwrap();
         keep(&written, "minimal-");
         let names: Vec<String> = written
@@ -1473,9 +1506,12 @@ mod tests {
     fn a_malformed_csv_names_its_file() {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("r");
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::write(run.join("run.json"), r#"{"variant": "sgd"}"#).unwrap();
-        std::fs::write(run.join("metrics.csv"), "step,train_loss\n0,1.0\n1,oops\n").unwrap();
+        write_record(&run, &record("r", "sgd", Default::default(), 0, None));
+        std::fs::write(
+            run.join("metrics.csv"),
+            format!("{METRICS_HEADER}\n0,0,0,,1.0,,,,,\n1,0,0,,oops,,,,,\n"),
+        )
+        .unwrap();
         let err = render(tmp.path(), &Context::default()).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
@@ -1494,17 +1530,11 @@ mod tests {
             for seed in 0..3u64 {
                 let id = format!("gd-lr{lr}-s{seed}");
                 let run = dir.join(&id);
-                std::fs::create_dir_all(&run).unwrap();
                 let grows = lr > blow_up;
                 let diverges = grows && seed == 2;
-                let json = serde_json::json!({
-                    "run_id": id, "variant": "gd", "seed": seed,
-                    "point": {"label": format!("lr={lr}"), "values": {"variants.*.lr": lr}},
-                    "status": if diverges { "diverged" } else { "finished" },
-                    "diverged_at": diverges.then_some(30u64),
-                });
-                std::fs::write(run.join("run.json"), json.to_string()).unwrap();
-                let mut metrics = String::from("step,train_loss,test_loss\n");
+                let at = point(&format!("lr={lr}"), "variants.*.lr", lr.into());
+                write_record(&run, &record(&id, "gd", at, seed, diverges.then_some(30)));
+                let mut metrics = format!("{METRICS_HEADER}\n");
                 let mut w: f64 = 3.0;
                 for step in 0..=60u64 {
                     let f = 2.0 * w * w;
@@ -1514,7 +1544,7 @@ mod tests {
                         f.min(1e30)
                     };
                     let noise = 0.5 * ((step * 7 + seed) as f64).sin();
-                    writeln!(metrics, "{step},{},{f}", f + noise).unwrap();
+                    writeln!(metrics, "{step},0,0,,{},,,,{f},", f + noise).unwrap();
                     if diverges && step >= 30 {
                         break;
                     }
@@ -1646,12 +1676,12 @@ mod tests {
         let groups = groups(&runs);
         let accuracy = METRICS
             .iter()
-            .find(|m| m.column == "test_accuracy")
+            .find(|m| m.column == MetricsColumn::TestAccuracy.name())
             .unwrap();
         let fig = step_figure("t", &groups, accuracy, &[], Smoothing::Auto, None).unwrap();
         let highest = runs
             .iter()
-            .flat_map(|r| r.series("test_accuracy"))
+            .flat_map(|r| r.series(MetricsColumn::TestAccuracy.name()))
             .map(|(_, v)| v)
             .fold(0.0, f64::max);
         assert!(

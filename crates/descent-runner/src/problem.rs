@@ -1,6 +1,7 @@
 //! What a run optimises: a landscape, or a model on a dataset. Built once per experiment
 //! (datasets are loaded and checked before any run starts), instantiated per run seed.
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
@@ -8,8 +9,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor};
 use descent_data::{
-    ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, Sampling,
-    Standardization, Standardizer, synthetic, train_validation_split,
+    ArrayBatcher, ArrayDataset, Batch, BatchPlan, BatchSize, BatchSpec, BatchTargets, DataError,
+    Sampling, Standardization, Standardizer, synthetic, train_validation_split,
 };
 use descent_models::ModelError;
 use descent_models::landscape::{self, LandscapeParams};
@@ -282,132 +283,267 @@ fn landscape_task(p: &LandscapeProblem) -> std::result::Result<LandscapeTask, St
     })
 }
 
-fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, String> {
+/// XORed into `data_seed` for the split that holds out the test set of a dataset without one
+/// of its own (see [`TEST_SHARE`]): the validation split is drawn with `data_seed` itself, and
+/// this keeps the two splits on different random streams. (`0x7e57` reads "test".) Changing
+/// it changes those datasets' test sets.
+const TEST_SPLIT_SEED: u64 = 0x7e57;
+/// One item in `TEST_SHARE` is held out as the test set of a dataset without one of its own
+/// (the digits, and every generated dataset).
+const TEST_SHARE: usize = 5;
+/// The fewest items a generated dataset may have.
+const MIN_SAMPLES: usize = 10;
+/// `samples` when a generated dataset's problem does not set it.
+const DEFAULT_SAMPLES: usize = 1000;
+/// `features` when a generated dataset's problem does not set it.
+const DEFAULT_FEATURES: usize = 2;
+/// `classes` when a generated dataset's problem does not set it.
+const DEFAULT_CLASSES: usize = 3;
+/// `noise` when a generated dataset's problem does not set it (unless its generator has a
+/// default of its own).
+const DEFAULT_NOISE: f64 = 0.1;
+
+/// A dataset's training set and its test set, when it has one.
+type Splits = (ArrayDataset, Option<ArrayDataset>);
+
+/// Where a dataset's items come from: an entry of the dataset registry ([`source`]).
+#[derive(Clone, Copy)]
+enum Source {
+    /// Compiled into the binary, with no test set of its own: one item in [`TEST_SHARE`] is
+    /// held out. Reads none of the synthetic-only fields, nor `data_path`.
+    Embedded(fn() -> std::result::Result<ArrayDataset, DataError>),
+    /// Read from disk (`data_path`, or the loader's own places) with its train and test sets;
+    /// errors are `problem.<field>: ...` messages. Reads none of the synthetic-only fields.
+    Read(fn(Option<&Path>) -> std::result::Result<Splits, String>),
+    /// Generated from the synthetic-only fields; one item in [`TEST_SHARE`] is the test set.
+    Generated(Generator),
+}
+
+/// How a synthetic dataset is generated, and which synthetic-only fields it reads besides
+/// `samples` and `noise` (which all of them read).
+#[derive(Clone, Copy)]
+struct Generator {
+    /// `Some(min)`: it reads `classes` and needs at least `min`; `None`: `classes` is refused.
+    min_classes: Option<usize>,
+    /// Whether it reads `features` (else `features` is refused).
+    reads_features: bool,
+    /// Whether it needs more items than features (a least-squares problem).
+    more_items_than_features: bool,
+    /// `noise` when the problem does not set it.
+    default_noise: f64,
+    /// Generates about [`Draw::total`] items.
+    generate: fn(&Draw) -> std::result::Result<ArrayDataset, DataError>,
+}
+
+/// What a [`Generator`] is asked for.
+struct Draw {
+    /// Items to generate, test set included (generators that deal items out evenly round
+    /// up).
+    total: usize,
+    /// The number of classes.
+    classes: usize,
+    /// The number of features.
+    features: usize,
+    /// The noise scale.
+    noise: f64,
+    /// The data seed.
+    seed: u64,
+}
+
+/// The dataset registry: where each dataset's items come from, which fields it reads and how
+/// it is generated. Adding a dataset is a [`DatasetName`] variant and its entry here (with its
+/// loader, for one read from disk).
+fn source(name: DatasetName) -> Source {
+    match name {
+        DatasetName::Digits => Source::Embedded(descent_data::digits),
+        DatasetName::FashionMnist => Source::Read(read_fashion_mnist),
+        DatasetName::Mnist => Source::Read(read_mnist),
+        DatasetName::Blobs => Source::Generated(Generator {
+            min_classes: Some(2),
+            reads_features: true,
+            more_items_than_features: false,
+            // The spread of each blob around its centre.
+            default_noise: 1.0,
+            generate: |d| {
+                let per_class = d.total.div_ceil(d.classes);
+                synthetic::blobs(d.classes, per_class, d.features, d.noise, d.seed)
+            },
+        }),
+        DatasetName::TwoMoons => Source::Generated(Generator {
+            min_classes: None,
+            reads_features: false,
+            more_items_than_features: false,
+            default_noise: DEFAULT_NOISE,
+            generate: |d| synthetic::two_moons(d.total.div_ceil(2), d.noise, d.seed),
+        }),
+        DatasetName::Spirals => Source::Generated(Generator {
+            min_classes: Some(2),
+            reads_features: false,
+            more_items_than_features: false,
+            default_noise: DEFAULT_NOISE,
+            generate: |d| {
+                let per_arm = d.total.div_ceil(d.classes);
+                synthetic::spirals(d.classes, per_arm, d.noise, d.seed)
+            },
+        }),
+        DatasetName::Logistic => Source::Generated(Generator {
+            min_classes: None,
+            reads_features: true,
+            more_items_than_features: false,
+            default_noise: DEFAULT_NOISE,
+            // Without noise the classes are linearly separable.
+            generate: |d| {
+                synthetic::logistic(d.total, d.features, d.noise == 0.0, d.seed)
+                    .map(|(data, _)| data)
+            },
+        }),
+        DatasetName::LinearRegression => Source::Generated(Generator {
+            min_classes: None,
+            reads_features: true,
+            more_items_than_features: true,
+            default_noise: DEFAULT_NOISE,
+            generate: |d| {
+                synthetic::linear_regression(d.total, d.features, d.noise, d.seed).map(|r| r.data)
+            },
+        }),
+    }
+}
+
+impl Source {
+    /// Which of the synthetic-only fields `samples`, `classes`, `features` and `noise` (in
+    /// that order) the dataset reads.
+    fn reads(&self) -> [bool; 4] {
+        match self {
+            Source::Embedded(_) | Source::Read(_) => [false; 4],
+            Source::Generated(g) => [true, g.min_classes.is_some(), g.reads_features, true],
+        }
+    }
+}
+
+fn read_fashion_mnist(path: Option<&Path>) -> std::result::Result<Splits, String> {
+    let set = descent_data::fashion_mnist(path).map_err(|e| bad("dataset", e))?;
+    Ok((set.train, Some(set.test)))
+}
+
+fn read_mnist(path: Option<&Path>) -> std::result::Result<Splits, String> {
+    let dir = path.ok_or_else(|| bad("data_path", "mnist needs the directory of its IDX files"))?;
+    let set = descent_data::mnist(dir).map_err(|e| bad("data_path", e))?;
+    Ok((set.train, Some(set.test)))
+}
+
+/// `data` with one item in [`TEST_SHARE`] held out as its test set; a failure is reported
+/// against `field`.
+fn hold_out_test(
+    data: &ArrayDataset,
+    seed: u64,
+    field: &str,
+) -> std::result::Result<Splits, String> {
+    let split = train_validation_split(data, data.len() / TEST_SHARE, seed ^ TEST_SPLIT_SEED)
+        .map_err(|e| bad(field, e))?;
+    Ok((split.train, Some(split.validation)))
+}
+
+/// The training and test sets of `p`'s dataset, as its registry entry says, after checking
+/// that `p` sets only fields the dataset reads.
+fn load_dataset(p: &DatasetProblem, seed: u64) -> std::result::Result<Splits, String> {
     let name = p.dataset;
-    let seed = p.data_seed.unwrap_or(0);
-    let samples = p.samples.unwrap_or(1000);
-    let features = p.features.unwrap_or(2);
-    let classes = p.classes.unwrap_or(3);
-    let noise = p.noise.unwrap_or(0.1);
-    let synthetic_only = [
+    let source = source(name);
+    if let Source::Generated(_) = source
+        && p.data_path.is_some()
+    {
+        return Err(bad(
+            "data_path",
+            "synthetic datasets are generated, not read",
+        ));
+    }
+    let given = [
         ("samples", p.samples.is_some()),
         ("classes", p.classes.is_some()),
         ("features", p.features.is_some()),
         ("noise", p.noise.is_some()),
     ];
-    let (train, test) = match name {
-        DatasetName::Digits | DatasetName::FashionMnist | DatasetName::Mnist => {
-            not_for(name.name(), &synthetic_only)?;
-            match name {
-                DatasetName::Digits => {
-                    let all = descent_data::digits().map_err(|e| bad("dataset", e))?;
-                    // The digits have no test set of their own: a fixed fifth is held out.
-                    let split = train_validation_split(&all, all.len() / 5, seed ^ 0x7e57)
-                        .map_err(|e| bad("dataset", e))?;
-                    (split.train, Some(split.validation))
-                }
-                DatasetName::FashionMnist => {
-                    let set = descent_data::fashion_mnist(p.data_path.as_deref())
-                        .map_err(|e| bad("dataset", e))?;
-                    (set.train, Some(set.test))
-                }
-                _ => {
-                    let dir = p.data_path.as_deref().ok_or_else(|| {
-                        bad("data_path", "mnist needs the directory of its IDX files")
-                    })?;
-                    let set = descent_data::mnist(dir).map_err(|e| bad("data_path", e))?;
-                    (set.train, Some(set.test))
-                }
-            }
+    let reads = source.reads();
+    let refused: [(&str, bool); 4] = std::array::from_fn(|i| (given[i].0, given[i].1 && !reads[i]));
+    not_for(name.name(), &refused)?;
+    match source {
+        Source::Embedded(load) => {
+            let all = load().map_err(|e| bad("dataset", e))?;
+            hold_out_test(&all, seed, "dataset")
         }
-        _ => {
-            if p.data_path.is_some() {
-                return Err(bad(
-                    "data_path",
-                    "synthetic datasets are generated, not read",
-                ));
-            }
-            let unused: &[(&str, bool)] = match name {
-                DatasetName::TwoMoons => &[
-                    ("classes", p.classes.is_some()),
-                    ("features", p.features.is_some()),
-                ],
-                DatasetName::Spirals => &[("features", p.features.is_some())],
-                DatasetName::Logistic | DatasetName::LinearRegression => {
-                    &[("classes", p.classes.is_some())]
-                }
-                _ => &[],
-            };
-            not_for(name.name(), unused)?;
-            if name == DatasetName::LinearRegression && samples <= features {
-                return Err(bad(
-                    "samples",
-                    format!("{samples}: least squares needs more items than features ({features})"),
-                ));
-            }
-            if samples > MAX_ITEMS || samples.saturating_mul(features) > MAX_VALUES {
-                return Err(bad(
-                    "samples",
-                    format!(
-                        "{samples} items of {features} features: at most {MAX_ITEMS} items and \
-                         {MAX_VALUES} values can be generated"
-                    ),
-                ));
-            }
-            if classes > MAX_CLASSES {
-                return Err(bad(
-                    "classes",
-                    format!("{classes}: at most {MAX_CLASSES} classes"),
-                ));
-            }
-            if samples < 10 {
-                return Err(bad(
-                    "samples",
-                    format!("{samples}: at least 10 items are needed"),
-                ));
-            }
-            if matches!(name, DatasetName::Blobs | DatasetName::Spirals) && classes < 2 {
-                return Err(bad(
-                    "classes",
-                    format!("{classes}: at least 2 classes are needed"),
-                ));
-            }
-            if features == 0 {
-                return Err(bad("features", "0: at least 1 feature is needed"));
-            }
-            if !(noise.is_finite() && noise >= 0.0) {
-                return Err(bad(
-                    "noise",
-                    format!("{noise}: must be a finite number >= 0"),
-                ));
-            }
-            // Generate a quarter more than `samples`: that fifth of the total is the test set.
-            let total = samples + samples / 4;
-            let generated = match name {
-                DatasetName::Blobs => synthetic::blobs(
-                    classes,
-                    total.div_ceil(classes),
-                    features,
-                    p.noise.unwrap_or(1.0),
-                    seed,
-                ),
-                DatasetName::TwoMoons => synthetic::two_moons(total.div_ceil(2), noise, seed),
-                DatasetName::Spirals => {
-                    synthetic::spirals(classes, total.div_ceil(classes), noise, seed)
-                }
-                DatasetName::Logistic => {
-                    synthetic::logistic(total, features, noise == 0.0, seed).map(|(d, _)| d)
-                }
-                // linear_regression (the real datasets took the arm above)
-                _ => synthetic::linear_regression(total, features, noise, seed).map(|r| r.data),
-            }
-            .map_err(|e| bad("dataset", e))?;
-            // A fifth of what was generated is the test set.
-            let split = train_validation_split(&generated, generated.len() / 5, seed ^ 0x7e57)
-                .map_err(|e| bad("samples", e))?;
-            (split.train, Some(split.validation))
-        }
+        Source::Read(read) => read(p.data_path.as_deref()),
+        Source::Generated(generator) => generate(&generator, p, seed),
+    }
+}
+
+/// Checks the synthetic-only fields, generates the items and holds out the test set.
+fn generate(
+    generator: &Generator,
+    p: &DatasetProblem,
+    seed: u64,
+) -> std::result::Result<Splits, String> {
+    let samples = p.samples.unwrap_or(DEFAULT_SAMPLES);
+    let features = p.features.unwrap_or(DEFAULT_FEATURES);
+    let classes = p.classes.unwrap_or(DEFAULT_CLASSES);
+    let noise = p.noise.unwrap_or(generator.default_noise);
+    if generator.more_items_than_features && samples <= features {
+        return Err(bad(
+            "samples",
+            format!("{samples}: least squares needs more items than features ({features})"),
+        ));
+    }
+    if samples > MAX_ITEMS || samples.saturating_mul(features) > MAX_VALUES {
+        return Err(bad(
+            "samples",
+            format!(
+                "{samples} items of {features} features: at most {MAX_ITEMS} items and \
+                 {MAX_VALUES} values can be generated"
+            ),
+        ));
+    }
+    if classes > MAX_CLASSES {
+        return Err(bad(
+            "classes",
+            format!("{classes}: at most {MAX_CLASSES} classes"),
+        ));
+    }
+    if samples < MIN_SAMPLES {
+        return Err(bad(
+            "samples",
+            format!("{samples}: at least {MIN_SAMPLES} items are needed"),
+        ));
+    }
+    if let Some(min) = generator.min_classes
+        && classes < min
+    {
+        return Err(bad(
+            "classes",
+            format!("{classes}: at least {min} classes are needed"),
+        ));
+    }
+    if features == 0 {
+        return Err(bad("features", "0: at least 1 feature is needed"));
+    }
+    if !(noise.is_finite() && noise >= 0.0) {
+        return Err(bad(
+            "noise",
+            format!("{noise}: must be a finite number >= 0"),
+        ));
+    }
+    // Generate a quarter more than `samples`: that fifth of the total is the test set.
+    let draw = Draw {
+        total: samples + samples / (TEST_SHARE - 1),
+        classes,
+        features,
+        noise,
+        seed,
     };
+    let generated = (generator.generate)(&draw).map_err(|e| bad("dataset", e))?;
+    hold_out_test(&generated, seed, "samples")
+}
+
+fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, String> {
+    let seed = p.data_seed.unwrap_or(0);
+    let (train, test) = load_dataset(p, seed)?;
     let (mut train, mut validation) = match p.validation.unwrap_or(0) {
         0 => (train, None),
         n => {
@@ -437,13 +573,13 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
         // On classes, mse compares the outputs with one-hot vectors.
         (None, true) | (Some(LossName::Mse), _) => Loss::Mse,
         (None, false) | (Some(LossName::CrossEntropy), false) => Loss::CrossEntropy,
-        (Some(l), _) => {
+        (Some(l @ LossName::CrossEntropy), true) => {
             return Err(bad(
                 "loss",
                 format!(
                     "{} does not fit the {} dataset's targets",
                     l.name(),
-                    name.name()
+                    p.dataset.name()
                 ),
             ));
         }
@@ -452,6 +588,25 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
     if !(l2.is_finite() && l2 >= 0.0) {
         return Err(bad("l2", format!("{l2}: must be a finite number >= 0")));
     }
+    let (model, model_name) = model(p, &train, regression)?;
+    Ok(SupervisedTask {
+        train: Arc::new(train),
+        validation: validation.map(Arc::new),
+        test: test.map(Arc::new),
+        model,
+        model_name,
+        objective: Objective { loss, l2 },
+        minimum: Arc::default(),
+    })
+}
+
+/// The model `p` names (by default linear for regression, softmax for classes), shaped for
+/// `train`, and its name.
+fn model(
+    p: &DatasetProblem,
+    train: &ArrayDataset,
+    regression: bool,
+) -> std::result::Result<(ModelConfig, &'static str), String> {
     let model_name = p
         .model
         .as_deref()
@@ -472,15 +627,7 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
         ModelError::ModelParameter { parameter, reason } => bad(parameter, reason),
         other => bad("model", other),
     })?;
-    Ok(SupervisedTask {
-        train: Arc::new(train),
-        validation: validation.map(Arc::new),
-        test: test.map(Arc::new),
-        model,
-        model_name: entry.name,
-        objective: Objective { loss, l2 },
-        minimum: Arc::default(),
-    })
+    Ok((model, entry.name))
 }
 
 impl LandscapeTask {
@@ -555,7 +702,12 @@ impl SupervisedTask {
                     descent_models::softmax_regression_minimum(&self.train, self.objective.l2)
                         .map_err(|e| e.to_string())
                 }
-                _ => Err(format!(
+                (ModelConfig::LinearRegression(_), Loss::CrossEntropy)
+                | (ModelConfig::SoftmaxRegression(_), Loss::Mse)
+                | (
+                    ModelConfig::Mlp(_) | ModelConfig::Cnn2c2d(_),
+                    Loss::Mse | Loss::CrossEntropy,
+                ) => Err(format!(
                     "the minimum of the {} model's objective is not known (it is for \
                      landscapes with a known minimum, linear regression with the mse loss and \
                      softmax regression with cross-entropy)",

@@ -10,6 +10,7 @@ use pulldown_cmark::{Event, Options, Parser};
 use pulldown_cmark_escape::escape_html;
 
 use crate::output;
+use crate::run_files::ExperimentDir;
 
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', sans-serif; max-width: 1180px; margin: 2em auto;
@@ -78,12 +79,9 @@ fn inline_plot(svg: &Path) -> Result<String> {
 /// Writes `<dir>/report.html` from its `config.toml`, `summary.md` and the
 /// SVG `plots` (in the order given); returns its path.
 pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-    };
-    let config = read("config.toml")?;
-    let summary_md = read("summary.md")?;
+    let experiment = ExperimentDir::new(dir);
+    let config = experiment.text("config.toml")?;
+    let summary_md = experiment.text("summary.md")?;
     // The resolved experiment names and describes itself.
     let table = toml::from_str::<toml::Table>(&config).ok();
     let field = |key: &str| {

@@ -51,9 +51,9 @@ pub struct Progressed {
     /// What each probe carries between measurements.
     #[serde(default)]
     pub probes: Vec<Vec<f64>>,
-    /// A plateau schedule's state: `(lr, best, bad evaluations, cooldown, evaluations)`.
+    /// A plateau schedule's state.
     #[serde(default)]
-    pub plateau: Option<(f64, f64, usize, usize, usize)>,
+    pub plateau: Option<PlateauState>,
     /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
     /// only resumed by the same run.
     pub fingerprint: String,
@@ -73,6 +73,23 @@ pub struct Finished {
     pub rows: Vec<MetricsRow>,
     /// `(step, wall seconds)` per row.
     pub timing: Vec<(u64, f64)>,
+}
+
+/// What a plateau schedule (PyTorch's `ReduceLROnPlateau`) remembers between evaluations,
+/// as a checkpoint stores it: the fields of descent-optim's `ReduceLrOnPlateauRecord`, which
+/// is a burn record, not a serde type.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PlateauState {
+    /// The current learning rate.
+    pub lr: f64,
+    /// The best metric seen so far.
+    pub best: f64,
+    /// Evaluations since the last improvement.
+    pub num_bad_epochs: usize,
+    /// Evaluations of cooldown left.
+    pub cooldown_counter: usize,
+    /// Evaluations so far.
+    pub last_epoch: usize,
 }
 
 /// One row of `metrics.csv`.
@@ -112,11 +129,91 @@ impl MetricsRow {
             Metric::FullTrainLoss | Metric::FullTrainAccuracy => None,
         }
     }
+
+    /// The value in `column` (the counts as numbers), if there is one.
+    pub fn value(&self, column: MetricsColumn) -> Option<f64> {
+        match column {
+            MetricsColumn::Step => Some(self.step as f64),
+            MetricsColumn::Epoch => Some(self.epoch as f64),
+            MetricsColumn::Samples => Some(self.samples as f64),
+            MetricsColumn::Lr => self.lr,
+            MetricsColumn::GradNorm => self.grad_norm,
+            MetricsColumn::TrainLoss => self.train_loss,
+            MetricsColumn::ValLoss => self.val_loss,
+            MetricsColumn::ValAccuracy => self.val_accuracy,
+            MetricsColumn::TestLoss => self.test_loss,
+            MetricsColumn::TestAccuracy => self.test_accuracy,
+        }
+    }
 }
 
-/// The header of `metrics.csv`.
+/// The header of `metrics.csv`: the names of [`MetricsColumn::ALL`], joined by commas.
 pub const METRICS_HEADER: &str =
     "step,epoch,samples,lr,train_loss,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy";
+
+/// A column of `metrics.csv`: a field of [`MetricsRow`], named once here (the metrics by
+/// [`Metric::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricsColumn {
+    /// [`MetricsRow::step`].
+    Step,
+    /// [`MetricsRow::epoch`].
+    Epoch,
+    /// [`MetricsRow::samples`].
+    Samples,
+    /// [`MetricsRow::lr`].
+    Lr,
+    /// [`MetricsRow::train_loss`].
+    TrainLoss,
+    /// [`MetricsRow::grad_norm`].
+    GradNorm,
+    /// [`MetricsRow::val_loss`].
+    ValLoss,
+    /// [`MetricsRow::val_accuracy`].
+    ValAccuracy,
+    /// [`MetricsRow::test_loss`].
+    TestLoss,
+    /// [`MetricsRow::test_accuracy`].
+    TestAccuracy,
+}
+
+impl MetricsColumn {
+    /// Every column, in the order of [`METRICS_HEADER`].
+    pub const ALL: [MetricsColumn; 10] = [
+        MetricsColumn::Step,
+        MetricsColumn::Epoch,
+        MetricsColumn::Samples,
+        MetricsColumn::Lr,
+        MetricsColumn::TrainLoss,
+        MetricsColumn::GradNorm,
+        MetricsColumn::ValLoss,
+        MetricsColumn::ValAccuracy,
+        MetricsColumn::TestLoss,
+        MetricsColumn::TestAccuracy,
+    ];
+
+    /// The column's name in the header.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MetricsColumn::Step => "step",
+            MetricsColumn::Epoch => "epoch",
+            MetricsColumn::Samples => "samples",
+            MetricsColumn::Lr => "lr",
+            MetricsColumn::GradNorm => "grad_norm",
+            MetricsColumn::TrainLoss => Metric::TrainLoss.name(),
+            MetricsColumn::ValLoss => Metric::ValLoss.name(),
+            MetricsColumn::ValAccuracy => Metric::ValAccuracy.name(),
+            MetricsColumn::TestLoss => Metric::TestLoss.name(),
+            MetricsColumn::TestAccuracy => Metric::TestAccuracy.name(),
+        }
+    }
+}
+
+/// The header of `timing.csv`: the step and the wall seconds of training until then.
+pub const TIMING_COLUMNS: [&str; 2] = [MetricsColumn::Step.name(), "wall_seconds"];
+
+/// The header of `measurements.csv`: one measurement a row.
+pub const MEASUREMENTS_COLUMNS: [&str; 3] = [MetricsColumn::Step.name(), "name", "value"];
 
 /// One row of `trajectory.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +224,16 @@ pub struct TrajectoryRow {
     pub w: Vec<f64>,
     /// The landscape's value there.
     pub loss: Option<f64>,
+}
+
+impl TrajectoryRow {
+    /// The header of `trajectory.csv` for `dim` coordinates: `step,w0,…,loss`.
+    pub fn columns(dim: usize) -> Vec<String> {
+        std::iter::once(MetricsColumn::Step.name().to_owned())
+            .chain((0..dim).map(|i| format!("w{i}")))
+            .chain(std::iter::once("loss".to_owned()))
+            .collect()
+    }
 }
 
 /// How a run ended.
@@ -140,6 +247,27 @@ pub enum RunStatus {
         /// The step.
         step: u64,
     },
+}
+
+/// How a run ended, as `run.json`'s `status` names it: `"finished"` or `"diverged"` (the
+/// step is `diverged_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It used its budget.
+    Finished,
+    /// Its loss became non-finite or passed the threshold.
+    Diverged,
+}
+
+impl Outcome {
+    /// The name `run.json` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Finished => "finished",
+            Outcome::Diverged => "diverged",
+        }
+    }
 }
 
 /// `run.json`: everything about a finished run that the summary needs.
@@ -156,7 +284,7 @@ pub struct RunRecord {
     /// The seed.
     pub seed: u64,
     /// `finished` or `diverged`.
-    pub status: String,
+    pub status: Outcome,
     /// The step at which it diverged.
     pub diverged_at: Option<u64>,
     /// Steps taken.
@@ -237,9 +365,9 @@ impl RunRecord {
     ) -> RunRecord {
         let rows = &state.rows;
         let best = Best::over(rows);
-        let (status_name, diverged_at) = match status {
-            RunStatus::Finished => ("finished", None),
-            RunStatus::Diverged { step } => ("diverged", Some(step)),
+        let (outcome, diverged_at) = match status {
+            RunStatus::Finished => (Outcome::Finished, None),
+            RunStatus::Diverged { step } => (Outcome::Diverged, Some(step)),
         };
         RunRecord {
             run_id: run.id.clone(),
@@ -247,7 +375,7 @@ impl RunRecord {
             variant: run.variant.clone(),
             point: run.point.clone(),
             seed: run.seed,
-            status: status_name.into(),
+            status: outcome,
             diverged_at,
             steps: state.step,
             samples: state.samples,
@@ -262,6 +390,42 @@ impl RunRecord {
                 .iter()
                 .map(|(_, name, value)| (name.clone(), *value))
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_every_column_once() {
+        let names: Vec<&str> = MetricsColumn::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.join(","), METRICS_HEADER);
+        let row = MetricsRow {
+            step: 3,
+            epoch: 1,
+            samples: 96,
+            lr: Some(0.5),
+            test_accuracy: Some(0.25),
+            ..MetricsRow::default()
+        };
+        assert_eq!(row.value(MetricsColumn::Samples), Some(96.0));
+        for metric in Metric::ALL {
+            let column = MetricsColumn::ALL
+                .into_iter()
+                .find(|c| c.name() == metric.name())
+                .unwrap();
+            assert_eq!(row.value(column), row.get(metric));
+        }
+    }
+
+    #[test]
+    fn outcomes_are_written_by_name() {
+        for outcome in [Outcome::Finished, Outcome::Diverged] {
+            let text = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(text, format!("\"{}\"", outcome.name()));
+            assert_eq!(serde_json::from_str::<Outcome>(&text).unwrap(), outcome);
         }
     }
 }

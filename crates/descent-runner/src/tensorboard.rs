@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use prost::Message;
 
-use crate::output::{self, read_csv};
+use crate::run_files::{ExperimentDir, RunDir, StoredRun};
+use crate::state::{MetricsColumn, Outcome, RunRecord};
 
 /// `tensorflow.Event`.
 #[derive(Clone, PartialEq, Message)]
@@ -191,10 +192,7 @@ fn proto_value(value: &toml::Value) -> Option<ProtoValue> {
 /// The hyperparameters of one run: its variant's resolved fields (learning rate, the
 /// optimizer's and schedule's, its own batch), the experiment's batch size where the variant
 /// has none, the swept values (which win), the variant and the seed.
-fn hyperparameters(
-    config: &toml::Table,
-    record: &crate::state::RunRecord,
-) -> BTreeMap<String, ProtoValue> {
+fn hyperparameters(config: &toml::Table, record: &RunRecord) -> BTreeMap<String, ProtoValue> {
     let mut out = BTreeMap::new();
     let put = |out: &mut BTreeMap<String, ProtoValue>, key: String, value: &toml::Value| {
         if let Some(value) = proto_value(value) {
@@ -258,69 +256,17 @@ fn hyperparameters(
 /// the experiment directory `dir`; returns the files. `tensorboard --logdir
 /// <dir>/tensorboard` shows every run's curves, and the HParams tab their table.
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
-    let config_path = dir.join("config.toml");
-    let config: toml::Table = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?
-        .parse()
-        .with_context(|| format!("parsing {}", config_path.display()))?;
+    let experiment = ExperimentDir::new(dir);
+    let config = experiment.config()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let root = dir.join("tensorboard");
     let mut written = Vec::new();
-    for (path, record) in output::read_records(dir)? {
-        let mut bytes = Vec::new();
-        append_record(
-            &event(now, 0, What::FileVersion("brain.Event:2".into())),
-            &mut bytes,
-        );
-        append_record(
-            &hparams_event(
-                now,
-                "_hparams_/session_start_info",
-                HParamsData::SessionStartInfo(SessionStartInfo {
-                    hparams: hyperparameters(&config, &record),
-                    // The summary's grouping: a variant at a sweep point, over seeds.
-                    group_name: format!("{} {}", record.variant, record.point.label)
-                        .trim()
-                        .to_owned(),
-                    start_time_secs: now,
-                }),
-            ),
-            &mut bytes,
-        );
-        // Each step's wall time is the start plus its training seconds, where timed.
-        let wall = output::wall_seconds(&path)?;
-        let at = |step: &str| now + wall.get(step).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        for (step, values) in scalars(&path)? {
-            let value = values
-                .into_iter()
-                .map(|(tag, v)| SummaryValue {
-                    tag,
-                    simple_value: Some(v as f32),
-                    metadata: None,
-                })
-                .collect();
-            let summary = What::Summary(Summary { value });
-            append_record(
-                &event(at(&step), step.parse().unwrap_or(0), summary),
-                &mut bytes,
-            );
-        }
-        let status = if record.status == "diverged" { 2 } else { 1 };
-        append_record(
-            &hparams_event(
-                now,
-                "_hparams_/session_end_info",
-                HParamsData::SessionEndInfo(SessionEndInfo {
-                    status,
-                    end_time_secs: now + record.seconds,
-                }),
-            ),
-            &mut bytes,
-        );
-        let run_dir = root.join(&record.run_id);
+    for run in experiment.runs()? {
+        let bytes = events(&config, &run, now)?;
+        let run_dir = root.join(&run.record.run_id);
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("creating {}", run_dir.display()))?;
         // One file per run: an earlier export is replaced, not added to.
@@ -340,36 +286,87 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// One event's worth of scalars: the step (as written) and its `(tag, value)` pairs.
-type LoggedStep = (String, Vec<(String, f64)>);
+/// The event file of one run, started at `now`: the file version, the hyperparameters,
+/// every logged step's scalars and how the run ended.
+fn events(config: &toml::Table, run: &StoredRun, now: f64) -> Result<Vec<u8>> {
+    let record = &run.record;
+    let mut bytes = Vec::new();
+    append_record(
+        &event(now, 0, What::FileVersion("brain.Event:2".into())),
+        &mut bytes,
+    );
+    append_record(
+        &hparams_event(
+            now,
+            "_hparams_/session_start_info",
+            HParamsData::SessionStartInfo(SessionStartInfo {
+                hparams: hyperparameters(config, record),
+                // The summary's grouping: a variant at a sweep point, over seeds.
+                group_name: format!("{} {}", record.variant, record.point.label)
+                    .trim()
+                    .to_owned(),
+                start_time_secs: now,
+            }),
+        ),
+        &mut bytes,
+    );
+    // Each step's wall time is the start plus its training seconds, where timed.
+    let wall: BTreeMap<u64, f64> = run.dir.timing()?.unwrap_or_default().into_iter().collect();
+    let at = |step: u64| now + wall.get(&step).copied().unwrap_or(0.0);
+    for (step, values) in scalars(&run.dir)? {
+        let value = values
+            .into_iter()
+            .map(|(tag, v)| SummaryValue {
+                tag,
+                simple_value: Some(v as f32),
+                metadata: None,
+            })
+            .collect();
+        let summary = What::Summary(Summary { value });
+        append_record(
+            &event(at(step), i64::try_from(step).unwrap_or(0), summary),
+            &mut bytes,
+        );
+    }
+    let status = match record.status {
+        Outcome::Diverged => 2,
+        Outcome::Finished => 1,
+    };
+    append_record(
+        &hparams_event(
+            now,
+            "_hparams_/session_end_info",
+            HParamsData::SessionEndInfo(SessionEndInfo {
+                status,
+                end_time_secs: now + record.seconds,
+            }),
+        ),
+        &mut bytes,
+    );
+    Ok(bytes)
+}
+
+/// One event's worth of scalars: the step and its `(tag, value)` pairs.
+type LoggedStep = (u64, Vec<(String, f64)>);
 
 /// What [`write`] logs of a run, as `(step, [(tag, value)])` in file order: each
 /// `metrics.csv` row's finite numbers (the step column aside), then each finite measurement
 /// as `measure/<name>`.
-fn scalars(run: &Path) -> Result<Vec<LoggedStep>> {
-    let finite = |cell: &str| cell.parse::<f64>().ok().filter(|v| v.is_finite());
+fn scalars(run: &RunDir) -> Result<Vec<LoggedStep>> {
     let mut out = Vec::new();
-    if let Some((header, rows)) = read_csv(&run.join("metrics.csv"))? {
-        for row in rows {
-            let Some(step) = row.first() else { continue };
-            let values: Vec<(String, f64)> = header
-                .iter()
-                .zip(&row)
-                .skip(1)
-                .filter_map(|(tag, cell)| Some((tag.clone(), finite(cell)?)))
-                .collect();
-            if !values.is_empty() {
-                out.push((step.clone(), values));
-            }
+    for row in run.metrics()?.unwrap_or_default() {
+        let values: Vec<(String, f64)> = MetricsColumn::ALL
+            .into_iter()
+            .filter(|c| *c != MetricsColumn::Step)
+            .filter_map(|c| Some((c.name().to_owned(), row.value(c).filter(|v| v.is_finite())?)))
+            .collect();
+        if !values.is_empty() {
+            out.push((row.step, values));
         }
     }
-    if let Some((_, rows)) = read_csv(&run.join("measurements.csv"))? {
-        for row in rows {
-            if let [step, name, value] = &row[..]
-                && let Some(v) = finite(value)
-            {
-                out.push((step.clone(), vec![(format!("measure/{name}"), v)]));
-            }
+    for m in run.measurements()?.unwrap_or_default() {
+        if m.value.is_finite() {
+            out.push((m.step, vec![(format!("measure/{}", m.name), m.value)]));
         }
     }
     Ok(out)

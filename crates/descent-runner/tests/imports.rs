@@ -165,6 +165,52 @@ fn the_import_graph_has_no_cycle() {
     }
 }
 
+/// The layers `src/lib.rs` documents, top first: the lines of its first `text` block.
+fn documented_layers() -> Vec<Vec<String>> {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let docs: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(str::trim)
+        .collect();
+    let start = docs.iter().position(|l| *l == "```text").unwrap() + 1;
+    let end = start + docs[start..].iter().position(|l| *l == "```").unwrap();
+    docs[start..end]
+        .iter()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn every_import_goes_to_a_lower_layer_of_the_documented_list() {
+    let layers = documented_layers();
+    let mut layer_of = BTreeMap::new();
+    for (depth, layer) in layers.iter().enumerate() {
+        for module in layer {
+            assert!(
+                layer_of.insert(module.clone(), depth).is_none(),
+                "src/lib.rs lists {module} twice"
+            );
+        }
+    }
+    let graph = graph();
+    let listed: BTreeSet<&String> = layer_of.keys().collect();
+    let modules: BTreeSet<&String> = graph.keys().collect();
+    assert_eq!(
+        listed, modules,
+        "src/lib.rs's layers must list every module of src/ once"
+    );
+    for (from, tos) in &graph {
+        for to in tos {
+            assert!(
+                layer_of[to] > layer_of[from],
+                "{from} imports {to}, which src/lib.rs's layers put beside or above it"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_committed_picture_is_the_import_graph() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/imports.dot");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::output;
+use crate::run_files::{ExperimentDir, RunDir};
+use crate::state::{MEASUREMENTS_COLUMNS, MetricsColumn, RunRecord, TIMING_COLUMNS};
 
 /// The columns every row starts with: which run it belongs to.
 const RUN_COLUMNS: [&str; 5] = ["run_id", "variant", "point", "seed", "status"];
@@ -15,64 +17,28 @@ const RUN_COLUMNS: [&str; 5] = ["run_id", "variant", "point", "seed", "status"];
 /// its sweep values (a key named like a metrics column, as a variant's own `lr`, as
 /// `sweep.<key>`), its `metrics.csv` row and the training seconds from `timing.csv`) and,
 /// when runs measured anything, `<dir>/export/measurements.csv` (one row per measurement).
-/// Cells are copied as the runs wrote them, so numbers read back exactly. Returns the files.
+/// Cells are written as the runs wrote them ([`output::metrics_cells`], [`output::number`],
+/// [`output::seconds_cell`]), so numbers read back exactly. Returns the files.
 pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut records = output::read_records(dir)?;
-    if records.is_empty() {
+    let runs = ExperimentDir::new(dir).runs()?;
+    if runs.is_empty() {
         bail!(
             "{} holds no runs (no subdirectory has a run.json)",
             dir.display()
         );
     }
-    records.sort_by_key(|(_, r)| r.index);
-    let keys: BTreeSet<String> = records
+    let keys: BTreeSet<String> = runs
         .iter()
-        .flat_map(|(_, r)| r.point.values.keys().cloned())
+        .flat_map(|r| r.record.point.values.keys().cloned())
         .collect();
     let out = dir.join("export");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
     let mut metrics = Table::default();
     let mut measurements = Table::default();
-    for (path, record) in &records {
-        let mut identity = vec![
-            record.run_id.clone(),
-            record.variant.clone(),
-            record.point.label.clone(),
-            record.seed.to_string(),
-            record.status.clone(),
-        ];
-        identity.extend(keys.iter().map(|k| {
-            record
-                .point
-                .values
-                .get(k)
-                .map_or(String::new(), |v| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-        }));
-        let wall = output::wall_seconds(path)?;
-        if let Some((header, rows)) = output::read_csv(&path.join("metrics.csv"))? {
-            let step = header.iter().position(|h| h == "step");
-            let mut columns = header.clone();
-            columns.push("wall_seconds".into());
-            for row in rows {
-                let seconds = step
-                    .and_then(|i| row.get(i))
-                    .and_then(|s| wall.get(s))
-                    .cloned()
-                    .unwrap_or_default();
-                let mut cells = row;
-                cells.push(seconds);
-                metrics.add(&identity, &columns, cells);
-            }
-        }
-        if let Some((header, rows)) = output::read_csv(&path.join("measurements.csv"))? {
-            for row in rows {
-                measurements.add(&identity, &header, row);
-            }
-        }
+    for run in &runs {
+        let identity = identity(&run.record, &keys);
+        add_rows(&run.dir, &identity, &mut metrics, &mut measurements)?;
     }
     // A variant's own sweep key (`lr`) would share its name with a metrics column: it
     // becomes `sweep.lr`.
@@ -107,6 +73,65 @@ pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// The cells every row of `record`'s run starts with: [`RUN_COLUMNS`], then its value of
+/// each sweep key in `keys` (empty where it has none).
+fn identity(record: &RunRecord, keys: &BTreeSet<String>) -> Vec<String> {
+    let mut identity = vec![
+        record.run_id.clone(),
+        record.variant.clone(),
+        record.point.label.clone(),
+        record.seed.to_string(),
+        record.status.name().to_owned(),
+    ];
+    identity.extend(keys.iter().map(|k| {
+        record
+            .point
+            .values
+            .get(k)
+            .map_or(String::new(), |v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    }));
+    identity
+}
+
+/// Adds the run's `metrics.csv` rows (each with its training seconds) to `metrics` and its
+/// `measurements.csv` rows to `measurements`.
+fn add_rows(
+    run: &RunDir,
+    identity: &[String],
+    metrics: &mut Table,
+    measurements: &mut Table,
+) -> Result<()> {
+    let wall: BTreeMap<u64, f64> = run.timing()?.unwrap_or_default().into_iter().collect();
+    if let Some(rows) = run.metrics()? {
+        let columns: Vec<String> = MetricsColumn::ALL
+            .iter()
+            .map(|c| c.name())
+            .chain([TIMING_COLUMNS[1]])
+            .map(str::to_owned)
+            .collect();
+        for row in &rows {
+            let seconds = wall
+                .get(&row.step)
+                .map(|s| output::seconds_cell(*s))
+                .unwrap_or_default();
+            let mut cells = Vec::from(output::metrics_cells(row));
+            cells.push(seconds);
+            metrics.add(identity, &columns, cells);
+        }
+    }
+    if let Some(rows) = run.measurements()? {
+        let columns = MEASUREMENTS_COLUMNS.map(str::to_owned);
+        for m in rows {
+            let cells = vec![m.step.to_string(), m.name, output::number(m.value)];
+            measurements.add(identity, &columns, cells);
+        }
+    }
+    Ok(())
 }
 
 /// Rows whose columns are the union of every run's, in the order first seen.

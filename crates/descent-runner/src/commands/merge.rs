@@ -8,6 +8,7 @@ use crate::config::Plan;
 use crate::error::usage;
 use crate::experiment::{self, RunPlan};
 use crate::output;
+use crate::run_files::ExperimentDir;
 use crate::state::RunRecord;
 
 /// `descent merge`.
@@ -27,7 +28,12 @@ pub fn execute(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             }
             Some(_) => {}
         }
-        runs.extend(output::read_records(dir)?);
+        let stored = ExperimentDir::new(dir).runs()?;
+        runs.extend(
+            stored
+                .into_iter()
+                .map(|r| (r.dir.path().to_path_buf(), r.record)),
+        );
     }
     let Some((plan, _)) = first else {
         return Err(usage("merge: no directories given"));

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod compare;
 pub mod export;
+pub mod flags;
 pub mod list;
 pub mod merge;
 pub mod report;

@@ -4,38 +4,30 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::backend::{self, BackendChoice, Precision};
+use crate::commands::flags::{BackendArgs, OutArgs, OverrideArgs, ParallelArgs};
 use crate::config::{self, Plan};
 use crate::error::usage;
-use crate::experiment::{self, DEFAULTS, Prepared, RunOptions};
+use crate::experiment::{self, DEFAULTS, Prepared};
 use crate::scheduler::{Scheduler, ShardedJob};
 
 /// Options of `descent run`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(mut_arg("quiet", |a| a.help("No progress bars (for CI logs)")))]
 pub struct RunArgs {
     /// The experiment file (TOML). Without it, the embedded default experiments run.
     pub file: Option<PathBuf>,
-    /// Output directory; the experiment goes to OUT/EXPERIMENT (the experiment's name).
-    #[arg(long, default_value = "runs")]
-    pub out: PathBuf,
-    /// Backend (compiled in through its cargo feature).
-    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
-    pub backend: BackendChoice,
-    /// Floating-point precision.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
-    /// Parallel runs (default: the number of cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Seeds, replacing the file's list: e.g. --seeds 0,1,2,3,4.
-    #[arg(long, value_delimiter = ',')]
-    pub seeds: Option<Vec<u64>>,
-    /// Override a field, e.g. --set variants.*.lr=0.1 --set batch.size=full (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub sets: Vec<String>,
-    /// No progress bars (for CI logs).
-    #[arg(long)]
-    pub quiet: bool,
+    /// `--out`.
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// `--backend` and `--precision`.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// `--jobs` and `--quiet`.
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
+    /// `--seeds` and `--set`.
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Run only shard I of N (0-based): runs whose index is I modulo N. An existing shard
     /// directory of the same configuration is continued (finished runs kept, interrupted
     /// ones resumed from their checkpoints), so a killed array task is simply resubmitted.
@@ -79,17 +71,14 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
 
 /// `descent run`.
 pub fn execute(args: &RunArgs) -> Result<()> {
-    backend::check(args.backend, args.precision)?;
+    args.backend.check()?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    if let Some(seeds) = &args.seeds
-        && seeds.is_empty()
-    {
-        return Err(usage("--seeds: the list is empty"));
-    }
-    if args.jobs == Some(0) {
-        return Err(usage("--jobs 0: at least one job is needed"));
-    }
-    let mut sets = args.sets.clone();
+    let seeds = args.overrides.seeds()?;
+    let options = args
+        .parallel
+        .options(args.backend.backend, args.backend.precision, shard)?;
+    let out = &args.out.out;
+    let mut sets = args.overrides.sets().to_vec();
     if args.tensorboard {
         sets.push("output.tensorboard=true".into());
     }
@@ -101,18 +90,13 @@ pub fn execute(args: &RunArgs) -> Result<()> {
                     file.display()
                 )));
             }
-            vec![config::load_with(
-                file,
-                &sets,
-                args.seeds.as_deref(),
-                args.quick,
-            )?]
+            vec![config::load_with(file, &sets, seeds, args.quick)?]
         }
         None => DEFAULTS
             .iter()
             .map(|(file, text)| {
                 // The embedded defaults are small already: --quick leaves them as they are.
-                config::parse(text, Path::new(file), &sets, args.seeds.as_deref())
+                config::parse(text, Path::new(file), &sets, seeds)
             })
             .collect::<Result<_>>()?,
     };
@@ -120,10 +104,10 @@ pub fn execute(args: &RunArgs) -> Result<()> {
         .into_iter()
         .map(|p| experiment::prepare(p, shard))
         .collect::<Result<_>>()?;
-    if args.out.exists() && !args.out.is_dir() {
+    if out.exists() && !out.is_dir() {
         return Err(usage(format!(
             "--out {}: is a file, not a directory",
-            args.out.display()
+            out.display()
         )));
     }
     if let (Some(scheduler), Some(shards), Some(file), [p]) =
@@ -135,19 +119,11 @@ pub fn execute(args: &RunArgs) -> Result<()> {
     // is continued instead (below).
     if !args.overwrite && args.file.is_some() && shard.is_none() {
         for p in &prepared {
-            experiment::refuse_existing(&args.out.join(&p.plan.name))?;
+            experiment::refuse_existing(&out.join(&p.plan.name))?;
         }
     }
-    let options = RunOptions {
-        backend: args.backend,
-        precision: args.precision,
-        jobs: args.jobs,
-        quiet: args.quiet,
-        silent: false,
-        shard,
-    };
     for p in prepared {
-        let dir = args.out.join(&p.plan.name);
+        let dir = out.join(&p.plan.name);
         if shard.is_some()
             && args.file.is_some()
             && !args.overwrite
@@ -180,15 +156,15 @@ fn emit(
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut run_options = vec![
         "--backend".to_string(),
-        args.backend.name().to_string(),
+        args.backend.backend.name().to_string(),
         "--precision".into(),
-        args.precision.name().to_string(),
+        args.backend.precision.name().to_string(),
     ];
-    if let Some(seeds) = &args.seeds {
+    if let Some(seeds) = &args.overrides.seeds {
         let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
         run_options.extend(["--seeds".into(), seeds.join(",")]);
     }
-    for set in &args.sets {
+    for set in args.overrides.sets() {
         run_options.extend(["--set".into(), set.clone()]);
     }
     if args.quick {
@@ -205,7 +181,7 @@ fn emit(
         workdir: std::env::current_dir().context("cannot read the working directory")?,
         file: absolute(file)?,
         file_text,
-        out: absolute(&args.out)?,
+        out: absolute(&args.out.out)?,
         run_options,
     };
     job.check()?;

@@ -4,11 +4,12 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::commands::flags::SetArgs;
 use crate::{config, experiment};
 
 /// `descent validate`.
-pub fn execute(file: &Path, sets: &[String]) -> Result<()> {
-    let plan = config::load(file, sets, None)?;
+pub fn execute(file: &Path, set: &SetArgs) -> Result<()> {
+    let plan = config::load(file, &set.sets, None)?;
     let prepared = experiment::prepare(plan, None)?;
     println!(
         "{}: valid: experiment {:?}, {} runs ({} variants x {} sweep points x {} seeds), problem: {}",

@@ -1,11 +1,13 @@
-//! Reading an experiment directory back: `run.json`, `metrics.csv`, `timing.csv` and
-//! `trajectory.csv` of every run.
+//! An experiment's runs as the plots draw them, read through [`crate::run_files`]: each
+//! run's `run.json`, `metrics.csv`, `timing.csv`, `measurements.csv` and `trajectory.csv`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use anyhow::Result;
+
+use crate::run_files::{ExperimentDir, Measurement, StoredRun};
+use crate::state::{MetricsColumn, MetricsRow, Outcome, TrajectoryRow};
 
 /// One value of a sweep point: the runner writes numbers, and strings for settings
 /// such as `"full"` batches.
@@ -15,6 +17,19 @@ pub(crate) enum PointValue {
     Num(f64),
     /// Anything else, shown as written.
     Text(String),
+}
+
+impl PointValue {
+    /// A swept value as `run.json` holds it: a number, or a string or flag shown as
+    /// written; `None` for anything else.
+    fn of(value: &serde_json::Value) -> Option<PointValue> {
+        match value {
+            serde_json::Value::Number(n) => n.as_f64().map(PointValue::Num),
+            serde_json::Value::String(s) => Some(PointValue::Text(s.clone())),
+            serde_json::Value::Bool(b) => Some(PointValue::Text(b.to_string())),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for PointValue {
@@ -35,10 +50,30 @@ pub(crate) struct Metrics {
     pub columns: HashMap<String, Vec<Option<f64>>>,
 }
 
+impl Metrics {
+    /// The columns of `rows`, each by its header name.
+    fn of(rows: &[MetricsRow]) -> Metrics {
+        let columns = MetricsColumn::ALL
+            .into_iter()
+            .filter(|c| *c != MetricsColumn::Step)
+            .map(|c| {
+                (
+                    c.name().to_owned(),
+                    rows.iter().map(|r| r.value(c)).collect(),
+                )
+            })
+            .collect();
+        Metrics {
+            steps: rows.iter().map(|r| r.step).collect(),
+            columns,
+        }
+    }
+}
+
 /// One run, as read from its directory.
 #[derive(Clone, Debug)]
 pub(crate) struct Run {
-    /// `run_id`, or the directory name when the file has none.
+    /// `run_id`.
     pub id: String,
     /// The optimizer variant's name.
     pub variant: String,
@@ -46,7 +81,7 @@ pub(crate) struct Run {
     pub label: String,
     /// The sweep point's values, by key.
     pub values: BTreeMap<String, PointValue>,
-    /// The seed; runs without one sort first.
+    /// The seed.
     pub seed: u64,
     /// Whether the run diverged.
     pub diverged: bool,
@@ -60,8 +95,8 @@ pub(crate) struct Run {
     pub trajectory: Option<Vec<[f64; 2]>>,
     /// Probe values by name, as `(step, value)`, from `measurements.csv`.
     pub measurements: BTreeMap<String, Vec<(u64, f64)>>,
-    /// Batches per epoch (`run.json`'s limits), when recorded.
-    pub batches_per_epoch: Option<u64>,
+    /// Batches per epoch (`run.json`'s limits).
+    pub batches_per_epoch: u64,
 }
 
 impl Run {
@@ -91,218 +126,63 @@ impl Run {
 /// Reads every run directory (a subdirectory holding a `run.json`) of `dir`, in name
 /// order.
 pub(crate) fn load(dir: &Path, threads: usize) -> Result<Vec<Run>> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading directory {}", dir.display()))?;
-        let path = entry.path();
-        if path.join("run.json").is_file() {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    super::map_ordered(&paths, threads, |p| load_run(p))
+    let mut stored = ExperimentDir::new(dir).runs()?;
+    stored.sort_by(|a, b| a.dir.cmp(&b.dir));
+    super::map_ordered(&stored, threads, load_run)
         .into_iter()
         .collect()
 }
 
-fn load_run(dir: &Path) -> Result<Run> {
-    let json_path = dir.join("run.json");
-    let text = std::fs::read_to_string(&json_path)
-        .with_context(|| format!("reading {}", json_path.display()))?;
-    let json: Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", json_path.display()))?;
-    let dir_name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let id = json
-        .get("run_id")
-        .and_then(Value::as_str)
-        .map_or(dir_name, str::to_owned);
-    let variant = json
-        .get("variant")
-        .and_then(Value::as_str)
-        .unwrap_or("run")
-        .to_owned();
-    let point = json.get("point");
-    let mut values = BTreeMap::new();
-    if let Some(map) = point
-        .and_then(|p| p.get("values"))
-        .and_then(Value::as_object)
-    {
-        for (key, value) in map {
-            let value = match value {
-                Value::Number(n) => n.as_f64().map(PointValue::Num),
-                Value::String(s) => Some(PointValue::Text(s.clone())),
-                Value::Bool(b) => Some(PointValue::Text(b.to_string())),
-                _ => None,
-            };
-            if let Some(value) = value {
-                values.insert(key.clone(), value);
-            }
-        }
-    }
-    let label = point
-        .and_then(|p| p.get("label"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            values
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        });
-    let seed = json.get("seed").and_then(Value::as_u64).unwrap_or(0);
-    let batches_per_epoch = json
-        .get("limits")
-        .and_then(|l| l.get("batches_per_epoch"))
-        .and_then(Value::as_u64);
-    let diverged_at = json.get("diverged_at").and_then(Value::as_u64);
-    let diverged =
-        json.get("status").and_then(Value::as_str) == Some("diverged") || diverged_at.is_some();
-
-    let metrics_path = dir.join("metrics.csv");
-    let metrics = if metrics_path.is_file() {
-        read_metrics(&metrics_path)?
-    } else {
-        Metrics::default()
-    };
-    let timing_path = dir.join("timing.csv");
-    let wall = if timing_path.is_file() {
-        let timing = read_metrics(&timing_path)?;
-        timing.columns.get("wall_seconds").map(|secs| {
-            timing
-                .steps
-                .iter()
-                .zip(secs)
-                .filter_map(|(step, s)| s.filter(|s| s.is_finite()).map(|s| (*step, s)))
-                .collect()
-        })
-    } else {
-        None
-    };
-    let trajectory_path = dir.join("trajectory.csv");
-    let trajectory = if trajectory_path.is_file() {
-        let t = read_metrics(&trajectory_path)?;
-        match (t.columns.get("w0"), t.columns.get("w1")) {
-            (Some(w0), Some(w1)) => Some(
-                w0.iter()
-                    .zip(w1)
-                    .map(|(a, b)| [a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)])
-                    .collect(),
-            ),
-            _ => None,
-        }
-    } else {
-        None
-    };
-
-    let measurements_path = dir.join("measurements.csv");
-    let measurements = if measurements_path.is_file() {
-        read_measurements(&measurements_path)?
-    } else {
-        BTreeMap::new()
-    };
-
+fn load_run(stored: &StoredRun) -> Result<Run> {
+    let (record, dir) = (&stored.record, &stored.dir);
+    let values = record
+        .point
+        .values
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), PointValue::of(value)?)))
+        .collect();
+    let metrics = dir
+        .metrics()?
+        .map_or_else(Metrics::default, |rows| Metrics::of(&rows));
+    let wall = dir.timing()?.map(|timing| {
+        timing
+            .into_iter()
+            .filter(|(_, seconds)| seconds.is_finite())
+            .collect()
+    });
+    let trajectory = dir.trajectory()?.and_then(|rows| first_two(&rows));
+    let measurements = by_name(dir.measurements()?.unwrap_or_default());
     Ok(Run {
-        id,
-        variant,
-        label,
+        id: record.run_id.clone(),
+        variant: record.variant.clone(),
+        label: record.point.label.clone(),
         values,
-        seed,
-        diverged,
-        diverged_at,
+        seed: record.seed,
+        diverged: record.status == Outcome::Diverged || record.diverged_at.is_some(),
+        diverged_at: record.diverged_at,
         metrics,
         wall,
         trajectory,
         measurements,
-        batches_per_epoch,
+        batches_per_epoch: record.limits.batches_per_epoch,
     })
 }
 
-/// Reads a `measurements.csv` (`step,name,value` rows) into series by name.
-fn read_measurements(path: &Path) -> Result<BTreeMap<String, Vec<(u64, f64)>>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut series: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
-    for (line_number, line) in text.lines().enumerate().skip(1) {
-        let cells: Vec<&str> = line.split(',').collect();
-        let parsed = match cells[..] {
-            [step, name, value] => step
-                .parse::<u64>()
-                .ok()
-                .zip(value.parse::<f64>().ok())
-                .map(|(s, v)| (name, s, v)),
+/// The first two coordinates of every iterate, `None` for fewer than two dimensions.
+fn first_two(rows: &[TrajectoryRow]) -> Option<Vec<[f64; 2]>> {
+    rows.iter()
+        .map(|r| match r.w[..] {
+            [w0, w1, ..] => Some([w0, w1]),
             _ => None,
-        };
-        let Some((name, step, value)) = parsed else {
-            bail!(
-                "{}:{}: expected step,name,value",
-                path.display(),
-                line_number + 1
-            );
-        };
-        series
-            .entry(name.to_string())
-            .or_default()
-            .push((step, value));
-    }
-    Ok(series)
+        })
+        .collect()
 }
 
-/// Reads a CSV whose first column is `step` and whose other cells are numbers or empty.
-fn read_metrics(path: &Path) -> Result<Metrics> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("reading the header of {}", path.display()))?
-        .clone();
-    let Some(step_col) = headers.iter().position(|h| h == "step") else {
-        bail!("{} has no `step` column", path.display());
-    };
-    let mut metrics = Metrics::default();
-    let mut columns: Vec<(usize, Vec<Option<f64>>)> = headers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != step_col)
-        .map(|(i, _)| (i, Vec::new()))
-        .collect();
-    for (row, record) in reader.records().enumerate() {
-        // Line numbers as an editor shows them: the header is line 1.
-        let line = row + 2;
-        let record = record.with_context(|| format!("reading {} line {line}", path.display()))?;
-        let step = record.get(step_col).unwrap_or("");
-        let step: u64 = step.parse().with_context(|| {
-            format!(
-                "{} line {line}: step {step:?} is not a whole number",
-                path.display()
-            )
-        })?;
-        metrics.steps.push(step);
-        for (i, values) in &mut columns {
-            let cell = record.get(*i).unwrap_or("");
-            let value = if cell.is_empty() {
-                None
-            } else {
-                Some(cell.parse::<f64>().with_context(|| {
-                    format!(
-                        "{} line {line}: {:?} = {cell:?} is not a number",
-                        path.display(),
-                        &headers[*i]
-                    )
-                })?)
-            };
-            values.push(value);
-        }
+/// The measurements as series by name, each in file order.
+fn by_name(measurements: Vec<Measurement>) -> BTreeMap<String, Vec<(u64, f64)>> {
+    let mut series: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+    for m in measurements {
+        series.entry(m.name).or_default().push((m.step, m.value));
     }
-    for (i, values) in columns {
-        metrics.columns.insert(headers[i].to_owned(), values);
-    }
-    Ok(metrics)
+    series
 }
