@@ -160,6 +160,12 @@ impl ExperimentDir {
     /// The finished runs (the subdirectories holding a `run.json`), in run-list order.
     pub fn runs(&self) -> Result<Vec<StoredRun>> {
         let dir = &self.path;
+        // A wrong path is the user's (exit 2); a directory that cannot be read, the machine's.
+        if !dir.is_dir() {
+            return Err(
+                UsageError(format!("{}: no such experiment directory", dir.display())).into(),
+            );
+        }
         let mut runs = Vec::new();
         let entries =
             std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;

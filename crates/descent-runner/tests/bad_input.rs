@@ -970,6 +970,69 @@ fn cases() -> Vec<Case> {
             &["run", "{file}", "--out", "{out}", "--sed", "1"],
             &["unexpected argument", "--sed"],
         ),
+        // --- [tune], read only by `descent tune`, is checked by run and validate too ---
+        Case::config(
+            "tune-empty-grid",
+            append("[tune]\ngrid = []\nmetric = \"test_loss\""),
+            &["tune.grid"],
+        ),
+        Case::config(
+            "tune-empty-seeds",
+            append("[tune]\nseeds = []\nmetric = \"test_loss\""),
+            &["tune.seeds", "empty"],
+        ),
+        Case::config(
+            "tune-metric-without-validation-items",
+            append("[tune]\nmetric = \"val_loss\""),
+            &["tune.metric", "validation"],
+        ),
+        // --- a path that does not exist is bad input (2) for every command that takes one ---
+        Case::cli(
+            "run-a-missing-file",
+            &["run", "no-such-file.toml", "--out", "{out}"],
+            &["no-such-file.toml"],
+        ),
+        Case::cli(
+            "validate-a-missing-file",
+            &["validate", "no-such-file.toml"],
+            &["no-such-file.toml"],
+        ),
+        Case::cli(
+            "tune-a-missing-file",
+            &["tune", "no-such-file.toml", "--out", "{out}"],
+            &["no-such-file.toml"],
+        ),
+        Case::cli(
+            "compare-a-missing-file",
+            &["compare", "no-such-file.toml", "--out", "{out}"],
+            &["no-such-file.toml"],
+        ),
+        Case::cli(
+            "export-a-missing-directory",
+            &["export", "no-such-dir"],
+            &["no-such-dir", "no such experiment directory"],
+        ),
+        Case::cli(
+            "tensorboard-a-missing-directory",
+            &["report", "no-such-dir", "--tensorboard"],
+            &["no-such-dir", "no such experiment directory"],
+        ),
+        Case::cli(
+            "resume-a-missing-directory",
+            &["resume", "no-such-dir"],
+            &["no-such-dir", "no such experiment directory"],
+        ),
+        Case::cli(
+            "merge-a-missing-directory",
+            &["merge", "no-such-dir", "--out", "{out}"],
+            &["no-such-dir"],
+        ),
+        Case::cli(
+            "export-a-directory-that-is-no-experiment",
+            &["export", "not-an-experiment"],
+            &["not-an-experiment", "holds no runs"],
+        )
+        .with_setup(not_an_experiment),
         // --- the other commands ---
         Case::cli(
             "resume-a-directory-that-is-no-experiment",

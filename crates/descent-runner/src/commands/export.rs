@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
+use crate::error::usage;
 use crate::output;
 use crate::run_files::{ExperimentDir, RunDir};
 use crate::state::{MEASUREMENTS_COLUMNS, MetricsColumn, RunRecord, TIMING_COLUMNS};
@@ -22,10 +23,10 @@ const RUN_COLUMNS: [&str; 5] = ["run_id", "variant", "point", "seed", "status"];
 pub fn export(dir: &Path) -> Result<Vec<PathBuf>> {
     let runs = ExperimentDir::new(dir).runs()?;
     if runs.is_empty() {
-        bail!(
+        return Err(usage(format!(
             "{} holds no runs (no subdirectory has a run.json)",
             dir.display()
-        );
+        )));
     }
     let keys: BTreeSet<String> = runs
         .iter()

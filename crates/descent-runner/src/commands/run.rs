@@ -9,6 +9,7 @@ use crate::config::{self, Plan};
 use crate::error::usage;
 use crate::experiment::{self, DEFAULTS, Prepared};
 use crate::scheduler::{Scheduler, ShardedJob};
+use crate::tune;
 
 /// Options of `descent run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -90,7 +91,13 @@ pub fn execute(args: &RunArgs) -> Result<()> {
                     file.display()
                 )));
             }
-            vec![config::load_with(file, &sets, seeds, args.quick)?]
+            let plan = config::load_with(file, &sets, seeds, args.quick)?;
+            // `[tune]` is read only by `descent tune`, but a file runs only if all of it is
+            // valid.
+            if plan.base.tune.is_some() {
+                tune::protocol(&plan, None, None, None)?;
+            }
+            vec![plan]
         }
         None => DEFAULTS
             .iter()
