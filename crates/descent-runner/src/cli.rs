@@ -10,7 +10,16 @@ use crate::commands::{bench, compare, export, list, merge, report, resume, run, 
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
-#[command(name = "descent", version, about, long_about = None)]
+#[command(
+    name = "descent",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status, for every command: 0 on success (a diverged run is a result, not a \
+                  failure); 2 when the input or the command line is wrong (a path that does not \
+                  exist, a malformed file, a bad value; nothing is written); 1 when the machine \
+                  failed (disk full, permission denied, an I/O or backend error)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     /// The command.

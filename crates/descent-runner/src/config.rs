@@ -188,6 +188,11 @@ pub struct MeasureSpec {
     /// value: `reference = { "2/eta" = 20.0 }` on `sharpness`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reference: BTreeMap<String, f64>,
+    /// Power laws theory gives for the probe's main measurement, as exponents of the step:
+    /// `slopes = [-0.5, -1.0]` adds a log-log plot of it (`measure_<name>_loglog`) with a
+    /// line `T^p` for each, anchored at a measured point, and each curve's fitted slope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slopes: Vec<f64>,
     /// The probe's options.
     #[serde(flatten)]
     pub options: toml::Table,

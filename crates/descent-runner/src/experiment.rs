@@ -322,7 +322,7 @@ pub fn finish(dir: &Path, plan: &Plan, print: bool) -> Result<()> {
     }
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     if print {
-        println!("{md}");
+        println!("{}", summary::terminal(&summary, &plan.base.description));
     }
     // The pictures are drawn as many at a time as the runs ran.
     let plots = render_plots(dir, plan, jobs)?;
@@ -376,9 +376,22 @@ fn render_plots(dir: &Path, plan: &Plan, threads: usize) -> Result<Vec<PathBuf>>
         })
         .flatten()
         .collect();
+    let slopes: Vec<plots::Slopes> = plan
+        .base
+        .measure
+        .iter()
+        .filter(|spec| !spec.slopes.is_empty())
+        .filter_map(|spec| {
+            Some(plots::Slopes {
+                measurement: probe::find(&spec.kind, "measure").ok()?.main.to_string(),
+                exponents: spec.slopes.clone(),
+            })
+        })
+        .collect();
     let description = plan.base.description.trim();
     let mut context = plots::Context {
         references,
+        slopes,
         caption: (!description.is_empty()).then(|| description.to_owned()),
         smoothing: plan.base.plots.smoothing,
         threads,

@@ -68,6 +68,16 @@ pub struct Reference {
     pub value: f64,
 }
 
+/// Power laws of the step that theory gives for a measurement (`[[measure]] slopes`): its
+/// log-log plot draws a line `T^p` for each exponent `p`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slopes {
+    /// The measurement whose plot they go on.
+    pub measurement: String,
+    /// The exponents.
+    pub exponents: Vec<f64>,
+}
+
 /// A vertical line on a sweep plot: where theory puts a threshold of the swept parameter,
 /// such as `2/lambda_max` for gradient descent's learning rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +99,8 @@ pub struct Context<'a> {
     pub contour: Option<Contour<'a>>,
     /// Horizontal lines on the measurement plots.
     pub references: Vec<Reference>,
+    /// Theory's power laws: a log-log plot of these measurements.
+    pub slopes: Vec<Slopes>,
     /// The objective's known minimum `f*` (landscapes): the loss plots then show
     /// `f(w) − f*` of the full objective, which is positive, on a log axis.
     pub minimum: Option<f64>,
@@ -221,6 +233,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     tasks.extend(measurement_tasks(
         &runs,
         &context.references,
+        &context.slopes,
         experiment,
         groups,
         smoothing,
@@ -306,6 +319,7 @@ fn by_swept_value<'a>(groups: &[Group<'a>], swept: Option<&Swept>) -> Vec<Group<
 fn measurement_tasks<'a>(
     runs: &'a [Run],
     references: &'a [Reference],
+    slopes: &'a [Slopes],
     experiment: &'a str,
     groups: &'a [Group<'a>],
     smoothing: Smoothing,
@@ -334,6 +348,16 @@ fn measurement_tasks<'a>(
                 noisy: false,
             };
             plot.step(&m, &lines);
+            let exponents: Vec<f64> = slopes
+                .iter()
+                .filter(|s| s.measurement == *name)
+                .flat_map(|s| s.exponents.iter().copied())
+                .collect();
+            if !exponents.is_empty()
+                && let Some(fig) = loglog_figure(experiment, groups, &m, &exponents)
+            {
+                plot.save(&format!("{file}_loglog"), fig);
+            }
             // Batch sizes that differ compare per epoch and per second, not per step.
             if several_batches_per_epoch {
                 if let Some(fig) =
@@ -893,6 +917,112 @@ fn step_figure(
     Some(fig)
 }
 
+/// `m` against the step on log-log axes, with a dashed line `T^p` for each of theory's
+/// `exponents` through the first group's mean at its middle logged step, and each group's
+/// fitted slope (least squares of log mean on log step over the later half of the steps, in
+/// log scale) in the legend. Step 0 and values <= 0 cannot sit on the axes and are left out.
+fn loglog_figure(
+    experiment: &str,
+    groups: &[Group],
+    m: &Metric,
+    exponents: &[f64],
+) -> Option<Figure> {
+    let curves: Vec<(&Group, Curve)> = groups
+        .iter()
+        .map(|g| {
+            let curve = aggregate(&g.runs, m.column)
+                .into_iter()
+                .filter(|a| a.step > 0 && a.mean > 0.0)
+                .map(|a| (a.step as f64, a.mean, a.lo.max(a.mean * 1e-3), a.hi))
+                .collect();
+            (g, curve)
+        })
+        .collect();
+    let steps = || curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0));
+    let (lo, hi) = steps().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    if !(lo.is_finite() && hi > lo) {
+        return None;
+    }
+    let x = Axis::log(lo, hi);
+    let log_y = Metric {
+        scale: Scale::Log,
+        ..*m
+    };
+    let fitted: Vec<(String, Option<f64>)> = curves
+        .iter()
+        .map(|(g, c)| (g.name.clone(), fitted_slope(c, (lo * hi).sqrt())))
+        .collect();
+    let anchor = curves
+        .iter()
+        .find_map(|(_, c)| c.get(c.len() / 2).map(|p| (p.0, p.1)));
+    let title = title(experiment, &format!("{} (log-log)", m.title));
+    let mut fig = curves_figure(
+        title,
+        "step (log scale)",
+        m.y_label,
+        x,
+        &log_y,
+        curves,
+        &[],
+        Smoothing::Off,
+        None,
+    )?;
+    if !fig.y.is_log() {
+        return None;
+    }
+    for (name, _) in fig.legend.iter_mut() {
+        if let Some((_, Some(p))) = fitted.iter().find(|(n, _)| n == name) {
+            *name = format!("{name} (fitted slope {p:.2})");
+        }
+    }
+    if let Some((s0, v0)) = anchor {
+        let greys = [
+            RGBColor(60, 60, 60),
+            RGBColor(120, 120, 120),
+            RGBColor(170, 170, 170),
+        ];
+        for (k, &p) in exponents.iter().enumerate() {
+            let color = greys[k % greys.len()];
+            // Sampled in log steps and kept inside the chart's range.
+            let points: Vec<(f64, f64)> = (0..=64)
+                .map(|i| lo * (hi / lo).powf(f64::from(i) / 64.0))
+                .map(|s| (s, v0 * (s / s0).powf(p)))
+                .filter(|&(_, v)| (0.0..=1.0).contains(&fig.y.frac(v)))
+                .collect();
+            if points.len() >= 2 {
+                fig.lines.push(Line {
+                    dashed: true,
+                    ..Line::solid(points, color, 2)
+                });
+                fig.legend
+                    .push((format!("T^{p} (theory)"), Key::Line(color)));
+            }
+        }
+    }
+    Some(fig)
+}
+
+/// The slope of log(mean) against log(step) over the points from step `from` on.
+fn fitted_slope(curve: &Curve, from: f64) -> Option<f64> {
+    let points: Vec<(f64, f64)> = curve
+        .iter()
+        .filter(|p| p.0 >= from && p.1 > 0.0)
+        .map(|p| (p.0.ln(), p.1.ln()))
+        .collect();
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
 /// A red cross where each diverged run stopped, at the top edge when it stopped above it.
 fn mark_diverged(fig: &mut Figure, ends: &[(f64, f64)]) {
     if ends.is_empty() {
@@ -1299,6 +1429,19 @@ fn ema(points: &[(f64, f64)], weight: f64, log: bool) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_power_law_has_its_exponent_as_fitted_slope() {
+        let curve: Curve = (1..=100)
+            .map(|k| {
+                let step = f64::from(k) * 100.0;
+                (step, 3.0 * step.powf(-0.5), 0.0, 0.0)
+            })
+            .collect();
+        let slope = fitted_slope(&curve, 1000.0).unwrap();
+        assert!((slope + 0.5).abs() < 1e-12, "{slope}");
+        assert_eq!(fitted_slope(&curve, 1e9), None);
+    }
     use crate::run_files::testing::{point, record, write_record};
     use crate::state::METRICS_HEADER;
     use std::fmt::Write as _;

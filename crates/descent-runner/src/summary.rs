@@ -217,14 +217,93 @@ fn show(value: f64) -> String {
 
 fn mean_std(stats: Option<&Stats>) -> String {
     match stats {
-        Some(s) if s.n > 1 => format!("{} ± {}", show(s.mean), show(s.std)),
+        Some(s) if s.n > 1 => mean_pm_std(s.mean, s.std),
         Some(s) => show(s.mean),
         None => "–".into(),
     }
 }
 
-/// `summary.md`: one table, one row per group.
+/// `mean ± std` with as many digits as the spread supports: the std to two significant digits
+/// and the mean to the same decimal place (`145 ± 43`, `0.852 ± 0.012`, `(1.354 ± 0.049)e-4`).
+fn mean_pm_std(mean: f64, std: f64) -> String {
+    if !(mean.is_finite() && std.is_finite() && std > 0.0) {
+        return format!("{} ± {}", show(mean), show(std));
+    }
+    // The decimal place of the std's second significant digit.
+    let last = std.log10().floor() as i32 - 1;
+    let scale = mean.abs().max(std);
+    if (1e-3..1e5).contains(&scale) {
+        let decimals = (-last).max(0) as usize;
+        format!("{mean:.decimals$} ± {std:.decimals$}")
+    } else {
+        let exponent = scale.log10().floor() as i32;
+        let decimals = (exponent - last).max(0) as usize;
+        let unit = 10f64.powi(exponent);
+        format!(
+            "({:.decimals$} ± {:.decimals$})e{exponent}",
+            mean / unit,
+            std / unit
+        )
+    }
+}
+
+/// A duration in seconds over seeds in the unit that suits it (s, ms, µs), rounded as
+/// [`mean_pm_std`] rounds.
+fn duration(stats: Option<&Stats>) -> String {
+    let Some(s) = stats else {
+        return "–".into();
+    };
+    let (factor, unit) = match s.mean.abs() {
+        m if m >= 1.0 => (1.0, "s"),
+        m if m >= 1e-3 => (1e3, "ms"),
+        _ => (1e6, "µs"),
+    };
+    let (mean, std) = (s.mean * factor, s.std * factor);
+    if s.n > 1 && std > 0.0 {
+        format!("{} {unit}", mean_pm_std(mean, std))
+    } else {
+        format!("{} {unit}", three_digits(mean))
+    }
+}
+
+/// `value` to three significant digits, without an exponent (a time in its unit is in 1..1000).
+fn three_digits(value: f64) -> String {
+    let decimals = if value.abs() >= 100.0 {
+        0
+    } else if value.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$}")
+}
+
+/// `summary.md`: the main table ([`headline`]), the probes' measurements and every statistic of
+/// every metric.
 pub fn markdown(summary: &Summary, description: &str) -> String {
+    let mut out = headline(summary, description);
+    out.push_str(&measurements(summary));
+    out.push_str(&details(summary));
+    out
+}
+
+/// What the terminal shows of an experiment: the main table, and where the rest is.
+pub fn terminal(summary: &Summary, description: &str) -> String {
+    let mut out = headline(summary, description);
+    let measured = summary
+        .groups
+        .iter()
+        .any(|g| !g.measurements.is_empty() || !g.categories.is_empty());
+    out.push_str(if measured {
+        "\nMeasurements and every statistic over seeds: summary.md.\n"
+    } else {
+        "\nEvery statistic over seeds: summary.md.\n"
+    });
+    out
+}
+
+/// The title, the description and one table, one row per group.
+fn headline(summary: &Summary, description: &str) -> String {
     let mut out = format!("# {}\n\n", summary.experiment);
     if !description.is_empty() {
         let _ = writeln!(out, "{description}\n");
@@ -249,7 +328,7 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
     if let Some(t) = &summary.target {
         let _ = write!(out, " steps to {t} |");
     }
-    out.push_str(" diverged | s/step |\n|---|---|---|");
+    out.push_str(" diverged | time/step |\n|---|---|---|");
     for _ in &columns {
         out.push_str("---|");
     }
@@ -290,11 +369,9 @@ pub fn markdown(summary: &Summary, description: &str) -> String {
         let _ = writeln!(
             out,
             " {diverged} | {} |",
-            mean_std(g.timing.get("seconds_per_step"))
+            duration(g.timing.get("seconds_per_step"))
         );
     }
-    out.push_str(&measurements(summary));
-    out.push_str(&details(summary));
     out
 }
 
@@ -345,6 +422,15 @@ fn measurements(summary: &Summary) -> String {
     out
 }
 
+/// A statistic of the spread, `–` where one run gives none.
+fn spread(stats: &Stats, value: f64) -> String {
+    if stats.n < 2 {
+        "–".into()
+    } else {
+        show(value)
+    }
+}
+
 fn optional(value: Option<f64>) -> String {
     value.map_or("–".into(), show)
 }
@@ -372,10 +458,10 @@ fn details(summary: &Summary) -> String {
                 g.variant,
                 s.n,
                 show(s.mean),
-                show(s.std),
-                show(s.min),
-                show(s.max),
-                optional(s.ci95).replace('–', "– (n < 2)")
+                spread(s, s.std),
+                spread(s, s.min),
+                spread(s, s.max),
+                optional(s.ci95)
             );
         }
     }
@@ -395,5 +481,23 @@ mod tests {
         assert!((s.ci95.unwrap() - 3.182446305284263 * s.std / 2.0).abs() < 1e-9);
         assert_eq!(Stats::of(&[7.0]).unwrap().ci95, None);
         assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn a_mean_keeps_the_digits_its_spread_supports() {
+        for (mean, std, text) in [
+            (145.0, 43.301_27, "145 ± 43"),
+            (93.333_33, 23.094_01, "93 ± 23"),
+            (0.852_345, 0.012_34, "0.852 ± 0.012"),
+            (1.354e-4, 4.889e-6, "(1.354 ± 0.049)e-4"),
+            (2.5e7, 1.2e6, "(2.50 ± 0.12)e7"),
+            (3.0, 0.0, "3 ± 0"),
+        ] {
+            assert_eq!(mean_pm_std(mean, std), text);
+        }
+        let times = Stats::of(&[1.30e-4, 1.35e-4, 1.41e-4]).unwrap();
+        assert_eq!(duration(Some(&times)), "135.3 ± 5.5 µs");
+        let one = Stats::of(&[0.0123]).unwrap();
+        assert_eq!(duration(Some(&one)), "12.3 ms");
     }
 }

@@ -184,10 +184,16 @@ impl Axis {
         let max = max.max(2);
         if self.log {
             let powers = self.powers();
-            // Within two decades, 1-2-5 ticks label more than the powers alone.
+            // Within two decades, 1-2-5 ticks label more than the powers alone; where the
+            // range ends between them (a sharpness of 4 on an axis to 4.5), 1-2-4 labels
+            // more, and the one that labels more wins (1-2-5 on a tie).
             if powers.len() <= 2 {
-                let ticks = self.mantissa_ticks(&[1.0, 2.0, 5.0]);
-                if ticks.len() >= 3 && ticks.len() <= max {
+                let best = [[1.0, 2.0, 5.0], [1.0, 2.0, 4.0]]
+                    .iter()
+                    .map(|m| self.mantissa_ticks(m))
+                    .filter(|t| t.len() >= 3 && t.len() <= max)
+                    .reduce(|a, b| if b.len() > a.len() { b } else { a });
+                if let Some(ticks) = best {
                     return ticks;
                 }
             }
@@ -433,7 +439,7 @@ mod tests {
         assert!(major.len() <= 8 && major.len() >= 4, "{major:?}");
         assert!(a.minor(8).len() > 10);
         let a = Axis::log(0.3, 4.0);
-        assert_eq!(a.major(8), vec![0.5, 1.0, 2.0]);
+        assert_eq!(a.major(8), vec![0.4, 1.0, 2.0, 4.0]);
         let a = Axis::log(0.003, 0.6);
         assert_eq!(a.major(9), vec![0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]);
         let a = Axis::log(0.01, 0.05);

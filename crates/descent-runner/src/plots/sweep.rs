@@ -82,6 +82,16 @@ fn stems<'a>(keys: &BTreeSet<&'a str>) -> BTreeMap<&'a str, String> {
         .collect()
 }
 
+/// The mean of `values` and its error bar: mean ± std, clipped to the values' range, so that
+/// a spread wider than the mean stays on a log axis (a bar below zero would run to the bottom
+/// of the plot and say nothing).
+fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let (mean, std) = mean_std(values)?;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((mean, (mean - std).max(min), (mean + std).min(max)))
+}
+
 fn sanitize(key: &str) -> String {
     let mut s = String::new();
     for c in key.chars() {
@@ -153,17 +163,10 @@ fn figure(
         for (bits, cell) in cells {
             xs.push(f64::from_bits(*bits));
             any_diverged |= cell.diverged > 0 || cell.above > 0;
-            if let Some((mean, std)) = mean_std(&cell.finals) {
+            if let Some((mean, lo, hi)) = spread(&cell.finals) {
                 none_negative &= mean >= 0.0;
                 any_positive |= mean > 0.0;
-                ys.push(mean);
-                ys.push(mean + std);
-                // A band reaching below zero would stretch a log axis without end.
-                if mean - std > mean / 10.0 || mean <= 0.0 {
-                    ys.push(mean - std);
-                } else {
-                    ys.push(mean / 10.0);
-                }
+                ys.extend([mean, lo, hi]);
             }
         }
     }
@@ -197,7 +200,7 @@ fn figure(
         key.to_owned()
     };
     let y_label = format!(
-        "final {}{}, mean ± std over seeds",
+        "final {}{}, mean ± std over seeds (within their range)",
         loss.what,
         if y.is_log() {
             " (log scale)"
@@ -257,14 +260,15 @@ fn figure(
                         size: 5,
                     });
                 }
-                Some((mean, std)) => {
+                Some((mean, _)) => {
+                    let (_, lo, hi) = spread(&cell.finals).unwrap_or((mean, mean, mean));
                     points.push((xv, mean));
                     last_finite = Some((xv, mean));
                     cliff_drawn = false;
                     fig.error_bars.push(ErrorBar {
                         x: xv,
-                        lo: mean - std,
-                        hi: mean + std,
+                        lo,
+                        hi,
                         dx: 0,
                         color,
                     });
@@ -356,6 +360,17 @@ fn figure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_bar_stays_within_the_seeds_values() {
+        // A spread wider than the mean: mean − std is below zero, the smallest value is not.
+        let (mean, lo, hi) = spread(&[1e-6, 1e-6, 3.0]).unwrap();
+        assert!((mean - (3.0 + 2e-6) / 3.0).abs() < 1e-12);
+        assert_eq!(lo, 1e-6);
+        assert!(hi > mean && hi <= 3.0);
+        assert_eq!(spread(&[2.0]), Some((2.0, 2.0, 2.0)));
+        assert_eq!(spread(&[]), None);
+    }
 
     #[test]
     fn stems_are_short_and_unique() {

@@ -170,6 +170,15 @@ impl Probes {
                     entry.kind
                 ));
             }
+            if !spec.slopes.is_empty() && entry.main.is_empty() {
+                return Err(format!(
+                    "{field}.slopes: the {} probe has no plotted value to draw slopes on",
+                    entry.kind
+                ));
+            }
+            if let Some(p) = spec.slopes.iter().find(|p| !p.is_finite()) {
+                return Err(format!("{field}.slopes: {p} must be a finite number"));
+            }
             if let Some((label, value)) = spec.reference.iter().find(|(_, v)| !v.is_finite()) {
                 return Err(format!(
                     "{field}.reference.{label} = {value}: must be a finite number"
