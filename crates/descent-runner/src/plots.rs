@@ -918,7 +918,7 @@ fn step_figure(
 }
 
 /// `m` against the step on log-log axes, with a dashed line `T^p` for each of theory's
-/// `exponents` through the first group's mean at its middle logged step, and each group's
+/// `exponents` through the middle of the group whose fitted slope is nearest, and each group's
 /// fitted slope (least squares of log mean on log step over the later half of the steps, in
 /// log scale) in the legend. Step 0 and values <= 0 cannot sit on the axes and are left out.
 fn loglog_figure(
@@ -954,9 +954,21 @@ fn loglog_figure(
         .iter()
         .map(|(g, c)| (g.name.clone(), fitted_slope(c, (lo * hi).sqrt())))
         .collect();
-    let anchor = curves
+    // Each curve's point nearest the middle of the axis (in log steps).
+    let middle = (lo * hi).sqrt();
+    let anchors: Vec<Option<(f64, f64)>> = curves
         .iter()
-        .find_map(|(_, c)| c.get(c.len() / 2).map(|p| (p.0, p.1)));
+        .map(|(_, c)| {
+            c.iter()
+                .min_by(|a, b| {
+                    (a.0 / middle)
+                        .ln()
+                        .abs()
+                        .total_cmp(&(b.0 / middle).ln().abs())
+                })
+                .map(|p| (p.0, p.1))
+        })
+        .collect();
     let title = title(experiment, &format!("{} (log-log)", m.title));
     let mut fig = curves_figure(
         title,
@@ -977,28 +989,35 @@ fn loglog_figure(
             *name = format!("{name} (fitted slope {p:.2})");
         }
     }
-    if let Some((s0, v0)) = anchor {
-        let greys = [
-            RGBColor(60, 60, 60),
-            RGBColor(120, 120, 120),
-            RGBColor(170, 170, 170),
-        ];
-        for (k, &p) in exponents.iter().enumerate() {
-            let color = greys[k % greys.len()];
-            // Sampled in log steps and kept inside the chart's range.
-            let points: Vec<(f64, f64)> = (0..=64)
-                .map(|i| lo * (hi / lo).powf(f64::from(i) / 64.0))
-                .map(|s| (s, v0 * (s / s0).powf(p)))
-                .filter(|&(_, v)| (0.0..=1.0).contains(&fig.y.frac(v)))
-                .collect();
-            if points.len() >= 2 {
-                fig.lines.push(Line {
-                    dashed: true,
-                    ..Line::solid(points, color, 2)
-                });
-                fig.legend
-                    .push((format!("T^{p} (theory)"), Key::Line(color)));
-            }
+    let greys = [
+        RGBColor(60, 60, 60),
+        RGBColor(120, 120, 120),
+        RGBColor(170, 170, 170),
+    ];
+    for (k, &p) in exponents.iter().enumerate() {
+        // Through the curve whose fitted slope is nearest `p` (the first one where none has
+        // a slope), so that a curve that follows the law runs along its line.
+        let nearest = (0..fitted.len()).min_by(|&a, &b| {
+            let off = |i: usize| fitted[i].1.map_or(f64::INFINITY, |q| (q - p).abs());
+            off(a).total_cmp(&off(b))
+        });
+        let Some((s0, v0)) = nearest.and_then(|i| anchors[i]) else {
+            continue;
+        };
+        let color = greys[k % greys.len()];
+        // Sampled in log steps and kept inside the chart's range.
+        let points: Vec<(f64, f64)> = (0..=64)
+            .map(|i| lo * (hi / lo).powf(f64::from(i) / 64.0))
+            .map(|s| (s, v0 * (s / s0).powf(p)))
+            .filter(|&(_, v)| (0.0..=1.0).contains(&fig.y.frac(v)))
+            .collect();
+        if points.len() >= 2 {
+            fig.lines.push(Line {
+                dashed: true,
+                ..Line::solid(points, color, 2)
+            });
+            fig.legend
+                .push((format!("T^{p} (theory)"), Key::Line(color)));
         }
     }
     Some(fig)

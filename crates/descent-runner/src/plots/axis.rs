@@ -184,17 +184,20 @@ impl Axis {
         let max = max.max(2);
         if self.log {
             let powers = self.powers();
-            // Within two decades, 1-2-5 ticks label more than the powers alone; where the
-            // range ends between them (a sharpness of 4 on an axis to 4.5), 1-2-4 labels
-            // more, and the one that labels more wins (1-2-5 on a tie).
+            // Within two decades, 1-2-5 ticks label more than the powers alone; within a
+            // decade and a half, 1-2-4-5 labels the octaves too (a sharpness of 4 on an axis
+            // from 0.45 to 4.5 is read off a label, not guessed between 2 and 5).
             if powers.len() <= 2 {
-                let best = [[1.0, 2.0, 5.0], [1.0, 2.0, 4.0]]
-                    .iter()
-                    .map(|m| self.mantissa_ticks(m))
-                    .filter(|t| t.len() >= 3 && t.len() <= max)
-                    .reduce(|a, b| if b.len() > a.len() { b } else { a });
-                if let Some(ticks) = best {
-                    return ticks;
+                let mantissas: &[f64] = if self.hi_tick() / self.lo < 30.0 {
+                    &[1.0, 2.0, 4.0, 5.0]
+                } else {
+                    &[1.0, 2.0, 5.0]
+                };
+                for m in [mantissas, &[1.0, 2.0, 5.0]] {
+                    let ticks = self.mantissa_ticks(m);
+                    if ticks.len() >= 3 && ticks.len() <= max {
+                        return ticks;
+                    }
                 }
             }
             if powers.len() >= 2 {
@@ -439,11 +442,13 @@ mod tests {
         assert!(major.len() <= 8 && major.len() >= 4, "{major:?}");
         assert!(a.minor(8).len() > 10);
         let a = Axis::log(0.3, 4.0);
-        assert_eq!(a.major(8), vec![0.4, 1.0, 2.0, 4.0]);
+        assert_eq!(a.major(8), vec![0.4, 0.5, 1.0, 2.0, 4.0]);
+        let a = Axis::log(0.45, 4.5);
+        assert_eq!(a.major(8), vec![0.5, 1.0, 2.0, 4.0]);
         let a = Axis::log(0.003, 0.6);
         assert_eq!(a.major(9), vec![0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]);
         let a = Axis::log(0.01, 0.05);
-        assert_eq!(a.major(9), vec![0.01, 0.02, 0.05]);
+        assert_eq!(a.major(9), vec![0.01, 0.02, 0.04, 0.05]);
     }
 
     #[test]
@@ -452,7 +457,7 @@ mod tests {
         assert_eq!(a.major(8), vec![16.0, 64.0]);
         assert!(a.minor(8).contains(&20.0));
         let a = Axis::log(10.0, 100.0).with_ticks(&[16.0]);
-        assert_eq!(a.major(8), vec![10.0, 20.0, 50.0, 100.0]);
+        assert_eq!(a.major(8), vec![10.0, 20.0, 40.0, 50.0, 100.0]);
     }
 
     #[test]
