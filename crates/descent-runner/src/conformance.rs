@@ -56,13 +56,8 @@ pub fn first_step(
     run: &RunSpec,
     given: Option<&[Vec<f64>]>,
 ) -> Result<FirstStep> {
-    let rebuilt;
-    let task = if run.sweeps_problem() {
-        rebuilt = Task::build(&run.experiment.problem).map_err(anyhow::Error::msg)?;
-        &rebuilt
-    } else {
-        task
-    };
+    let rebuilt = task.rebuilt_for(run)?;
+    let task = rebuilt.as_ref().unwrap_or(task);
     backend::dispatch(backend, precision, OneStep { task, run, given })
 }
 

@@ -868,6 +868,25 @@ const METRICS: [Metric<'static>; 7] = [
 /// A group's curve as plotted: `(x, mean, band low, band high)`.
 type Curve = Vec<(f64, f64, f64, f64)>;
 
+/// Each group's aggregate of `column` against the step, at the steps `keep` accepts.
+fn step_curves<'g, 'r>(
+    groups: &'g [Group<'r>],
+    column: &str,
+    keep: impl Fn(&Aggregate) -> bool,
+) -> Vec<(&'g Group<'r>, Curve)> {
+    groups
+        .iter()
+        .map(|g| {
+            let curve = aggregate(&g.runs, column)
+                .into_iter()
+                .filter(|a| keep(a))
+                .map(|a| (a.step as f64, a.mean, a.lo, a.hi))
+                .collect();
+            (g, curve)
+        })
+        .collect()
+}
+
 fn step_figure(
     experiment: &str,
     groups: &[Group],
@@ -876,16 +895,7 @@ fn step_figure(
     smoothing: Smoothing,
     axes: Option<(Axis, Axis)>,
 ) -> Option<Figure> {
-    let curves: Vec<(&Group, Curve)> = groups
-        .iter()
-        .map(|g| {
-            let curve = aggregate(&g.runs, m.column)
-                .into_iter()
-                .map(|a| (a.step as f64, a.mean, a.lo, a.hi))
-                .collect();
-            (g, curve)
-        })
-        .collect();
+    let curves = step_curves(groups, m.column, |_| true);
     // Where each diverged run stopped: its last finite value.
     let ends: Vec<(f64, f64)> = groups
         .iter()
@@ -927,17 +937,17 @@ fn loglog_figure(
     m: &Metric,
     exponents: &[f64],
 ) -> Option<Figure> {
-    let curves: Vec<(&Group, Curve)> = groups
-        .iter()
-        .map(|g| {
-            let curve = aggregate(&g.runs, m.column)
-                .into_iter()
-                .filter(|a| a.step > 0 && a.mean > 0.0)
-                .map(|a| (a.step as f64, a.mean, a.lo.max(a.mean * 1e-3), a.hi))
-                .collect();
-            (g, curve)
-        })
-        .collect();
+    let curves: Vec<(&Group, Curve)> =
+        step_curves(groups, m.column, |a| a.step > 0 && a.mean > 0.0)
+            .into_iter()
+            .map(|(g, c)| {
+                let on_log_axes = c
+                    .into_iter()
+                    .map(|(x, mean, lo, hi)| (x, mean, lo.max(mean * 1e-3), hi))
+                    .collect();
+                (g, on_log_axes)
+            })
+            .collect();
     let steps = || curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0));
     let (lo, hi) = steps().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
         (lo.min(x), hi.max(x))

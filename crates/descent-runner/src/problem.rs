@@ -19,7 +19,7 @@ use descent_models::{Landscape, Model, ModelConfig, ModelParams, Point, Stochast
 
 use crate::config::{
     ActivationName, BatchConfig, BatchSizeValue, DatasetName, DatasetProblem, LandscapeProblem,
-    LossName, Problem as ProblemConfig, SamplingName, StandardizeName,
+    LossName, Problem as ProblemConfig, RunSpec, SamplingName, StandardizeName,
 };
 
 /// Everything an evaluation measures; `None` where it does not apply.
@@ -93,6 +93,18 @@ fn bad(field: &str, message: impl std::fmt::Display) -> String {
 }
 
 impl Task {
+    /// The task of `run` where it is not this one: a run that sweeps the problem's own fields
+    /// (a landscape's parameter, a dataset's size) gets its own, built here; `None` for every
+    /// other run, which runs on `self`.
+    pub fn rebuilt_for(&self, run: &RunSpec) -> Result<Option<Task>> {
+        if !run.sweeps_problem() {
+            return Ok(None);
+        }
+        Ok(Some(
+            Task::build(&run.experiment.problem).map_err(anyhow::Error::msg)?,
+        ))
+    }
+
     /// Builds the problem: loads or generates data, checks every field. Errors are
     /// `problem.<field>: ...` messages.
     pub fn build(p: &ProblemConfig) -> std::result::Result<Task, String> {

@@ -68,13 +68,8 @@ pub fn run_one(
     dir: &Path,
     progress: Progress,
 ) -> Result<Finished> {
-    let rebuilt;
-    let task = if run.sweeps_problem() {
-        rebuilt = Task::build(&run.experiment.problem).map_err(anyhow::Error::msg)?;
-        &rebuilt
-    } else {
-        task
-    };
+    let rebuilt = task.rebuilt_for(run)?;
+    let task = rebuilt.as_ref().unwrap_or(task);
     let one = || {
         backend::dispatch(
             backend,
