@@ -209,12 +209,12 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
     let finished = prepared
         .runs
         .iter()
-        .filter(|r| dir.join(&r.id).join("run.json").exists())
+        .filter(|r| dir.join(&r.id).join(output::RUN_JSON).exists())
         .count();
     let interrupted = prepared
         .runs
         .iter()
-        .filter(|r| dir.join(&r.id).join("checkpoint.bin").exists())
+        .filter(|r| dir.join(&r.id).join(output::CHECKPOINT_BIN).exists())
         .count();
     if !options.silent {
         eprintln!(

@@ -26,6 +26,8 @@ pub const TIMING_CSV: &str = "timing.csv";
 pub const TRAJECTORY_CSV: &str = "trajectory.csv";
 /// A run's further measurements ([`MEASUREMENTS_COLUMNS`]).
 pub const MEASUREMENTS_CSV: &str = "measurements.csv";
+/// An unfinished run's [`Checkpoint`], removed when the run ends.
+pub const CHECKPOINT_BIN: &str = "checkpoint.bin";
 
 /// Writes `contents` to `path` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -190,12 +192,12 @@ pub fn write_partial(dir: &Path, checkpoint: &Checkpoint) -> Result<()> {
     // MessagePack stores every f64 as its 8 bytes: the metrics reload bit for bit.
     let header = rmp_serde::to_vec(&checkpoint.progress)?;
     let bytes = frame(&[&header, &checkpoint.module, &checkpoint.optimizer]);
-    write_atomic(&dir.join("checkpoint.bin"), &bytes)
+    write_atomic(&dir.join(CHECKPOINT_BIN), &bytes)
 }
 
 /// The checkpoint in `dir`, if any.
 pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
-    let path = dir.join("checkpoint.bin");
+    let path = dir.join(CHECKPOINT_BIN);
     if !path.exists() {
         return Ok(None);
     }
@@ -218,7 +220,7 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>> {
 pub fn write_run(dir: &Path, state: &Progressed, record: &RunRecord) -> Result<()> {
     write_tables(dir, state)?;
     write_atomic(&dir.join(RUN_JSON), &serde_json::to_vec_pretty(record)?)?;
-    let checkpoint = dir.join("checkpoint.bin");
+    let checkpoint = dir.join(CHECKPOINT_BIN);
     if checkpoint.exists() {
         std::fs::remove_file(&checkpoint)
             .with_context(|| format!("cannot remove {}", checkpoint.display()))?;

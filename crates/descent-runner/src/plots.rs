@@ -743,6 +743,16 @@ fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
     Some((mean, var.sqrt()))
 }
 
+/// The mean of `values` and its band: mean ± std, clipped to the values' range, so that a
+/// spread wider than the mean stays on a log axis (a band or bar below zero would run to the
+/// bottom of the plot and say nothing).
+fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let (mean, std) = mean_std(values)?;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((mean, (mean - std).max(min), (mean + std).min(max)))
+}
+
 /// A group's mean of one column at a step, and its band: mean ± std, clipped to the
 /// range of the seeds' values (so that a spread wider than the mean does not run to
 /// zero, which a log axis cannot show).
@@ -763,15 +773,8 @@ fn aggregate(runs: &[&Run], column: &str) -> Vec<Aggregate> {
     by_step
         .into_iter()
         .filter_map(|(step, vs)| {
-            let (mean, std) = mean_std(&vs)?;
-            let min = vs.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            Some(Aggregate {
-                step,
-                mean,
-                lo: (mean - std).max(min),
-                hi: (mean + std).min(max),
-            })
+            let (mean, lo, hi) = spread(&vs)?;
+            Some(Aggregate { step, mean, lo, hi })
         })
         .collect()
 }

@@ -13,6 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::backend::{BackendChoice, Precision};
 use crate::config::RunSpec;
 use crate::error::{is_usage, usage};
+use crate::output;
 use crate::problem::Task;
 use crate::state::Finished;
 use crate::train;
@@ -66,7 +67,7 @@ pub fn run_pending(
     } = *options;
     let pending: Vec<&RunSpec> = runs
         .iter()
-        .filter(|r| !dir.join(&r.id).join("run.json").exists())
+        .filter(|r| !dir.join(&r.id).join(output::RUN_JSON).exists())
         .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = jobs.unwrap_or(cores).clamp(1, pending.len().max(1));

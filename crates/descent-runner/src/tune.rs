@@ -75,6 +75,15 @@ pub struct TuneReport {
     pub choices: Vec<Choice>,
 }
 
+/// Checks the file's `[tune]` table, if it has one, as `descent tune` without overrides would:
+/// `[tune]` is read only by `descent tune`, but a file is valid (and runs) only if all of it is.
+pub fn check_table(plan: &Plan) -> Result<()> {
+    if plan.base.tune.is_some() {
+        protocol(plan, None, None, None)?;
+    }
+    Ok(())
+}
+
 /// Resolves the protocol from the file's `[tune]` and the command line's overrides, and
 /// checks that the metric exists for this problem.
 pub fn protocol(

@@ -92,11 +92,7 @@ pub fn execute(args: &RunArgs) -> Result<()> {
                 )));
             }
             let plan = config::load_with(file, &sets, seeds, args.quick)?;
-            // `[tune]` is read only by `descent tune`, but a file runs only if all of it is
-            // valid.
-            if plan.base.tune.is_some() {
-                tune::protocol(&plan, None, None, None)?;
-            }
+            tune::check_table(&plan)?;
             vec![plan]
         }
         None => DEFAULTS

@@ -10,10 +10,7 @@ use crate::{config, experiment, tune};
 /// `descent validate`.
 pub fn execute(file: &Path, set: &SetArgs) -> Result<()> {
     let plan = config::load(file, &set.sets, None)?;
-    // `[tune]` is read only by `descent tune`, but a file is valid only if all of it is.
-    if plan.base.tune.is_some() {
-        tune::protocol(&plan, None, None, None)?;
-    }
+    tune::check_table(&plan)?;
     let prepared = experiment::prepare(plan, None)?;
     println!(
         "{}: valid: experiment {:?}, {} runs ({} variants x {} sweep points x {} seeds), problem: {}",

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::axis::Axis;
 use super::data::{PointValue, Run};
 use super::figure::{DIVERGED, ErrorBar, Figure, Key, Line, Marker, Shape, Strip, colors_for};
-use super::{LossColumn, SweepLine, mean_std, title};
+use super::{LossColumn, SweepLine, spread, title};
 
 /// Where the diverged strip starts and where its crosses sit, as fractions of the
 /// height.
@@ -80,16 +80,6 @@ fn stems<'a>(keys: &BTreeSet<&'a str>) -> BTreeMap<&'a str, String> {
             (*k, if clash { sanitize(k) } else { s })
         })
         .collect()
-}
-
-/// The mean of `values` and its error bar: mean ± std, clipped to the values' range, so that
-/// a spread wider than the mean stays on a log axis (a bar below zero would run to the bottom
-/// of the plot and say nothing).
-fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let (mean, std) = mean_std(values)?;
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((mean, (mean - std).max(min), (mean + std).min(max)))
 }
 
 fn sanitize(key: &str) -> String {
@@ -245,8 +235,8 @@ fn figure(
         let mut cliff_drawn = false;
         for (bits, cell) in cells {
             let xv = f64::from_bits(*bits);
-            match mean_std(&cell.finals) {
-                Some((mean, _)) if y.is_log() && mean <= 0.0 => {
+            match spread(&cell.finals) {
+                Some((mean, _, _)) if y.is_log() && mean <= 0.0 => {
                     at_minimum = true;
                     points.push((xv, y.lo()));
                     last_finite = Some((xv, y.lo()));
@@ -260,8 +250,7 @@ fn figure(
                         size: 5,
                     });
                 }
-                Some((mean, _)) => {
-                    let (_, lo, hi) = spread(&cell.finals).unwrap_or((mean, mean, mean));
+                Some((mean, lo, hi)) => {
                     points.push((xv, mean));
                     last_finite = Some((xv, mean));
                     cliff_drawn = false;

@@ -351,7 +351,7 @@ impl<'a> Checkpoints<'a> {
             };
             return Ok((module, optimizer, fresh));
         };
-        let path = self.dir.join("checkpoint.bin");
+        let path = self.dir.join(output::CHECKPOINT_BIN);
         if checkpoint.progress.fingerprint != self.fingerprint {
             return Err(UsageError(format!(
                 "{}: written by a run with another configuration or backend; delete it to \
