@@ -360,3 +360,37 @@ fn layer_k_weights_and_epoch_k_order_come_from_different_streams() {
         }
     }
 }
+
+/// The twice-differentiable forward pass gives the same outputs as the forward pass, to the
+/// last bit here (burn-ndarray's dense layer is a matmul and an add); the CNN has none.
+#[test]
+fn the_twice_differentiable_forward_is_the_forward() {
+    let device = Default::default();
+    let configs = [
+        ModelConfig::Mlp(MlpConfig::new(12, vec![7, 5], 3)),
+        ModelConfig::LinearRegression(LinearRegressionConfig::new(12).with_d_output(2)),
+        ModelConfig::SoftmaxRegression(SoftmaxRegressionConfig::new(12, 4)),
+    ];
+    for config in configs {
+        let model: AnyModel<B> = config.init(&device).unwrap();
+        let x = ramp([9, 12]);
+        let plain: Vec<f32> = model
+            .forward(x.clone())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let twice: Vec<f32> = model
+            .forward_twice_differentiable(x)
+            .unwrap()
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert_eq!(plain, twice, "{}", model.name());
+    }
+    let cnn: AnyModel<B> = ModelConfig::Cnn2c2d(Cnn2c2dConfig::new())
+        .init(&device)
+        .unwrap();
+    assert!(cnn.forward_twice_differentiable(ramp([2, 784])).is_none());
+}

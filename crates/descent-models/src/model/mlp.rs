@@ -143,6 +143,24 @@ impl<B: Backend> Model<B> for Mlp<B> {
         }
         Ok(h)
     }
+
+    fn forward_twice_differentiable(
+        &self,
+        x: Tensor<B, 2>,
+    ) -> Option<core::result::Result<Tensor<B, 2>, ModelError>> {
+        if let Err(e) = check_rows(self.name(), &x, self.d_input()) {
+            return Some(Err(e));
+        }
+        let last = self.layers.len().saturating_sub(1);
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = super::affine(layer, h);
+            if i < last {
+                h = self.activation.apply(h);
+            }
+        }
+        Some(Ok(h))
+    }
 }
 
 /// The registry's entry: `model = "mlp"`, hidden widths from `hidden` (default `[64]`).

@@ -69,6 +69,28 @@ pub trait Model<B: Backend>: Module<B> {
     /// Every model takes flat rows so that one data pipeline feeds them all; the 2c2d CNN
     /// reads each row as a 28x28 image (its [`Cnn2c2d::forward_images`] takes images).
     fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError>;
+
+    /// The same outputs as [`Model::forward`], built only from operations whose backward
+    /// burn can differentiate again: dense layers as `x W + b` rather than burn's fused
+    /// `linear`, whose backward burn 0.21's autodiff cannot differentiate. For Hessian-vector
+    /// products by double backward (an autodiff backend nested in another). `None` for a
+    /// model with such an operation that has no plain form (the CNN's max pooling).
+    fn forward_twice_differentiable(
+        &self,
+        _x: Tensor<B, 2>,
+    ) -> Option<core::result::Result<Tensor<B, 2>, ModelError>> {
+        None
+    }
+}
+
+/// `x W + b` for burn's dense layer (weights `[in, out]`): its forward from matmul and add,
+/// which autodiff can differentiate twice.
+pub(crate) fn affine<B: Backend>(layer: &burn::nn::Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let y = x.matmul(layer.weight.val());
+    match &layer.bias {
+        Some(bias) => y + bias.val().unsqueeze_dim(0),
+        None => y,
+    }
 }
 
 /// An input batch must be `(N, d_input)`; burn itself would panic deep in a matmul.
@@ -116,6 +138,13 @@ macro_rules! any_model {
 
             fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError> {
                 match self { $( AnyModel::$variant(m) => m.forward(x), )* }
+            }
+
+            fn forward_twice_differentiable(
+                &self,
+                x: Tensor<B, 2>,
+            ) -> Option<core::result::Result<Tensor<B, 2>, ModelError>> {
+                match self { $( AnyModel::$variant(m) => m.forward_twice_differentiable(x), )* }
             }
         }
 

@@ -71,6 +71,13 @@ impl<B: Backend> Model<B> for LinearRegression<B> {
         check_rows(self.name(), &x, self.d_input())?;
         Ok(self.linear.forward(x))
     }
+
+    fn forward_twice_differentiable(
+        &self,
+        x: Tensor<B, 2>,
+    ) -> Option<core::result::Result<Tensor<B, 2>, ModelError>> {
+        Some(check_rows(self.name(), &x, self.d_input()).map(|()| super::affine(&self.linear, x)))
+    }
 }
 
 /// Config of [`SoftmaxRegression`]: logits `x W + b` over `classes` classes (with 2 classes,
@@ -128,6 +135,13 @@ impl<B: Backend> Model<B> for SoftmaxRegression<B> {
     fn forward(&self, x: Tensor<B, 2>) -> core::result::Result<Tensor<B, 2>, ModelError> {
         check_rows(self.name(), &x, self.d_input())?;
         Ok(self.linear.forward(x))
+    }
+
+    fn forward_twice_differentiable(
+        &self,
+        x: Tensor<B, 2>,
+    ) -> Option<core::result::Result<Tensor<B, 2>, ModelError>> {
+        Some(check_rows(self.name(), &x, self.d_input()).map(|()| super::affine(&self.linear, x)))
     }
 }
 
