@@ -113,6 +113,41 @@ pub enum Command {
     },
 }
 
+/// The command line, with the probe registry's list in `descent help run`.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommand("run", |run| run.after_long_help(probes_help()))
+}
+
+/// Parses the process's arguments as [`command`] describes them.
+pub fn parse() -> std::result::Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Every probe an experiment file can name (`crate::probe::PROBES`), one line each, and the
+/// `[barriers]` table.
+pub fn probes_help() -> String {
+    let mut out = String::from(
+        "Probes, measured during every run ([[measure]] kind = \"...\"; options and outputs \
+         in the runner's README, Measurements):\n",
+    );
+    for entry in crate::probe::PROBES {
+        let prefix = format!("{}: ", entry.kind);
+        let summary = entry.summary.strip_prefix(&prefix).unwrap_or(entry.summary);
+        out.push_str(&format!("  {:<15}{summary}\n", entry.kind));
+    }
+    out.push_str(
+        "\nValues go to each run's measurements.csv; curves and surfaces (slices, \
+         interpolations, spectral densities) to its profiles.csv and plots/profile_*.\n\
+         [barriers] (after the runs): the loss on the straight line between the final \
+         parameters of every two seeds of a variant, into barriers.csv, summary.md and \
+         plots/barriers_*; its runs also write parameters.bin.",
+    );
+    out
+}
+
 /// Runs the command `cli` asks for.
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {

@@ -59,6 +59,9 @@ pub struct Experiment {
     /// `descent tune`'s protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<TuneConfig>,
+    /// The loss between the final parameters of every two seeds (`[barriers]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barriers: Option<BarriersConfig>,
     /// The optimizer variants compared.
     pub variants: Vec<Variant>,
     /// A grid over config paths (`"variants.*.lr" = [0.01, 0.1]`); each point is a run per
@@ -540,6 +543,30 @@ impl Plots {
     fn is_default(&self) -> bool {
         *self == Plots::default()
     }
+}
+
+/// `[barriers]`: after the runs, the loss on the straight line `(1 - a) w_i + a w_j` between
+/// the final parameters of every two seeds of each variant (and sweep point), and the barrier
+/// height on it (the highest loss on `a in [0, 1]` minus the mean of the ends). Each run then
+/// also writes its final parameters (`parameters.bin`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarriersConfig {
+    /// The grid's start (default -0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<f64>,
+    /// The grid's end (default 1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<f64>,
+    /// Points on it, 0 and 1 among them (default 41).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// The first `items` training items (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
+    /// Also on the test set (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<bool>,
 }
 
 /// What is written besides the CSV and JSON files.

@@ -116,6 +116,10 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
                 )));
             }
         }
+        if let Some(config) = &run.experiment.barriers {
+            crate::barriers::Segments::new(config, task)
+                .map_err(|e| usage(format!("{shown}: {e}")))?;
+        }
         crate::probe::Probes::build(
             &run.experiment.measure,
             task,
@@ -265,6 +269,15 @@ pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOpti
         &prepared.runs,
         options,
     )?;
+    if let Some(config) = &prepared.plan.base.barriers {
+        crate::barriers::compute(
+            dir,
+            config,
+            &prepared.task,
+            options.backend,
+            options.precision,
+        )?;
+    }
     finish(dir, &prepared.plan, !options.silent)
 }
 
@@ -310,6 +323,12 @@ pub fn finish(dir: &Path, plan: &Plan, print: bool) -> Result<()> {
         &serde_json::to_vec_pretty(&summary)?,
     )?;
     let mut md = summary::markdown(&summary, &plan.base.description);
+    let barriers = ExperimentDir::new(dir)
+        .barriers()?
+        .and_then(|rows| crate::barriers::table(&rows));
+    if let Some(table) = &barriers {
+        md.push_str(table);
+    }
     let jobs = std::fs::read(dir.join("plan.json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<RunPlan>(&bytes).ok())
@@ -323,6 +342,9 @@ pub fn finish(dir: &Path, plan: &Plan, print: bool) -> Result<()> {
     output::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     if print {
         println!("{}", summary::terminal(&summary, &plan.base.description));
+        if let Some(table) = &barriers {
+            println!("{}", table.trim_start());
+        }
     }
     // The pictures are drawn as many at a time as the runs ran.
     let plots = render_plots(dir, plan, jobs)?;

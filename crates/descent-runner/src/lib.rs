@@ -20,7 +20,7 @@
 //! commands
 //! tune
 //! experiment
-//! pool conformance plots report tensorboard
+//! pool conformance barriers plots report tensorboard
 //! train summary run_files scheduler
 //! output probe
 //! state problem optim backend
@@ -30,7 +30,7 @@
 //!
 //! From the top: the command line and its commands; tuning, which runs experiments; the
 //! experiment driver; what runs many runs (the pool), checks backends against each other,
-//! and draws or exports stored runs; one run's loop ([`train`]'s executor and observers),
+//! measures the loss between runs' solutions, and draws or exports stored runs; one run's loop ([`train`]'s executor and observers),
 //! the aggregates over seeds, the typed reader of a run's files, cluster job files; the
 //! writers and the probes; a run's state, the problems, the optimizers and the backends;
 //! the experiment file's schema; and the leaves every layer may name.
@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod barriers;
 pub mod cli;
 pub mod commands;
 pub mod config;

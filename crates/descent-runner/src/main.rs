@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use descent_runner::cli::{Cli, dispatch};
+use descent_runner::cli::{dispatch, parse};
 use descent_runner::error::exit_code;
 
 /// mimalloc keeps freed memory for reuse where glibc's allocator unmaps large buffers and
@@ -13,7 +12,7 @@ use descent_runner::error::exit_code;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

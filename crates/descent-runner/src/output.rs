@@ -3,7 +3,8 @@
 //!
 //! Per run directory: `metrics.csv` (deterministic: the same run gives the same bytes),
 //! `timing.csv` (wall seconds, which never repeat), `trajectory.csv` (landscapes),
-//! `measurements.csv` (further per-evaluation measurements), `run.json` (what happened),
+//! `measurements.csv` (further per-evaluation measurements), `profiles.csv` (the probes'
+//! slices, interpolations and spectral densities), `run.json` (what happened),
 //! and while it runs `checkpoint.bin`. [`crate::run_files`] reads them back.
 
 use std::fmt::Write as _;
@@ -12,8 +13,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::state::{
-    MEASUREMENTS_COLUMNS, METRICS_HEADER, MetricsColumn, MetricsRow, Progressed, RunRecord,
-    TIMING_COLUMNS, TrajectoryRow,
+    BARRIERS_COLUMNS, BarrierPoint, MEASUREMENTS_COLUMNS, METRICS_HEADER, MetricsColumn,
+    MetricsRow, PROFILES_COLUMNS, ProfilePoint, Progressed, RunRecord, TIMING_COLUMNS,
+    TrajectoryRow,
 };
 
 /// A run's record: [`RunRecord`] as JSON, written when the run ends.
@@ -26,6 +28,12 @@ pub const TIMING_CSV: &str = "timing.csv";
 pub const TRAJECTORY_CSV: &str = "trajectory.csv";
 /// A run's further measurements ([`MEASUREMENTS_COLUMNS`]).
 pub const MEASUREMENTS_CSV: &str = "measurements.csv";
+/// A run's probe profiles ([`PROFILES_COLUMNS`]).
+pub const PROFILES_CSV: &str = "profiles.csv";
+/// A run's final parameters, flattened in the module's visiting order ([`write_parameters`]).
+pub const PARAMETERS_BIN: &str = "parameters.bin";
+/// An experiment's [`BarrierPoint`]s ([`BARRIERS_COLUMNS`]).
+pub const BARRIERS_CSV: &str = "barriers.csv";
 /// An unfinished run's [`Checkpoint`], removed when the run ends.
 pub const CHECKPOINT_BIN: &str = "checkpoint.bin";
 
@@ -127,6 +135,54 @@ fn measurements_csv(rows: &[(u64, String, f64)]) -> String {
     out
 }
 
+fn profiles_csv(rows: &[(u64, ProfilePoint)]) -> String {
+    let mut out = header(&PROFILES_COLUMNS);
+    for (step, p) in rows {
+        let _ = writeln!(
+            out,
+            "{step},{},{},{},{},{}",
+            p.name,
+            p.series,
+            number(p.x),
+            cell(p.y),
+            number(p.value)
+        );
+    }
+    out
+}
+
+/// The magic bytes of `parameters.bin`, followed by the values as little-endian `f64`.
+pub const PARAMETERS_MAGIC: &[u8; 8] = b"DSCNTPR1";
+
+/// Writes `parameters` to `dir/parameters.bin`.
+pub fn write_parameters(dir: &Path, parameters: &[f64]) -> Result<()> {
+    let mut bytes = PARAMETERS_MAGIC.to_vec();
+    bytes.reserve(8 * parameters.len());
+    for p in parameters {
+        bytes.extend_from_slice(&p.to_le_bytes());
+    }
+    write_atomic(&dir.join(PARAMETERS_BIN), &bytes)
+}
+
+/// Writes `barriers.csv` into the experiment directory `dir`.
+pub fn write_barriers(dir: &Path, rows: &[BarrierPoint]) -> Result<()> {
+    let mut out = header(&BARRIERS_COLUMNS);
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            r.group,
+            r.seed_a,
+            r.seed_b,
+            r.set,
+            number(r.a),
+            number(r.loss),
+            cell(r.accuracy)
+        );
+    }
+    write_atomic(&dir.join(BARRIERS_CSV), out.as_bytes())
+}
+
 fn write_tables(dir: &Path, state: &Progressed) -> Result<()> {
     write_atomic(&dir.join(METRICS_CSV), metrics_csv(&state.rows).as_bytes())?;
     write_atomic(&dir.join(TIMING_CSV), timing_csv(&state.timing).as_bytes())?;
@@ -140,6 +196,12 @@ fn write_tables(dir: &Path, state: &Progressed) -> Result<()> {
         write_atomic(
             &dir.join(MEASUREMENTS_CSV),
             measurements_csv(&state.measurements).as_bytes(),
+        )?;
+    }
+    if !state.profiles.is_empty() {
+        write_atomic(
+            &dir.join(PROFILES_CSV),
+            profiles_csv(&state.profiles).as_bytes(),
         )?;
     }
     Ok(())

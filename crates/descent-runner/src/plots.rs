@@ -1,9 +1,10 @@
 //! Plots of an experiment's results, written as SVG and PNG into `<dir>/plots/`.
 //!
 //! [`render`] reads back what the runner wrote (each run's `run.json`, `metrics.csv`,
-//! `timing.csv` and, for landscapes, `trajectory.csv`) and draws every plot the data
-//! supports: loss against steps and against time, the learning rate, validation and
-//! test metrics, a landscape's contours with the trajectories, and the sweeps.
+//! `timing.csv`, `measurements.csv`, `profiles.csv` and, for landscapes, `trajectory.csv`)
+//! and draws every plot the data supports: loss against steps and against time, the learning
+//! rate, validation and test metrics, a landscape's contours with the trajectories, the
+//! sweeps, and the probes' slices, interpolations and spectral densities.
 //!
 //! Runs are grouped by variant and sweep point; a group's curve is the mean over its
 //! seeds with a ± one standard deviation band, taken at each step over the seeds that
@@ -20,6 +21,7 @@ mod axis;
 mod contour;
 mod data;
 mod figure;
+mod surface;
 mod sweep;
 mod text;
 
@@ -197,6 +199,9 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let groups = groups(&runs);
+    let barriers = crate::run_files::ExperimentDir::new(dir)
+        .barriers()?
+        .unwrap_or_default();
     let swept = swept_number(&runs);
     let by_value = by_swept_value(&groups, swept.as_ref());
     let loss_title = format!("{} vs step", loss.what);
@@ -246,6 +251,18 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     tasks.push(Box::new(move |plot| {
         for (name, fig) in sweep::figures(experiment, runs, &loss, sweep_lines) {
             plot.save(&name, fig);
+        }
+    }));
+    let barriers = &barriers;
+    tasks.push(Box::new(move |plot| {
+        let pictures = surface::figures(experiment, groups)
+            .into_iter()
+            .chain(surface::barriers(experiment, barriers));
+        for (name, picture) in pictures {
+            match picture {
+                surface::Picture::Chart(fig) => plot.save(&name, *fig),
+                surface::Picture::Grid(panels) => plot.save_grid(&name, *panels),
+            }
         }
     }));
     let (by_value, swept, caption) = (&by_value, swept.as_ref(), context.caption.as_deref());
@@ -328,7 +345,7 @@ fn measurement_tasks<'a>(
     let mut tasks: Vec<Task> = Vec::new();
     let measured: BTreeSet<&String> = runs.iter().flat_map(|r| r.measurements.keys()).collect();
     for name in measured {
-        if crate::probe::is_categorical(name) {
+        if crate::probe::is_categorical(name) || !crate::probe::is_plotted(name) {
             continue;
         }
         let lines: Vec<&Reference> = references

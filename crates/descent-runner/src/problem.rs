@@ -114,6 +114,11 @@ impl Task {
         }
     }
 
+    /// Whether the problem holds out a test set.
+    pub fn has_test_set(&self) -> bool {
+        matches!(self, Task::Supervised(s) if s.test.is_some())
+    }
+
     /// The number of items batches are drawn from (1 for a deterministic landscape).
     pub fn items(&self) -> usize {
         match self {
@@ -760,6 +765,24 @@ impl SupervisedTask {
         Ok(self.objective.value(model, output, &targets)?)
     }
 
+    /// The objective on the training items `batch` through the model's twice-differentiable
+    /// forward pass ([`descent_models::Model::forward_twice_differentiable`]); `None` for a model
+    /// that has none.
+    pub fn loss_twice_differentiable<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        batcher: &ArrayBatcher,
+        batch: &[usize],
+        device: &B::Device,
+    ) -> Result<Option<Tensor<B, 1>>> {
+        let batch = batcher.assemble::<B>(batch, device);
+        let targets = targets(batch.targets, self.train.classes())?;
+        let Some(output) = model.forward_twice_differentiable(batch.inputs) else {
+            return Ok(None);
+        };
+        Ok(Some(self.objective.value(model, output?, &targets)?))
+    }
+
     /// Validation and test sets cut into chunks and made tensors on `device`: assembled once
     /// per run and reused by every evaluation.
     pub fn eval_sets<B: Backend>(&self, device: &B::Device) -> EvalSets<B> {
@@ -813,6 +836,16 @@ impl SupervisedTask {
         self.measure_with(&data_only, model, chunks)
     }
 
+    /// The data loss (without the L2 penalty) and accuracy over `chunks`, weighted by their
+    /// sizes.
+    pub fn data_loss_and_accuracy<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        chunks: &[Batch<B>],
+    ) -> Result<(f64, Option<f64>)> {
+        self.measure(model, chunks)
+    }
+
     /// The training objective (with its L2 penalty) and accuracy over `chunks`, weighted by
     /// their sizes: on the whole training set, the full objective the mini-batches sample.
     pub fn objective_and_accuracy<B: Backend>(
@@ -829,16 +862,43 @@ impl SupervisedTask {
         model: &descent_models::AnyModel<B>,
         chunks: &[Batch<B>],
     ) -> Result<(f64, Option<f64>)> {
+        self.measure_outputs(objective, model, chunks, &mut |_, batch| {
+            Ok(model.forward(batch.inputs.clone())?)
+        })
+    }
+
+    /// The data loss and accuracy over `chunks` given each chunk's outputs (`outputs(i,
+    /// chunk)`) rather than the model's forward pass: for outputs formed from shared parts.
+    pub fn data_loss_of_outputs<B: Backend>(
+        &self,
+        model: &descent_models::AnyModel<B>,
+        chunks: &[Batch<B>],
+        outputs: &mut Outputs<'_, B>,
+    ) -> Result<(f64, Option<f64>)> {
+        let data_only = Objective {
+            loss: self.objective.loss,
+            l2: 0.0,
+        };
+        self.measure_outputs(&data_only, model, chunks, outputs)
+    }
+
+    fn measure_outputs<B: Backend>(
+        &self,
+        objective: &Objective,
+        model: &descent_models::AnyModel<B>,
+        chunks: &[Batch<B>],
+        outputs: &mut Outputs<'_, B>,
+    ) -> Result<(f64, Option<f64>)> {
         let classes = self.train.classes();
         let (mut loss_sum, mut correct, mut n) = (0.0f64, 0usize, 0usize);
-        for batch in chunks {
+        for (i, batch) in chunks.iter().enumerate() {
             let size = batch.len();
             let labels = match &batch.targets {
                 BatchTargets::Classes(l) => Some(l.clone()),
                 _ => None,
             };
             let targets = targets(batch.targets.clone(), classes)?;
-            let output = model.forward(batch.inputs.clone())?;
+            let output = outputs(i, batch)?;
             if let Some(labels) = labels {
                 correct += count_correct(output.clone(), labels);
             }
@@ -854,6 +914,9 @@ impl SupervisedTask {
         Ok((loss_sum / n, accuracy))
     }
 }
+
+/// A model's outputs for the `i`-th chunk of items: `outputs(i, chunk)`.
+pub type Outputs<'a, B> = dyn FnMut(usize, &Batch<B>) -> Result<Tensor<B, 2>> + 'a;
 
 /// The evaluation data of a run, as tensors: see [`SupervisedTask::eval_sets`].
 pub struct EvalSets<B: Backend> {

@@ -1,6 +1,7 @@
 //! Reading back what runs left on disk ([`crate::output`] writes it): the one typed reader
 //! of a run directory (`run.json` as a [`RunRecord`], `metrics.csv` as [`MetricsRow`]s,
-//! `timing.csv`, `measurements.csv`, `trajectory.csv` as [`TrajectoryRow`]s) and of an
+//! `timing.csv`, `measurements.csv`, `profiles.csv` as [`ProfilePoint`]s, `trajectory.csv`
+//! as [`TrajectoryRow`]s) and of an
 //! experiment directory (its finished runs in run-list order, its `config.toml` and other
 //! files). The summary, the plots, the report, the TensorBoard files and `descent export`
 //! all read through it.
@@ -13,9 +14,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::error::UsageError;
-use crate::output::{MEASUREMENTS_CSV, METRICS_CSV, RUN_JSON, TIMING_CSV, TRAJECTORY_CSV};
+use crate::output::{
+    BARRIERS_CSV, MEASUREMENTS_CSV, METRICS_CSV, PARAMETERS_BIN, PARAMETERS_MAGIC, PROFILES_CSV,
+    RUN_JSON, TIMING_CSV, TRAJECTORY_CSV,
+};
 use crate::state::{
-    MEASUREMENTS_COLUMNS, MetricsColumn, MetricsRow, RunRecord, TIMING_COLUMNS, TrajectoryRow,
+    BARRIERS_COLUMNS, BarrierPoint, MEASUREMENTS_COLUMNS, MetricsColumn, MetricsRow,
+    PROFILES_COLUMNS, ProfilePoint, RunRecord, TIMING_COLUMNS, TrajectoryRow,
 };
 
 /// One row of `measurements.csv`.
@@ -111,6 +116,45 @@ impl RunDir {
         )
     }
 
+    /// The final parameters of `parameters.bin`, `None` when there is none.
+    pub fn parameters(&self) -> Result<Option<Vec<f64>>> {
+        let path = self.path.join(PARAMETERS_BIN);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let Some(values) = bytes.strip_prefix(PARAMETERS_MAGIC.as_slice()) else {
+            bail!("{}: not a descent parameter file", path.display());
+        };
+        if !values.len().is_multiple_of(8) {
+            bail!("{}: truncated", path.display());
+        }
+        Ok(Some(
+            values
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        ))
+    }
+
+    /// The rows of `profiles.csv` as `(step, point)`, `None` when there is none.
+    pub fn profiles(&self) -> Result<Option<Vec<(u64, ProfilePoint)>>> {
+        read_rows(&self.path.join(PROFILES_CSV), &PROFILES_COLUMNS, |cells| {
+            let series = cells.count(2)?;
+            Ok((
+                cells.count(0)?,
+                ProfilePoint {
+                    name: cells.text(1).to_owned(),
+                    series: u32::try_from(series).unwrap_or(u32::MAX),
+                    x: cells.number(3)?,
+                    y: cells.optional(4)?,
+                    value: cells.number(5)?,
+                },
+            ))
+        })
+    }
+
     /// The rows of `trajectory.csv` (landscapes), `None` when there is none; each has as
     /// many coordinates as the header names.
     pub fn trajectory(&self) -> Result<Option<Vec<TrajectoryRow>>> {
@@ -155,6 +199,21 @@ impl ExperimentDir {
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The rows of `barriers.csv`, `None` when there is none.
+    pub fn barriers(&self) -> Result<Option<Vec<BarrierPoint>>> {
+        read_rows(&self.path.join(BARRIERS_CSV), &BARRIERS_COLUMNS, |cells| {
+            Ok(BarrierPoint {
+                group: cells.text(0).to_owned(),
+                seed_a: cells.count(1)?,
+                seed_b: cells.count(2)?,
+                set: cells.text(3).to_owned(),
+                a: cells.number(4)?,
+                loss: cells.number(5)?,
+                accuracy: cells.optional(6)?,
+            })
+        })
     }
 
     /// The finished runs (the subdirectories holding a `run.json`), in run-list order.

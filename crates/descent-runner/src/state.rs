@@ -57,6 +57,9 @@ pub struct Progressed {
     /// What the state belongs to: run id, backend and resolved experiment. A checkpoint is
     /// only resumed by the same run.
     pub fingerprint: String,
+    /// `(step, point)` of the probes' profiles (last: checkpoints store fields in order).
+    #[serde(default)]
+    pub profiles: Vec<(u64, ProfilePoint)>,
 }
 
 /// When the target was first reached: `(step, seconds)`.
@@ -214,6 +217,59 @@ pub const TIMING_COLUMNS: [&str; 2] = [MetricsColumn::Step.name(), "wall_seconds
 
 /// The header of `measurements.csv`: one measurement a row.
 pub const MEASUREMENTS_COLUMNS: [&str; 3] = [MetricsColumn::Step.name(), "name", "value"];
+
+/// One point of a probe's profile: a value over other axes than the step, such as the loss
+/// along a slice's direction (`x`, and `y` for a 2-D slice), an interpolation's `a`, or an
+/// eigenvalue density's `λ`. `series` tells apart repeats at the same step (the random
+/// directions of a slice).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfilePoint {
+    /// The profile's name, e.g. `slice_1d_train`.
+    pub name: String,
+    /// Which repeat.
+    pub series: u32,
+    /// The first axis.
+    pub x: f64,
+    /// The second axis, for surfaces.
+    pub y: Option<f64>,
+    /// The value there.
+    pub value: f64,
+}
+
+/// The columns of `profiles.csv`.
+pub const PROFILES_COLUMNS: [&str; 6] = [
+    MetricsColumn::Step.name(),
+    "name",
+    "series",
+    "x",
+    "y",
+    "value",
+];
+
+/// One point of the loss on the segment between two runs' final parameters
+/// (`barriers.csv`): `(1 - a) w_a + a w_b` for the runs of seeds `seed_a` and `seed_b` of one
+/// group (variant and sweep point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarrierPoint {
+    /// The group: the variant, and the sweep point's label after a space.
+    pub group: String,
+    /// The first run's seed.
+    pub seed_a: u64,
+    /// The second run's seed.
+    pub seed_b: u64,
+    /// `train` or `test`.
+    pub set: String,
+    /// Where on the line.
+    pub a: f64,
+    /// The data loss there.
+    pub loss: f64,
+    /// The accuracy there, for classifiers.
+    pub accuracy: Option<f64>,
+}
+
+/// The columns of `barriers.csv`.
+pub const BARRIERS_COLUMNS: [&str; 7] =
+    ["group", "seed_a", "seed_b", "set", "a", "loss", "accuracy"];
 
 /// One row of `trajectory.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -204,6 +204,17 @@ fn group(variant: String, point: String, runs: &[&RunRecord]) -> Group {
     }
 }
 
+/// `values` as the tables show them: `mean ± std` to the digits the spread supports, one
+/// value as itself.
+pub fn values_text(values: &[f64]) -> String {
+    mean_std(Stats::of(values).as_ref())
+}
+
+/// One value as the tables show it.
+pub fn value_text(value: f64) -> String {
+    show(value)
+}
+
 fn show(value: f64) -> String {
     let a = value.abs();
     if value == value.trunc() && a < 1e9 {

@@ -88,6 +88,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "edge_of_stability",
         "adam_fmnist_long",
         "nonconvex_rate",
+        "loss_surface",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -558,6 +559,71 @@ fn sharp_vs_flat_large_batches_end_sharper() {
     };
     let (small, large) = (sharpness("small-batch"), sharpness("large-batch"));
     assert!(large > small, "large batch {large} vs small batch {small}");
+}
+
+/// The loss surface around the end of training, against initialisation: the path from the
+/// initial weights falls monotonically (Goodfellow et al. 2015), each run ends at the bottom of
+/// its random slices, narrower and more curved than where it started, and two seeds' solutions
+/// are separated by a barrier far above their own losses.
+#[test]
+fn loss_surface_ends_in_a_sharper_minimum_reached_monotonically_and_apart_from_other_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("loss_surface", tmp.path());
+    for variant in ["momentum", "adam"] {
+        for seed in [0, 1] {
+            let run = dir.join(format!("{variant}-s{seed}"));
+            let m = common::measurements(&run);
+            assert_eq!(
+                m["interpolation_rise"][0].1, 0.0,
+                "{variant}-s{seed}: not monotone"
+            );
+            let (w0, w1) = (m["slice_width"][0].1, m["slice_width"][1].1);
+            assert!(w1 < w0, "{variant}-s{seed}: slice width {w0} -> {w1}");
+            let (h0, h1) = (m["hessian_top_1"][0].1, m["hessian_top_1"][1].1);
+            assert!(
+                h1 > 2.0 * h0,
+                "{variant}-s{seed}: top eigenvalue {h0} -> {h1}"
+            );
+            assert!(m["hessian_trace_low"][1].1 > 0.0, "{variant}-s{seed}");
+            // The end is the lowest point of the mean 1-D slice.
+            let text = common::read(&run.join("profiles.csv"));
+            let mut by_a: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            let step = m["slice_width"][1].0.to_string();
+            for line in text.lines().skip(1) {
+                let c: Vec<&str> = line.split(',').collect();
+                if c[0] == step && c[1] == "slice_1d_train" {
+                    by_a.entry(c[3].to_string())
+                        .or_default()
+                        .push(c[5].parse().unwrap());
+                }
+            }
+            let means: BTreeMap<&String, f64> = by_a
+                .iter()
+                .map(|(a, v)| (a, v.iter().sum::<f64>() / v.len() as f64))
+                .collect();
+            let lowest = means.iter().min_by(|x, y| x.1.total_cmp(y.1)).unwrap();
+            assert_eq!(lowest.0.as_str(), "0", "{variant}-s{seed}: {means:?}");
+        }
+    }
+    let rows = descent_runner::run_files::ExperimentDir::new(&dir)
+        .barriers()
+        .unwrap()
+        .unwrap();
+    for (group, heights) in descent_runner::barriers::heights(&rows) {
+        let ends: Vec<f64> = rows
+            .iter()
+            .filter(|r| (r.group.as_str(), r.set.as_str()) == (group.0.as_str(), group.1.as_str()))
+            .filter(|r| r.a == 0.0 || r.a == 1.0)
+            .map(|r| r.loss)
+            .collect();
+        let worst_end = ends.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        for h in heights {
+            assert!(
+                h > 0.1 && h > 3.0 * worst_end,
+                "{group:?}: barrier {h}, ends {ends:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Probes against independent computations: the sampling formula of a finite sum's gradient
-//! noise, known Hessian eigenvalues (a quadratic, a saddle, least squares), known basins and
-//! escape times, the full-batch loss; and `metrics.csv` unchanged by probes.
+//! noise, known Hessian eigenvalues (a quadratic, a saddle, least squares, quadratic_deep's
+//! spectrum), known basins and escape times, the full-batch loss, slices of quadratics in
+//! closed form, filter normalisation on an MLP by hand, interpolation's ends; and
+//! `metrics.csv` unchanged by probes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -13,7 +15,9 @@ use burn::backend::{Autodiff, NdArray};
 use descent_models::{Landscape, Stochastic};
 use descent_runner::config::{self, Problem};
 use descent_runner::experiment::{self, RunOptions};
-use descent_runner::probe::{LandscapeSubject, MeasureSpec, ModelSubject, Probes, TrainingSet};
+use descent_runner::probe::{
+    LandscapeSubject, MeasureSpec, Measured, ModelSubject, Probes, ProfilePoint, TrainingSet,
+};
 use descent_runner::problem::Task;
 
 type F64 = Autodiff<NdArray<f64>>;
@@ -53,8 +57,17 @@ fn probes(measure: &str, task: &Task) -> Probes {
     Probes::build(&file.measure, task, 1, 1, 7).unwrap()
 }
 
-fn values(list: Vec<(String, f64)>) -> BTreeMap<String, f64> {
-    list.into_iter().collect()
+fn values(measured: Measured) -> BTreeMap<String, f64> {
+    measured.values.into_iter().collect()
+}
+
+/// The points of profile `name`, by series.
+fn profile(measured: &Measured, name: &str) -> BTreeMap<u32, Vec<ProfilePoint>> {
+    let mut out: BTreeMap<u32, Vec<ProfilePoint>> = BTreeMap::new();
+    for p in measured.profiles.iter().filter(|p| p.name == name) {
+        out.entry(p.series).or_default().push(p.clone());
+    }
+    out
 }
 
 const NOISY_BOWL: &str = r#"
@@ -144,6 +157,34 @@ every = 5
 [[measure]]
 kind = "grad_norm_min"
 every = 11
+[[measure]]
+kind = "hessian"
+every = 6
+items = 40
+top = 2
+steps = 6
+trace_samples = 3
+density_probes = 1
+density_steps = 4
+[[measure]]
+kind = "slice"
+every = 12
+points = 5
+directions = 2
+items = 50
+test = true
+[[measure]]
+kind = "slice"
+dims = 2
+every = 12
+points = 3
+items = 30
+[[measure]]
+kind = "interpolation"
+every = 6
+points = 5
+from = 0.0
+to = 1.0
 "#;
 
 #[test]
@@ -175,6 +216,26 @@ fn probes_leave_metrics_and_trajectories_byte_for_byte_unchanged() {
                 m.contains_key("full_train_loss") && m.contains_key("sharpness"),
                 "{id}"
             );
+            if id.starts_with("adam") {
+                for name in [
+                    "hessian_top_2",
+                    "hessian_trace",
+                    "slice_width",
+                    "interpolation_rise",
+                ] {
+                    assert!(m.contains_key(name), "{id}: {name}");
+                }
+                let profiles = common::read(&probed.join(id).join("profiles.csv"));
+                for name in [
+                    "slice_1d_train,",
+                    "slice_1d_test,",
+                    "slice_2d_train,",
+                    "interpolation_train,",
+                    "hessian_density,",
+                ] {
+                    assert!(profiles.contains(name), "{id}: {name}");
+                }
+            }
         }
     }
 }
@@ -598,4 +659,477 @@ hidden = [8]
     let spec: MeasureSpec = toml::from_str(r#"kind = "suboptimality""#).unwrap();
     let refused = Probes::build(&[spec], &task, 10, 10, 0).err().unwrap();
     assert!(refused.contains("not known"), "{refused}");
+}
+
+/// quadratic_deep's Hessian is `Q`, whose eigenvalues the generator draws (90 in (0, 1), 10 in
+/// (30, 60)): the probe's top 10 are those, its trace interval holds `tr Q`, its density puts
+/// 90% of its mass below 1 and 10% in (30, 60).
+#[test]
+fn hessian_spectrum_of_quadratic_deep_is_q_s() {
+    let task = task("landscape = \"quadratic_deep\"");
+    let Task::Landscape(t) = &task else { panic!() };
+    let mut probes = probes(
+        r#"[[measure]]
+kind = "hessian"
+top = 10
+tolerance = 1e-12
+trace_samples = 100
+density_probes = 10
+density_steps = 40"#,
+        &task,
+    );
+    let mut subject = LandscapeSubject::new(t, t.start.clone());
+    let measured = probes.measure(&mut subject, 0, false).unwrap();
+    let seed = descent_models::landscape::QUADRATIC_DEEP_HESSIAN_SEED;
+    let mut exact = descent_data::synthetic::quadratic_deep(seed)
+        .unwrap()
+        .eigenvalues;
+    exact.sort_by(|a, b| b.total_cmp(a));
+    let trace: f64 = exact.iter().sum();
+    let nodes = profile(&measured, "hessian_quadrature");
+    let got = values(measured);
+    for (i, e) in exact.iter().take(10).enumerate() {
+        let found = got[&format!("hessian_top_{}", i + 1)];
+        assert!(
+            (found - e).abs() < 1e-6,
+            "eigenvalue {}: {found} vs {e}",
+            i + 1
+        );
+    }
+    assert!(got["hessian_top_residual"] < 1e-6);
+    assert!(
+        got["hessian_trace_low"] <= trace && trace <= got["hessian_trace_high"],
+        "{trace} outside [{}, {}]",
+        got["hessian_trace_low"],
+        got["hessian_trace_high"]
+    );
+    assert_eq!(nodes.len(), 10);
+    let mass = |lo: f64, hi: f64| -> f64 {
+        nodes
+            .values()
+            .flatten()
+            .filter(|p| p.x >= lo && p.x < hi)
+            .map(|p| p.value)
+            .sum()
+    };
+    assert!(
+        (mass(f64::NEG_INFINITY, 1.0) - 0.9).abs() < 0.05,
+        "{}",
+        mass(f64::NEG_INFINITY, 1.0)
+    );
+    assert!(
+        (mass(30.0, 60.0) - 0.1).abs() < 0.05,
+        "{}",
+        mass(30.0, 60.0)
+    );
+    assert!(got["hessian_negative_mass"] == 0.0);
+}
+
+/// Least squares' Hessian is `(2/N) AᵀA` (A = [X 1]): a model's probe, through its central
+/// differences of gradients in f64, finds all four eigenvalues, each density node on one.
+#[test]
+fn hessian_spectrum_of_least_squares_is_that_of_2_ata_over_n() {
+    let task = task(
+        r#"
+dataset = "linear_regression"
+samples = 60
+features = 3
+noise = 0.1
+"#,
+    );
+    let Task::Supervised(t) = &task else { panic!() };
+    let (n, d) = (t.train.len(), t.train.feature_len());
+    let a = nalgebra::DMatrix::from_fn(n, d + 1, |i, j| {
+        if j == d {
+            1.0
+        } else {
+            f64::from(t.train.row(i).unwrap()[j])
+        }
+    });
+    let h = a.transpose() * &a * (2.0 / n as f64);
+    let trace = h.trace();
+    let mut exact: Vec<f64> = h.symmetric_eigen().eigenvalues.iter().copied().collect();
+    exact.sort_by(|a, b| b.total_cmp(a));
+    let device = Default::default();
+    let model = t.init::<F64>(0, &device).unwrap();
+    let training = TrainingSet::<F64>::new(t);
+    let mut probes = probes(
+        r#"[[measure]]
+kind = "hessian"
+top = 4
+trace_samples = 40
+density_probes = 2
+density_steps = 4"#,
+        &task,
+    );
+    let mut subject = ModelSubject::new(t, model, &training, &device);
+    let measured = probes.measure(&mut subject, 0, false).unwrap();
+    for p in profile(&measured, "hessian_quadrature").values().flatten() {
+        assert!(
+            exact
+                .iter()
+                .any(|e| (p.x - e).abs() <= 1e-6 * e.abs().max(1.0)),
+            "node {} is no eigenvalue of {exact:?}",
+            p.x
+        );
+    }
+    let got = values(measured);
+    for (i, e) in exact.iter().enumerate() {
+        let found = got[&format!("hessian_top_{}", i + 1)];
+        assert!((found - e).abs() <= 1e-6 * e.abs(), "{found} vs {e}");
+    }
+    assert!(got["hessian_trace_low"] <= trace && trace <= got["hessian_trace_high"]);
+}
+
+/// On `f(w) = ½ wᵀ Q w` a 1-D slice is the parabola `f(w) + a gᵀd + ½ a² dᵀQd`: every point
+/// of the profile lies on the parabola through its ends and centre, and `slice_width` is the
+/// distance between the parabola's two crossings of `f(w) + rise`.
+#[test]
+fn a_slice_of_a_quadratic_is_its_closed_form() {
+    let task = task(
+        "landscape = \"quadratic\"\neigenvalues = [1.0, 4.0]\nangle = 0.4\nstart = [0.3, -0.2]",
+    );
+    let Task::Landscape(t) = &task else { panic!() };
+    let mut probes = probes(
+        r#"[[measure]]
+kind = "slice"
+directions = 4
+points = 201
+from = -2.0
+to = 2.0
+rise = 0.05"#,
+        &task,
+    );
+    let w = t.start.clone();
+    let f0 = t.landscape.value(&w).unwrap();
+    let mut subject = LandscapeSubject::new(t, w);
+    let measured = probes.measure(&mut subject, 0, false).unwrap();
+    let series = profile(&measured, "slice_1d_train");
+    assert_eq!(series.len(), 4);
+    let mut widths = Vec::new();
+    for points in series.values() {
+        assert_eq!(points.len(), 201);
+        let at = |x: f64| {
+            points
+                .iter()
+                .find(|p| (p.x - x).abs() < 1e-12)
+                .unwrap()
+                .value
+        };
+        assert_eq!(at(0.0), f0);
+        let (c1, c2) = ((at(1.0) - at(-1.0)) / 2.0, (at(1.0) + at(-1.0)) / 2.0 - f0);
+        assert!(c2 > 0.0);
+        for p in points {
+            let closed = f0 + c1 * p.x + c2 * p.x * p.x;
+            assert!(
+                (p.value - closed).abs() < 1e-12 * closed.abs().max(1.0),
+                "at {}",
+                p.x
+            );
+        }
+        widths.push((c1 * c1 + 4.0 * c2 * 0.05).sqrt() / c2);
+    }
+    let expected = widths.iter().sum::<f64>() / widths.len() as f64;
+    let got = values(measured)["slice_width"];
+    assert!(
+        (got - expected).abs() < 1e-3 * expected,
+        "{got} vs {expected}"
+    );
+}
+
+/// A 2-D slice covers its grid, and filter-normalised directions on a real MLP give each
+/// output neuron of each dense layer its weights' norm (burn stores dense weights as
+/// `[in, out]`, so a neuron is a column), and leave biases where they are.
+#[test]
+fn filter_normalised_directions_on_an_mlp_by_hand() {
+    let task = task(
+        r#"dataset = "digits"
+model = "mlp"
+hidden = [8]
+standardize = "global""#,
+    );
+    let Task::Supervised(t) = &task else { panic!() };
+    let device = Default::default();
+    let model = t.init::<F64>(5, &device).unwrap();
+    let layout = descent_runner::probe::subject::layout(&model);
+    let shapes: Vec<Vec<usize>> = layout.iter().map(|b| b.shape.clone()).collect();
+    assert_eq!(shapes, [vec![64, 8], vec![8], vec![8, 10], vec![10]]);
+    let w = descent_runner::probe::subject::flatten(&model);
+    assert_eq!(w.len(), 64 * 8 + 8 + 80 + 10);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    let d = descent_surface::directions::random_direction(
+        &layout,
+        &w,
+        descent_surface::directions::Normalisation::Filter,
+        descent_surface::OneDimensional::Zero,
+        &mut rng,
+    )
+    .unwrap();
+    let column_norm = |v: &[f64], start: usize, rows: usize, cols: usize, j: usize| {
+        (0..rows)
+            .map(|i| v[start + i * cols + j].powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    for (start, rows, cols) in [(0, 64, 8), (64 * 8 + 8, 8, 10)] {
+        for j in 0..cols {
+            let (dn, wn) = (
+                column_norm(&d, start, rows, cols, j),
+                column_norm(&w, start, rows, cols, j),
+            );
+            assert!(
+                (dn - wn).abs() < 1e-9 * wn,
+                "neuron {j} of the layer at {start}: {dn} vs {wn}"
+            );
+        }
+    }
+    assert!(d[512..520].iter().chain(&d[600..610]).all(|&x| x == 0.0));
+
+    let training = TrainingSet::<F64>::new(t);
+    let mut probes = probes(
+        r#"[[measure]]
+kind = "slice"
+dims = 2
+points = 5
+items = 100"#,
+        &task,
+    );
+    let mut subject = ModelSubject::new(t, model, &training, &device);
+    let measured = probes.measure(&mut subject, 0, false).unwrap();
+    let surface = &profile(&measured, "slice_2d_train")[&0];
+    assert_eq!(surface.len(), 25);
+    let centre = surface
+        .iter()
+        .find(|p| p.x == 0.0 && p.y == Some(0.0))
+        .unwrap();
+    assert!(surface.iter().all(|p| p.value.is_finite()));
+    assert!(profile(&measured, "slice_2d_train_accuracy")[&0].len() == 25);
+    // The centre is the data loss at the point on those items: the full-batch loss there is
+    // close (100 of the items), and every corner of a ±1 filter-normalised square is higher.
+    assert!(
+        surface
+            .iter()
+            .filter(|p| p.x.abs() == 1.0 && p.y.map(f64::abs) == Some(1.0))
+            .all(|p| p.value > centre.value)
+    );
+}
+
+/// The interpolation from the initial to the final parameters starts at the run's initial
+/// loss and ends at its final one, both measured independently by the full_train probe.
+#[test]
+fn interpolation_runs_from_the_initial_to_the_final_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{DIGITS}\n[[measure]]\nkind = \"full_train\"\nevery = 12\n[[measure]]\nkind = \"interpolation\"\nevery = 12\n"
+    );
+    let dir = run(&text, tmp.path());
+    let run_dir = dir.join("adam-s3");
+    let m = measurements(&run_dir);
+    let full = &m["full_train_loss"];
+    let (initial, last) = (full[0].1, full[full.len() - 1].1);
+    let text = common::read(&run_dir.join("profiles.csv"));
+    let mut path = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[1] == "interpolation_train" {
+            path.insert(cells[3].to_string(), cells[5].parse::<f64>().unwrap());
+        }
+    }
+    assert_eq!(path.len(), 41);
+    assert!(
+        (path["0"] - initial).abs() < 1e-12 * initial,
+        "{} vs {initial}",
+        path["0"]
+    );
+    assert!(
+        (path["1"] - last).abs() < 1e-12 * last,
+        "{} vs {last}",
+        path["1"]
+    );
+    assert!(last < initial);
+    let rise = m["interpolation_rise"][0].1;
+    assert!(rise >= 0.0);
+}
+
+/// `[barriers]`: the segment between two seeds' solutions starts at one run's final loss and
+/// ends at the other's (each measured independently by the full_train probe), on a grid that
+/// holds both; the summary and the plots show it.
+#[test]
+fn barriers_run_between_the_final_losses_of_two_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[measure]]\nkind = \"full_train\"\nevery = 12\n\n[barriers]\nfrom = -1.0\nto = 1.0\npoints = 9\ntest = true\n",
+        DIGITS.replace("seeds = [3]", "seeds = [3, 4]")
+    );
+    let dir = run(&text, tmp.path());
+    let rows = descent_runner::run_files::ExperimentDir::new(&dir)
+        .barriers()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.len(), 2 * 9, "one pair, two sets, nine points");
+    let last = |run: &str| {
+        *measurements(&dir.join(run))["full_train_loss"]
+            .last()
+            .unwrap()
+    };
+    let at = |a: f64| {
+        rows.iter()
+            .find(|r| r.set == "train" && r.a == a)
+            .unwrap()
+            .loss
+    };
+    let (end_a, end_b) = (last("adam-s3").1, last("adam-s4").1);
+    assert!(
+        (at(0.0) - end_a).abs() < 1e-12 * end_a,
+        "{} vs {end_a}",
+        at(0.0)
+    );
+    assert!(
+        (at(1.0) - end_b).abs() < 1e-12 * end_b,
+        "{} vs {end_b}",
+        at(1.0)
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.seed_a == 3 && r.seed_b == 4 && r.accuracy.is_some())
+    );
+    let heights = descent_runner::barriers::heights(&rows);
+    let train = &heights[&("adam".to_string(), "train".to_string())];
+    let peak = rows
+        .iter()
+        .filter(|r| r.set == "train" && (0.0..=1.0).contains(&r.a))
+        .map(|r| r.loss)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(train, &vec![peak - (end_a + end_b) / 2.0]);
+    let summary = common::read(&dir.join("summary.md"));
+    assert!(summary.contains("Barriers between seeds"), "{summary}");
+    assert!(dir.join("plots/barriers_train.svg").is_file());
+    assert!(dir.join("adam-s3/parameters.bin").is_file());
+}
+
+/// On a 2-D landscape the PCA plane of a path is the landscape's own plane: it holds the whole
+/// spread, and the loss at each point's projection is its true loss. In 3-D a curved path
+/// leaves the plane, and the probe says by how much.
+#[test]
+fn the_trajectory_plane_of_a_planar_path_misses_nothing() {
+    for (dim, planar) in [(2, true), (3, false)] {
+        let eigenvalues = if dim == 2 {
+            "[1.0, 9.0]"
+        } else {
+            "[1.0, 5.0, 20.0]"
+        };
+        let start = if dim == 2 {
+            "[2.0, 1.0]"
+        } else {
+            "[2.0, 1.0, -1.5]"
+        };
+        let text = format!(
+            r#"
+name = "plane"
+seeds = [0]
+[problem]
+landscape = "quadratic"
+eigenvalues = {eigenvalues}
+start = {start}
+[budget]
+steps = 30
+[[measure]]
+kind = "trajectory_plane"
+every = 1
+keep = 8
+points = 5
+[[variants]]
+name = "gd"
+lr = 0.04
+optimizer = {{ kind = "sgd" }}
+"#
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = run(&text, tmp.path());
+        let m = measurements(&dir.join("gd-s0"));
+        let explained = m["plane_explained"][0].1;
+        let miss = m["plane_miss"][0].1;
+        if planar {
+            assert!((explained - 1.0).abs() < 1e-12, "{explained}");
+            assert!(miss < 1e-12, "{miss}");
+        } else {
+            assert!(explained < 1.0 && explained > 0.5, "{explained}");
+            assert!(miss > 1e-6, "{miss}");
+        }
+        let profiles = common::read(&dir.join("gd-s0").join("profiles.csv"));
+        let count = |name: &str| {
+            profiles
+                .lines()
+                .filter(|l| l.split(',').nth(1) == Some(name))
+                .count()
+        };
+        assert_eq!(count("plane_loss"), 25);
+        // 31 measured points thinned to at most 8, the first and the last kept.
+        let kept = count("plane_path");
+        assert!((3..=8).contains(&kept), "{kept}");
+        assert_eq!(count("plane_gap"), 2 * kept);
+        assert!(
+            profiles.lines().any(|l| l.starts_with("30,plane_gap,0,0,")),
+            "the start is kept"
+        );
+        assert!(
+            profiles
+                .lines()
+                .any(|l| l.starts_with("30,plane_gap,0,30,")),
+            "the end is kept"
+        );
+    }
+}
+
+/// The MLP's plane evaluator (first layer's products made once per direction) gives the loss
+/// and accuracy of a forward pass at the point itself, up to rounding.
+#[test]
+fn the_plane_evaluator_of_an_mlp_is_a_forward_pass_at_the_point() {
+    use descent_runner::probe::{Items, Subject};
+    let task = task(
+        r#"dataset = "digits"
+model = "mlp"
+hidden = [16, 8]
+standardize = "global""#,
+    );
+    let Task::Supervised(t) = &task else { panic!() };
+    let device = Default::default();
+    let model = t.init::<F64>(2, &device).unwrap();
+    let training = TrainingSet::<F64>::new(t);
+    let mut subject = ModelSubject::new(t, model, &training, &device);
+    let w = subject.parameters().to_vec();
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(4);
+    let layout = subject.layout().unwrap();
+    let mut direction = || {
+        descent_surface::directions::random_direction(
+            &layout,
+            &w,
+            descent_surface::directions::Normalisation::Filter,
+            descent_surface::OneDimensional::Normalise,
+            &mut rng,
+        )
+        .unwrap()
+    };
+    let (d1, d2) = (direction(), direction());
+    let items: Vec<usize> = (0..700).collect();
+    let points = [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0), (0.3, 0.9)];
+    let plane: Vec<(f64, Option<f64>)> = {
+        let mut evaluate = subject
+            .plane_evaluator(Items::Train(Some(&items)), &w, &[&d1, &d2])
+            .unwrap();
+        points
+            .iter()
+            .map(|&(a, b)| evaluate(&[a, b]).unwrap())
+            .collect()
+    };
+    let mut evaluate = subject.evaluator(Items::Train(Some(&items))).unwrap();
+    for (&(a, b), (loss, accuracy)) in points.iter().zip(plane) {
+        let point: Vec<f64> = (0..w.len()).map(|i| w[i] + a * d1[i] + b * d2[i]).collect();
+        let (direct, direct_accuracy) = evaluate(&point).unwrap();
+        assert!(
+            (loss - direct).abs() < 1e-12 * direct,
+            "({a}, {b}): {loss} vs {direct}"
+        );
+        assert_eq!(accuracy, direct_accuracy);
+    }
 }

@@ -26,6 +26,7 @@ use crate::config;
 use crate::error::usage;
 use crate::experiment::{self, Prepared};
 use crate::output;
+use crate::problem::{SupervisedTask, Task};
 use crate::provenance;
 use crate::state::Finished;
 use crate::train;
@@ -33,8 +34,8 @@ use crate::train;
 /// Options of `descent bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Workloads to run (default: all): mlp-momentum, mlp-adam, cnn-2c2d, adam-step,
-    /// landscape, sweep.
+    /// Workloads to run (default: all): mlp-momentum, mlp-adam, cnn-2c2d, slice-2d, hessian,
+    /// adam-step, landscape, sweep.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Repetitions of each measurement, alternating descent and its reference.
@@ -159,6 +160,16 @@ pub const WORKLOADS: &[Workload] = &[
         name: "cnn-2c2d",
         summary: "DeepOBS 2c2d CNN, B = 128, Adam: samples/s vs PyTorch",
         measure: cnn,
+    },
+    Workload {
+        name: "slice-2d",
+        summary: "a 25x25 filter-normalised 2-D slice of the Fashion-MNIST MLP on 10,000 training items: seconds vs PyTorch",
+        measure: slice_2d,
+    },
+    Workload {
+        name: "hessian",
+        summary: "the Fashion-MNIST MLP's top-10 Hessian eigenvalues and trace (50 vectors) on 1000 items: seconds (no reference)",
+        measure: hessian,
     },
     Workload {
         name: "adam-step",
@@ -291,7 +302,11 @@ fn torch_version(python: &Path) -> std::result::Result<String, String> {
 }
 
 /// The PyTorch peers (`benches/peers/`), compiled in so an installed binary has them.
-const PEERS: [(&str, &str); 4] = [
+const PEERS: [(&str, &str); 5] = [
+    (
+        "torch_slice_bench.py",
+        include_str!("../../benches/peers/torch_slice_bench.py"),
+    ),
     (
         "descent_fmnist.py",
         include_str!("../../benches/peers/descent_fmnist.py"),
@@ -622,6 +637,215 @@ fn cnn(context: &Bench) -> Result<WorkloadResult> {
         ">= 0.5x PyTorch (stretch 1.0x)",
         &context.backends,
     )
+}
+
+/// Seconds of a `points` x `points` 2-D slice of the MLP at its initialisation on the first
+/// `items` training items, through the `slice` probe's own parts (filter-normalised
+/// directions, the subject's plane evaluator, whose set-up with the first layer's products is
+/// timed); the directions are made before the clock starts, as in the PyTorch peer.
+struct SliceGrid {
+    task: SupervisedTask,
+    points: usize,
+    items: usize,
+}
+
+impl OnBackend for SliceGrid {
+    type Output = f64;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<f64> {
+        use descent_surface::directions::{Normalisation, random_direction};
+        use rand::SeedableRng;
+
+        use crate::probe::{ModelSubject, Subject, TrainingSet};
+
+        let model = self.task.init::<B>(0, &device)?;
+        let training = TrainingSet::<B>::new(&self.task);
+        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
+        let w = subject.parameters().to_vec();
+        let layout = subject
+            .layout()
+            .ok_or_else(|| anyhow!("internal error: a model without a layout"))?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let zero = descent_surface::OneDimensional::Zero;
+        let d1 = random_direction(&layout, &w, Normalisation::Filter, zero, &mut rng)?;
+        let d2 = random_direction(&layout, &w, Normalisation::Filter, zero, &mut rng)?;
+        let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
+        let axis = descent_surface::path::linspace(-1.0, 1.0, self.points)?;
+        let start = Instant::now();
+        let mut evaluate =
+            subject.plane_evaluator(crate::probe::Items::Train(Some(&items)), &w, &[&d1, &d2])?;
+        let mut total = 0.0;
+        for &b in &axis {
+            for &a in &axis {
+                total += evaluate(&[a, b])?.0;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        if !total.is_finite() {
+            bail!("the slice's losses are not finite");
+        }
+        Ok(seconds)
+    }
+}
+
+fn slice_2d(context: &Bench) -> Result<WorkloadResult> {
+    let (points, items) = if context.args.quick {
+        (5, 1000)
+    } else {
+        (25, 10_000)
+    };
+    let text = fashion_mnist_text(
+        "bench-slice",
+        "mlp_256_128",
+        1,
+        1,
+        "gd",
+        0.1,
+        r#"{ kind = "sgd" }"#,
+    );
+    let prepared = prepare_text(&text)?;
+    let Task::Supervised(task) = prepared.task else {
+        bail!("internal error: the slice bench's problem is not a dataset");
+    };
+    let mut subjects: Vec<(String, Vec<f64>)> = context
+        .cpu_backends
+        .iter()
+        .map(|b| (format!("descent {}", b.name()), Vec::new()))
+        .collect();
+    let mut skipped = context.without_cpu();
+    let mut torch_values = Vec::new();
+    let mut torch_ok = context.python.is_some();
+    if !torch_ok {
+        skipped.push(format!("torch: {}", context.python_problem));
+    }
+    let peer_args = vec![
+        "--points".into(),
+        points.to_string(),
+        "--items".into(),
+        items.to_string(),
+        "--threads".into(),
+        context.args.threads.to_string(),
+    ];
+    for _ in 0..context.args.repeats {
+        for (i, &b) in context.cpu_backends.iter().enumerate() {
+            let work = SliceGrid {
+                task: task.clone(),
+                points,
+                items,
+            };
+            subjects[i].1.push(train::on_pool_thread(|| {
+                backend::dispatch(b, Precision::F32, work)
+            })?);
+        }
+        if torch_ok {
+            match run_peer(context, "torch_slice_bench.py", &peer_args) {
+                Ok(json) => torch_values.push(number(&json, &["seconds"])?),
+                Err(e) => {
+                    skipped.push(format!("torch: {e:#}"));
+                    torch_ok = false;
+                }
+            }
+        }
+    }
+    if torch_ok {
+        subjects.push((
+            format!("torch ({} threads)", context.args.threads),
+            torch_values,
+        ));
+    }
+    let mut result = result("slice-2d", "s", false, subjects, skipped, ">= 1.0x PyTorch");
+    result.workload = format!("slice-2d ({points}x{points}, {items} items)");
+    Ok(result)
+}
+
+/// Seconds of the MLP's top-10 Hessian eigenvalues (Lanczos to a relative residual of 1e-6)
+/// and of its trace (Hutchinson, `samples` vectors) at initialisation on the first `items`
+/// training items, with the `hessian` probe's Hessian-vector products.
+struct HessianTimes {
+    task: SupervisedTask,
+    items: usize,
+    samples: usize,
+}
+
+impl OnBackend for HessianTimes {
+    type Output = (f64, f64);
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<(f64, f64)> {
+        use descent_surface::spectrum::{Lanczos, hutchinson_trace, top_eigenvalues};
+        use rand::SeedableRng;
+
+        use crate::probe::{ModelSubject, Subject, TrainingSet};
+
+        let model = self.task.init::<B>(0, &device)?;
+        let training = TrainingSet::<B>::new(&self.task);
+        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
+        let w = subject.parameters().to_vec();
+        let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
+        let mut product = |v: &[f64]| subject.hessian_vector(&w, v, Some(&items));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let lanczos = Lanczos {
+            max_steps: 100,
+            tolerance: 1e-6,
+        };
+        let start = Instant::now();
+        let top = top_eigenvalues(w.len(), 10, &lanczos, &mut rng, &mut product)?;
+        let top_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let trace = hutchinson_trace(w.len(), self.samples, 0.95, &mut rng, &mut product)?;
+        let trace_seconds = start.elapsed().as_secs_f64();
+        if !(top.iter().all(|r| r.value.is_finite()) && trace.mean.is_finite()) {
+            bail!("the Hessian's eigenvalues or trace are not finite");
+        }
+        Ok((top_seconds, trace_seconds))
+    }
+}
+
+fn hessian(context: &Bench) -> Result<WorkloadResult> {
+    let (items, samples) = if context.args.quick {
+        (100, 4)
+    } else {
+        (1000, 50)
+    };
+    let text = fashion_mnist_text(
+        "bench-hessian",
+        "mlp_256_128",
+        1,
+        1,
+        "gd",
+        0.1,
+        r#"{ kind = "sgd" }"#,
+    );
+    let prepared = prepare_text(&text)?;
+    let Task::Supervised(task) = prepared.task else {
+        bail!("internal error: the Hessian bench's problem is not a dataset");
+    };
+    let mut subjects: Vec<(String, Vec<f64>)> = Vec::new();
+    for &b in &context.cpu_backends {
+        subjects.push((
+            format!("descent {} top-10 eigenvalues", b.name()),
+            Vec::new(),
+        ));
+        subjects.push((
+            format!("descent {} trace ({samples} vectors)", b.name()),
+            Vec::new(),
+        ));
+    }
+    for _ in 0..context.args.repeats {
+        for (i, &b) in context.cpu_backends.iter().enumerate() {
+            let work = HessianTimes {
+                task: task.clone(),
+                items,
+                samples,
+            };
+            let (top, trace) =
+                train::on_pool_thread(|| backend::dispatch(b, Precision::F32, work))?;
+            subjects[2 * i].1.push(top);
+            subjects[2 * i + 1].1.push(trace);
+        }
+    }
+    let mut result = result("hessian", "s", false, subjects, context.without_cpu(), "");
+    result.workload = format!("hessian ({items} items, f32)");
+    Ok(result)
 }
 
 /// Seconds of one Adam step on `size` parameters, on backend `B`'s inner (non-autodiff)

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::run_files::{ExperimentDir, Measurement, StoredRun};
-use crate::state::{MetricsColumn, MetricsRow, Outcome, TrajectoryRow};
+use crate::state::{MetricsColumn, MetricsRow, Outcome, ProfilePoint, TrajectoryRow};
 
 /// One value of a sweep point: the runner writes numbers, and strings for settings
 /// such as `"full"` batches.
@@ -97,6 +97,8 @@ pub(crate) struct Run {
     pub measurements: BTreeMap<String, Vec<(u64, f64)>>,
     /// Batches per epoch (`run.json`'s limits).
     pub batches_per_epoch: u64,
+    /// The probes' profiles as `(step, point)`, from `profiles.csv`.
+    pub profiles: Vec<(u64, ProfilePoint)>,
 }
 
 impl Run {
@@ -165,6 +167,7 @@ fn load_run(stored: &StoredRun) -> Result<Run> {
         trajectory,
         measurements,
         batches_per_epoch: record.limits.batches_per_epoch,
+        profiles: dir.profiles()?.unwrap_or_default(),
     })
 }
 

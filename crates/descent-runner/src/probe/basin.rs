@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, options};
+use super::{Measured, Probe, ProbeEntry, Subject, options};
 use crate::problem::Task;
 
 /// `[[measure]] kind = "basin"` takes no options.
@@ -20,6 +20,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "basin (index of the nearest known critical point) and basin_distance",
     landscapes_only: true,
     categorical: &["basin"],
+    unplotted: &[],
     main: "",
     build: |table, task, field| {
         let Options {} = options(table, field)?;
@@ -44,7 +45,7 @@ impl Probe for Basin {
         subject: &mut dyn Subject,
         _step: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let landscape = &subject
             .landscape()
             .context("internal error: basin on a problem without a landscape")?
@@ -60,7 +61,8 @@ impl Probe for Basin {
         Ok(vec![
             ("basin".to_string(), index as f64),
             ("basin_distance".to_string(), distance),
-        ])
+        ]
+        .into())
     }
 }
 

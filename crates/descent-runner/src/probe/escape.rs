@@ -6,7 +6,7 @@ use anyhow::Result;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, norm, options};
+use super::{Measured, Probe, ProbeEntry, Subject, norm, options};
 use crate::problem::Task;
 
 /// `[[measure]] kind = "escape", radius = R, from = [...]`.
@@ -25,6 +25,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "escape_distance from a point, and escaped_at: the first step beyond `radius`",
     landscapes_only: true,
     categorical: &[],
+    unplotted: &[],
     main: "escape_distance",
     build: |table, task, field| {
         let Options { radius, from } = options(table, field)?;
@@ -63,7 +64,7 @@ impl Probe for Escape {
         subject: &mut dyn Subject,
         step: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let away: Vec<f64> = subject
             .parameters()
             .iter()
@@ -76,7 +77,7 @@ impl Probe for Escape {
             self.escaped_at = Some(step);
             values.push(("escaped_at".to_string(), step as f64));
         }
-        Ok(values)
+        Ok(values.into())
     }
 
     fn save(&self) -> Vec<f64> {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, options};
+use super::{Measured, Probe, ProbeEntry, Subject, options};
 
 /// `[[measure]] kind = "full_train"` takes no options.
 #[derive(Debug, Deserialize)]
@@ -19,6 +19,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "full_train_loss (and full_train_accuracy): the objective on the whole training set",
     landscapes_only: false,
     categorical: &[],
+    unplotted: &[],
     main: "full_train_loss",
     build: |table, _, field| {
         let Options {} = options(table, field)?;
@@ -34,12 +35,12 @@ impl Probe for FullTrain {
         subject: &mut dyn Subject,
         _step: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let (loss, accuracy) = subject.full_train()?;
         let mut values = vec![("full_train_loss".to_string(), loss)];
         if let Some(a) = accuracy {
             values.push(("full_train_accuracy".to_string(), a));
         }
-        Ok(values)
+        Ok(values.into())
     }
 }

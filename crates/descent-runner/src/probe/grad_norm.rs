@@ -5,7 +5,7 @@ use anyhow::Result;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, norm, options};
+use super::{Measured, Probe, ProbeEntry, Subject, norm, options};
 
 /// `[[measure]] kind = "grad_norm_min"` takes no options.
 #[derive(Debug, Deserialize)]
@@ -18,6 +18,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "full_grad_norm and full_grad_norm_min: the full gradient's norm and its minimum so far",
     landscapes_only: false,
     categorical: &[],
+    unplotted: &[],
     main: "full_grad_norm_min",
     build: |table, _, field| {
         let Options {} = options(table, field)?;
@@ -37,7 +38,7 @@ impl Probe for GradNormMin {
         subject: &mut dyn Subject,
         _step: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let w = subject.parameters().to_vec();
         let (_, gradient) = subject.loss_and_gradient(&w, None)?;
         let current = norm(&gradient);
@@ -45,7 +46,8 @@ impl Probe for GradNormMin {
         Ok(vec![
             ("full_grad_norm".to_string(), current),
             ("full_grad_norm_min".to_string(), self.smallest),
-        ])
+        ]
+        .into())
     }
 
     fn save(&self) -> Vec<f64> {

@@ -15,7 +15,7 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, options};
+use super::{Measured, Probe, ProbeEntry, Subject, options};
 
 /// `[[measure]] kind = "gradient_noise", batch_sizes = [...], draws = M`.
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "grad_var_b<B> per batch size, trace_sigma, grad_norm_sq and noise_scale",
     landscapes_only: false,
     categorical: &[],
+    unplotted: &[],
     main: "noise_scale",
     build: |table, task, field| {
         let Options { batch_sizes, draws } = options(table, field)?;
@@ -85,7 +86,7 @@ impl Probe for GradientNoise {
         subject: &mut dyn Subject,
         _step: u64,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let w = subject.parameters().to_vec();
         let n = subject.items();
         let (_, full) = subject.loss_and_gradient(&w, None)?;
@@ -117,6 +118,6 @@ impl Probe for GradientNoise {
             values.push(("trace_sigma".to_string(), t));
             values.push(("noise_scale".to_string(), t / grad_norm_sq));
         }
-        Ok(values)
+        Ok(values.into())
     }
 }

@@ -16,7 +16,11 @@ mod escape;
 mod full_train;
 mod grad_norm;
 mod gradient_noise;
+mod hessian;
+mod interpolation;
+mod plane;
 mod sharpness;
+mod slice;
 pub mod subject;
 mod suboptimality;
 
@@ -30,6 +34,66 @@ pub use crate::config::MeasureSpec;
 use crate::problem::{LandscapeTask, Task};
 
 pub use subject::{LandscapeSubject, ModelSubject, TrainingSet};
+
+/// Which items a forward-only evaluation averages over.
+#[derive(Debug, Clone, Copy)]
+pub enum Items<'a> {
+    /// The training items listed, or all of them.
+    Train(Option<&'a [usize]>),
+    /// The test set.
+    Test,
+}
+
+/// The data loss (without any L2 penalty) and, for classifiers, the accuracy at a point.
+pub type Evaluator<'s> = Box<dyn FnMut(&[f64]) -> Result<(f64, Option<f64>)> + 's>;
+
+/// [`Evaluator`] at `base + Σ cₖ dₖ`, given the coefficients `c`: the points of a slice, an
+/// interpolation or a segment between two solutions, which share a base and directions.
+pub type PlaneEvaluator<'s> = Box<dyn FnMut(&[f64]) -> Result<(f64, Option<f64>)> + 's>;
+
+/// The [`PlaneEvaluator`] that forms each point and evaluates it with `evaluate`.
+pub fn offset_evaluator<'s>(
+    mut evaluate: Evaluator<'s>,
+    base: &[f64],
+    directions: &[&[f64]],
+) -> PlaneEvaluator<'s> {
+    let base = base.to_vec();
+    let directions: Vec<Vec<f64>> = directions.iter().map(|d| d.to_vec()).collect();
+    let mut point = vec![0.0; base.len()];
+    Box::new(move |coefficients: &[f64]| {
+        point.copy_from_slice(&base);
+        for (d, &c) in directions.iter().zip(coefficients) {
+            if c != 0.0 {
+                for (p, d) in point.iter_mut().zip(d) {
+                    *p += c * d;
+                }
+            }
+        }
+        evaluate(&point)
+    })
+}
+
+/// What a probe measured at one step: named values (`measurements.csv`) and curves or
+/// surfaces over other axes than the step (`profiles.csv`: slices, interpolations, spectral
+/// densities).
+#[derive(Debug, Default)]
+pub struct Measured {
+    /// `(name, value)`.
+    pub values: Vec<(String, f64)>,
+    /// Points of profiles.
+    pub profiles: Vec<ProfilePoint>,
+}
+
+impl From<Vec<(String, f64)>> for Measured {
+    fn from(values: Vec<(String, f64)>) -> Self {
+        Measured {
+            values,
+            profiles: Vec::new(),
+        }
+    }
+}
+
+pub use crate::state::ProfilePoint;
 
 /// What a probe can ask of the run at the step it measures.
 pub trait Subject {
@@ -50,7 +114,8 @@ pub trait Subject {
 
     /// The objective's Hessian at `w` (over `batch`, or all items) times `v`. The default takes
     /// central differences of gradients, `(g(w + h v) - g(w - h v)) / 2h`, formed in `f64`
-    /// with `h` scaled to the backend's precision.
+    /// with `h` scaled to the backend's precision; landscapes and models override it with exact
+    /// products where they can.
     fn hessian_vector(
         &mut self,
         w: &[f64],
@@ -68,6 +133,27 @@ pub trait Subject {
     fn landscape(&self) -> Option<&LandscapeTask> {
         None
     }
+
+    /// The parameters' tensors in the flattened order, for filter-normalised directions
+    /// (`None`: a landscape's coordinates, which have no layers).
+    fn layout(&self) -> Option<Vec<descent_surface::Block>> {
+        None
+    }
+
+    /// A forward-only evaluation of the data loss (and accuracy) at any point on `items`,
+    /// its data made ready once: for the many points of a slice or an interpolation.
+    fn evaluator(&mut self, items: Items<'_>) -> Result<Evaluator<'_>>;
+
+    /// [`Self::evaluator`] on the points `base + Σ cₖ dₖ`, as a function of `c`. Models may
+    /// share work between the points (an MLP's first layer is linear in its weights).
+    fn plane_evaluator(
+        &mut self,
+        items: Items<'_>,
+        base: &[f64],
+        directions: &[&[f64]],
+    ) -> Result<PlaneEvaluator<'_>> {
+        Ok(offset_evaluator(self.evaluator(items)?, base, directions))
+    }
 }
 
 /// A measurement taken every so many steps.
@@ -78,7 +164,18 @@ pub trait Probe: Send {
         subject: &mut dyn Subject,
         step: u64,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>>;
+    ) -> Result<Measured>;
+
+    /// What the probe adds at the run's last step, after that step's [`Self::measure`]: for
+    /// analyses of the whole run (default: nothing).
+    fn conclude(
+        &mut self,
+        _subject: &mut dyn Subject,
+        _step: u64,
+        _rng: &mut ChaCha8Rng,
+    ) -> Result<Measured> {
+        Ok(Measured::default())
+    }
 
     /// What the probe carries from one measurement to the next, for checkpoints.
     fn save(&self) -> Vec<f64> {
@@ -104,6 +201,9 @@ pub struct ProbeEntry {
     /// Measurement names whose values are categories (summaries count them instead of
     /// averaging).
     pub categorical: &'static [&'static str],
+    /// Prefixes of measurements not drawn against the step (the main one always is): the
+    /// many numbers that go with the main one.
+    pub unplotted: &'static [&'static str],
     /// The measurement a `[[measure]]`'s `reference` lines are drawn on (`""`: none, the
     /// probe writes no plotted value to compare with one).
     pub main: &'static str,
@@ -116,6 +216,10 @@ pub const PROBES: &[ProbeEntry] = &[
     full_train::ENTRY,
     gradient_noise::ENTRY,
     sharpness::ENTRY,
+    hessian::ENTRY,
+    slice::ENTRY,
+    interpolation::ENTRY,
+    plane::ENTRY,
     grad_norm::ENTRY,
     suboptimality::ENTRY,
     basin::ENTRY,
@@ -131,6 +235,13 @@ pub fn find(kind: &str, field: &str) -> std::result::Result<&'static ProbeEntry,
             kinds.join(", ")
         )
     })
+}
+
+/// Whether measurement `name` gets plots of its own against the step.
+pub fn is_plotted(name: &str) -> bool {
+    !PROBES
+        .iter()
+        .any(|e| e.main != name && e.unplotted.iter().any(|prefix| name.starts_with(prefix)))
 }
 
 /// Whether measurement `name` is categorical.
@@ -221,16 +332,23 @@ impl Probes {
         subject: &mut dyn Subject,
         step: u64,
         last: bool,
-    ) -> Result<Vec<(String, f64)>> {
-        let mut values = Vec::new();
+    ) -> Result<Measured> {
+        let mut all = Measured::default();
         for (index, (every, probe)) in self.probes.iter_mut().enumerate() {
             if last || step.is_multiple_of(*every) {
                 let key = derived_seed(self.seed, Purpose::Probe, index as u64);
                 let mut rng = stream(key, Purpose::Probe, step);
-                values.extend(probe.measure(subject, step, &mut rng)?);
+                let measured = probe.measure(subject, step, &mut rng)?;
+                all.values.extend(measured.values);
+                all.profiles.extend(measured.profiles);
+                if last {
+                    let concluded = probe.conclude(subject, step, &mut rng)?;
+                    all.values.extend(concluded.values);
+                    all.profiles.extend(concluded.profiles);
+                }
             }
         }
-        Ok(values)
+        Ok(all)
     }
 
     /// Every probe's carried state, for a checkpoint.
@@ -291,4 +409,71 @@ pub(crate) fn norm(v: &[f64]) -> f64 {
 /// `a . b`.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
+}
+
+/// A fixed, seeded subset of the training items, drawn at a probe's first measurement and
+/// kept (in checkpoints too) for every later one; all items where the subset would hold them
+/// all.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ItemSubset {
+    /// How many items (`None`: all).
+    size: Option<usize>,
+    chosen: Option<Vec<usize>>,
+}
+
+impl ItemSubset {
+    /// A subset of `size` items (`None`: all), refusing 0.
+    pub fn new(size: Option<usize>, field: &str) -> std::result::Result<Self, String> {
+        if size == Some(0) {
+            return Err(format!("{field}.items = 0: must be at least 1"));
+        }
+        Ok(ItemSubset { size, chosen: None })
+    }
+
+    /// The items out of `n`, drawn from `rng` the first time (`None`: all of them).
+    pub fn items(&mut self, n: usize, rng: &mut ChaCha8Rng) -> Option<&[usize]> {
+        match self.size {
+            Some(k) if k < n => {
+                if self.chosen.is_none() {
+                    let mut items = rand::seq::index::sample(rng, n, k).into_vec();
+                    items.sort_unstable();
+                    self.chosen = Some(items);
+                }
+                self.chosen.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// `[count, items...]` appended to `state`.
+    pub fn save(&self, state: &mut Vec<f64>) {
+        let chosen = self.chosen.as_deref().unwrap_or_default();
+        state.push(chosen.len() as f64);
+        state.extend(chosen.iter().map(|&i| i as f64));
+    }
+
+    /// Reads what [`Self::save`] wrote at the front of `state`; returns the rest.
+    pub fn restore<'s>(&mut self, state: &'s [f64]) -> &'s [f64] {
+        let Some((&count, rest)) = state.split_first() else {
+            return state;
+        };
+        let count = (count as usize).min(rest.len());
+        let (chosen, rest) = rest.split_at(count);
+        self.chosen = (count > 0).then(|| chosen.iter().map(|&i| i as usize).collect());
+        rest
+    }
+}
+
+/// A grid option: `n` points on `[from, to]`, checked.
+pub(crate) fn grid(
+    from: f64,
+    to: f64,
+    points: usize,
+    field: &str,
+) -> std::result::Result<Vec<f64>, String> {
+    if !(2..=10_001).contains(&points) {
+        return Err(format!("{field}.points = {points}: must be in 2..=10001"));
+    }
+    descent_surface::path::linspace(from, to, points)
+        .map_err(|_| format!("{field}: from = {from} and to = {to} must be finite with from < to"))
 }

@@ -2,10 +2,10 @@
 //! current point, by power iteration on Hessian-vector products (the Rayleigh quotient is
 //! reported, so its sign says whether the curvature is up or down).
 //!
-//! Landscapes use their analytic Hessian. Models use central differences of gradients,
-//! `(g(w + h v) - g(w - h v)) / 2h`, formed in `f64` (burn 0.21 has no double backward),
-//! on a fixed subset of `items` training items drawn once per run (default: all items up to
-//! 1000). Each measurement starts from the previous one's vector (kept in checkpoints), so
+//! Landscapes use their analytic Hessian. Models use exact Hessian-vector products by double
+//! backward in the run's precision (the CNN, whose max pooling burn cannot differentiate twice, central
+//! differences of gradients, `(g(w + h v) - g(w - h v)) / 2h`), on a fixed subset of `items`
+//! training items drawn once per run (default: all items up to 1000). Each measurement starts from the previous one's vector (kept in checkpoints), so
 //! later measurements take few iterations. The gradient step of GD is stable iff
 //! `eta < 2 / sharpness` on a quadratic: the edge of stability.
 
@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, dot, norm, options};
+use super::{Measured, Probe, ProbeEntry, Subject, dot, norm, options};
 
 /// `[[measure]] kind = "sharpness", iterations = K, tolerance = t, items = N`.
 #[derive(Debug, Deserialize)]
@@ -38,6 +38,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "sharpness: the top Hessian eigenvalue (power iteration), sharpness_iterations",
     landscapes_only: false,
     categorical: &[],
+    unplotted: &[],
     main: "sharpness",
     build: |table, task, field| {
         let Options {
@@ -90,7 +91,7 @@ impl Probe for Sharpness {
         subject: &mut dyn Subject,
         _step: u64,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let w = subject.parameters().to_vec();
         let n = subject.items();
         if self.subset < n && self.chosen.is_none() {
@@ -129,7 +130,8 @@ impl Probe for Sharpness {
         Ok(vec![
             ("sharpness".to_string(), estimate),
             ("sharpness_iterations".to_string(), used as f64),
-        ])
+        ]
+        .into())
     }
 
     fn save(&self) -> Vec<f64> {

@@ -8,7 +8,7 @@ use anyhow::Result;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{Probe, ProbeEntry, Subject, options};
+use super::{Measured, Probe, ProbeEntry, Subject, options};
 use crate::problem::Task;
 
 /// `[[measure]] kind = "suboptimality"` takes no options.
@@ -22,6 +22,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     summary: "suboptimality: f(w) - f* on a landscape with a known minimum or linear regression",
     landscapes_only: false,
     categorical: &[],
+    unplotted: &[],
     main: "suboptimality",
     build: |table, task, field| {
         let Options {} = options(table, field)?;
@@ -48,8 +49,8 @@ impl Probe for Suboptimality {
         subject: &mut dyn Subject,
         _step: u64,
         _rng: &mut ChaCha8Rng,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Measured> {
         let (value, _) = subject.full_train()?;
-        Ok(vec![("suboptimality".to_string(), value - self.minimum)])
+        Ok(vec![("suboptimality".to_string(), value - self.minimum)].into())
     }
 }

@@ -154,10 +154,15 @@ fn finish<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
 ) -> Result<Finished> {
     let record = RunRecord::new(setup.run, status, &state, target, setup.limits);
+    let parameters = flatten(module);
+    // Before run.json: a run counts as finished only with everything it leaves.
+    if setup.run.experiment.barriers.is_some() {
+        output::write_parameters(setup.dir, &parameters)?;
+    }
     output::write_run(setup.dir, &state, &record)?;
     Ok(Finished {
         record,
-        parameters: flatten(module),
+        parameters,
         rows: state.rows,
         timing: state.timing,
     })

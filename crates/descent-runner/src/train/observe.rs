@@ -99,10 +99,14 @@ impl<B: AutodiffBackend, W: Walk<B>> Observer<B, W> for Probing {
             let mut subject = walk.subject(module);
             probes.measure(subject.as_mut(), step, last)
         })?;
-        at.target.note_measured(step, &measured, at.clock.now());
-        for (name, value) in measured {
+        at.target
+            .note_measured(step, &measured.values, at.clock.now());
+        for (name, value) in measured.values {
             at.state.measurements.push((step, name, value));
         }
+        at.state
+            .profiles
+            .extend(measured.profiles.into_iter().map(|p| (step, p)));
         Ok(())
     }
 
