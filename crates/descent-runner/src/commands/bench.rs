@@ -688,25 +688,22 @@ impl OnBackend for SliceGrid {
     }
 }
 
+/// The Fashion-MNIST MLP's problem, for the workloads that analyse it at initialisation.
+fn fashion_mnist_mlp(name: &str) -> Result<SupervisedTask> {
+    let text = fashion_mnist_text(name, "mlp_256_128", 1, 1, "gd", 0.1, r#"{ kind = "sgd" }"#);
+    match prepare_text(&text)?.task {
+        Task::Supervised(task) => Ok(task),
+        Task::Landscape(_) => bail!("internal error: {name}'s problem is not a dataset"),
+    }
+}
+
 fn slice_2d(context: &Bench) -> Result<WorkloadResult> {
     let (points, items) = if context.args.quick {
         (5, 1000)
     } else {
         (25, 10_000)
     };
-    let text = fashion_mnist_text(
-        "bench-slice",
-        "mlp_256_128",
-        1,
-        1,
-        "gd",
-        0.1,
-        r#"{ kind = "sgd" }"#,
-    );
-    let prepared = prepare_text(&text)?;
-    let Task::Supervised(task) = prepared.task else {
-        bail!("internal error: the slice bench's problem is not a dataset");
-    };
+    let task = fashion_mnist_mlp("bench-slice")?;
     let mut subjects: Vec<(String, Vec<f64>)> = context
         .cpu_backends
         .iter()
@@ -806,19 +803,7 @@ fn hessian(context: &Bench) -> Result<WorkloadResult> {
     } else {
         (1000, 50)
     };
-    let text = fashion_mnist_text(
-        "bench-hessian",
-        "mlp_256_128",
-        1,
-        1,
-        "gd",
-        0.1,
-        r#"{ kind = "sgd" }"#,
-    );
-    let prepared = prepare_text(&text)?;
-    let Task::Supervised(task) = prepared.task else {
-        bail!("internal error: the Hessian bench's problem is not a dataset");
-    };
+    let task = fashion_mnist_mlp("bench-hessian")?;
     let mut subjects: Vec<(String, Vec<f64>)> = Vec::new();
     for &b in &context.cpu_backends {
         subjects.push((

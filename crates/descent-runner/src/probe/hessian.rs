@@ -196,9 +196,7 @@ impl Probe for Hessian {
     }
 
     fn save(&self) -> Vec<f64> {
-        let mut state = Vec::new();
-        self.items.save(&mut state);
-        state
+        self.items.state()
     }
 
     fn restore(&mut self, state: Vec<f64>) {

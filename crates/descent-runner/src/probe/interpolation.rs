@@ -15,7 +15,7 @@ use descent_surface::path;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{ItemSubset, Items, Measured, Probe, ProbeEntry, ProfilePoint, Subject, grid, options};
+use super::{ItemSubset, Items, Measured, Probe, ProbeEntry, Subject, grid, options};
 
 /// `[[measure]] kind = "interpolation"` and its options.
 #[derive(Debug, Deserialize)]
@@ -100,21 +100,9 @@ impl Probe for Interpolation {
             let mut evaluate = subject.plane_evaluator(items, &start, &[&direction])?;
             let mut losses = Vec::with_capacity(self.axis.len());
             for &a in &self.axis {
-                let (loss, accuracy) = evaluate(&[a])?;
-                let at = |name: String, value: f64| ProfilePoint {
-                    name,
-                    series: 0,
-                    x: a,
-                    y: None,
-                    value,
-                };
-                measured.profiles.push(at(name.clone(), loss));
-                if let Some(accuracy) = accuracy {
-                    measured
-                        .profiles
-                        .push(at(format!("{name}_accuracy"), accuracy));
-                }
-                losses.push(loss);
+                let evaluation = evaluate(&[a])?;
+                measured.push_evaluation(&name, 0, (a, None), evaluation);
+                losses.push(evaluation.0);
             }
             if set == "train" {
                 measured.values.push((

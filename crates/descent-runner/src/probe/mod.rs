@@ -95,6 +95,30 @@ impl From<Vec<(String, f64)>> for Measured {
 
 pub use crate::state::ProfilePoint;
 
+impl Measured {
+    /// Adds an evaluation's loss to profile `name` at `(x, y)`, and its accuracy (for
+    /// classifiers) to `name_accuracy`.
+    pub fn push_evaluation(
+        &mut self,
+        name: &str,
+        series: u32,
+        (x, y): (f64, Option<f64>),
+        (loss, accuracy): (f64, Option<f64>),
+    ) {
+        let at = |name: String, value: f64| ProfilePoint {
+            name,
+            series,
+            x,
+            y,
+            value,
+        };
+        self.profiles.push(at(name.to_owned(), loss));
+        if let Some(accuracy) = accuracy {
+            self.profiles.push(at(format!("{name}_accuracy"), accuracy));
+        }
+    }
+}
+
 /// What a probe can ask of the run at the step it measures.
 pub trait Subject {
     /// The current parameters, flattened (in the module's visiting order), in `f64`.
@@ -443,6 +467,13 @@ impl ItemSubset {
             }
             _ => None,
         }
+    }
+
+    /// A probe's whole saved state when the subset is all it carries.
+    pub fn state(&self) -> Vec<f64> {
+        let mut state = Vec::new();
+        self.save(&mut state);
+        state
     }
 
     /// `[count, items...]` appended to `state`.

@@ -23,7 +23,7 @@ use descent_surface::path;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{ItemSubset, Items, Measured, Probe, ProbeEntry, ProfilePoint, Subject, grid, options};
+use super::{ItemSubset, Items, Measured, Probe, ProbeEntry, Subject, grid, options};
 use crate::problem::Task;
 
 /// `[[measure]] kind = "slice"` and its options.
@@ -200,25 +200,14 @@ impl Probe for Slice {
                 let ys: &[f64] = if second.is_some() { &self.axis } else { &[0.0] };
                 for &b in ys {
                     for &a in &self.axis {
-                        let (loss, accuracy) = if second.is_some() {
+                        let evaluation = if second.is_some() {
                             evaluate(&[a, b])?
                         } else {
                             evaluate(&[a])?
                         };
                         let y = second.is_some().then_some(b);
-                        let at = |name: String, value: f64| ProfilePoint {
-                            name,
-                            series: series as u32,
-                            x: a,
-                            y,
-                            value,
-                        };
-                        measured.profiles.push(at(name.clone(), loss));
-                        if let Some(accuracy) = accuracy {
-                            measured
-                                .profiles
-                                .push(at(format!("{name}_accuracy"), accuracy));
-                        }
+                        measured.push_evaluation(&name, series as u32, (a, y), evaluation);
+                        let loss = evaluation.0;
                         if set == "train" && second.is_none() {
                             line.push(loss);
                         }
@@ -240,9 +229,7 @@ impl Probe for Slice {
     }
 
     fn save(&self) -> Vec<f64> {
-        let mut state = Vec::new();
-        self.items.save(&mut state);
-        state
+        self.items.state()
     }
 
     fn restore(&mut self, state: Vec<f64>) {
