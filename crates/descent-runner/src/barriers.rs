@@ -1,13 +1,14 @@
-//! `[barriers]`: whether two seeds end in minima separated by a barrier. After the runs, the
-//! data loss on the straight line `(1 - a) w_i + a w_j` between the final parameters of every
-//! two seeds of a group (variant and sweep point), on a grid of `a` that holds both ends
+//! `[barriers]`: whether two seeds (or two optimizers) end in minima separated by a barrier.
+//! After the runs, the data loss on the straight line `(1 - a) w_i + a w_j` between the final
+//! parameters of every two seeds of a group (variant and sweep point), or with
+//! `between = "variants"` of every two variants run from the same seed, on a grid of `a` that holds both ends
 //! (default 41 points on [-0.5, 1.5]), on the first `items` training items (default all) and
 //! with `test = true` on the test set; each pair's barrier is the highest loss on `a in [0, 1]`
 //! minus the mean of the ends (Garipov et al. 2018, Draxler et al. 2018: near 0, the two
 //! solutions are linearly connected by low loss; well above 0, a ridge separates them).
 //!
-//! Runs of such an experiment write their final parameters (`parameters.bin`); diverged runs
-//! and runs without them are left out. The rows go to the experiment's `barriers.csv`, the
+//! Runs of such an experiment write their final parameters (`parameters.bin`; a run's last
+//! snapshot serves as well); diverged runs and runs without them are left out. The rows go to the experiment's `barriers.csv`, the
 //! heights (mean ± std over pairs) into `summary.md`, the curves into `plots/barriers_*`.
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use burn::tensor::backend::AutodiffBackend;
 use descent_surface::path;
 
 use crate::backend::{self, BackendChoice, OnBackend, Precision};
-use crate::config::BarriersConfig;
+use crate::config::{BarriersConfig, Between};
 use crate::error::usage;
 use crate::output;
 use crate::probe::{Items, LandscapeSubject, ModelSubject, PlaneEvaluator, Subject, TrainingSet};
@@ -75,7 +76,15 @@ struct Pair {
     ends: (Vec<f64>, Vec<f64>),
 }
 
-/// Computes the segments between the finished runs of `dir` and writes `barriers.csv`.
+/// A finished run's final parameters and where it stands in the experiment.
+struct Solution {
+    variant: String,
+    label: String,
+    seed: u64,
+    parameters: Vec<f64>,
+}
+
+/// Computes the segments between the finished runs of `dir` and writes `barriers.csv` there.
 pub fn compute(
     dir: &Path,
     config: &BarriersConfig,
@@ -83,39 +92,38 @@ pub fn compute(
     backend: BackendChoice,
     precision: Precision,
 ) -> Result<()> {
+    compute_into(dir, dir, config, task, backend, precision).map(|_| ())
+}
+
+/// [`compute`] on the runs of `runs`, writing `barriers.csv` into `out` (`descent surface`);
+/// returns how many pairs it joined.
+pub fn compute_into(
+    runs: &Path,
+    out: &Path,
+    config: &BarriersConfig,
+    task: &Task,
+    backend: BackendChoice,
+    precision: Precision,
+) -> Result<usize> {
     let segments = Segments::new(config, task).map_err(usage)?;
-    let mut groups: BTreeMap<String, Vec<(u64, Vec<f64>)>> = BTreeMap::new();
-    for stored in ExperimentDir::new(dir).runs()? {
-        let record = &stored.record;
+    let mut solutions = Vec::new();
+    for stored in ExperimentDir::new(runs).runs()? {
+        let record = stored.record;
         if record.status != Outcome::Finished || record.diverged_at.is_some() {
             continue;
         }
-        let Some(parameters) = stored.dir.parameters()? else {
+        let Some(parameters) = stored.dir.final_parameters(record.steps)? else {
             continue;
         };
-        let group = if record.point.label.is_empty() {
-            record.variant.clone()
-        } else {
-            format!("{} {}", record.variant, record.point.label)
-        };
-        groups
-            .entry(group)
-            .or_default()
-            .push((record.seed, parameters));
+        solutions.push(Solution {
+            variant: record.variant,
+            label: record.point.label,
+            seed: record.seed,
+            parameters,
+        });
     }
-    let mut pairs = Vec::new();
-    for (group, mut runs) in groups {
-        runs.sort_by_key(|(seed, _)| *seed);
-        for i in 0..runs.len() {
-            for j in i + 1..runs.len() {
-                pairs.push(Pair {
-                    group: group.clone(),
-                    seeds: (runs[i].0, runs[j].0),
-                    ends: (runs[i].1.clone(), runs[j].1.clone()),
-                });
-            }
-        }
-    }
+    let pairs = pairs(&solutions, config.between.unwrap_or(Between::Seeds));
+    let joined = pairs.len();
     let rows = match task {
         Task::Landscape(t) => {
             let mut subject = LandscapeSubject::new(t, t.start.clone());
@@ -131,7 +139,50 @@ pub fn compute(
             },
         )?,
     };
-    output::write_barriers(dir, &rows)
+    output::write_barriers(out, &rows)?;
+    Ok(joined)
+}
+
+/// The pairs `between` asks for, in run-list order within each group: the group is the
+/// variant (seeds) or `a ↔ b` (variants), with the sweep point's label after a space.
+fn pairs(solutions: &[Solution], between: Between) -> Vec<Pair> {
+    let with_label = |name: String, label: &str| {
+        if label.is_empty() {
+            name
+        } else {
+            format!("{name} {label}")
+        }
+    };
+    let mut pairs = Vec::new();
+    for (i, a) in solutions.iter().enumerate() {
+        for b in &solutions[i + 1..] {
+            let paired = a.label == b.label
+                && match between {
+                    Between::Seeds => a.variant == b.variant && a.seed != b.seed,
+                    Between::Variants => a.seed == b.seed && a.variant != b.variant,
+                };
+            if !paired {
+                continue;
+            }
+            let group = match between {
+                Between::Seeds => a.variant.clone(),
+                Between::Variants => format!("{} ↔ {}", a.variant, b.variant),
+            };
+            // Seeds ascending within a pair, whatever the run order.
+            let (first, second) = if between == Between::Seeds && b.seed < a.seed {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            pairs.push(Pair {
+                group: with_label(group, &a.label),
+                seeds: (first.seed, second.seed),
+                ends: (first.parameters.clone(), second.parameters.clone()),
+            });
+        }
+    }
+    pairs.sort_by(|x, y| (&x.group, x.seeds).cmp(&(&y.group, y.seeds)));
+    pairs
 }
 
 struct OnModel<'a> {
@@ -220,9 +271,10 @@ pub fn table(rows: &[BarrierPoint]) -> Option<String> {
         return None;
     }
     let mut out = String::from(
-        "\n## Barriers between seeds\n\nThe loss on the straight line between the final \
-         parameters of two seeds: its highest value on a in [0, 1] minus the mean of the two \
-         ends, mean ± std over the pairs (`barriers.csv`).\n\n\
+        "\n## Barriers between solutions\n\nThe loss on the straight line between the final \
+         parameters of two runs (two seeds of a variant, or two variants `a ↔ b` from the same \
+         seed): its highest value on a in [0, 1] minus the mean of the two ends, mean ± std \
+         over the pairs (`barriers.csv`).\n\n\
          | group | set | pairs | barrier | smallest | largest |\n|---|---|---|---|---|---|\n",
     );
     for ((group, set), values) in &heights {

@@ -6,7 +6,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::flags::{ParallelArgs, SetArgs};
-use crate::commands::{bench, compare, export, list, merge, report, resume, run, tune, validate};
+use crate::commands::{
+    bench, compare, export, list, merge, report, resume, run, surface, tune, validate,
+};
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
 #[derive(Parser, Debug)]
@@ -90,6 +92,18 @@ pub enum Command {
         #[command(flatten)]
         parallel: ParallelArgs,
     },
+    /// Analyse a finished experiment's stored parameters: any probe (Hessian spectra,
+    /// slices, interpolations, the trajectory's plane) at the steps its runs kept, and the
+    /// barriers between their final parameters.
+    ///
+    /// The runs store parameters with `[output] snapshots_every = N` (step 0, every N steps,
+    /// the last) or, final ones only, with `[barriers]`. Example:
+    /// `descent surface runs/loss_surface --measure 'kind = "hessian", top = 10' --steps last`.
+    /// A probe measured here at a stored step gives what it would have measured during the
+    /// run, bit for bit. Writes DIR/surface/ (or --out): an experiment directory with each
+    /// run's measurements.csv and profiles.csv, barriers.csv, summary.md, plots/ and
+    /// report.html.
+    Surface(surface::SurfaceArgs),
     /// Run the same runs on several backends (same seeds, weights and batches) and compare
     /// time per step, samples/s, final metrics and how far parameters and losses drift apart.
     ///
@@ -142,8 +156,11 @@ pub fn probes_help() -> String {
         "\nValues go to each run's measurements.csv; curves and surfaces (slices, \
          interpolations, spectral densities) to its profiles.csv and plots/profile_*.\n\
          [barriers] (after the runs): the loss on the straight line between the final \
-         parameters of every two seeds of a variant, into barriers.csv, summary.md and \
-         plots/barriers_*; its runs also write parameters.bin.",
+         parameters of every two seeds of a variant (between = \"seeds\") or every two \
+         variants from the same seed (between = \"variants\"), into barriers.csv, summary.md \
+         and plots/barriers_*; its runs also write parameters.bin.\n\
+         [output] snapshots_every = N: every run keeps its parameters at step 0, every N \
+         steps and the last (snapshots/), for `descent surface` to analyse after the runs.",
     );
     out
 }
@@ -161,5 +178,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Merge { dirs, out } => merge::execute(&dirs, out.as_deref()),
         Command::Compare(args) => compare::execute(&args),
         Command::Bench(args) => bench::execute(&args),
+        Command::Surface(args) => surface::execute(&args),
     }
 }

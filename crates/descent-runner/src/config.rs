@@ -545,13 +545,28 @@ impl Plots {
     }
 }
 
+names! {
+    /// Which final solutions `[barriers]` joins by straight lines.
+    Between {
+        /// Every two seeds of a variant (at a sweep point): what the seed picks.
+        Seeds = "seeds",
+        /// Every two variants run with the same seed (at a sweep point): whether two
+        /// optimizers from the same initialisation end in one basin.
+        Variants = "variants",
+    }
+}
+
 /// `[barriers]`: after the runs, the loss on the straight line `(1 - a) w_i + a w_j` between
-/// the final parameters of every two seeds of each variant (and sweep point), and the barrier
-/// height on it (the highest loss on `a in [0, 1]` minus the mean of the ends). Each run then
-/// also writes its final parameters (`parameters.bin`).
+/// the final parameters of every two seeds of each variant (and sweep point), or of every two
+/// variants with the same seed, and the barrier height on it (the highest loss on
+/// `a in [0, 1]` minus the mean of the ends). Each run then also writes its final parameters
+/// (`parameters.bin`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BarriersConfig {
+    /// Which solutions are paired: `"seeds"` (default) or `"variants"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<Between>,
     /// The grid's start (default -0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<f64>,
@@ -578,6 +593,11 @@ pub struct Outputs {
     /// the stored files after the runs, so it costs the runs nothing.
     #[serde(default)]
     pub tensorboard: bool,
+    /// Every run's parameters at step 0, every `snapshots_every` steps and the last step, in
+    /// `<run>/snapshots/<step>.bin` (little-endian `f64`): what `descent surface` analyses
+    /// after the runs. A model of `P` parameters costs `8 P` bytes per snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots_every: Option<u64>,
 }
 
 impl Outputs {

@@ -75,6 +75,23 @@ pub struct Prepared {
 pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
     let shown = plan.file.display().to_string();
     let task = Task::build(&plan.base.problem).map_err(|e| usage(format!("{shown}: {e}")))?;
+    if plan.base.output.snapshots_every == Some(0) {
+        return Err(usage(format!(
+            "{shown}: output.snapshots_every = 0: must be at least 1"
+        )));
+    }
+    if let Some(barriers) = &plan.base.barriers {
+        let (between, count, what) = match barriers.between.unwrap_or(config::Between::Seeds) {
+            config::Between::Seeds => ("seeds", plan.base.seeds.len(), "two seeds"),
+            config::Between::Variants => ("variants", plan.base.variants.len(), "two variants"),
+        };
+        if count < 2 {
+            return Err(usage(format!(
+                "{shown}: barriers.between = \"{between}\" joins the solutions of {what} at \
+                 least; this experiment has {count}"
+            )));
+        }
+    }
     for run in &plan.runs {
         let at = if run.point.label.is_empty() {
             String::new()

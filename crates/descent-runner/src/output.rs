@@ -32,6 +32,8 @@ pub const MEASUREMENTS_CSV: &str = "measurements.csv";
 pub const PROFILES_CSV: &str = "profiles.csv";
 /// A run's final parameters, flattened in the module's visiting order ([`write_parameters`]).
 pub const PARAMETERS_BIN: &str = "parameters.bin";
+/// A run's parameters at several steps (`[output] snapshots_every`), one `<step>.bin` each.
+pub const SNAPSHOTS_DIR: &str = "snapshots";
 /// An experiment's [`BarrierPoint`]s ([`BARRIERS_COLUMNS`]).
 pub const BARRIERS_CSV: &str = "barriers.csv";
 /// An unfinished run's [`Checkpoint`], removed when the run ends.
@@ -156,12 +158,25 @@ pub const PARAMETERS_MAGIC: &[u8; 8] = b"DSCNTPR1";
 
 /// Writes `parameters` to `dir/parameters.bin`.
 pub fn write_parameters(dir: &Path, parameters: &[f64]) -> Result<()> {
+    write_parameter_file(&dir.join(PARAMETERS_BIN), parameters)
+}
+
+/// Writes `parameters` as the snapshot of `step` in the run directory `dir`
+/// (`dir/snapshots/<step>.bin`, the format of `parameters.bin`).
+pub fn write_snapshot(dir: &Path, step: u64, parameters: &[f64]) -> Result<()> {
+    let snapshots = dir.join(SNAPSHOTS_DIR);
+    std::fs::create_dir_all(&snapshots)
+        .with_context(|| format!("cannot create {}", snapshots.display()))?;
+    write_parameter_file(&snapshots.join(format!("{step}.bin")), parameters)
+}
+
+fn write_parameter_file(path: &Path, parameters: &[f64]) -> Result<()> {
     let mut bytes = PARAMETERS_MAGIC.to_vec();
     bytes.reserve(8 * parameters.len());
     for p in parameters {
         bytes.extend_from_slice(&p.to_le_bytes());
     }
-    write_atomic(&dir.join(PARAMETERS_BIN), &bytes)
+    write_atomic(path, &bytes)
 }
 
 /// Writes `barriers.csv` into the experiment directory `dir`.

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::error::UsageError;
 use crate::output::{
     BARRIERS_CSV, MEASUREMENTS_CSV, METRICS_CSV, PARAMETERS_BIN, PARAMETERS_MAGIC, PROFILES_CSV,
-    RUN_JSON, TIMING_CSV, TRAJECTORY_CSV,
+    RUN_JSON, SNAPSHOTS_DIR, TIMING_CSV, TRAJECTORY_CSV,
 };
 use crate::state::{
     BARRIERS_COLUMNS, BarrierPoint, MEASUREMENTS_COLUMNS, MetricsColumn, MetricsRow,
@@ -122,20 +122,46 @@ impl RunDir {
         if !path.is_file() {
             return Ok(None);
         }
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let Some(values) = bytes.strip_prefix(PARAMETERS_MAGIC.as_slice()) else {
-            bail!("{}: not a descent parameter file", path.display());
-        };
-        if !values.len().is_multiple_of(8) {
-            bail!("{}: truncated", path.display());
+        read_parameter_file(&path).map(Some)
+    }
+
+    /// The parameters the run ended with: `parameters.bin`, or else its snapshot at
+    /// `steps` (the run's last step); `None` when it kept neither.
+    pub fn final_parameters(&self, steps: u64) -> Result<Option<Vec<f64>>> {
+        if let Some(parameters) = self.parameters()? {
+            return Ok(Some(parameters));
         }
-        Ok(Some(
-            values
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect(),
-        ))
+        if self.snapshot_steps()?.contains(&steps) {
+            return self.snapshot(steps).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// The steps of the run's parameter snapshots (`snapshots/<step>.bin`), ascending; empty
+    /// when it has none.
+    pub fn snapshot_steps(&self) -> Result<Vec<u64>> {
+        let dir = self.path.join(SNAPSHOTS_DIR);
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut steps = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let name = entry?.file_name();
+            let step = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".bin"))
+                .and_then(|n| n.parse::<u64>().ok());
+            steps.extend(step);
+        }
+        steps.sort_unstable();
+        Ok(steps)
+    }
+
+    /// The parameters of the snapshot at `step`.
+    pub fn snapshot(&self, step: u64) -> Result<Vec<f64>> {
+        read_parameter_file(&self.path.join(SNAPSHOTS_DIR).join(format!("{step}.bin")))
     }
 
     /// The rows of `profiles.csv` as `(step, point)`, `None` when there is none.
@@ -255,6 +281,21 @@ impl ExperimentDir {
             .parse()
             .with_context(|| format!("parsing {}", path.display()))
     }
+}
+
+/// A file of `parameters.bin`'s format: the magic bytes, then little-endian `f64`s.
+fn read_parameter_file(path: &Path) -> Result<Vec<f64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let Some(values) = bytes.strip_prefix(PARAMETERS_MAGIC.as_slice()) else {
+        bail!("{}: not a descent parameter file", path.display());
+    };
+    if !values.len().is_multiple_of(8) {
+        bail!("{}: truncated", path.display());
+    }
+    Ok(values
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect())
 }
 
 /// The cells of one row of a table being read, for messages that name the file and line.

@@ -248,10 +248,12 @@ pub const PROFILES_COLUMNS: [&str; 6] = [
 
 /// One point of the loss on the segment between two runs' final parameters
 /// (`barriers.csv`): `(1 - a) w_a + a w_b` for the runs of seeds `seed_a` and `seed_b` of one
-/// group (variant and sweep point).
+/// group (variant and sweep point), or for two variants' runs of one seed (then
+/// `seed_a == seed_b`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarrierPoint {
-    /// The group: the variant, and the sweep point's label after a space.
+    /// The group: the variant (or `a ↔ b`, two variants), and the sweep point's label after a
+    /// space.
     pub group: String,
     /// The first run's seed.
     pub seed_a: u64,

@@ -986,6 +986,26 @@ fn cases() -> Vec<Case> {
             append("[tune]\nmetric = \"val_loss\""),
             &["tune.metric", "validation"],
         ),
+        Case::config(
+            "barriers-between-seeds-with-one-seed",
+            append("[barriers]"),
+            &["barriers.between", "two seeds", "has 1"],
+        ),
+        Case::config(
+            "barriers-between-variants-with-one-variant",
+            append("[barriers]\nbetween = \"variants\""),
+            &["barriers.between", "two variants", "has 1"],
+        ),
+        Case::config(
+            "barriers-between-unknown",
+            append("[barriers]\nbetween = \"runs\""),
+            &["between", "seeds", "variants"],
+        ),
+        Case::config(
+            "output-snapshots-every-zero",
+            append("[output]\nsnapshots_every = 0"),
+            &["output.snapshots_every", "at least 1"],
+        ),
         // --- a path that does not exist is bad input (2) for every command that takes one ---
         Case::cli(
             "run-a-missing-file",
@@ -1023,6 +1043,11 @@ fn cases() -> Vec<Case> {
             &["no-such-dir", "no such experiment directory"],
         ),
         Case::cli(
+            "surface-a-missing-directory",
+            &["surface", "no-such-dir", "--barriers", ""],
+            &["no-such-dir", "no such experiment directory"],
+        ),
+        Case::cli(
             "merge-a-missing-directory",
             &["merge", "no-such-dir", "--out", "{out}"],
             &["no-such-dir"],
@@ -1037,6 +1062,12 @@ fn cases() -> Vec<Case> {
         Case::cli(
             "resume-a-directory-that-is-no-experiment",
             &["resume", "not-an-experiment"],
+            &["not-an-experiment", "config.toml", "experiment directory"],
+        )
+        .with_setup(not_an_experiment),
+        Case::cli(
+            "surface-a-directory-that-is-no-experiment",
+            &["surface", "not-an-experiment", "--barriers", ""],
             &["not-an-experiment", "config.toml", "experiment directory"],
         )
         .with_setup(not_an_experiment),

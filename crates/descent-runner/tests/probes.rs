@@ -1002,7 +1002,7 @@ fn barriers_run_between_the_final_losses_of_two_seeds() {
         .fold(f64::NEG_INFINITY, f64::max);
     assert_eq!(train, &vec![peak - (end_a + end_b) / 2.0]);
     let summary = common::read(&dir.join("summary.md"));
-    assert!(summary.contains("Barriers between seeds"), "{summary}");
+    assert!(summary.contains("Barriers between solutions"), "{summary}");
     assert!(dir.join("plots/barriers_train.svg").is_file());
     assert!(dir.join("adam-s3/parameters.bin").is_file());
 }
@@ -1132,4 +1132,201 @@ standardize = "global""#,
         );
         assert_eq!(accuracy, direct_accuracy);
     }
+}
+
+/// `descent surface` on a run's snapshots measures what the run's own probes measured at those
+/// steps, bit for bit (the same parameters, items and random streams); on the last snapshot
+/// alone, the interpolation starts from the initial parameters all the same.
+#[test]
+fn surface_on_snapshots_repeats_the_runs_own_measurements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let measure = "[[measure]]\nkind = \"hessian\"\nevery = 6\ntop = 3\ntrace_samples = 4\n\
+                   density_probes = 1\ndensity_steps = 10\nitems = 200\n\n\
+                   [[measure]]\nkind = \"interpolation\"\nevery = 6\npoints = 9\n";
+    let text = format!("{DIGITS}\n{measure}\n[output]\nsnapshots_every = 6\n");
+    let dir = run(&text, tmp.path());
+    let steps = descent_runner::run_files::RunDir::new(dir.join("adam-s3"))
+        .snapshot_steps()
+        .unwrap();
+    assert_eq!(steps, vec![0, 6, 12]);
+    let file = common::write(tmp.path(), "analyses.toml", measure);
+    let output = common::descent(
+        tmp.path(),
+        &[
+            "surface",
+            dir.to_str().unwrap(),
+            "--file",
+            file.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    common::ok(&output);
+    let read = |path: PathBuf| common::read(&path);
+    for table in ["measurements.csv", "profiles.csv"] {
+        assert_eq!(
+            read(dir.join("surface/adam-s3").join(table)),
+            read(dir.join("adam-s3").join(table)),
+            "{table}"
+        );
+    }
+    assert!(dir.join("surface/summary.md").is_file());
+    assert!(dir.join("surface/plots").is_dir());
+
+    // The last step alone: the interpolation's start comes from the seed's initialisation,
+    // which is the run's snapshot of step 0.
+    let output = common::descent(
+        tmp.path(),
+        &[
+            "surface",
+            dir.to_str().unwrap(),
+            "--measure",
+            "kind = \"interpolation\", points = 9",
+            "--steps",
+            "last",
+            "--out",
+            "last",
+            "--quiet",
+        ],
+    );
+    common::ok(&output);
+    let at_last = |table: String| -> Vec<String> {
+        table
+            .lines()
+            .filter(|l| l.starts_with("12,interpolation"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let offline = at_last(read(tmp.path().join("last/adam-s3/profiles.csv")));
+    assert_eq!(offline.len(), 2 * 9, "loss and accuracy at 9 points");
+    assert_eq!(offline, at_last(read(dir.join("adam-s3/profiles.csv"))));
+    assert_eq!(
+        measurements(&tmp.path().join("last/adam-s3"))["interpolation_rise"],
+        vec![(
+            12,
+            measurements(&dir.join("adam-s3"))["interpolation_rise"][1].1
+        )]
+    );
+}
+
+/// What `descent surface` refuses, with exit status 2 and a message that names the fix.
+#[test]
+fn surface_refuses_what_it_cannot_analyse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run(DIGITS, tmp.path());
+    let path = dir.to_str().unwrap();
+    let refused = |args: &[&str], needle: &str| {
+        let output = common::descent(tmp.path(), args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    };
+    refused(
+        &["surface", path, "--measure", "kind = \"hessian\""],
+        "snapshots_every",
+    );
+    refused(&["surface", path], "nothing to analyse");
+    refused(
+        &["surface", path, "--measure", "kind = \"hessain\""],
+        "allowed: ",
+    );
+    refused(&["surface", path, "--measure", "kind = "], "--measure #1");
+    refused(
+        &["surface", "no/such/dir", "--barriers", ""],
+        "no such experiment directory",
+    );
+    refused(
+        &["surface", path, "--barriers", "", "--runs", "adam-s9"],
+        "adam-s3",
+    );
+    assert!(!dir.join("surface").exists(), "nothing is written");
+    assert!(!dir.join(".surface.partial").exists());
+    let text = format!("{DIGITS}\n[output]\nsnapshots_every = 6\n");
+    let dir = run(
+        &text.replace("name = \"digits\"", "name = \"kept\""),
+        tmp.path(),
+    );
+    let path = dir.to_str().unwrap();
+    refused(
+        &[
+            "surface",
+            path,
+            "--measure",
+            "kind = \"hessian\"",
+            "--steps",
+            "5",
+        ],
+        "it has 0, 6, 12",
+    );
+    std::fs::create_dir(dir.join("surface")).unwrap();
+    refused(
+        &["surface", path, "--measure", "kind = \"hessian\""],
+        "exists already",
+    );
+}
+
+/// `[barriers] between = "variants"` joins two optimizers' solutions from the same seed (and
+/// no two seeds); `descent surface --barriers` draws the seeds' segments of the same runs
+/// afterwards, ending at the runs' own final losses.
+#[test]
+fn barriers_between_variants_and_after_the_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[variants]]\nname = \"sgd\"\nlr = 0.1\noptimizer = {{ kind = \"sgd\" }}\n\n\
+         [[measure]]\nkind = \"full_train\"\nevery = 12\n\n[barriers]\nbetween = \"variants\"\npoints = 5\n",
+        DIGITS.replace("seeds = [3]", "seeds = [3, 4]")
+    );
+    let dir = run(&text, tmp.path());
+    let rows = descent_runner::run_files::ExperimentDir::new(&dir)
+        .barriers()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.len(), 2 * 5, "two seeds, one pair of variants each");
+    assert!(
+        rows.iter()
+            .all(|r| r.group == "adam ↔ sgd" && r.seed_a == r.seed_b)
+    );
+    let final_loss = |run: &str| {
+        measurements(&dir.join(run))["full_train_loss"]
+            .last()
+            .unwrap()
+            .1
+    };
+    let at = |rows: &[descent_runner::state::BarrierPoint], seed: u64, a: f64| {
+        rows.iter()
+            .find(|r| r.seed_a == seed && r.a == a && r.set == "train")
+            .unwrap()
+            .loss
+    };
+    for seed in [3, 4] {
+        let adam = final_loss(&format!("adam-s{seed}"));
+        let sgd = final_loss(&format!("sgd-s{seed}"));
+        assert!((at(&rows, seed, 0.0) - adam).abs() < 1e-12 * adam);
+        assert!((at(&rows, seed, 1.0) - sgd).abs() < 1e-12 * sgd);
+    }
+    let output = common::descent(
+        tmp.path(),
+        &[
+            "surface",
+            dir.to_str().unwrap(),
+            "--barriers",
+            "points = 5",
+            "--quiet",
+        ],
+    );
+    common::ok(&output);
+    let seeds = descent_runner::run_files::ExperimentDir::new(dir.join("surface"))
+        .barriers()
+        .unwrap()
+        .unwrap();
+    let groups: std::collections::BTreeSet<&str> = seeds.iter().map(|r| r.group.as_str()).collect();
+    assert_eq!(groups, ["adam", "sgd"].into_iter().collect());
+    assert!(seeds.iter().all(|r| (r.seed_a, r.seed_b) == (3, 4)));
+    let adam3 = final_loss("adam-s3");
+    let row = seeds
+        .iter()
+        .find(|r| r.group == "adam" && r.a == 0.0)
+        .unwrap();
+    assert!((row.loss - adam3).abs() < 1e-12 * adam3);
+    let summary = common::read(&dir.join("surface/summary.md"));
+    assert!(summary.contains("Barriers between solutions"), "{summary}");
 }

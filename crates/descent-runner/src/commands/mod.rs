@@ -9,5 +9,6 @@ pub mod merge;
 pub mod report;
 pub mod resume;
 pub mod run;
+pub mod surface;
 pub mod tune;
 pub mod validate;

@@ -114,6 +114,12 @@ impl Probe for Interpolation {
         Ok(measured)
     }
 
+    fn initial(&mut self, w0: &[f64]) {
+        if self.start.is_none() {
+            self.start = Some(w0.to_vec());
+        }
+    }
+
     fn save(&self) -> Vec<f64> {
         let mut state = Vec::new();
         self.items.save(&mut state);

@@ -201,6 +201,11 @@ pub trait Probe: Send {
         Ok(Measured::default())
     }
 
+    /// The run's initial parameters, given before the first measurement by `descent
+    /// surface`, whose first stored step need not be 0 (default: ignored). Probes that
+    /// compare with the start take it from here when they have not measured step 0.
+    fn initial(&mut self, _w0: &[f64]) {}
+
     /// What the probe carries from one measurement to the next, for checkpoints.
     fn save(&self) -> Vec<f64> {
         Vec::new()
@@ -373,6 +378,13 @@ impl Probes {
             }
         }
         Ok(all)
+    }
+
+    /// Gives every probe the run's initial parameters ([`Probe::initial`]).
+    pub fn initial(&mut self, w0: &[f64]) {
+        for (_, probe) in &mut self.probes {
+            probe.initial(w0);
+        }
     }
 
     /// Every probe's carried state, for a checkpoint.

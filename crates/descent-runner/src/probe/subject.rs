@@ -311,6 +311,20 @@ impl<'a, B: AutodiffBackend> ModelSubject<'a, B> {
         }
     }
 
+    /// The subject at the parameters `w` (flattened as [`flatten`] does) of a model shaped
+    /// like `module`; a `w` of another length is refused.
+    pub fn at_parameters(
+        task: &'a SupervisedTask,
+        module: AnyModel<B>,
+        w: &[f64],
+        training: &'a TrainingSet<B>,
+        device: &'a B::Device,
+    ) -> Result<Self> {
+        let subject = ModelSubject::new(task, module, training, device);
+        let module = subject.at(w)?;
+        Ok(ModelSubject::new(task, module, training, device))
+    }
+
     /// `items` assembled on the inner backend in chunks that bound one forward pass's memory.
     fn chunks(&self, items: Items<'_>) -> Result<Vec<Batch<B::InnerBackend>>> {
         const CHUNK: usize = 2000;
@@ -334,7 +348,7 @@ impl<'a, B: AutodiffBackend> ModelSubject<'a, B> {
     fn at(&self, w: &[f64]) -> Result<AnyModel<B>> {
         ensure!(
             w.len() == self.w.len(),
-            "internal error: a point of {} parameters for a model of {}",
+            "a point of {} parameters for a model of {}",
             w.len(),
             self.w.len()
         );

@@ -30,7 +30,7 @@ use descent_optim::clip::Clipping;
 use descent_optim::sam::Sam;
 
 use executor::Setup;
-use observe::{Evaluating, Probing, Tracing};
+use observe::{Evaluating, Observer, Probing, Snapshots, Tracing};
 use walk::{LandscapeWalk, SupervisedWalk};
 
 /// The budget and cadences of `experiment` on `task` with `plan`.
@@ -175,26 +175,35 @@ pub fn execute<B: AutodiffBackend>(
     match task {
         Task::Landscape(t) => {
             let start = landscape_point(t, setup.sam.is_some(), device)?;
+            let mut observers: Vec<Box<dyn Observer<B, LandscapeWalk<'_>> + '_>> = vec![
+                Box::new(Evaluating),
+                Box::new(Probing(probes)),
+                Box::new(Tracing),
+            ];
+            if let Some(every) = experiment.output.snapshots_every {
+                observers.push(Box::new(Snapshots { dir, every }));
+            }
             executor::run(
                 &setup,
                 &LandscapeWalk { task: t },
                 start,
                 optimizer.init()?,
-                vec![
-                    Box::new(Evaluating),
-                    Box::new(Probing(probes)),
-                    Box::new(Tracing),
-                ],
+                observers,
             )
         }
         Task::Supervised(t) => {
             let walk = SupervisedWalk::<B>::new(t, &plan, device);
+            let mut observers: Vec<Box<dyn Observer<B, SupervisedWalk<'_, B>> + '_>> =
+                vec![Box::new(Evaluating), Box::new(Probing(probes))];
+            if let Some(every) = experiment.output.snapshots_every {
+                observers.push(Box::new(Snapshots { dir, every }));
+            }
             executor::run(
                 &setup,
                 &walk,
                 t.init::<B>(run.seed, device)?,
                 optimizer.init()?,
-                vec![Box::new(Evaluating), Box::new(Probing(probes))],
+                observers,
             )
         }
     }

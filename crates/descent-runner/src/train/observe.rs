@@ -119,6 +119,27 @@ impl<B: AutodiffBackend, W: Walk<B>> Observer<B, W> for Probing {
     }
 }
 
+/// The parameters at step 0, every `every` steps and the last step, in the run's
+/// `snapshots/` (`[output] snapshots_every`): the parameters the probes would see there, for
+/// `descent surface` to analyse after the run. A diverged step is not kept.
+pub(crate) struct Snapshots<'a> {
+    pub dir: &'a Path,
+    pub every: u64,
+}
+
+impl<B: AutodiffBackend, W: Walk<B>> Observer<B, W> for Snapshots<'_> {
+    fn observe(&mut self, at: &mut At<'_, B, W>) -> Result<()> {
+        if at.diverged || !(at.last || at.step.is_multiple_of(self.every)) {
+            return Ok(());
+        }
+        let (walk, module, step, dir) = (at.walk, at.module, at.step, self.dir);
+        at.clock.excluded(|| {
+            let subject = walk.subject(module);
+            output::write_snapshot(dir, step, subject.parameters())
+        })
+    }
+}
+
 /// A landscape point's coordinates and value on logged steps (`trajectory.csv`). Schedule-Free
 /// trains at y and is evaluated at its average x: the trajectory shows x.
 pub(crate) struct Tracing;
