@@ -456,6 +456,11 @@ pub struct Budget {
     pub epochs: Option<u64>,
     /// Wall-clock seconds (not reproducible: the number of steps depends on the machine).
     pub seconds: Option<f64>,
+    /// Also end each run once it has reached the `[target]`: the step after the one where it
+    /// was first seen is the run's last (its final evaluation and probes are taken there), so
+    /// runs compared at equal loss end at equal loss. `steps`/`epochs` still cap the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub until_target: bool,
 }
 
 /// Measurement cadence.
@@ -682,6 +687,11 @@ pub struct Variant {
     /// Clip every gradient coordinate to `[-v, v]`.
     #[serde(default)]
     pub clip_value: Option<f64>,
+    /// Start every run of this variant from the model's initialisation of this seed, while
+    /// its batches (and the rest of its randomness) still follow the run's own seed: runs that
+    /// differ only in the data's order (Frankle et al. 2020). Default: the run's seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
 }
 
 /// One point of a sweep: the assignments made, and a label for tables.
@@ -711,6 +721,11 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// The seed of the model's initialisation: the variant's `init_seed`, else the run's.
+    pub fn init_seed(&self) -> u64 {
+        self.experiment.variants[0].init_seed.unwrap_or(self.seed)
+    }
+
     /// Whether this run's sweep point changes the problem (so it needs its own data/model).
     pub fn sweeps_problem(&self) -> bool {
         self.point.values.keys().any(|k| k.starts_with("problem"))

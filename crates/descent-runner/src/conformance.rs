@@ -104,7 +104,7 @@ impl OnBackend for OneStep<'_> {
             Task::Supervised(t) => {
                 let batcher = ArrayBatcher::new(Arc::clone(&t.train));
                 step.take(
-                    t.init::<B>(self.run.seed, &device)?,
+                    t.init::<B>(self.run.init_seed(), &device)?,
                     optimizer.init()?,
                     |m: &descent_models::AnyModel<B>, batch: &[usize]| {
                         t.loss(m, &batcher, batch, &device)

@@ -80,6 +80,11 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
             "{shown}: output.snapshots_every = 0: must be at least 1"
         )));
     }
+    if plan.base.budget.until_target && plan.base.target.is_none() {
+        return Err(usage(format!(
+            "{shown}: budget.until_target = true needs a [target] to reach"
+        )));
+    }
     if let Some(barriers) = &plan.base.barriers {
         let (between, count, what) = match barriers.between.unwrap_or(config::Between::Seeds) {
             config::Between::Seeds => ("seeds", plan.base.seeds.len(), "two seeds"),

@@ -638,6 +638,7 @@ mod tests {
             warmup_start_factor: None,
             batch: None,
             sweep: Default::default(),
+            init_seed: None,
         }
     }
 

@@ -1002,6 +1002,11 @@ fn cases() -> Vec<Case> {
             &["between", "seeds", "variants"],
         ),
         Case::config(
+            "until-target-without-target",
+            edit(BASE, "steps = 3", "steps = 3\nuntil_target = true"),
+            &["budget.until_target", "[target]"],
+        ),
+        Case::config(
             "output-snapshots-every-zero",
             append("[output]\nsnapshots_every = 0"),
             &["output.snapshots_every", "at least 1"],

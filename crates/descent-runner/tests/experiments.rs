@@ -89,6 +89,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "adam_fmnist_long",
         "nonconvex_rate",
         "loss_surface",
+        "seed_minima",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -654,4 +655,40 @@ fn optimizers_fmnist_every_optimizer_is_tuned_then_rerun_at_its_best_rate() {
         let accuracy = mean(g, "metrics", "final_test_accuracy").unwrap();
         assert!(accuracy > 0.8, "{variant}: {accuracy}");
     }
+}
+
+/// seed_minima: solutions from different initialisations are separated by a ridge on the
+/// straight line between them; runs from one initialisation that differ only in the order of
+/// the data are (almost) linearly connected; every run's path from its start falls
+/// monotonically. Same seed and same initialisation: the same run, bit for bit.
+#[test]
+fn seed_minima_different_starts_end_apart_one_start_ends_connected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("seed_minima", tmp.path());
+    let rows = descent_runner::run_files::ExperimentDir::new(&dir)
+        .barriers()
+        .unwrap()
+        .unwrap();
+    let heights = descent_runner::barriers::heights(&rows);
+    let train = |group: &str| heights[&(group.to_string(), "train".to_string())].clone();
+    let (seeds, order) = (train("seeds"), train("order"));
+    assert_eq!((seeds.len(), order.len()), (3, 3), "every pair of 3 seeds");
+    let lowest_apart = seeds.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest_together = order.iter().copied().fold(0.0, f64::max);
+    assert!(
+        lowest_apart > 0.1 && lowest_apart > 10.0 * highest_together,
+        "seeds {seeds:?}, order {order:?}"
+    );
+    for run in ["seeds-s0", "seeds-s1", "seeds-s2", "order-s1", "order-s2"] {
+        let m = common::measurements(&dir.join(run));
+        assert!(m["interpolation_rise"][0].1 < 1e-3, "{run}: not monotone");
+    }
+    assert_eq!(
+        common::read(&dir.join("seeds-s0/metrics.csv")),
+        common::read(&dir.join("order-s0/metrics.csv"))
+    );
+    assert_ne!(
+        common::read(&dir.join("seeds-s1/metrics.csv")),
+        common::read(&dir.join("order-s1/metrics.csv"))
+    );
 }

@@ -573,6 +573,30 @@ optimizer = { kind = "sgd", momentum = 0.9 }
         serde_json::from_str(&std::fs::read_to_string(dir.join("sgd-s0/run.json")).unwrap())
             .unwrap();
     assert_eq!(record["steps_to_target"].as_u64(), Some(first));
+
+    // With `budget.until_target`, the run ends the step after: its last measurements are taken there, and
+    // everything before is the same run.
+    let stopped = run(
+        &text
+            .replace("steps = 60", "steps = 60\nuntil_target = true")
+            .replace("to-target", "to-target-stopped"),
+        tmp.path(),
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stopped.join("sgd-s0/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["steps"].as_u64(), Some(first + 1));
+    assert_eq!(record["steps_to_target"].as_u64(), Some(first));
+    let m_stopped = measurements(&stopped.join("sgd-s0"));
+    let until = |m: &BTreeMap<String, Vec<(u64, f64)>>| -> Vec<(u64, f64)> {
+        m["full_train_loss"]
+            .iter()
+            .copied()
+            .filter(|(s, _)| *s <= first)
+            .collect()
+    };
+    assert_eq!(until(&m_stopped), until(&m));
+    assert_eq!(m_stopped["full_train_loss"].last().unwrap().0, first + 1);
 }
 
 /// On linear regression the probe's `f*` comes from the normal equations, on logistic
@@ -1234,8 +1258,16 @@ fn surface_refuses_what_it_cannot_analyse() {
         &["surface", "no/such/dir", "--barriers", ""],
         "no such experiment directory",
     );
+    refused(&["surface", path, "--barriers", ""], "two seeds at least");
     refused(
-        &["surface", path, "--barriers", "", "--runs", "adam-s9"],
+        &[
+            "surface",
+            path,
+            "--measure",
+            "kind = \"hessian\"",
+            "--runs",
+            "adam-s9",
+        ],
         "adam-s3",
     );
     assert!(!dir.join("surface").exists(), "nothing is written");
@@ -1329,4 +1361,44 @@ fn barriers_between_variants_and_after_the_runs() {
     assert!((row.loss - adam3).abs() < 1e-12 * adam3);
     let summary = common::read(&dir.join("surface/summary.md"));
     assert!(summary.contains("Barriers between solutions"), "{summary}");
+}
+
+/// On a convex function the largest value in a box is at one of its corners: on 2-D
+/// quadratics (axis-aligned, where the ascent's first step finds the corner, and rotated) the
+/// probe equals `100 (max over the 4 corners of f - f(w)) / (1 + f(w))` for each box size.
+#[test]
+fn epsilon_sharpness_of_a_quadratic_is_its_highest_corner() {
+    for (angle, start) in [(0.0, [0.3, -0.2]), (0.4, [2.0, -1.5])] {
+        let task = task(&format!(
+            "landscape = \"quadratic\"\neigenvalues = [1.0, 4.0]\nangle = {angle}\nstart = [{}, {}]",
+            start[0], start[1]
+        ));
+        let Task::Landscape(t) = &task else { panic!() };
+        let mut probes = probes(
+            "[[measure]]\nkind = \"epsilon_sharpness\"\nepsilons = [1e-3, 0.05]\niterations = 10",
+            &task,
+        );
+        let w = t.start.clone();
+        let f0 = t.landscape.value(&w).unwrap();
+        let mut subject = LandscapeSubject::new(t, w.clone());
+        let got = values(probes.measure(&mut subject, 0, false).unwrap());
+        for (eps, name) in [
+            (1e-3, "epsilon_sharpness_1e-3"),
+            (0.05, "epsilon_sharpness_5e-2"),
+        ] {
+            let mut highest = f64::NEG_INFINITY;
+            for corner in [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]] {
+                let point: Vec<f64> = (0..2)
+                    .map(|i| w[i] + corner[i] * eps * (w[i].abs() + 1.0))
+                    .collect();
+                highest = highest.max(t.landscape.value(&point).unwrap());
+            }
+            let expected = 100.0 * (highest - f0) / (1.0 + f0);
+            assert!(
+                (got[name] - expected).abs() < 1e-9 * expected,
+                "angle {angle}, {name}: {} vs {expected}",
+                got[name]
+            );
+        }
+    }
 }

@@ -445,7 +445,7 @@ impl OnBackend for OnModel<'_> {
     type Output = Progressed;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Progressed> {
-        let model = self.task.init::<B>(self.job.spec.seed, &device)?;
+        let model = self.task.init::<B>(self.job.spec.init_seed(), &device)?;
         let w0 = flatten(&model);
         let training = TrainingSet::<B>::new(self.task);
         measure_all(self.job, self.probes, &w0, self.bar, |w| {

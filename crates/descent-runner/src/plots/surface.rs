@@ -205,14 +205,14 @@ pub(super) fn barriers(experiment: &str, rows: &[BarrierPoint]) -> Vec<(String, 
             let set_name = if set == "test" { "test" } else { "training" };
             let heading = title(
                 experiment,
-                &format!("{set_name} {what} between two seeds' solutions"),
+                &format!("{set_name} {what} between two solutions"),
             );
             let y_label = format!("{set_name} {what}");
             if let Some(fig) = curves(
                 heading,
                 &families,
                 &[],
-                "a (0: one seed's solution, 1: the other's)",
+                "a (0: one run's solution, 1: the other's)",
                 &y_label,
                 false,
             ) {

@@ -12,6 +12,7 @@
 //! A new probe is one file (a [`Probe`] and its [`ProbeEntry`]) plus one line in [`PROBES`].
 
 mod basin;
+mod epsilon_sharpness;
 mod escape;
 mod full_train;
 mod grad_norm;
@@ -245,6 +246,7 @@ pub const PROBES: &[ProbeEntry] = &[
     full_train::ENTRY,
     gradient_noise::ENTRY,
     sharpness::ENTRY,
+    epsilon_sharpness::ENTRY,
     hessian::ENTRY,
     slice::ENTRY,
     interpolation::ENTRY,

@@ -70,7 +70,8 @@ pub(crate) fn run<B: AutodiffBackend, W: Walk<B>>(
     let status = loop {
         let step = state.step;
         let last = limits.steps.is_some_and(|s| step >= s)
-            || limits.seconds.is_some_and(|s| clock.now() >= s);
+            || limits.seconds.is_some_and(|s| clock.now() >= s)
+            || (run.experiment.budget.until_target && target.reached().is_some());
         let (logged, evaluated) = (
             step.is_multiple_of(limits.log_every) || last,
             step.is_multiple_of(limits.eval_every) || last,

@@ -201,7 +201,7 @@ pub fn execute<B: AutodiffBackend>(
             executor::run(
                 &setup,
                 &walk,
-                t.init::<B>(run.seed, device)?,
+                t.init::<B>(run.init_seed(), device)?,
                 optimizer.init()?,
                 observers,
             )
