@@ -542,6 +542,11 @@ pub struct Plots {
     /// faint beneath it), `"off"`, or the average's weight on the past in `[0, 1)`.
     #[serde(default)]
     pub smoothing: Smoothing,
+    /// A metric (`test_accuracy`, `test_loss`, `val_accuracy`, ...) against whose final
+    /// value every probe measurement's last value is drawn, one marker per run
+    /// (`plots/scatter_<measurement>`, with Spearman's rank correlation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scatter: Option<String>,
 }
 
 impl Plots {

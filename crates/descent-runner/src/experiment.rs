@@ -80,6 +80,15 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
             "{shown}: output.snapshots_every = 0: must be at least 1"
         )));
     }
+    if let Some(metric) = &plan.base.plots.scatter {
+        let columns = crate::state::MetricsColumn::ALL.map(crate::state::MetricsColumn::name);
+        if !columns.contains(&metric.as_str()) {
+            return Err(usage(format!(
+                "{shown}: plots.scatter = {metric:?} is not a metric; allowed: {}",
+                columns.join(", ")
+            )));
+        }
+    }
     if plan.base.budget.until_target && plan.base.target.is_none() {
         return Err(usage(format!(
             "{shown}: budget.until_target = true needs a [target] to reach"
@@ -438,6 +447,7 @@ fn render_plots(dir: &Path, plan: &Plan, threads: usize) -> Result<Vec<PathBuf>>
         slopes,
         caption: (!description.is_empty()).then(|| description.to_owned()),
         smoothing: plan.base.plots.smoothing,
+        scatter: plan.base.plots.scatter.clone(),
         threads,
         ..plots::Context::default()
     };

@@ -21,6 +21,7 @@ mod axis;
 mod contour;
 mod data;
 mod figure;
+mod scatter;
 mod surface;
 mod sweep;
 mod text;
@@ -114,6 +115,8 @@ pub struct Context<'a> {
     pub smoothing: Smoothing,
     /// Threads drawing the pictures (0 or 1: one).
     pub threads: usize,
+    /// `[plots] scatter`: the metric every measurement is drawn against, run by run.
+    pub scatter: Option<String>,
 }
 
 /// The column the loss plots draw, and what they call it.
@@ -253,6 +256,13 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
             plot.save(&name, fig);
         }
     }));
+    if let Some(metric) = context.scatter.as_deref() {
+        tasks.push(Box::new(move |plot| {
+            for (name, fig) in scatter::figures(experiment, runs, metric) {
+                plot.save(&name, fig);
+            }
+        }));
+    }
     let barriers = &barriers;
     tasks.push(Box::new(move |plot| {
         let pictures = surface::figures(experiment, groups)

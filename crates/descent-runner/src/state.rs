@@ -361,9 +361,25 @@ pub struct RunRecord {
     pub seconds: f64,
     /// The budget the run had.
     pub limits: Limits,
-    /// The last value of each measurement (`measurements.csv`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// The last value of each measurement (`measurements.csv`). JSON has no NaN: a
+    /// measurement that came out NaN (a probe's loss on the way to divergence) is written as
+    /// `null` and read back as NaN.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nan_for_null"
+    )]
     pub measured: BTreeMap<String, f64>,
+}
+
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let read = BTreeMap::<String, Option<f64>>::deserialize(deserializer)?;
+    Ok(read
+        .into_iter()
+        .map(|(name, value)| (name, value.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 /// Best values over a run (lowest losses, highest accuracies).
@@ -455,6 +471,23 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nan_measurement_reads_back_from_json_as_nan() {
+        #[derive(Serialize, Deserialize)]
+        struct Holder {
+            #[serde(deserialize_with = "nan_for_null")]
+            measured: BTreeMap<String, f64>,
+        }
+        let written = serde_json::to_string(&Holder {
+            measured: [("loss".to_string(), f64::NAN), ("top".to_string(), 2.5)].into(),
+        })
+        .unwrap();
+        assert_eq!(written, r#"{"measured":{"loss":null,"top":2.5}}"#);
+        let read: Holder = serde_json::from_str(&written).unwrap();
+        assert!(read.measured["loss"].is_nan());
+        assert_eq!(read.measured["top"], 2.5);
+    }
 
     #[test]
     fn the_header_names_every_column_once() {

@@ -90,6 +90,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "nonconvex_rate",
         "loss_surface",
         "seed_minima",
+        "flat_vs_sharp",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -691,4 +692,71 @@ fn seed_minima_different_starts_end_apart_one_start_ends_connected() {
         common::read(&dir.join("seeds-s1/metrics.csv")),
         common::read(&dir.join("order-s1/metrics.csv"))
     );
+}
+
+/// flat_vs_sharp: every run ends with the four sharpness measures; the three stopping rules
+/// do what they say (equal epochs: 10 passes whatever the batch; equal steps: 150 steps; equal
+/// loss: the step after the target); at equal epochs the full batch is the under-trained one;
+/// the scatter plots are drawn.
+#[test]
+fn flat_vs_sharp_stops_by_each_rule_and_measures_every_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("flat_vs_sharp", tmp.path());
+    let runs = descent_runner::run_files::ExperimentDir::new(&dir)
+        .runs()
+        .unwrap();
+    assert_eq!(runs.len(), 9 * 3 * 2);
+    let mut final_loss: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for run in &runs {
+        let r = &run.record;
+        if r.status != descent_runner::state::Outcome::Finished {
+            continue;
+        }
+        let m = common::measurements(run.dir.path());
+        for name in [
+            "hessian_top_1",
+            "hessian_trace",
+            "epsilon_sharpness_1e-3",
+            "epsilon_sharpness_5e-4",
+            "slice_width",
+        ] {
+            let last = m[name].last().unwrap();
+            assert_eq!(last.0, r.steps, "{}: {name} at the end", r.run_id);
+        }
+        let label = r.point.label.as_str();
+        if label.contains("steps = 150") {
+            assert_eq!(r.steps, 150, "{}", r.run_id);
+        } else if label.contains("until_target") {
+            if let Some(reached) = r.steps_to_target {
+                assert_eq!(r.steps, reached + 1, "{}", r.run_id);
+            }
+        } else {
+            assert_eq!(r.steps, 10 * r.limits.batches_per_epoch, "{}", r.run_id);
+            final_loss
+                .entry((r.variant.clone(), label.to_owned()))
+                .or_default()
+                .push(*m["full_train_loss"].last().map(|(_, v)| v).unwrap());
+        }
+    }
+    let mean = |v: &str| {
+        let (_, values) = final_loss.iter().find(|((name, _), _)| name == v).unwrap();
+        values.iter().sum::<f64>() / values.len() as f64
+    };
+    // At equal epochs the full batch (1141 items, 10 steps) is far behind B = 8 (1430 steps).
+    assert!(
+        mean("b5500-sqrt") > 5.0 * mean("b32-sqrt"),
+        "{} vs {}",
+        mean("b5500-sqrt"),
+        mean("b32-sqrt")
+    );
+    for plot in [
+        "scatter_hessian_top_1",
+        "scatter_epsilon_sharpness_1e-3",
+        "scatter_slice_width",
+    ] {
+        let file = dir
+            .join("plots")
+            .join(format!("{}.svg", plot.replace('-', "_")));
+        assert!(file.is_file(), "{}", file.display());
+    }
 }
