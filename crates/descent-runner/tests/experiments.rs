@@ -91,6 +91,7 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "loss_surface",
         "seed_minima",
         "flat_vs_sharp",
+        "flat_vs_sharp_tuned",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
