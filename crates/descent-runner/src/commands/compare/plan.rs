@@ -52,6 +52,10 @@ pub(super) fn plan(args: &CompareArgs) -> Result<Plan> {
         "checkpoint.every=0".into(),
     ]);
     let mut plan = config::load(&args.file, &sets, args.overrides.seeds()?)?;
+    // After the file: a wrong path is named before a backend this binary lacks.
+    for &b in &args.backends {
+        backend::check(b, Precision::F32)?;
+    }
     // The budget is the step count alone: epochs or seconds would cut runs short.
     for run in &mut plan.runs {
         run.experiment.budget.epochs = None;
@@ -85,9 +89,6 @@ fn check(args: &CompareArgs) -> Result<()> {
         return Err(usage(
             "--backends: name at least two backends to compare, e.g. ndarray,wgpu",
         ));
-    }
-    for &b in &args.backends {
-        backend::check(b, Precision::F32)?;
     }
     if args.steps == 0 {
         return Err(usage("--steps must be at least 1"));
