@@ -62,6 +62,16 @@ pub struct Progressed {
     pub profiles: Vec<(u64, ProfilePoint)>,
 }
 
+impl Progressed {
+    /// The last value of each measurement, for [`RunRecord::measured`].
+    pub fn last_measured(&self) -> BTreeMap<String, f64> {
+        self.measurements
+            .iter()
+            .map(|(_, name, value)| (name.clone(), *value))
+            .collect()
+    }
+}
+
 /// When the target was first reached: `(step, seconds)`.
 pub type TargetReached = Option<(u64, f64)>;
 
@@ -459,11 +469,7 @@ impl RunRecord {
             seconds_to_target: target.map(|t| t.1),
             seconds: state.timing.last().map_or(0.0, |t| t.1),
             limits,
-            measured: state
-                .measurements
-                .iter()
-                .map(|(_, name, value)| (name.clone(), *value))
-                .collect(),
+            measured: state.last_measured(),
         }
     }
 }

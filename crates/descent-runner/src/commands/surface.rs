@@ -503,11 +503,7 @@ fn write_run(job: &Job, mut state: Progressed, out: &Path) -> Result<()> {
     state.timing = source.timing()?.unwrap_or_default();
     state.trajectory = source.trajectory()?.unwrap_or_default();
     let mut record: RunRecord = job.stored.record.clone();
-    record.measured = state
-        .measurements
-        .iter()
-        .map(|(_, name, value)| (name.clone(), *value))
-        .collect();
+    record.measured = state.last_measured();
     let dir = out.join(&job.spec.id);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     output::write_run(&dir, &state, &record)

@@ -85,11 +85,20 @@ impl Probe for EpsilonSharpness {
         let w = subject.parameters().to_vec();
         let n = subject.items();
         let batch = self.items.items(n, rng).map(<[usize]>::to_vec);
-        let (base, _) = subject.loss_and_gradient(&w, batch.as_deref())?;
+        // Every box's ascent starts at `w`: one gradient there serves them all.
+        let start = subject.loss_and_gradient(&w, batch.as_deref())?;
+        let base = start.0;
         let mut values = Vec::with_capacity(self.epsilons.len());
         for &eps in &self.epsilons {
             let bound: Vec<f64> = w.iter().map(|w| eps * (w.abs() + 1.0)).collect();
-            let rise = highest_rise(subject, &w, &bound, base, self.iterations, batch.as_deref())?;
+            let ascent = Ascent {
+                w: &w,
+                bound: &bound,
+                start: &start,
+                iterations: self.iterations,
+                batch: batch.as_deref(),
+            };
+            let rise = ascent.highest_rise(subject)?;
             values.push((name(eps), 100.0 * rise / (1.0 + base)));
         }
         Ok(values.into())
@@ -104,35 +113,41 @@ impl Probe for EpsilonSharpness {
     }
 }
 
-/// `max f(w + y) - f(w)` over the iterates of projected sign ascent in `|y_i| <= bound_i`.
-fn highest_rise(
-    subject: &mut dyn Subject,
-    w: &[f64],
-    bound: &[f64],
-    base: f64,
+/// One box's ascent: from `w`, where the loss and gradient are `start`, within
+/// `|y_i| <= bound_i`.
+struct Ascent<'a> {
+    w: &'a [f64],
+    bound: &'a [f64],
+    start: &'a (f64, Vec<f64>),
     iterations: usize,
-    batch: Option<&[usize]>,
-) -> Result<f64> {
-    let step = 2.5 / iterations as f64;
-    let mut y = vec![0.0; w.len()];
-    let mut point = w.to_vec();
-    let (_, mut gradient) = subject.loss_and_gradient(&point, batch)?;
-    let mut highest = 0.0_f64;
-    for _ in 0..iterations {
-        for (((y, p), (&w, &b)), g) in y
-            .iter_mut()
-            .zip(point.iter_mut())
-            .zip(w.iter().zip(bound))
-            .zip(&gradient)
-        {
-            let sign = if *g == 0.0 { 0.0 } else { g.signum() };
-            *y = (*y + step * b * sign).clamp(-b, b);
-            *p = w + *y;
+    batch: Option<&'a [usize]>,
+}
+
+impl Ascent<'_> {
+    /// `max f(w + y) - f(w)` over the iterates of projected sign ascent.
+    fn highest_rise(&self, subject: &mut dyn Subject) -> Result<f64> {
+        let step = 2.5 / self.iterations as f64;
+        let (base, first) = self.start;
+        let mut y = vec![0.0; self.w.len()];
+        let mut point = self.w.to_vec();
+        let mut gradient = first.clone();
+        let mut highest = 0.0_f64;
+        for _ in 0..self.iterations {
+            for (((y, p), (&w, &b)), g) in y
+                .iter_mut()
+                .zip(point.iter_mut())
+                .zip(self.w.iter().zip(self.bound))
+                .zip(&gradient)
+            {
+                let sign = if *g == 0.0 { 0.0 } else { g.signum() };
+                *y = (*y + step * b * sign).clamp(-b, b);
+                *p = w + *y;
+            }
+            let (loss, next) = subject.loss_and_gradient(&point, self.batch)?;
+            // A NaN loss is passed over (`max` keeps the other); an infinite one is the answer.
+            highest = highest.max(loss - base);
+            gradient = next;
         }
-        let (loss, next) = subject.loss_and_gradient(&point, batch)?;
-        // A NaN loss is passed over (`max` keeps the other); an infinite one is the answer.
-        highest = highest.max(loss - base);
-        gradient = next;
+        Ok(highest)
     }
-    Ok(highest)
 }
