@@ -36,6 +36,31 @@ pub enum Sampling {
     /// Every item once per epoch, and every batch holds each class in the dataset's
     /// proportions: for a batch of `b` items, class `c` has `floor(b n_c / n)` or one more.
     Stratified,
+    /// Every item once per epoch, in one random order drawn once (epoch 0's shuffle) and
+    /// kept: the same batches every epoch.
+    ShuffledOnce,
+    /// Every item once per epoch, sorted by class (index order within a class), the same
+    /// every epoch: data given "in a meaningful order", each batch nearly one class.
+    SortedByClass,
+}
+
+impl Sampling {
+    /// The name experiment files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Shuffled => "shuffled",
+            Sampling::Sequential => "sequential",
+            Sampling::WithReplacement => "with_replacement",
+            Sampling::Stratified => "stratified",
+            Sampling::ShuffledOnce => "shuffled_once",
+            Sampling::SortedByClass => "sorted_by_class",
+        }
+    }
+
+    /// Whether the plan needs the items' classes.
+    fn needs_classes(self) -> bool {
+        matches!(self, Sampling::Stratified | Sampling::SortedByClass)
+    }
 }
 
 /// What a user asks of the batches.
@@ -106,7 +131,7 @@ pub struct BatchPlan {
     drop_last: bool,
     sampling: Sampling,
     seed: u64,
-    /// For stratified batches: the items of each class, in index order.
+    /// For stratified and class-sorted batches: the items of each class, in index order.
     strata: Vec<Vec<usize>>,
 }
 
@@ -122,9 +147,9 @@ impl BatchPlan {
             seed,
         )?;
         plan.sampling = spec.sampling;
-        if spec.sampling == Sampling::Stratified {
+        if spec.sampling.needs_classes() {
             let (Some(labels), Some(classes)) = (data.labels(), data.classes()) else {
-                return Err(DataError::StratifiedWithoutClasses);
+                return Err(DataError::NeedsClasses(spec.sampling.name()));
             };
             let mut strata = vec![Vec::new(); classes];
             for (i, &l) in labels.iter().enumerate() {
@@ -138,8 +163,8 @@ impl BatchPlan {
 
     /// The plan for a dataset of `len` items without labels (stratified sampling is refused).
     pub fn for_len(spec: BatchSpec, len: usize, seed: u64) -> Result<BatchPlan, DataError> {
-        if spec.sampling == Sampling::Stratified {
-            return Err(DataError::StratifiedWithoutClasses);
+        if spec.sampling.needs_classes() {
+            return Err(DataError::NeedsClasses(spec.sampling.name()));
         }
         let batch_size = match spec.size {
             BatchSize::Full => len,
@@ -218,6 +243,10 @@ impl BatchPlan {
                 Epoch::from_chunks(epoch_permutation(self.seed, epoch, self.len), sizes)
             }
             Sampling::Stratified => self.stratified(&mut rng, &sizes),
+            Sampling::ShuffledOnce => {
+                Epoch::from_chunks(epoch_permutation(self.seed, 0, self.len), sizes)
+            }
+            Sampling::SortedByClass => Epoch::from_chunks(self.strata.concat(), sizes),
         };
         if self.drop_last && rest > 0 {
             epoch.starts.pop();

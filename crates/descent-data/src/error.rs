@@ -101,9 +101,10 @@ pub enum DataError {
         /// The number of items.
         len: usize,
     },
-    /// Stratified batches asked of a dataset without class labels.
-    #[error("stratified batches need class labels, and this dataset has none")]
-    StratifiedWithoutClasses,
+    /// Stratified or class-sorted batches asked of a dataset without class labels; the
+    /// sampling's name.
+    #[error("{0} batches need class labels, and this dataset has none")]
+    NeedsClasses(&'static str),
 }
 
 /// The ways an IDX file can be malformed.

@@ -68,6 +68,8 @@ fn without_replacement_every_item_is_seen_once_per_epoch() {
         Sampling::Shuffled,
         Sampling::Sequential,
         Sampling::Stratified,
+        Sampling::ShuffledOnce,
+        Sampling::SortedByClass,
     ] {
         for b in [1, 7, 10, 64, 103] {
             let plan =
@@ -88,6 +90,59 @@ fn without_replacement_every_item_is_seen_once_per_epoch() {
             }
         }
     }
+}
+
+#[test]
+fn shuffled_once_and_sorted_by_class_repeat_one_order_every_epoch() {
+    // Labels 0, 1, 2, 0, 1, 2, ...: index order is interleaved, the sorted order is not.
+    let labels: Vec<u32> = (0..30).map(|i| i % 3).collect();
+    let data = ArrayDataset::new(
+        "interleaved",
+        vec![0.0; 30],
+        vec![1],
+        Targets::Classes { labels, classes: 3 },
+    )
+    .unwrap();
+    let sorted = BatchPlan::new(
+        spec(BatchSize::Items(5), Sampling::SortedByClass, false),
+        &data,
+        7,
+    )
+    .unwrap();
+    let expected: Vec<usize> = (0..3).flat_map(|c| (c..30).step_by(3)).collect();
+    for e in 0..3 {
+        let order: Vec<usize> = sorted.epoch(e).batches().flatten().copied().collect();
+        assert_eq!(order, expected, "epoch {e}");
+    }
+    let once = |seed| {
+        BatchPlan::new(
+            spec(BatchSize::Items(5), Sampling::ShuffledOnce, false),
+            &data,
+            seed,
+        )
+        .unwrap()
+    };
+    let (a, b) = (once(7), once(8));
+    assert_eq!(a.epoch(0), a.epoch(4));
+    assert_ne!(a.epoch(0), b.epoch(0));
+    let shuffled = BatchPlan::new(
+        spec(BatchSize::Items(5), Sampling::Shuffled, false),
+        &data,
+        7,
+    )
+    .unwrap();
+    // Epoch 0 is the shuffled plan's epoch 0; later epochs of that plan move on.
+    assert_eq!(a.epoch(0), shuffled.epoch(0));
+    assert_ne!(a.epoch(1), shuffled.epoch(1));
+    let unlabelled = ArrayDataset::new("x", vec![0.0; 4], vec![1], Targets::None).unwrap();
+    assert!(matches!(
+        BatchPlan::new(
+            spec(BatchSize::Items(2), Sampling::SortedByClass, false),
+            &unlabelled,
+            0
+        ),
+        Err(DataError::NeedsClasses("sorted_by_class"))
+    ));
 }
 
 #[test]
@@ -273,7 +328,7 @@ fn batch_sizes_outside_the_dataset_are_errors() {
             &unlabelled,
             0
         ),
-        Err(DataError::StratifiedWithoutClasses)
+        Err(DataError::NeedsClasses("stratified"))
     ));
 }
 

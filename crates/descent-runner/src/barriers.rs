@@ -212,7 +212,7 @@ fn along(
     let first: Option<Vec<usize>> = segments.items.filter(|&k| k < n).map(|k| (0..k).collect());
     let mut sets = vec![("train", Items::Train(first.as_deref()))];
     if segments.test {
-        sets.push(("test", Items::Test));
+        sets.push(("test", Items::Test(None)));
     }
     let mut rows = Vec::new();
     for (set, items) in sets {

@@ -160,6 +160,10 @@ names! {
         WithReplacement = "with_replacement",
         /// Each batch holds every class in proportion.
         Stratified = "stratified",
+        /// One random order drawn once and kept every epoch.
+        ShuffledOnce = "shuffled_once",
+        /// Sorted by class, the same every epoch.
+        SortedByClass = "sorted_by_class",
     }
 }
 
@@ -348,6 +352,23 @@ pub struct DatasetProblem {
     pub loss: Option<LossName>,
     /// L2 penalty `lambda/2 ||w||^2` in the objective.
     pub l2: Option<f64>,
+    /// Keep only this many training items, drawn at random with `data_seed` after the
+    /// validation split (and after `imbalance`): a small set a network can memorise.
+    pub train_items: Option<usize>,
+    /// Keep only a share of one class's training items: an imbalanced training set; the
+    /// validation and test sets are untouched.
+    pub imbalance: Option<Imbalance>,
+}
+
+/// `problem.imbalance = { class = 3, keep = 0.1 }`: the training set keeps a random
+/// `keep` share of class `class`'s items (drawn with `data_seed`) and all of the others.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imbalance {
+    /// The class made rare.
+    pub class: u32,
+    /// The share of its items kept, in `(0, 1]`.
+    pub keep: f64,
 }
 
 impl<'de> Deserialize<'de> for Problem {
@@ -975,8 +996,12 @@ fn parse_value(text: &str) -> Value {
 /// A table of overrides as `(dotted path, value)`: nested tables become path segments.
 fn flatten_paths(prefix: &str, table: &Table, out: &mut Vec<(String, Value)>) {
     for (key, value) in table {
+        // A top-level key is a dotted path (`"problem.dataset"`); a nested key is one
+        // key, quoted where it holds a dot (a sweep's `"problem.hidden"`).
         let path = if prefix.is_empty() {
             key.clone()
+        } else if key.contains('.') {
+            format!("{prefix}.\"{key}\"")
         } else {
             format!("{prefix}.{key}")
         };
@@ -988,13 +1013,40 @@ fn flatten_paths(prefix: &str, table: &Table, out: &mut Vec<(String, Value)>) {
 }
 
 /// Sets `path` (dotted; `variants.<name>`, `variants.<index>` or `variants.*` select array
-/// entries) to `value`. The last key may be new; every table on the way must exist.
+/// entries; a key that holds a dot is quoted, as in `sweep."problem.hidden"`) to `value`. The
+/// last key may be new; every table on the way must exist.
 pub fn assign(table: &mut Table, path: &str, value: Value) -> std::result::Result<(), String> {
-    let keys: Vec<&str> = path.split('.').collect();
-    if keys.iter().any(|k| k.is_empty()) {
-        return Err(format!("`{path}` is not a key path"));
-    }
+    let keys = key_path(path).ok_or_else(|| format!("`{path}` is not a key path"))?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     assign_in(table, &keys, &value, path)
+}
+
+/// The keys of a dotted path, `"..."` quoting a key that holds dots; `None` for an empty key
+/// or an unclosed quote.
+fn key_path(path: &str) -> Option<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut rest = path;
+    loop {
+        let (key, after) = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"')?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => match rest.find('.') {
+                Some(dot) => (&rest[..dot], &rest[dot..]),
+                None => (rest, ""),
+            },
+        };
+        if key.is_empty() {
+            return None;
+        }
+        keys.push(key.to_string());
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.is_empty() => return Some(keys),
+            None => return None,
+        }
+    }
 }
 
 fn assign_in(
@@ -1342,4 +1394,71 @@ pub fn resolved_toml(table: &Table, meta: &BTreeMap<String, String>) -> Result<S
         out.push_str(&format!("{k} = {}\n", Value::String(v.clone())));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_key_with_dots_is_one_segment_of_a_path() {
+        let keys = |p: &str| key_path(p).map(|k| k.join("|"));
+        assert_eq!(keys("budget.steps").as_deref(), Some("budget|steps"));
+        assert_eq!(
+            keys("sweep.\"problem.hidden\"").as_deref(),
+            Some("sweep|problem.hidden")
+        );
+        assert_eq!(keys("\"a.b\".c").as_deref(), Some("a.b|c"));
+        for bad in ["", "a..b", "a.", "sweep.\"open", "\"a\"b", "\"\""] {
+            assert_eq!(keys(bad), None, "{bad}");
+        }
+        // `[quick] sweep = { "problem.hidden" = [...] }` replaces that sweep key only, and a
+        // top-level `'sweep."problem.hidden"'` names the same key.
+        let mut file: Table =
+            toml::from_str("[sweep]\n\"problem.hidden\" = [[2], [4]]\n\"problem.l2\" = [0.1]")
+                .unwrap_or_default();
+        let quick: Table =
+            toml::from_str("sweep = { \"problem.hidden\" = [[8]] }").unwrap_or_default();
+        let mut paths = Vec::new();
+        flatten_paths("", &quick, &mut paths);
+        for (path, value) in paths {
+            assert_eq!(path, "sweep.\"problem.hidden\"");
+            assert_eq!(assign(&mut file, &path, value), Ok(()));
+        }
+        let sweep = file
+            .get("sweep")
+            .and_then(Value::as_table)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(sweep.len(), 2);
+        assert_eq!(
+            sweep
+                .get("problem.hidden")
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("[[8]]")
+        );
+        let quick: Table =
+            toml::from_str("'sweep.\"problem.hidden\"' = [[16]]\n\"budget.steps\" = 3")
+                .unwrap_or_default();
+        let mut paths = Vec::new();
+        flatten_paths("", &quick, &mut paths);
+        let names: Vec<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(names, ["budget.steps", "sweep.\"problem.hidden\""]);
+        for (path, value) in paths {
+            assert_eq!(assign(&mut file, &path, value), Ok(()));
+        }
+        let sweep = file
+            .get("sweep")
+            .and_then(Value::as_table)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            sweep
+                .get("problem.hidden")
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("[[16]]")
+        );
+    }
 }

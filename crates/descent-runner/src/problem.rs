@@ -157,6 +157,8 @@ impl Task {
             SamplingName::Sequential => Sampling::Sequential,
             SamplingName::WithReplacement => Sampling::WithReplacement,
             SamplingName::Stratified => Sampling::Stratified,
+            SamplingName::ShuffledOnce => Sampling::ShuffledOnce,
+            SamplingName::SortedByClass => Sampling::SortedByClass,
         };
         let spec = BatchSpec {
             size,
@@ -558,10 +560,72 @@ fn generate(
     hold_out_test(&generated, seed, "samples")
 }
 
+/// The training set after `imbalance` and `train_items`; the items kept stay in index order.
+fn subsample(
+    p: &DatasetProblem,
+    train: ArrayDataset,
+    seed: u64,
+) -> std::result::Result<ArrayDataset, String> {
+    use rand::SeedableRng;
+    use rand::seq::index::sample;
+    // Its own stream: the validation split and synthetic data use the seed itself.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ SUBSAMPLE_SEED);
+    let mut train = train;
+    if let Some(imbalance) = p.imbalance {
+        let Some(labels) = train.labels() else {
+            return Err(bad("imbalance", "the dataset has no classes"));
+        };
+        if !(imbalance.keep > 0.0 && imbalance.keep <= 1.0) {
+            return Err(bad(
+                "imbalance.keep",
+                format!("{}: must be in (0, 1]", imbalance.keep),
+            ));
+        }
+        let members: Vec<usize> = (0..labels.len())
+            .filter(|&i| labels[i] == imbalance.class)
+            .collect();
+        if members.is_empty() {
+            return Err(bad(
+                "imbalance.class",
+                format!(
+                    "{}: no training item has this class (classes 0..{})",
+                    imbalance.class,
+                    train.classes().unwrap_or(0)
+                ),
+            ));
+        }
+        let kept = ((members.len() as f64 * imbalance.keep).round() as usize).max(1);
+        let mut keep = vec![true; labels.len()];
+        for &i in &members {
+            keep[i] = false;
+        }
+        for k in sample(&mut rng, members.len(), kept) {
+            keep[members[k]] = true;
+        }
+        let indices: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+        train = train.subset(train.name().to_owned(), &indices);
+    }
+    if let Some(n) = p.train_items {
+        if n == 0 || n > train.len() {
+            return Err(bad(
+                "train_items",
+                format!("{n}: must be in 1..={} (the training items)", train.len()),
+            ));
+        }
+        let mut indices = sample(&mut rng, train.len(), n).into_vec();
+        indices.sort_unstable();
+        train = train.subset(train.name().to_owned(), &indices);
+    }
+    Ok(train)
+}
+
+/// Mixed into `data_seed` for the stream that subsamples the training set.
+const SUBSAMPLE_SEED: u64 = 0x5ab5_a3b1_e000_0001;
+
 fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, String> {
     let seed = p.data_seed.unwrap_or(0);
     let (train, test) = load_dataset(p, seed)?;
-    let (mut train, mut validation) = match p.validation.unwrap_or(0) {
+    let (train, mut validation) = match p.validation.unwrap_or(0) {
         0 => (train, None),
         n => {
             let split =
@@ -569,6 +633,7 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
             (split.train, Some(split.validation))
         }
     };
+    let mut train = subsample(p, train, seed)?;
     let mut test = test;
     let standardization = match p.standardize.unwrap_or(StandardizeName::None) {
         StandardizeName::None => Standardization::None,

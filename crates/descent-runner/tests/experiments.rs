@@ -92,6 +92,18 @@ fn every_experiment_is_valid_and_has_a_quick_variant_and_a_claim() {
         "seed_minima",
         "flat_vs_sharp",
         "flat_vs_sharp_tuned",
+        "data_order",
+        "balanced_batches",
+        "warmup",
+        "adam_bias_correction",
+        "gradient_agreement",
+        "width_minima",
+        "cyclical_saddle",
+        "cyclical_double_well",
+        "cyclical_mlp",
+        "descent_lemma",
+        "descent_lemma_least_squares",
+        "l2_regularisation",
     ] {
         assert!(names.iter().any(|n| n == claimed), "{claimed} is missing");
         config::load_with(
@@ -760,4 +772,268 @@ fn flat_vs_sharp_stops_by_each_rule_and_measures_every_end() {
             .join(format!("{}.svg", plot.replace('-', "_")));
         assert!(file.is_file(), "{}", file.display());
     }
+}
+
+/// The group of `variant` (at the sweep point whose label is `point`, "" without a sweep).
+fn group<'a>(summary: &'a Value, variant: &str, point: &str) -> &'a Value {
+    groups(summary)
+        .iter()
+        .find(|g| g["variant"] == variant && g["point"].as_str().unwrap_or("") == point)
+        .unwrap_or_else(|| panic!("no group {variant} {point}"))
+}
+
+fn measured(run: &Path, name: &str) -> Vec<(u64, f64)> {
+    common::measurements(run)
+        .remove(name)
+        .unwrap_or_else(|| panic!("{} has no {name}", run.display()))
+}
+
+#[test]
+fn data_order_sorted_by_class_trains_far_worse_than_any_shuffled_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("data_order", tmp.path()));
+    let accuracy = |v: &str| mean(group(&s, v, ""), "metrics", "final_test_accuracy").unwrap();
+    let sorted = accuracy("sorted-by-class");
+    for shuffled in [
+        "shuffled-once",
+        "reshuffled",
+        "with-replacement",
+        "file-order",
+    ] {
+        assert!(
+            accuracy(shuffled) > sorted + 0.1,
+            "{shuffled} {} vs sorted {sorted}",
+            accuracy(shuffled)
+        );
+    }
+}
+
+#[test]
+fn balanced_batches_stratified_batches_halve_the_gradient_variance_and_the_rare_class_suffers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("balanced_batches", tmp.path()));
+    for g in groups(&s) {
+        let uniform = mean(g, "measurements", "grad_var_b16").unwrap();
+        let stratified = mean(g, "measurements", "grad_var_strat_b16").unwrap();
+        assert!(
+            stratified < 0.8 * uniform,
+            "{}: {stratified} vs {uniform}",
+            g["point"]
+        );
+    }
+    for variant in ["uniform", "stratified"] {
+        let rare = |point| {
+            mean(
+                group(&s, variant, point),
+                "measurements",
+                "test_accuracy_class0",
+            )
+            .unwrap()
+        };
+        assert!(rare("keep=0.1") < rare("keep=1.0") - 0.2, "{variant}");
+    }
+}
+
+#[test]
+fn warmup_lets_adam_survive_a_rate_that_diverges_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("warmup", tmp.path()));
+    let diverged = |v: &str| group(&s, v, "lr=0.1")["diverged"].as_array().unwrap().len();
+    let seeds = group(&s, "adam", "lr=0.1")["seeds"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(diverged("adam"), seeds, "Adam at 0.1 without warm-up");
+    assert_eq!(diverged("adam-warmup"), 0, "Adam at 0.1 with warm-up");
+}
+
+#[test]
+fn adam_bias_correction_removed_makes_the_first_steps_longer_not_shorter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("adam_bias_correction", tmp.path());
+    for (beta_2, first, peak) in [("0.999", 0.1 / 0.001f64.sqrt(), 4.0), ("0.99", 1.0, 1.5)] {
+        let steps = |variant: &str| {
+            measured(
+                &dir.join(format!("{variant}-beta_2={beta_2}-s0")),
+                "update_norm",
+            )
+        };
+        let (with, without) = (steps("corrected"), steps("uncorrected"));
+        // The same start and first batch: the first steps differ by (1 - b1) / sqrt(1 - b2).
+        let ratio = without[0].1 / with[0].1;
+        assert!(
+            (ratio - first).abs() <= 0.01 * first,
+            "beta_2 {beta_2}: {ratio} vs {first}"
+        );
+        let largest = with
+            .iter()
+            .zip(&without)
+            .take(20)
+            .map(|((_, a), (_, b))| b / a)
+            .fold(0.0, f64::max);
+        assert!(largest > peak, "beta_2 {beta_2}: at most {largest}x");
+    }
+}
+
+#[test]
+fn gradient_agreement_single_items_agree_early_and_the_noise_scale_grows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("gradient_agreement", tmp.path());
+    for run in common::run_dirs(&dir) {
+        let agree = measured(&run, "agree_b1");
+        let noise = measured(&run, "noise_scale");
+        let (first, last) = (agree[0].1, agree[agree.len() - 1].1);
+        assert!(
+            first >= 0.9 && last < first,
+            "{}: {first} -> {last}",
+            run.display()
+        );
+        let (first, last) = (noise[0].1, noise[noise.len() - 1].1);
+        assert!(last > 1.3 * first, "{}: {first} -> {last}", run.display());
+    }
+}
+
+#[test]
+fn width_minima_narrow_networks_get_stuck_and_wide_ones_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("width_minima", tmp.path()));
+    for variant in ["gd", "sgd"] {
+        let reached = |point| {
+            group(&s, variant, point)["reached_target"]
+                .as_u64()
+                .unwrap()
+        };
+        let seeds = group(&s, variant, "hidden=[64]")["seeds"]
+            .as_array()
+            .unwrap()
+            .len() as u64;
+        assert_eq!(reached("hidden=[2]"), 0, "{variant}");
+        assert_eq!(reached("hidden=[64]"), seeds, "{variant}");
+    }
+}
+
+#[test]
+fn cyclical_rates_escape_faster_than_their_floor_and_reach_the_other_well() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("cyclical_saddle", tmp.path()));
+    let escaped = |v: &str| mean(group(&s, v, ""), "measurements", "escaped_at").unwrap();
+    assert!(escaped("cyclical") < 0.5 * escaped("constant-floor"));
+    // Below ln(1 + mean rate) a cycle grows no faster than its mean held constant.
+    assert!(escaped("cyclical") >= escaped("constant-mean"));
+
+    let s = summary(&quick("cyclical_double_well", tmp.path()));
+    let landscape =
+        descent_models::Landscape::from(descent_models::landscape::DoubleWell::new(2).unwrap());
+    let deep = landscape
+        .critical_points()
+        .iter()
+        .position(|c| (c.point[0] - 2.0).abs() < 1e-12)
+        .unwrap()
+        .to_string();
+    let in_deep = |v: &str| {
+        group(&s, v, "")["categories"]["basin"]
+            .get(&deep)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    assert!(in_deep("cyclical") >= 1);
+    assert_eq!(in_deep("constant-floor"), 0);
+}
+
+#[test]
+fn cyclical_mlp_the_rate_at_the_end_sets_the_sharpness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("cyclical_mlp", tmp.path()));
+    let top = |v: &str| mean(group(&s, v, ""), "measurements", "hessian_top_1").unwrap();
+    // Runs that end at the large rate end flatter than those that end at a small one.
+    assert!(
+        top("constant") < 0.7 * top("cyclical"),
+        "{} vs {}",
+        top("constant"),
+        top("cyclical")
+    );
+    assert!(top("constant") < 0.7 * top("cosine"));
+}
+
+#[test]
+fn descent_lemma_holds_at_every_step_below_2_over_l_and_fails_above() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = quick("descent_lemma", tmp.path());
+    let s = summary(&dir);
+    let smoothness = 10.0;
+    for g in groups(&s) {
+        let lr = g["values"]["lr"].as_f64().unwrap();
+        let smallest = mean(g, "measurements", "lemma_ratio_min").unwrap();
+        // At rate eta the lemma guarantees eta (1 - L eta / 2) |g|^2: in units of |g|^2/(2L),
+        // 2 L eta (1 - L eta / 2), which is 1 at eta = 1/L and negative above 2/L.
+        let guaranteed = 2.0 * smoothness * lr * (1.0 - smoothness * lr / 2.0);
+        // Equality is approached as the stiff direction takes over: f32 rounding aside.
+        assert!(
+            smallest >= guaranteed - 1e-6,
+            "lr {lr}: {smallest} < {guaranteed}"
+        );
+        if lr > 2.0 / smoothness {
+            assert!(smallest < 0.0, "lr {lr}: {smallest}");
+        }
+    }
+    // At 1.9/L the stiff coordinate flips its sign at every step while the loss falls.
+    let path = trajectory(&dir.join("gd-lr=0.19-s0"));
+    assert!(path.len() > 10);
+    assert!(path.windows(2).all(|w| w[0][1] * w[1][1] < 0.0));
+
+    let dir = quick("descent_lemma_least_squares", tmp.path());
+    let s = summary(&dir);
+    let file: toml::Table =
+        std::fs::read_to_string(experiments_dir().join("descent_lemma_least_squares.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let smoothness = file["measure"][0]["smoothness"].as_float().unwrap();
+    for g in groups(&s) {
+        let lr = g["values"]["lr"].as_f64().unwrap();
+        let ratio = lr * smoothness;
+        if ratio < 2.0 {
+            // The file's L is the Hessian's top eigenvalue, measured in the run.
+            let top = mean(g, "measurements", "hessian_top_1").unwrap();
+            assert!(
+                (top - smoothness).abs() <= 1e-4 * smoothness,
+                "{top} vs {smoothness}"
+            );
+            let smallest = mean(g, "measurements", "lemma_ratio_min").unwrap();
+            let guaranteed = 2.0 * ratio * (1.0 - ratio / 2.0);
+            // f32 losses: the probe compares only decreases far above their rounding.
+            assert!(
+                smallest >= guaranteed - 5e-3,
+                "lr {lr}: {smallest} < {guaranteed}"
+            );
+        } else {
+            let smallest = mean(g, "measurements", "lemma_ratio_min");
+            assert!(smallest.is_none_or(|m| m < 0.0), "lr {lr}: {smallest:?}");
+        }
+    }
+}
+
+#[test]
+fn l2_regularisation_test_loss_is_a_u_and_the_weights_shrink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = summary(&quick("l2_regularisation", tmp.path()));
+    let at = |point: &str, section: &str, key: &str| {
+        mean(group(&s, "sgd", point), section, key).unwrap()
+    };
+    let points = ["weight_decay=0.0", "weight_decay=0.003", "weight_decay=0.3"];
+    let test: Vec<f64> = points
+        .iter()
+        .map(|p| at(p, "metrics", "final_test_loss"))
+        .collect();
+    let train: Vec<f64> = points
+        .iter()
+        .map(|p| at(p, "measurements", "full_train_loss"))
+        .collect();
+    let norm: Vec<f64> = points
+        .iter()
+        .map(|p| at(p, "measurements", "weight_norm"))
+        .collect();
+    assert!(test[1] < test[0] && test[1] < test[2], "{test:?}");
+    assert!(train[0] < train[1] && train[1] < train[2], "{train:?}");
+    assert!(norm[0] > norm[1] && norm[1] > norm[2], "{norm:?}");
 }

@@ -16,7 +16,8 @@ use descent_models::{Landscape, Stochastic};
 use descent_runner::config::{self, Problem};
 use descent_runner::experiment::{self, RunOptions};
 use descent_runner::probe::{
-    LandscapeSubject, MeasureSpec, Measured, ModelSubject, Probes, ProfilePoint, TrainingSet,
+    LandscapeSubject, MeasureSpec, Measured, ModelSubject, Probes, ProfilePoint, Subject,
+    TrainingSet,
 };
 use descent_runner::problem::Task;
 
@@ -289,6 +290,30 @@ draws = 4000"#,
     let g2: f64 = g.iter().map(|x| x * x).sum();
     assert!((got["grad_norm_sq"] - g2).abs() <= 1e-12 * g2);
     assert!((got["noise_scale"] - trace / g2).abs() <= 0.08 * trace / g2);
+    assert!((got["grad_cos_b40"] - 1.0).abs() <= 1e-12);
+    assert_eq!(got["agree_b40"], 1.0);
+    // One item's gradient against the full one, averaged exactly over the 40 items: the
+    // sampled mean cosine and agreement are within sampling error of it, far from the
+    // minimum (every item agrees) and near it (the noise outweighs the mean).
+    for (point, agreeing) in [(w.clone(), 1.0..=1.0), (vec![0.05, -0.02, 0.01], 0.2..=0.8)] {
+        let mut subject = LandscapeSubject::new(t, point.clone());
+        let got = values(probes.measure(&mut subject, 1, false).unwrap());
+        let (_, full) = subject.loss_and_gradient(&point, None).unwrap();
+        let full_norm: f64 = full.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let (mut cosine, mut agreeing_items) = (0.0, 0);
+        for i in 0..40 {
+            let (_, gi) = subject.loss_and_gradient(&point, Some(&[i])).unwrap();
+            let along: f64 = gi.iter().zip(&full).map(|(a, b)| a * b).sum();
+            let norm: f64 = gi.iter().map(|x| x * x).sum::<f64>().sqrt();
+            cosine += along / (norm * full_norm) / 40.0;
+            agreeing_items += usize::from(along > 0.0);
+        }
+        let agree = agreeing_items as f64 / 40.0;
+        let (c, a) = (got["grad_cos_b1"], got["agree_b1"]);
+        assert!((c - cosine).abs() <= 0.03, "{point:?}: {c} vs {cosine}");
+        assert!((a - agree).abs() <= 0.03, "{point:?}: {a} vs {agree}");
+        assert!(agreeing.contains(&agree), "{point:?}: {agree}");
+    }
 }
 
 fn sharpness_probe(task: &Task) -> Probes {
@@ -1401,4 +1426,235 @@ fn epsilon_sharpness_of_a_quadratic_is_its_highest_corner() {
             );
         }
     }
+}
+
+/// GD on `f = (w1^2 + 10 w2^2) / 2` (L = 10) at 1/L, 1.9/L and 2.1/L, every step compared.
+#[test]
+fn the_descent_lemma_ratio_is_the_closed_form_of_gd_on_a_quadratic() {
+    let text = r#"
+name = "lemma"
+seeds = [0]
+
+[problem]
+landscape = "quadratic"
+eigenvalues = [1.0, 10.0]
+start = [1.0, 1.0]
+
+[budget]
+steps = 40
+
+[eval]
+log_every = 1
+
+[[measure]]
+kind = "descent_lemma"
+smoothness = 10.0
+every = 1
+[[measure]]
+kind = "update_norm"
+every = 1
+[[measure]]
+kind = "weight_norm"
+every = 1
+
+[[variants]]
+name = "gd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+sweep = { lr = [0.1, 0.19, 0.21] }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run(text, tmp.path());
+    let lambda = [1.0, 10.0];
+    for (lr, id) in [
+        (0.1, "gd-lr=0.1-s0"),
+        (0.19, "gd-lr=0.19-s0"),
+        (0.21, "gd-lr=0.21-s0"),
+    ] {
+        let run = dir.join(id);
+        assert!(run.is_dir(), "{} has no {id}", dir.display());
+        let m = measurements(&run);
+        let (ratios, moved, norms) = (&m["lemma_ratio"], &m["update_norm"], &m["weight_norm"]);
+        assert_eq!(ratios.len(), 40, "{id}: every step compared");
+        let mut w = [1.0f64, 1.0];
+        let mut smallest = f64::INFINITY;
+        for k in 0..40u64 {
+            let g = [lambda[0] * w[0], lambda[1] * w[1]];
+            let next = [w[0] - lr * g[0], w[1] - lr * g[1]];
+            let f = |v: [f64; 2]| (lambda[0] * v[0] * v[0] + lambda[1] * v[1] * v[1]) / 2.0;
+            let expected = (f(w) - f(next)) / ((g[0] * g[0] + g[1] * g[1]) / 20.0);
+            let (step, ratio) = ratios[k as usize];
+            assert_eq!(step, k + 1);
+            assert!(
+                (ratio - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                "{id} step {step}: {ratio} vs {expected}"
+            );
+            smallest = smallest.min(expected);
+            let length = (lr * lr * (g[0] * g[0] + g[1] * g[1])).sqrt();
+            assert!((moved[k as usize].1 - length).abs() <= 1e-12 * length.max(1e-300));
+            w = next;
+            let norm = (w[0] * w[0] + w[1] * w[1]).sqrt();
+            assert!((norms[k as usize + 1].1 - norm).abs() <= 1e-12 * norm.max(1e-300));
+        }
+        let last_min = m["lemma_ratio_min"].last().unwrap().1;
+        assert!((last_min - smallest).abs() <= 1e-9 * smallest.abs().max(1.0));
+        match id {
+            // At 1/L the guaranteed |g|^2 / (2L) is met at every step.
+            "gd-lr=0.1-s0" => assert!(smallest >= 1.0 - 1e-12, "{smallest}"),
+            // Below 2/L every step still goes down, by less than the 1/L guarantee.
+            "gd-lr=0.19-s0" => assert!(smallest > 0.0 && smallest < 1.0, "{smallest}"),
+            // Above 2/L the stiff direction grows: steps go uphill.
+            _ => assert!(smallest < 0.0, "{smallest}"),
+        }
+    }
+}
+
+#[test]
+fn class_accuracies_weighted_by_class_size_are_the_test_accuracy() {
+    let text = r#"
+name = "classes"
+seeds = [0]
+
+[problem]
+dataset = "digits"
+model = "softmax"
+standardize = "global"
+
+[batch]
+size = 32
+
+[budget]
+steps = 30
+
+[eval]
+every = 10
+log_every = 10
+
+[[measure]]
+kind = "class_accuracy"
+every = 10
+
+[[variants]]
+name = "sgd"
+lr = 0.1
+optimizer = { kind = "sgd" }
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = run(text, tmp.path()).join("sgd-s0");
+    let Task::Supervised(t) = task(
+        r#"dataset = "digits"
+model = "softmax"
+standardize = "global""#,
+    ) else {
+        panic!("a dataset")
+    };
+    let test = t.test.as_ref().unwrap();
+    let counts = test.class_counts().unwrap();
+    let m = measurements(&run);
+    let accuracy = metric(&run, "test_accuracy");
+    let mut compared = 0;
+    for (step, expected) in accuracy {
+        let mut weighted = 0.0;
+        let mut worst = f64::INFINITY;
+        for (class, &count) in counts.iter().enumerate() {
+            let series = &m[&format!("test_accuracy_class{class}")];
+            let (_, a) = series.iter().find(|(s, _)| *s == step).unwrap();
+            weighted += a * count as f64 / test.len() as f64;
+            worst = worst.min(*a);
+        }
+        assert!(
+            (weighted - expected).abs() <= 1e-9,
+            "step {step}: {weighted} vs {expected}"
+        );
+        let (_, min) = m["min_class_accuracy"]
+            .iter()
+            .find(|(s, _)| *s == step)
+            .unwrap();
+        assert_eq!(*min, worst);
+        compared += 1;
+    }
+    assert!(compared >= 3, "{compared}");
+}
+
+#[test]
+fn train_items_and_imbalance_subsample_the_training_set_only() {
+    let base = r#"dataset = "digits"
+model = "softmax"
+validation = 100
+"#;
+    let Task::Supervised(full) = task(base) else {
+        panic!("a dataset")
+    };
+    let counts = full.train.class_counts().unwrap();
+    let Task::Supervised(rare) = task(&format!("{base}imbalance = {{ class = 3, keep = 0.1 }}"))
+    else {
+        panic!("a dataset")
+    };
+    let rare_counts = rare.train.class_counts().unwrap();
+    for (c, (&a, &b)) in counts.iter().zip(&rare_counts).enumerate() {
+        if c == 3 {
+            assert_eq!(b, (a as f64 * 0.1).round() as usize);
+        } else {
+            assert_eq!(a, b, "class {c}");
+        }
+    }
+    assert_eq!(
+        rare.test.as_ref().unwrap().len(),
+        full.test.as_ref().unwrap().len()
+    );
+    assert_eq!(rare.validation.as_ref().unwrap().len(), 100);
+    let Task::Supervised(small) = task(&format!(
+        "{base}train_items = 300\nimbalance = {{ class = 3, keep = 0.1 }}"
+    )) else {
+        panic!("a dataset")
+    };
+    assert_eq!(small.train.len(), 300);
+    for (field, bad) in [
+        ("problem.train_items", "train_items = 0"),
+        ("problem.train_items", "train_items = 100000"),
+        (
+            "problem.imbalance.keep",
+            "imbalance = { class = 3, keep = 0.0 }",
+        ),
+        (
+            "problem.imbalance.class",
+            "imbalance = { class = 99, keep = 0.5 }",
+        ),
+    ] {
+        let problem: Problem = toml::from_str(&format!("{base}{bad}")).unwrap();
+        let error = Task::build(&problem).unwrap_err();
+        assert!(error.starts_with(field), "{bad}: {error}");
+    }
+}
+
+#[test]
+fn stratified_batches_have_less_gradient_noise_than_uniform_ones() {
+    let task = task(
+        r#"dataset = "digits"
+model = "softmax"
+standardize = "global""#,
+    );
+    let Task::Supervised(t) = &task else {
+        panic!("a dataset")
+    };
+    let mut probes = probes(
+        r#"[[measure]]
+kind = "gradient_noise"
+batch_sizes = [10]
+draws = 2000
+stratified = true"#,
+        &task,
+    );
+    let device = Default::default();
+    let model = t.init::<F64>(0, &device).unwrap();
+    let training = TrainingSet::<F64>::new(t);
+    let mut subject = ModelSubject::new(t, model, &training, &device);
+    let got = values(probes.measure(&mut subject, 0, false).unwrap());
+    // At the start every class pulls its own way: a batch's class mix is most of its noise.
+    assert!(
+        got["grad_var_strat_b10"] < 0.8 * got["grad_var_b10"],
+        "{} vs {}",
+        got["grad_var_strat_b10"],
+        got["grad_var_b10"]
+    );
 }

@@ -36,6 +36,12 @@ pub struct AdamConfig {
     /// Ascend instead of descend.
     #[config(default = false)]
     pub maximize: bool,
+    /// Divide the moments by `1 - beta^t` (the paper's and PyTorch's rule). `false` is a
+    /// teaching option, not in PyTorch: it shows the moments' bias toward their zero start,
+    /// which makes the first steps `(1 - beta_1) / sqrt(1 - beta_2)` times too short or long
+    /// (at the defaults, 3.2x too large).
+    #[config(default = true)]
+    pub bias_correction: bool,
     /// Update in one in-place pass where the backend allows it (burn's `NdArray` and `Flex`,
     /// with this crate's features `ndarray` / `flex`); `false` always uses burn's tensor ops.
     /// Both give the same bits: this only trades speed (PyTorch's `fused` flag, whose
@@ -57,7 +63,8 @@ pub struct AdamConfig {
 ///
 /// `eps` is added *after* the bias correction of `sqrt(v_t)` (PyTorch's placement, not the
 /// paper's `sqrt(v_hat) + eps`, which is the same thing) and AMSGrad takes the maximum of the
-/// raw, uncorrected `v_t`. The bias corrections are computed in `f64`.
+/// raw, uncorrected `v_t`. The bias corrections are computed in `f64`. With
+/// `bias_correction = false` (not in PyTorch) both divisors `1 - beta^t` are 1.
 ///
 /// Papers: Kingma & Ba, *Adam: A Method for Stochastic Optimization* (ICLR 2015);
 /// Reddi et al., *On the Convergence of Adam and Beyond* (ICLR 2018) for AMSGrad.
@@ -70,6 +77,7 @@ pub struct Adam {
     pub(crate) decay: Decay,
     pub(crate) amsgrad: bool,
     pub(crate) maximize: bool,
+    pub(crate) bias_correction: bool,
     // Read by the fused kernels, which exist on burn 0.21 only.
     #[cfg_attr(not(feature = "burn-0-21"), allow(dead_code))]
     pub(crate) fused: bool,
@@ -110,12 +118,26 @@ impl OptimConfig for AdamConfig {
             decay: Decay::Coupled(self.weight_decay),
             amsgrad: self.amsgrad,
             maximize: self.maximize,
+            bias_correction: self.bias_correction,
             fused: self.fused,
         })
     }
 }
 
 impl Adam {
+    /// `(1 - beta_1^t, sqrt(1 - beta_2^t))` at step `t` (counted from 1), or `(1, 1)` without
+    /// bias correction.
+    pub(crate) fn bias_corrections(&self, step: usize) -> (f64, f64) {
+        if !self.bias_correction {
+            return (1.0, 1.0);
+        }
+        let t = step as f64;
+        (
+            1.0 - self.beta_1.powf(t),
+            (1.0 - self.beta_2.powf(t)).sqrt(),
+        )
+    }
+
     /// One step of the rule on one tensor (every burn version's adapter calls this).
     pub(crate) fn update<T: Arith>(
         &self,
@@ -143,9 +165,7 @@ impl Adam {
             None => exp_avg_sq.clone(),
         });
 
-        let t = step as f64;
-        let bias_correction_1 = 1.0 - self.beta_1.powf(t);
-        let bias_correction_2_sqrt = (1.0 - self.beta_2.powf(t)).sqrt();
+        let (bias_correction_1, bias_correction_2_sqrt) = self.bias_corrections(step);
         let second = max_exp_avg_sq.as_ref().unwrap_or(&exp_avg_sq).clone();
         // sqrt(v)/sqrt(bc2) + eps, scaled by sqrt(bc2) so one pass over memory is saved:
         // m / (sqrt(v)/c + eps) = c * m / (sqrt(v) + eps * c).
@@ -188,9 +208,7 @@ impl<T: Real> AdamScalars<T> {
     /// The scalars of step `step` (counted from 1) at rate `lr`: the same f64 arithmetic as
     /// [`Adam::update`], rounded to `T` where its tensor ops round.
     pub(super) fn new(adam: &Adam, lr: f64, step: usize) -> Self {
-        let t = step as f64;
-        let bias_correction_1 = 1.0 - adam.beta_1.powf(t);
-        let bias_correction_2_sqrt = (1.0 - adam.beta_2.powf(t)).sqrt();
+        let (bias_correction_1, bias_correction_2_sqrt) = adam.bias_corrections(step);
         let (coupled, decoupled) = match adam.decay {
             Decay::Coupled(lambda) => (unless_zero(lambda), None),
             Decay::Decoupled(lambda) => (None, (lambda != 0.0).then(|| T::of(1.0 - lr * lambda))),

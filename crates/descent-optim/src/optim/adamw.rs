@@ -81,6 +81,7 @@ impl OptimConfig for AdamWConfig {
                 epsilon: self.epsilon,
                 decay: Decay::Decoupled(self.weight_decay),
                 amsgrad: self.amsgrad,
+                bias_correction: true,
                 maximize: self.maximize,
                 fused: self.fused,
             },

@@ -92,7 +92,7 @@ impl Probe for Interpolation {
         let mut measured = Measured::default();
         let mut sets = vec![("train", Items::Train(batch.as_deref()))];
         if self.test {
-            sets.push(("test", Items::Test));
+            sets.push(("test", Items::Test(None)));
         }
         let direction: Vec<f64> = w.iter().zip(&start).map(|(w, s)| w - s).collect();
         for (set, items) in sets {

@@ -12,6 +12,8 @@
 //! A new probe is one file (a [`Probe`] and its [`ProbeEntry`]) plus one line in [`PROBES`].
 
 mod basin;
+mod class_accuracy;
+mod descent_lemma;
 mod epsilon_sharpness;
 mod escape;
 mod full_train;
@@ -24,6 +26,8 @@ mod sharpness;
 mod slice;
 pub mod subject;
 mod suboptimality;
+mod update_norm;
+mod weight_norm;
 
 use anyhow::Result;
 use descent_data::rng::{Purpose, derived_seed, stream};
@@ -41,8 +45,8 @@ pub use subject::{LandscapeSubject, ModelSubject, TrainingSet};
 pub enum Items<'a> {
     /// The training items listed, or all of them.
     Train(Option<&'a [usize]>),
-    /// The test set.
-    Test,
+    /// The test items listed, or all of them.
+    Test(Option<&'a [usize]>),
 }
 
 /// The data loss (without any L2 penalty) and, for classifiers, the accuracy at a point.
@@ -159,6 +163,16 @@ pub trait Subject {
         None
     }
 
+    /// The training items' class labels, for classifiers.
+    fn train_labels(&self) -> Option<&[u32]> {
+        None
+    }
+
+    /// The test set's class labels, for classifiers with a test set.
+    fn test_labels(&self) -> Option<&[u32]> {
+        None
+    }
+
     /// The parameters' tensors in the flattened order, for filter-normalised directions
     /// (`None`: a landscape's coordinates, which have no layers).
     fn layout(&self) -> Option<Vec<descent_surface::Block>> {
@@ -255,6 +269,10 @@ pub const PROBES: &[ProbeEntry] = &[
     suboptimality::ENTRY,
     basin::ENTRY,
     escape::ENTRY,
+    class_accuracy::ENTRY,
+    weight_norm::ENTRY,
+    update_norm::ENTRY,
+    descent_lemma::ENTRY,
 ];
 
 /// The entry of `kind`, or an error listing the kinds.

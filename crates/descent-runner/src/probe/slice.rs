@@ -185,7 +185,7 @@ impl Probe for Slice {
         let mut measured = Measured::default();
         let mut sets = vec![("train", Items::Train(batch.as_deref()))];
         if self.test {
-            sets.push(("test", Items::Test));
+            sets.push(("test", Items::Test(None)));
         }
         let mut widths = Vec::new();
         for (set, items) in sets {

@@ -85,7 +85,7 @@ impl Subject for LandscapeSubject<'_> {
         let dim = self.w.len();
         let batch = match items {
             Items::Train(batch) => batch.map(<[usize]>::to_vec),
-            Items::Test => bail!("a landscape has no test set: evaluate on its training items"),
+            Items::Test(_) => bail!("a landscape has no test set: evaluate on its training items"),
         };
         Ok(Box::new(move |w: &[f64]| {
             ensure!(
@@ -333,8 +333,11 @@ impl<'a, B: AutodiffBackend> ModelSubject<'a, B> {
                 Arc::clone(&self.task.train),
                 batch.map_or_else(|| (0..self.task.train.len()).collect(), <[usize]>::to_vec),
             ),
-            Items::Test => match &self.task.test {
-                Some(test) => (Arc::clone(test), (0..test.len()).collect()),
+            Items::Test(listed) => match &self.task.test {
+                Some(test) => (
+                    Arc::clone(test),
+                    listed.map_or_else(|| (0..test.len()).collect(), <[usize]>::to_vec),
+                ),
                 None => bail!("this problem has no test set"),
             },
         };
@@ -401,6 +404,14 @@ impl<B: AutodiffBackend> Subject for ModelSubject<'_, B> {
 
     fn layout(&self) -> Option<Vec<descent_surface::Block>> {
         Some(layout(&self.module))
+    }
+
+    fn train_labels(&self) -> Option<&[u32]> {
+        self.task.train.labels()
+    }
+
+    fn test_labels(&self) -> Option<&[u32]> {
+        self.task.test.as_deref().and_then(|test| test.labels())
     }
 
     fn evaluator(&mut self, items: Items<'_>) -> Result<Evaluator<'_>> {
