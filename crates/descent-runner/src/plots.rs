@@ -128,6 +128,39 @@ struct LossColumn {
     what: &'static str,
 }
 
+const TEST_LOSS: LossColumn = LossColumn {
+    column: MetricsColumn::TestLoss.name(),
+    y_label: "test loss",
+    what: "Test loss",
+};
+
+/// The sweep plots: the final `loss` against each swept number, and the final test loss too
+/// (`sweep_<key>_test_loss`) where the runs log one apart from `loss`: a regulariser's U
+/// shows on the test loss, not on the training loss.
+fn sweep_figures(
+    experiment: &str,
+    runs: &[Run],
+    loss: &LossColumn,
+    lines: &[SweepLine],
+) -> Vec<(String, figure::Figure)> {
+    let mut figures = sweep::figures(experiment, runs, loss, lines);
+    let test = TEST_LOSS.column;
+    let logged = runs.iter().any(|r| {
+        r.metrics
+            .columns
+            .get(test)
+            .is_some_and(|v| v.iter().flatten().next().is_some())
+    });
+    if logged && loss.column == TRAIN_LOSS.column {
+        figures.extend(
+            sweep::figures(experiment, runs, &TEST_LOSS, &[])
+                .into_iter()
+                .map(|(name, fig)| (format!("{name}_test_loss"), fig)),
+        );
+    }
+    figures
+}
+
 /// `f(w) − f*` of the full objective, added to every run when the minimum is known.
 const GAP: &str = "objective_gap";
 
@@ -252,7 +285,7 @@ pub fn render(dir: &Path, context: &Context) -> Result<Vec<PathBuf>> {
     }
     let (runs, sweep_lines) = (&runs, &context.sweep_lines);
     tasks.push(Box::new(move |plot| {
-        for (name, fig) in sweep::figures(experiment, runs, &loss, sweep_lines) {
+        for (name, fig) in sweep_figures(experiment, runs, &loss, sweep_lines) {
             plot.save(&name, fig);
         }
     }));
@@ -1755,6 +1788,25 @@ mod tests {
                 std::fs::write(run.join("metrics.csv"), metrics).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn sweeps_draw_the_test_loss_beside_the_training_loss_but_not_beside_a_gap() {
+        let tmp = tempfile::tempdir().unwrap();
+        lr_sweep(tmp.path(), &[0.01, 0.02, 0.05], 0.5);
+        let mut runs = data::load(tmp.path(), 2).unwrap();
+        let names = |runs: &[Run], loss: &LossColumn| -> Vec<String> {
+            sweep_figures("t", runs, loss, &[])
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        };
+        assert_eq!(
+            names(&runs, &TRAIN_LOSS),
+            ["sweep_lr", "sweep_lr_test_loss"]
+        );
+        let gap = add_gap(&mut runs, 0.0);
+        assert_eq!(names(&runs, &gap), ["sweep_lr"]);
     }
 
     #[test]
