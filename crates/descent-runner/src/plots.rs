@@ -134,9 +134,9 @@ const TEST_LOSS: LossColumn = LossColumn {
     what: "Test loss",
 };
 
-/// The sweep plots: the final `loss` against each swept number, and the final test loss too
-/// (`sweep_<key>_test_loss`) where the runs log one apart from `loss`: a regulariser's U
-/// shows on the test loss, not on the training loss.
+/// The sweep plots: the final `loss` against each swept number, and for models the final
+/// test loss too (`sweep_<key>_test_loss`): a regulariser's U shows on the test loss, not on
+/// the training loss. (A landscape's "test loss" is its full objective, drawn already.)
 fn sweep_figures(
     experiment: &str,
     runs: &[Run],
@@ -151,7 +151,8 @@ fn sweep_figures(
             .get(test)
             .is_some_and(|v| v.iter().flatten().next().is_some())
     });
-    if logged && loss.column == TRAIN_LOSS.column {
+    let models = runs.iter().all(|r| r.trajectory.is_none());
+    if logged && models && loss.column == TRAIN_LOSS.column {
         figures.extend(
             sweep::figures(experiment, runs, &TEST_LOSS, &[])
                 .into_iter()

@@ -809,7 +809,7 @@ fn data_order_sorted_by_class_trains_far_worse_than_any_shuffled_order() {
 }
 
 #[test]
-fn balanced_batches_stratified_batches_halve_the_gradient_variance_and_the_rare_class_suffers() {
+fn balanced_batches_stratified_batches_lower_the_gradient_variance_and_the_rare_class_suffers() {
     let tmp = tempfile::tempdir().unwrap();
     let s = summary(&quick("balanced_batches", tmp.path()));
     for g in groups(&s) {
@@ -1003,12 +1003,19 @@ fn descent_lemma_holds_at_every_step_below_2_over_l_and_fails_above() {
             let guaranteed = 2.0 * ratio * (1.0 - ratio / 2.0);
             // f32 losses: the probe compares only decreases far above their rounding.
             assert!(
-                smallest >= guaranteed - 5e-3,
+                smallest >= guaranteed - 1e-3,
                 "lr {lr}: {smallest} < {guaranteed}"
             );
         } else {
-            let smallest = mean(g, "measurements", "lemma_ratio_min");
-            assert!(smallest.is_none_or(|m| m < 0.0), "lr {lr}: {smallest:?}");
+            // Diverged runs leave the summary: their own files show the steps that rose.
+            for seed in g["seeds"].as_array().unwrap() {
+                let run = dir.join(format!("gd-lr={lr}-s{seed}"));
+                let lowest = measured(&run, "lemma_ratio")
+                    .iter()
+                    .map(|(_, r)| *r)
+                    .fold(f64::INFINITY, f64::min);
+                assert!(lowest < 0.0, "{}: {lowest}", run.display());
+            }
         }
     }
 }

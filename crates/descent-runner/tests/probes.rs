@@ -1602,7 +1602,12 @@ validation = 100
         rare.test.as_ref().unwrap().len(),
         full.test.as_ref().unwrap().len()
     );
-    assert_eq!(rare.validation.as_ref().unwrap().len(), 100);
+    // The validation split comes first and is untouched: the same items.
+    let (a, b) = (
+        full.validation.as_ref().unwrap(),
+        rare.validation.as_ref().unwrap(),
+    );
+    assert_eq!((a.features(), a.labels()), (b.features(), b.labels()));
     let Task::Supervised(small) = task(&format!(
         "{base}train_items = 300\nimbalance = {{ class = 3, keep = 0.1 }}"
     )) else {
@@ -1657,4 +1662,30 @@ stratified = true"#,
         got["grad_var_strat_b10"],
         got["grad_var_b10"]
     );
+}
+
+#[test]
+fn the_descent_lemma_compares_only_measurements_one_step_apart() {
+    let task = task(
+        r#"landscape = "quadratic"
+eigenvalues = [1.0, 10.0]
+start = [1.0, 1.0]"#,
+    );
+    let Task::Landscape(t) = &task else {
+        panic!("a landscape")
+    };
+    let mut probes = probes(
+        "[[measure]]\nkind = \"descent_lemma\"\nsmoothness = 10.0\nevery = 1",
+        &task,
+    );
+    let mut at = |w: Vec<f64>, step| {
+        let mut subject = LandscapeSubject::new(t, w);
+        values(probes.measure(&mut subject, step, false).unwrap())
+    };
+    assert!(!at(vec![1.0, 1.0], 0).contains_key("lemma_ratio"));
+    // Two steps later: not a single step's decrease.
+    assert!(!at(vec![0.9, 0.0], 2).contains_key("lemma_ratio"));
+    // f 0.405 -> 0.32805 against |g|^2 / (2L) = 0.81 / 20.
+    let ratio = at(vec![0.81, 0.0], 3)["lemma_ratio"];
+    assert!((ratio - 1.9).abs() < 1e-9, "{ratio}");
 }
