@@ -20,14 +20,19 @@ pub(crate) enum PointValue {
 }
 
 impl PointValue {
-    /// A swept value as `run.json` holds it: a number, or a string or flag shown as
-    /// written; `None` for anything else.
+    /// A swept value as `run.json` holds it: a number (also a list of one number: the
+    /// width of a one-hidden-layer MLP, `hidden = [64]`), or a string, flag or longer list
+    /// shown as written; `None` for anything else.
     fn of(value: &serde_json::Value) -> Option<PointValue> {
         match value {
             serde_json::Value::Number(n) => n.as_f64().map(PointValue::Num),
             serde_json::Value::String(s) => Some(PointValue::Text(s.clone())),
             serde_json::Value::Bool(b) => Some(PointValue::Text(b.to_string())),
-            _ => None,
+            serde_json::Value::Array(items) => match &items[..] {
+                [serde_json::Value::Number(n)] => n.as_f64().map(PointValue::Num),
+                _ => Some(PointValue::Text(value.to_string())),
+            },
+            serde_json::Value::Null | serde_json::Value::Object(_) => None,
         }
     }
 }
@@ -188,4 +193,19 @@ fn by_name(measurements: Vec<Measurement>) -> BTreeMap<String, Vec<(u64, f64)>> 
         series.entry(m.name).or_default().push((m.step, m.value));
     }
     series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_one_number_sweeps_as_that_number() {
+        let of = |text: &str| PointValue::of(&serde_json::from_str(text).unwrap_or_default());
+        assert_eq!(of("[64]"), Some(PointValue::Num(64.0)));
+        assert_eq!(of("0.5"), Some(PointValue::Num(0.5)));
+        assert_eq!(of("[64,32]"), Some(PointValue::Text("[64,32]".into())));
+        assert_eq!(of("\"full\""), Some(PointValue::Text("full".into())));
+        assert_eq!(of("{\"epochs\":10}"), None);
+    }
 }
