@@ -779,6 +779,15 @@ pub fn load(file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan>
     load_with(file, sets, seeds, false)
 }
 
+/// Whether the experiment file has a `[quick]` table (`descent validate` checks it too); a
+/// file that cannot be read or parsed has none (loading it reports why).
+pub fn has_quick(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|text| {
+        text.parse::<Table>()
+            .is_ok_and(|table| table.contains_key("quick"))
+    })
+}
+
 /// [`load`], with the file's `[quick]` overrides applied first when `quick` is set.
 pub fn load_with(file: &Path, sets: &[String], seeds: Option<&[u64]>, quick: bool) -> Result<Plan> {
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -822,8 +831,14 @@ pub fn parse_with(
         let mut flat = Vec::new();
         flatten_paths("", &overrides, &mut flat);
         for (path, value) in flat {
+            // The key as the file spells it: a path that quotes a key is a literal key.
+            let key = if path.contains('"') {
+                format!("'{path}'")
+            } else {
+                format!("\"{path}\"")
+            };
             assign(&mut table, &path, value)
-                .map_err(|e| UsageError(format!("{shown}: quick.\"{path}\": {e}")))?;
+                .map_err(|e| UsageError(format!("{shown}: quick.{key}: {e}")))?;
         }
     }
     for set in sets {

@@ -940,6 +940,22 @@ fn cases() -> Vec<Case> {
             ],
             &["set-unknown-variant.toml", "variants", "adam"],
         ),
+        Case {
+            name: "quick-unknown-variant",
+            toml: Some(format!("{BASE}\n[quick]\n\"variants.adam.lr\" = 1\n")),
+            commands: vec![
+                args(&["run", "{file}", "--quick", "--out", "{out}"]),
+                // Validate checks the [quick] overrides too, though it takes no --quick.
+                args(&["validate", "{file}"]),
+            ],
+            expect_in_stderr: vec![
+                "quick-unknown-variant.toml",
+                "quick.\"variants.adam.lr\"",
+                "adam",
+            ],
+            absent_from_stderr: Vec::new(),
+            setup: None,
+        },
         Case::cli(
             "set-wrong-type",
             &["validate", "{file}", "--set", "variants.*.lr=fast"],

@@ -7,10 +7,16 @@ use anyhow::Result;
 use crate::commands::flags::SetArgs;
 use crate::{config, experiment, tune};
 
-/// `descent validate`.
+/// `descent validate`: the file as `descent run` reads it, and with its `[quick]` overrides
+/// as `descent run --quick` does, when it has them.
 pub fn execute(file: &Path, set: &SetArgs) -> Result<()> {
     let plan = config::load(file, &set.sets, None)?;
     tune::check_table(&plan)?;
+    if config::has_quick(file) {
+        let quick = config::load_with(file, &set.sets, None, true)?;
+        tune::check_table(&quick)?;
+        experiment::prepare(quick, None)?;
+    }
     let prepared = experiment::prepare(plan, None)?;
     println!(
         "{}: valid: experiment {:?}, {} runs ({} variants x {} sweep points x {} seeds), problem: {}",
