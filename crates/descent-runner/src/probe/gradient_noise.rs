@@ -111,16 +111,26 @@ struct GradientNoise {
     stratified: bool,
 }
 
-/// The variance of `draws` batch gradients at `w` around the full gradient `full`, each
-/// batch drawn by `draw`.
-fn batch_variance(
+/// How `draws` batch gradients at `w`, each batch drawn by `draw`, stand to the full
+/// gradient `full`.
+struct BatchStatistics {
+    /// Mean of `|g - G|^2`.
+    variance: f64,
+    /// Mean cosine between `g` and `G` (0 for a zero gradient).
+    cosine: f64,
+    /// Fraction with `g . G > 0`.
+    agreeing: f64,
+}
+
+fn batch_statistics(
     subject: &mut dyn Subject,
     w: &[f64],
     full: &[f64],
     draws: usize,
     mut draw: impl FnMut() -> Vec<usize>,
-) -> Result<f64> {
-    let mut total = 0.0;
+) -> Result<BatchStatistics> {
+    let full_norm_sq = super::dot(full, full);
+    let (mut total, mut cosines, mut agreeing) = (0.0, 0.0, 0usize);
     for _ in 0..draws {
         let (_, g) = subject.loss_and_gradient(w, Some(&draw()))?;
         total += g
@@ -128,8 +138,19 @@ fn batch_variance(
             .zip(full)
             .map(|(g, f)| (g - f) * (g - f))
             .sum::<f64>();
+        let along = super::dot(&g, full);
+        let norms = (super::dot(&g, &g) * full_norm_sq).sqrt();
+        if norms > 0.0 {
+            cosines += along / norms;
+        }
+        agreeing += usize::from(along > 0.0);
     }
-    Ok(total / draws as f64)
+    let draws = draws as f64;
+    Ok(BatchStatistics {
+        variance: total / draws,
+        cosine: cosines / draws,
+        agreeing: agreeing as f64 / draws,
+    })
 }
 
 /// A batch of `size` distinct items holding `size n_c / n` items of class `c` in
@@ -196,32 +217,18 @@ impl Probe for GradientNoise {
             None
         };
         for &size in &sizes {
-            let (mut total, mut cosines, mut agreeing) = (0.0, 0.0, 0usize);
-            for _ in 0..self.draws {
-                let batch = sample(rng, n, size).into_vec();
-                let (_, g) = subject.loss_and_gradient(&w, Some(&batch))?;
-                total += g
-                    .iter()
-                    .zip(&full)
-                    .map(|(g, f)| (g - f) * (g - f))
-                    .sum::<f64>();
-                let along = super::dot(&g, &full);
-                let norms = (super::dot(&g, &g) * grad_norm_sq).sqrt();
-                if norms > 0.0 {
-                    cosines += along / norms;
-                }
-                agreeing += usize::from(along > 0.0);
-            }
-            let draws = self.draws as f64;
-            let variance = total / draws;
+            let uniform = batch_statistics(subject, &w, &full, self.draws, || {
+                sample(rng, n, size).into_vec()
+            })?;
+            let variance = uniform.variance;
             values.push((format!("grad_var_b{size}"), variance));
-            values.push((format!("grad_cos_b{size}"), cosines / draws));
-            values.push((format!("agree_b{size}"), agreeing as f64 / draws));
+            values.push((format!("grad_cos_b{size}"), uniform.cosine));
+            values.push((format!("agree_b{size}"), uniform.agreeing));
             if let Some(strata) = &strata {
-                let variance = batch_variance(subject, &w, &full, self.draws, || {
+                let stratified = batch_statistics(subject, &w, &full, self.draws, || {
                     stratified_batch(strata, n, size, rng)
                 })?;
-                values.push((format!("grad_var_strat_b{size}"), variance));
+                values.push((format!("grad_var_strat_b{size}"), stratified.variance));
             }
             if trace_sigma.is_none() && size < n {
                 let (b, n) = (size as f64, n as f64);
