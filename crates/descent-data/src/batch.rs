@@ -148,13 +148,9 @@ impl BatchPlan {
         )?;
         plan.sampling = spec.sampling;
         if spec.sampling.needs_classes() {
-            let (Some(labels), Some(classes)) = (data.labels(), data.classes()) else {
+            let Some(mut strata) = data.items_by_class() else {
                 return Err(DataError::NeedsClasses(spec.sampling.name()));
             };
-            let mut strata = vec![Vec::new(); classes];
-            for (i, &l) in labels.iter().enumerate() {
-                strata[l as usize].push(i);
-            }
             strata.retain(|s| !s.is_empty());
             plan.strata = strata;
         }

@@ -185,6 +185,19 @@ impl ArrayDataset {
         Some(counts)
     }
 
+    /// The indices of each class's items, in index order (one list per class, empty for a
+    /// class without items), when the targets are classes.
+    pub fn items_by_class(&self) -> Option<Vec<Vec<usize>>> {
+        let Targets::Classes { labels, classes } = &self.targets else {
+            return None;
+        };
+        let mut items = vec![Vec::new(); *classes];
+        for (i, &l) in labels.iter().enumerate() {
+            items[l as usize].push(i);
+        }
+        Some(items)
+    }
+
     /// The items at `indices` (in that order), as a new dataset called `name`.
     ///
     /// Indices must be below [`len`](Self::len); they come from a split or a plan, never from

@@ -144,13 +144,7 @@ fn sweep_figures(
     lines: &[SweepLine],
 ) -> Vec<(String, figure::Figure)> {
     let mut figures = sweep::figures(experiment, runs, loss, lines);
-    let test = TEST_LOSS.column;
-    let logged = runs.iter().any(|r| {
-        r.metrics
-            .columns
-            .get(test)
-            .is_some_and(|v| v.iter().flatten().next().is_some())
-    });
+    let logged = runs.iter().any(|r| r.logs(TEST_LOSS.column));
     let models = runs.iter().all(|r| r.trajectory.is_none());
     if logged && models && loss.column == TRAIN_LOSS.column {
         figures.extend(
@@ -175,14 +169,8 @@ const TRAIN_LOSS: LossColumn = LossColumn {
 /// at every step) minus `minimum`, or the train loss minus it where there is no test loss.
 fn add_gap(runs: &mut [Run], minimum: f64) -> LossColumn {
     for run in runs.iter_mut() {
-        let logged = |c: &str| {
-            run.metrics
-                .columns
-                .get(c)
-                .is_some_and(|v| v.iter().flatten().next().is_some())
-        };
         let test_loss = MetricsColumn::TestLoss.name();
-        let source = if logged(test_loss) {
+        let source = if run.logs(test_loss) {
             test_loss
         } else {
             MetricsColumn::TrainLoss.name()

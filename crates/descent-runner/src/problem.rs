@@ -572,7 +572,7 @@ fn subsample(
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ SUBSAMPLE_SEED);
     let mut train = train;
     if let Some(imbalance) = p.imbalance {
-        let Some(labels) = train.labels() else {
+        let Some(by_class) = train.items_by_class() else {
             return Err(bad("imbalance", "the dataset has no classes"));
         };
         if !(imbalance.keep > 0.0 && imbalance.keep <= 1.0) {
@@ -581,9 +581,10 @@ fn subsample(
                 format!("{}: must be in (0, 1]", imbalance.keep),
             ));
         }
-        let members: Vec<usize> = (0..labels.len())
-            .filter(|&i| labels[i] == imbalance.class)
-            .collect();
+        let members = by_class
+            .get(imbalance.class as usize)
+            .cloned()
+            .unwrap_or_default();
         if members.is_empty() {
             return Err(bad(
                 "imbalance.class",
@@ -595,7 +596,7 @@ fn subsample(
             ));
         }
         let kept = ((members.len() as f64 * imbalance.keep).round() as usize).max(1);
-        let mut keep = vec![true; labels.len()];
+        let mut keep = vec![true; train.len()];
         for &i in &members {
             keep[i] = false;
         }

@@ -107,6 +107,14 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Whether `metrics.csv` has a value in `column` at any step.
+    pub fn logs(&self, column: &str) -> bool {
+        self.metrics
+            .columns
+            .get(column)
+            .is_some_and(|v| v.iter().flatten().next().is_some())
+    }
+
     /// The finite values of `column` by step, up to the step the run diverged at:
     /// what a plot may draw of this run.
     pub fn series(&self, column: &str) -> Vec<(u64, f64)> {

@@ -2,7 +2,7 @@
 //! (balanced accuracy). A classifier trained on imbalanced data can score well overall while
 //! it fails the rare class; this is where that shows.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
@@ -24,20 +24,29 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
     main: "min_class_accuracy",
     build: |table, task, field| {
         let Options {} = options(table, field)?;
-        let classified = match task {
-            Task::Supervised(t) => t.test.as_ref().is_some_and(|test| test.classes().is_some()),
-            Task::Landscape(_) => false,
+        let classes = match task {
+            Task::Supervised(t) => t.test.as_ref().and_then(|test| test.items_by_class()),
+            Task::Landscape(_) => None,
         };
-        if !classified {
+        let Some(classes) = classes else {
             return Err(format!(
                 "{field}: class accuracy needs a classification dataset with a test set"
             ));
-        }
-        Ok(Box::new(ClassAccuracy))
+        };
+        // Fixed for the run: each class's test items, classes without any left out.
+        let members = classes
+            .into_iter()
+            .enumerate()
+            .filter(|(_, items)| !items.is_empty())
+            .collect();
+        Ok(Box::new(ClassAccuracy { members }))
     },
 };
 
-struct ClassAccuracy;
+struct ClassAccuracy {
+    /// Each class with its test items.
+    members: Vec<(usize, Vec<usize>)>,
+}
 
 impl Probe for ClassAccuracy {
     fn measure(
@@ -46,21 +55,10 @@ impl Probe for ClassAccuracy {
         _step: u64,
         _rng: &mut ChaCha8Rng,
     ) -> Result<Measured> {
-        let Some(labels) = subject.test_labels() else {
-            bail!("class_accuracy: this problem has no labelled test set");
-        };
-        let classes = labels.iter().max().map_or(0, |&c| c as usize + 1);
-        let mut members = vec![Vec::new(); classes];
-        for (i, &label) in labels.iter().enumerate() {
-            members[label as usize].push(i);
-        }
         let w = subject.parameters().to_vec();
         let mut values = Vec::new();
         let mut accuracies = Vec::new();
-        for (class, items) in members.iter().enumerate() {
-            if items.is_empty() {
-                continue;
-            }
+        for (class, items) in &self.members {
             let mut evaluate = subject.evaluator(Items::Test(Some(items)))?;
             let (_, accuracy) = evaluate(&w)?;
             let accuracy = accuracy.unwrap_or(f64::NAN);

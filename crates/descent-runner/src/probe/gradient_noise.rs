@@ -22,7 +22,7 @@
 //! batch, so the batch gradient stays unbiased, and what the variance loses is the part
 //! due to how many items of each class a uniform batch happens to hold.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rand::Rng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
@@ -60,12 +60,22 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
             draws,
             stratified,
         } = options(table, field)?;
-        let stratified = stratified.unwrap_or(false);
-        if stratified && !matches!(task, Task::Supervised(t) if t.train.classes().is_some()) {
-            return Err(format!(
-                "{field}.stratified: stratified batches need a classification dataset"
-            ));
-        }
+        // The classes' items, fixed for the run: drawn from at every measurement.
+        let strata = if stratified.unwrap_or(false) {
+            let classes = match task {
+                Task::Supervised(t) => t.train.items_by_class(),
+                Task::Landscape(_) => None,
+            };
+            let Some(mut strata) = classes else {
+                return Err(format!(
+                    "{field}.stratified: stratified batches need a classification dataset"
+                ));
+            };
+            strata.retain(|s| !s.is_empty());
+            Some(strata)
+        } else {
+            None
+        };
         let items = task.items();
         if items < 2 {
             return Err(format!(
@@ -100,7 +110,7 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
         Ok(Box::new(GradientNoise {
             sizes,
             draws,
-            stratified,
+            strata,
         }))
     },
 };
@@ -108,7 +118,8 @@ pub(super) const ENTRY: ProbeEntry = ProbeEntry {
 struct GradientNoise {
     sizes: Vec<usize>,
     draws: usize,
-    stratified: bool,
+    /// For stratified batches: each class's training items.
+    strata: Option<Vec<Vec<usize>>>,
 }
 
 /// How `draws` batch gradients at `w`, each batch drawn by `draw`, stand to the full
@@ -202,20 +213,6 @@ impl Probe for GradientNoise {
         let mut trace_sigma = None;
         let mut sizes = self.sizes.clone();
         sizes.sort_unstable();
-        let strata = if self.stratified {
-            let Some(labels) = subject.train_labels() else {
-                bail!("gradient_noise: stratified batches need the training items' classes");
-            };
-            let classes = labels.iter().max().map_or(0, |&c| c as usize + 1);
-            let mut strata = vec![Vec::new(); classes];
-            for (i, &label) in labels.iter().enumerate() {
-                strata[label as usize].push(i);
-            }
-            strata.retain(|s: &Vec<usize>| !s.is_empty());
-            Some(strata)
-        } else {
-            None
-        };
         for &size in &sizes {
             let uniform = batch_statistics(subject, &w, &full, self.draws, || {
                 sample(rng, n, size).into_vec()
@@ -224,7 +221,7 @@ impl Probe for GradientNoise {
             values.push((format!("grad_var_b{size}"), variance));
             values.push((format!("grad_cos_b{size}"), uniform.cosine));
             values.push((format!("agree_b{size}"), uniform.agreeing));
-            if let Some(strata) = &strata {
+            if let Some(strata) = &self.strata {
                 let stratified = batch_statistics(subject, &w, &full, self.draws, || {
                     stratified_batch(strata, n, size, rng)
                 })?;

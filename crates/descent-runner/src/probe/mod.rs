@@ -163,16 +163,6 @@ pub trait Subject {
         None
     }
 
-    /// The training items' class labels, for classifiers.
-    fn train_labels(&self) -> Option<&[u32]> {
-        None
-    }
-
-    /// The test set's class labels, for classifiers with a test set.
-    fn test_labels(&self) -> Option<&[u32]> {
-        None
-    }
-
     /// The parameters' tensors in the flattened order, for filter-normalised directions
     /// (`None`: a landscape's coordinates, which have no layers).
     fn layout(&self) -> Option<Vec<descent_surface::Block>> {

@@ -406,14 +406,6 @@ impl<B: AutodiffBackend> Subject for ModelSubject<'_, B> {
         Some(layout(&self.module))
     }
 
-    fn train_labels(&self) -> Option<&[u32]> {
-        self.task.train.labels()
-    }
-
-    fn test_labels(&self) -> Option<&[u32]> {
-        self.task.test.as_deref().and_then(|test| test.labels())
-    }
-
     fn evaluator(&mut self, items: Items<'_>) -> Result<Evaluator<'_>> {
         let chunks = self.chunks(items)?;
         let model = self.module.valid();
