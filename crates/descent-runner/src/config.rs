@@ -771,21 +771,14 @@ pub struct Plan {
     pub table: Table,
     /// Every run, in a fixed order.
     pub runs: Vec<RunSpec>,
+    /// Whether the file has `[quick]` overrides (`descent validate` checks them too).
+    pub has_quick: bool,
 }
 
 /// Reads, overrides and expands an experiment file. Every problem found is a [`UsageError`]
 /// naming the file and field.
 pub fn load(file: &Path, sets: &[String], seeds: Option<&[u64]>) -> Result<Plan> {
     load_with(file, sets, seeds, false)
-}
-
-/// Whether the experiment file has a `[quick]` table (`descent validate` checks it too); a
-/// file that cannot be read or parsed has none (loading it reports why).
-pub fn has_quick(file: &Path) -> bool {
-    std::fs::read_to_string(file).is_ok_and(|text| {
-        text.parse::<Table>()
-            .is_ok_and(|table| table.contains_key("quick"))
-    })
 }
 
 /// [`load`], with the file's `[quick]` overrides applied first when `quick` is set.
@@ -822,6 +815,7 @@ pub fn parse_with(
     table.remove("meta");
     // `[quick]`: dotted paths and values, like --set; kept out of the resolved experiment.
     let overrides = table.remove("quick");
+    let has_quick = overrides.is_some();
     if quick {
         let Some(Value::Table(overrides)) = overrides else {
             bail!(UsageError(format!(
@@ -927,6 +921,7 @@ pub fn parse_with(
         base,
         table,
         runs,
+        has_quick,
     })
 }
 

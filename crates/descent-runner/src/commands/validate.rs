@@ -12,7 +12,7 @@ use crate::{config, experiment, tune};
 pub fn execute(file: &Path, set: &SetArgs) -> Result<()> {
     let plan = config::load(file, &set.sets, None)?;
     tune::check_table(&plan)?;
-    if config::has_quick(file) {
+    if plan.has_quick {
         let quick = config::load_with(file, &set.sets, None, true)?;
         tune::check_table(&quick)?;
         experiment::prepare(quick, None)?;
