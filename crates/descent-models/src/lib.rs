@@ -8,6 +8,10 @@
 
 #![warn(missing_docs)]
 
+// Links the system OpenBLAS that `ndarray`'s `blas` feature calls.
+#[cfg(feature = "blas")]
+extern crate blas_src;
+
 mod error;
 pub mod init;
 pub mod kernels;

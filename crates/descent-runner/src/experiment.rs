@@ -322,6 +322,7 @@ fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {
         options.precision.name().to_string(),
     );
     meta.insert("machine".to_string(), provenance::machine());
+    meta.insert("matrix_products".to_string(), crate::openblas::products());
     meta.insert(
         "descent_version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),

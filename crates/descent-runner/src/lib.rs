@@ -25,7 +25,7 @@
 //! output probe
 //! state problem optim backend
 //! config
-//! metric error provenance
+//! metric error provenance openblas
 //! ```
 //!
 //! From the top: the command line and its commands; tuning, which runs experiments; the
@@ -46,6 +46,7 @@ pub mod conformance;
 pub mod error;
 pub mod experiment;
 pub mod metric;
+pub mod openblas;
 pub mod optim;
 pub mod output;
 pub mod plots;

@@ -14,6 +14,7 @@ use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use rayon::prelude::*;
 
+use super::product::{Operand, lend, product};
 use super::{
     COLUMN_BYTES, Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload,
 };
@@ -169,15 +170,25 @@ fn forward_as<I: Backend, T: Real>(
     let [o, _, k, _] = weight.dims();
     let (oh, ow) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
     let pixels = oh * ow;
+    let taps = c * k * k;
     let device = x.device();
     let x = read::<T, I, 4>(x)?;
     let bias = bias.map(read::<T, I, 1>).transpose()?;
-    let weight = weight.reshape([o, c * k * k]);
+    let weight = read::<T, I, 2>(weight.reshape([o, taps]))?;
     let mut y = vec![T::default(); n * o * pixels];
-    for (images, cols) in column_chunks::<I, T>(&x, dims, k, padding, column_bytes, &device) {
-        // (O, images x pixels) to the images' (O, pixels) planes, adding the bias on the way.
-        let part = read::<T, I, 2>(weight.clone().matmul(cols))?;
+    let (mut cols, mut part) = (Vec::new(), Vec::new());
+    for images in chunks::<T>(n, taps * pixels, column_bytes) {
         let count = images.len();
+        im2col_into(&mut cols, &x, dims, k, padding, images.clone());
+        part.resize(o * count * pixels, T::default());
+        product::<I, T>(
+            Operand::new(&weight[..], o, taps),
+            Operand::new(lend(&mut cols), taps, count * pixels),
+            &mut part,
+            false,
+            &device,
+        )?;
+        // (O, images x pixels) to the images' (O, pixels) planes, adding the bias on the way.
         y[images.start * o * pixels..images.end * o * pixels]
             .par_chunks_mut(o * pixels)
             .enumerate()
@@ -228,17 +239,21 @@ fn weight_gradient_as<I: Backend, T: Real>(
     column_bytes: usize,
 ) -> Result<Tensor<I, 4>, ModelError> {
     let dims = x.dims();
-    let [o, _, k, _] = weight_dims;
+    let [o, c, k, _] = weight_dims;
+    let taps = c * k * k;
     let [_, _, oh, ow] = dy.dims();
     let pixels = oh * ow;
     let device = x.device();
     let x = read::<T, I, 4>(x)?;
     let dy = read::<T, I, 4>(dy)?;
-    let mut total: Option<Tensor<I, 2>> = None;
-    for (images, cols) in column_chunks::<I, T>(&x, dims, k, padding, column_bytes, &device) {
+    let mut total = vec![T::default(); o * taps];
+    let (mut cols, mut rows) = (Vec::new(), Vec::new());
+    for (index, images) in chunks::<T>(dims[0], taps * pixels, column_bytes).enumerate() {
         let count = images.len();
-        // The images' (O, pixels) planes side by side: (O, images x pixels).
-        let mut rows = vec![T::default(); o * count * pixels];
+        im2col_into(&mut cols, &x, dims, k, padding, images.clone());
+        // The images' (O, pixels) planes side by side: (O, images x pixels); every value is
+        // overwritten.
+        rows.resize(o * count * pixels, T::default());
         rows.par_chunks_mut(count * pixels)
             .enumerate()
             .for_each(|(channel, row)| {
@@ -247,16 +262,15 @@ fn weight_gradient_as<I: Backend, T: Real>(
                         .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
                 }
             });
-        let rows = upload::<I, T, 2>(rows, [o, count * pixels], &device);
-        let part = rows.matmul(cols.transpose());
-        total = Some(match total {
-            Some(sum) => sum + part,
-            None => part,
-        });
+        product::<I, T>(
+            Operand::new(lend(&mut rows), o, count * pixels),
+            Operand::new(lend(&mut cols), taps, count * pixels).t(),
+            &mut total,
+            index > 0,
+            &device,
+        )?;
     }
-    total
-        .map(|dw| dw.reshape(weight_dims))
-        .ok_or(ModelError::EmptyBatch)
+    Ok(upload(total, weight_dims, &device))
 }
 
 /// Image ranges whose columns (`per_image` values of `T` each) fit in `column_bytes` (at
@@ -273,41 +287,39 @@ fn chunks<T>(
         .map(move |start| start..(start + step).min(n))
 }
 
-/// The images of `x` in chunks whose columns fit in `column_bytes`, each with its columns (see
-/// [`im2col`]) as a `(C K K, images x OH OW)` tensor on `device`.
-fn column_chunks<'a, I: Backend, T: Real>(
-    x: &'a [T],
-    dims: [usize; 4],
-    k: usize,
-    padding: usize,
-    column_bytes: usize,
-    device: &'a I::Device,
-) -> impl Iterator<Item = (Range<usize>, Tensor<I, 2>)> + 'a {
-    let [n, c, h, w] = dims;
-    let pixels = (h + 2 * padding + 1 - k) * (w + 2 * padding + 1 - k);
-    chunks::<T>(n, c * k * k * pixels, column_bytes).map(move |images| {
-        let cols = im2col(x, dims, k, padding, images.clone());
-        let cols = upload::<I, T, 2>(cols, [c * k * k, images.len() * pixels], device);
-        (images, cols)
-    })
-}
-
 /// The unfolded input of a stride-1 convolution: row `(c K + i) K + j`, column
 /// `(n - images.start) OH OW + r OW + s` holds `x[n, c, r + i - pad, s + j - pad]`, zero
-/// outside the image. Rows are filled in parallel, each by whole-row copies.
+/// outside the image.
+#[cfg(test)]
 fn im2col<T: Real>(
+    x: &[T],
+    dims: [usize; 4],
+    k: usize,
+    pad: usize,
+    images: Range<usize>,
+) -> Vec<T> {
+    let mut cols = Vec::new();
+    im2col_into(&mut cols, x, dims, k, pad, images);
+    cols
+}
+
+/// [`im2col`] into `cols`, resized to fit and every value written (zeros too), so a buffer can
+/// serve chunk after chunk without being cleared. Rows are filled in parallel, each by
+/// whole-row copies.
+fn im2col_into<T: Real>(
+    cols: &mut Vec<T>,
     x: &[T],
     [_, c, h, w]: [usize; 4],
     k: usize,
     pad: usize,
     images: Range<usize>,
-) -> Vec<T> {
+) {
     let (oh, ow) = (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
     let plane = oh * ow;
     let row_len = images.len() * plane;
-    let mut cols = vec![T::default(); c * k * k * row_len];
+    cols.resize(c * k * k * row_len, T::default());
     if row_len == 0 {
-        return cols;
+        return;
     }
     cols.par_chunks_mut(row_len)
         .enumerate()
@@ -319,19 +331,19 @@ fn im2col<T: Real>(
             for (slot, image) in images.clone().enumerate() {
                 let source = &x[(image * c + channel) * h * w..][..h * w];
                 let target = &mut out[slot * plane..][..plane];
-                for r in 0..oh {
-                    let Some(source_row) = (r + i).checked_sub(pad).filter(|row| *row < h) else {
-                        continue;
-                    };
-                    if first < end {
-                        let from = &source[source_row * w..][..w];
-                        target[r * ow + first..r * ow + end]
-                            .copy_from_slice(&from[first + j - pad..end + j - pad]);
+                for (r, line) in target.chunks_mut(ow).enumerate() {
+                    match (r + i).checked_sub(pad).filter(|row| *row < h) {
+                        Some(source_row) if first < end => {
+                            let from = &source[source_row * w..][..w];
+                            line[..first].fill(T::default());
+                            line[first..end].copy_from_slice(&from[first + j - pad..end + j - pad]);
+                            line[end..].fill(T::default());
+                        }
+                        _ => line.fill(T::default()),
                     }
                 }
             }
         });
-    cols
 }
 
 #[cfg(test)]
@@ -387,6 +399,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn im2col_into_overwrites_every_value_of_a_used_buffer() {
+        let (dims, k, pad) = ([3, 2, 6, 5], 5, 2);
+        let x: Vec<f64> = (0..dims.iter().product::<usize>())
+            .map(|v| v as f64)
+            .collect();
+        let fresh = im2col(&x, dims, k, pad, 1..3);
+        let mut used = vec![f64::NAN; fresh.len() + 7];
+        im2col_into(&mut used, &x, dims, k, pad, 1..3);
+        assert_eq!(used, fresh);
     }
 
     /// burn's conv2d and our kernels on the same backend: values and all three gradients.

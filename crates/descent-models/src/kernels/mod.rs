@@ -1,13 +1,14 @@
-//! CPU kernels for convolutional networks: a stride-1 convolution through im2col and the
-//! backend's matrix product, and 2x2 max-pooling, each with its own backward pass.
+//! CPU kernels for convolutional networks: a stride-1 convolution through im2col and a matrix
+//! product, and 2x2 max-pooling, each with its own backward pass.
 //!
 //! burn 0.21's CPU backends are slow exactly where the 2c2d spends its time (measured on a
 //! 2-core AVX-512 machine, one step at B = 128, `Flex`): the input gradient of the second
 //! convolution goes through a transposed convolution at ~40 GFLOP/s, the weight gradient of
 //! the first through a 28x28-kernel convolution at ~5 GFLOP/s, max-pooling with indices takes
 //! 20 ms, and `NdArray` convolves directly, minutes per step. Here every convolution, forward
-//! and backward, is one or a few large matrix products on the backend (`gemm` on `Flex`,
-//! `matrixmultiply` on `NdArray`) over columns unfolded on the host:
+//! and backward, is one or a few large matrix products over columns unfolded on the host, on
+//! the backend (`gemm` on `Flex`, `matrixmultiply` on `NdArray`) or, with the cargo feature
+//! `blas`, on the host's OpenBLAS (`product`'s docs have the speeds):
 //!
 //! - forward: `y[o, (n, p)] = W[o, (c, i, j)] . cols[(c, i, j), (n, p)] + b[o]`;
 //! - input gradient: the forward convolution of `dy` with the kernel flipped and its channel
@@ -30,6 +31,7 @@
 
 mod conv;
 mod pool;
+mod product;
 
 use core::any::{Any, TypeId};
 
@@ -123,9 +125,26 @@ pub(crate) use by_element;
 
 /// The element types the kernels take: f32 and f64.
 trait Real:
-    burn::tensor::Element + Copy + Default + PartialOrd + core::ops::Add<Output = Self> + Send + Sync
+    burn::tensor::Element
+    + Copy
+    + Default
+    + PartialOrd
+    + core::ops::Add<Output = Self>
+    + Send
+    + Sync
+    + HostProduct
 {
 }
+
+/// What the host's BLAS products need of an element type (nothing without the `blas` feature).
+#[cfg(feature = "blas")]
+trait HostProduct: ndarray::LinalgScalar {}
+#[cfg(feature = "blas")]
+impl<T: ndarray::LinalgScalar> HostProduct for T {}
+#[cfg(not(feature = "blas"))]
+trait HostProduct {}
+#[cfg(not(feature = "blas"))]
+impl<T> HostProduct for T {}
 
 impl Real for f32 {}
 impl Real for f64 {}

@@ -105,6 +105,9 @@ pub struct BenchReport {
     pub machine: String,
     /// The git revision of the binary's checkout.
     pub git_revision: String,
+    /// How the convolution kernels multiply matrices: "backend", or OpenBLAS and its kernels
+    /// (a `blas` build).
+    pub matrix_products: String,
     /// Seconds since the Unix epoch when the bench started.
     pub started_unix: u64,
     /// Repetitions per measurement.
@@ -269,6 +272,7 @@ pub fn execute(args: &BenchArgs) -> Result<()> {
     let report = BenchReport {
         machine: provenance::machine(),
         git_revision: provenance::git_revision(),
+        matrix_products: crate::openblas::products(),
         started_unix,
         repeats: args.repeats,
         workloads,
@@ -1172,9 +1176,10 @@ fn markdown_table(w: &WorkloadResult) -> String {
 
 fn markdown(report: &BenchReport) -> String {
     let mut md = format!(
-        "# descent bench\n\nmachine: {}; git {}; {} repetitions, alternating; ratios > 1 \
-         mean descent is faster (for the triad: the fraction of the bandwidth reached).\n",
-        report.machine, report.git_revision, report.repeats
+        "# descent bench\n\nmachine: {}; git {}; matrix products: {}; {} repetitions, \
+         alternating; ratios > 1 mean descent is faster (for the triad: the fraction of the \
+         bandwidth reached).\n",
+        report.machine, report.git_revision, report.matrix_products, report.repeats
     );
     for w in &report.workloads {
         md.push_str(&markdown_table(w));
