@@ -60,7 +60,10 @@ impl<'a, T: Clone> Operand<'a, T> {
 /// upload moves them), leaving it empty.
 #[cfg_attr(
     feature = "blas",
-    allow(clippy::ptr_arg, reason = "without `blas` the backend takes the vector over")
+    allow(
+        clippy::ptr_arg,
+        reason = "without `blas` the backend takes the vector over"
+    )
 )]
 pub(super) fn lend<T: Clone>(buffer: &mut Vec<T>) -> Cow<'_, [T]> {
     #[cfg(feature = "blas")]
