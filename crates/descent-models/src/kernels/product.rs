@@ -76,6 +76,11 @@ pub(super) fn lend<T: Clone>(buffer: &mut Vec<T>) -> Cow<'_, [T]> {
     }
 }
 
+/// The error of a product whose shapes do not fit (a bug in a kernel, reported, not a panic).
+fn mismatch() -> ModelError {
+    ModelError::Kernel("matrix product of mismatched shapes")
+}
+
 /// `out = op(a) op(b)`, or `out += op(a) op(b)` with `accumulate`; `out` is row-major with
 /// `op(a)`'s rows and `op(b)`'s columns.
 pub(super) fn product<I: Backend, T: Real>(
@@ -88,7 +93,7 @@ pub(super) fn product<I: Backend, T: Real>(
     let ((m, k), (k_b, n)) = (a.shape(), b.shape());
     let fits = |o: &Operand<'_, T>| o.values.len() == o.rows * o.cols;
     if k != k_b || out.len() != m * n || !fits(&a) || !fits(&b) {
-        return Err(ModelError::Kernel("matrix product of mismatched shapes"));
+        return Err(mismatch());
     }
     #[cfg(feature = "blas")]
     {
@@ -112,9 +117,8 @@ fn on_host<T: Real>(
     use ndarray::ArrayViewMut2;
     use ndarray::linalg::general_mat_mul;
 
-    let shape_error = |_| ModelError::Kernel("matrix product of mismatched shapes");
     let (a, b) = (view(&a)?, view(&b)?);
-    let mut c = ArrayViewMut2::from_shape((m, n), out).map_err(shape_error)?;
+    let mut c = ArrayViewMut2::from_shape((m, n), out).map_err(|_| mismatch())?;
     let beta = if accumulate { T::one() } else { T::zero() };
     general_mat_mul(T::one(), &a, &b, beta, &mut c);
     Ok(())
@@ -126,7 +130,7 @@ fn view<'a, T: Real>(
     operand: &'a Operand<'_, T>,
 ) -> Result<ndarray::ArrayView2<'a, T>, ModelError> {
     let view = ndarray::ArrayView2::from_shape((operand.rows, operand.cols), &operand.values[..])
-        .map_err(|_| ModelError::Kernel("matrix product of mismatched shapes"))?;
+        .map_err(|_| mismatch())?;
     Ok(if operand.transposed {
         view.reversed_axes()
     } else {
