@@ -4,10 +4,12 @@
 //! `matrixmultiply` on `NdArray`).
 //!
 //! Why a BLAS: on a 2-core AVX-512 machine (2026-12-07, Intel Xeon, OpenBLAS 0.3.21 with its
-//! SkylakeX kernels) the 2c2d's products run at 150-330 GFLOP/s, against ~80 for the `gemm`
-//! crate, whose AVX-512 kernels need a nightly compiler. The same OpenBLAS on its generic
-//! kernels ("Prescott", which Debian's 0.3.21 picks on CPUs newer than itself unless
-//! `OPENBLAS_CORETYPE` says otherwise) runs at ~45: see the runner's README, "BLAS".
+//! SkylakeX kernels) the 2c2d's products run at 150-330 GFLOP/s in C, and the 2c2d trains at
+//! 1,577 images/s on flex against 1,069 with `gemm`'s AVX-512 kernels. The same OpenBLAS on
+//! its generic kernels ("Prescott", which Debian's 0.3.21 picks on CPUs newer than itself
+//! unless `OPENBLAS_CORETYPE` says otherwise) runs at 38-68 GFLOP/s; the `descent` binary sets
+//! the variable itself (crates/descent-runner/PERFORMANCE.md, "AVX-512 products and the
+//! `blas` feature"), a program of your own must set it before it starts.
 
 use std::borrow::Cow;
 
