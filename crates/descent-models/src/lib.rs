@@ -8,10 +8,6 @@
 
 #![warn(missing_docs)]
 
-// Links the system OpenBLAS that `ndarray`'s `blas` feature calls.
-#[cfg(feature = "blas")]
-extern crate blas_src;
-
 mod error;
 pub mod init;
 pub mod kernels;

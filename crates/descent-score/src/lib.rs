@@ -1,0 +1,83 @@
+//! # descent-score
+//!
+//! How a benchmark of optimizers is scored, the way MLCommons AlgoPerf scores its
+//! submissions (Dahl et al. 2023, "Benchmarking Neural Network Training Algorithms", §4), with
+//! confidence intervals, which AlgoPerf does not give. Nothing here knows burn or the runner: it
+//! takes evaluation curves or times and returns times, profiles and scores.
+//!
+//! 1. **Time to target** ([`target`]): a trial's time is the clock (steps or seconds) at its
+//!    first evaluation whose validation metric reaches the workload's target; a study's is its
+//!    fastest trial's (external tuning: several trials per study; self-tuning: one); a
+//!    workload's is the median over studies, infinite when more than half the studies missed.
+//! 2. **Performance profiles** ([`profile`]): per workload, a time more than `max_tau` (4)
+//!    times the best entrant's becomes infinite, and every time is divided by the best; an
+//!    entrant's profile `rho(tau)` is the fraction of workloads it solved within `tau` times
+//!    the best, on AlgoPerf's grid of 100 points from 1 to 4; its score is the area under the
+//!    profile divided by `max_tau - 1` (1: fastest everywhere; 0: never within 4x).
+//! 3. **Confidence intervals** ([`interval`]): the studies are resampled with replacement per
+//!    entrant and workload, and the whole scoring (medians, best entrant, ratios, profiles) is
+//!    redone on each resample; the interval is the percentile interval of the scores.
+//!
+//! Checked against AlgoPerf's own scoring code (`scoring/performance_profile.py`) on the same
+//! input table: `tests/algoperf.rs`, with the script that made the reference beside it.
+//!
+//! ```
+//! use descent_score::profile::{Profiles, Settings, Times};
+//!
+//! let inf = f64::INFINITY;
+//! // Two optimizers on three workloads: steps to target (infinite: missed).
+//! let times = Times::new(
+//!     vec!["adam".into(), "sgd".into()],
+//!     vec!["mlp".into(), "cnn".into(), "quadratic".into()],
+//!     vec![vec![100.0, 300.0, inf], vec![200.0, 150.0, 50.0]],
+//! )?;
+//! let profiles = Profiles::new(&times, Settings::default())?;
+//! let scores = profiles.scores();
+//! // sgd is best on two workloads and within 2x on the third; adam solves two of three.
+//! assert!(scores[1] > scores[0]);
+//! assert_eq!(profiles.rho(1)[0], 2.0 / 3.0); // at tau = 1, sgd is best on 2 of 3
+//! # Ok::<(), descent_score::ScoreError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod interval;
+pub mod profile;
+pub mod target;
+
+/// What is wrong with a table handed to the scoring.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScoreError {
+    /// No entrant or no workload to score.
+    #[error("nothing to score: {0}")]
+    Empty(&'static str),
+    /// A row or a list of the wrong length.
+    #[error("{what} has {found} entries where {expected} were expected")]
+    Shape {
+        /// Which row or list.
+        what: String,
+        /// Its length.
+        found: usize,
+        /// The length it should have.
+        expected: usize,
+    },
+    /// A time that is not positive, or NaN.
+    #[error(
+        "time {value} of {entrant} on {workload} is not a time: times are positive (infinite \
+         for a missed target)"
+    )]
+    BadTime {
+        /// The entrant (an optimizer, a submission).
+        entrant: String,
+        /// The workload.
+        workload: String,
+        /// The value given.
+        value: f64,
+    },
+    /// A profile setting out of range.
+    #[error("{0}")]
+    Setting(String),
+}
+
+/// This crate's results.
+pub type Result<T> = std::result::Result<T, ScoreError>;
