@@ -1,7 +1,7 @@
 //! `cargo run -p descent-examples-burn-0-22 --example learner [EPOCHS]`: burn-train 0.22's
 //! `Learner` with descent-optim's AdamW and a warm-up + cosine schedule, on the embedded digits.
 
-use descent_examples_burn_0_22::{Settings, ndarray_autodiff_device, train};
+use descent_examples_burn_0_22::{Settings, flex_autodiff_device, train};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = Settings::default();
@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .parse()
             .map_err(|e| format!("EPOCHS = {epochs:?}: {e}"))?;
     }
-    let outcome = train(&settings, &ndarray_autodiff_device())?;
+    let outcome = train(&settings, &flex_autodiff_device())?;
     println!(
         "validation accuracy: {:.3} before, {:.3} after {} steps (logs in {})",
         outcome.accuracy_before,

@@ -13,7 +13,7 @@
 //!   `ModuleLrScheduler` that `Learner::new` takes.
 //!
 //! `cargo run -p descent-examples-burn-0-22 --example learner` runs [`train`] with its
-//! defaults on [`ndarray_autodiff_device`]; the crate's test runs it for two epochs.
+//! defaults on [`flex_autodiff_device`]; the crate's test runs it for two epochs.
 
 // burn's derive macros name the crate `burn`; this crate depends on burn 0.22 under the name
 // `burn_0_22` (the workspace keeps burn 0.21 as `burn`).
@@ -122,13 +122,11 @@ pub struct Outcome {
     pub steps: usize,
 }
 
-/// burn 0.22's ndarray device with autodiff: the CPU backend whose runs repeat exactly.
-///
-/// burn 0.22 deprecates `Device::ndarray` in favour of `Device::flex`; ndarray is kept here so
-/// that the example runs on the backend the burn 0.21 example used.
-#[allow(deprecated)]
-pub fn ndarray_autodiff_device() -> Device {
-    Device::ndarray().autodiff()
+/// burn 0.22's flex device with autodiff: the CPU backend burn 0.22 recommends (it deprecates
+/// `Device::ndarray`), and the one burn-train 0.22 compiles in whatever else is chosen, so a
+/// burn 0.22 project on it builds one CPU backend, not two.
+pub fn flex_autodiff_device() -> Device {
+    Device::flex().autodiff()
 }
 
 /// A batch of digits: flat images `[batch, 64]` and their classes `[batch]`.

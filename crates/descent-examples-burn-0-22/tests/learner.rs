@@ -1,7 +1,7 @@
 //! The burn 0.22 Learner example trains, and burn-train stepped descent-optim's schedule as
 //! written.
 
-use descent_examples_burn_0_22::{Settings, ndarray_autodiff_device, train, warmup_cosine};
+use descent_examples_burn_0_22::{Settings, flex_autodiff_device, train, warmup_cosine};
 use descent_optim::schedule::Schedule;
 
 #[test]
@@ -12,7 +12,7 @@ fn two_epochs_of_the_learner_example_learn_the_digits_on_schedule() {
         directory: directory.path().join("run"),
         ..Settings::default()
     };
-    let device = ndarray_autodiff_device();
+    let device = flex_autodiff_device();
     let outcome = train(&settings, &device).expect("the example trains");
     // 1797 digits less 297 held out, in batches of 32.
     assert_eq!(outcome.steps, 2 * 1500_usize.div_ceil(32));

@@ -1,7 +1,7 @@
 //! One Adam step on burn 0.22 (`cargo bench -p descent-optim --features burn-0-22 --bench
 //! step_burn_0_22`): descent-optim's Adam (its one rule, through burn 0.22's
 //! `ModuleOptimizer`) beside burn-optim 0.22.1's own Adam (epsilon set to PyTorch's 1e-8), on
-//! 1e5, 1e6 and 1e7 f32 parameters of burn 0.22's ndarray backend, and the machine's
+//! 1e5, 1e6 and 1e7 f32 parameters of burn 0.22's flex backend, and the machine's
 //! bandwidth measured by a triad in the same run.
 //!
 //! The two optimizers alternate step by step on their own copies of the same tensors, so a
@@ -37,9 +37,8 @@ const SIZES: [usize; 3] = [100_000, 1_000_000, 10_000_000];
 /// and two moments, write the parameter and two moments.
 const ADAM_BYTES: f64 = 28.0;
 
-#[allow(deprecated)] // burn 0.22 prefers burn-flex; ndarray is the backend that repeats exactly
 fn device() -> Device {
-    Device::ndarray()
+    Device::flex()
 }
 
 /// Median seconds per step of each optimizer, alternating them step by step.
@@ -76,7 +75,7 @@ fn time_pair(n: usize, steps: usize, optimizers: &mut [ModuleOptimizer; 2]) -> [
 fn main() {
     let bandwidth = triad_bandwidth(10_000_000);
     println!(
-        "burn 0.22.1, ndarray backend, f32; triad (one thread, 1e7 f32, same run): {:.1} GB/s",
+        "burn 0.22.1, flex backend, f32; triad (one thread, 1e7 f32, same run): {:.1} GB/s",
         bandwidth / 1e9
     );
     println!(

@@ -26,11 +26,9 @@ pub struct Pair {
     pub b: Param<Tensor<1>>,
 }
 
-/// The device every test runs on: burn-ndarray, whose runs repeat exactly (burn 0.22
-/// deprecates it in favour of burn-flex, which is not a dev-dependency here).
-#[allow(deprecated)]
+/// The device every test runs on: burn-flex, the CPU backend burn 0.22 recommends.
 pub fn device() -> Device {
-    Device::ndarray()
+    Device::flex()
 }
 
 pub fn tensor<const D: usize>(values: Vec<f64>, shape: [usize; D], dtype: DType) -> Tensor<D> {
