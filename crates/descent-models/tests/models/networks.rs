@@ -1,5 +1,5 @@
-//! Shapes, parameter counts and the seeded initialisation, on `NdArray<f32>` (this binary
-//! uses f32 only: the default float dtype is fixed per device type by the first tensor).
+//! Shapes, parameter counts and the seeded initialisation, on `NdArray<f32>` (tensors name
+//! their dtype: the f64 modules of this binary share the device).
 
 #![allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
 
