@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::flags::{ParallelArgs, SetArgs};
 use crate::commands::{
-    bench, compare, export, list, merge, report, resume, run, surface, tune, validate,
+    bench, compare, export, list, merge, report, resume, run, score, surface, tune, validate,
 };
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
@@ -84,7 +84,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Finish an interrupted experiment: finished runs are kept, interrupted runs continue
-    /// from their last checkpoint (bit for bit on ndarray), the rest start.
+    /// from their last checkpoint (bit for bit on the CPU backends), the rest start.
     Resume {
         /// An experiment directory (OUT/EXPERIMENT).
         dir: PathBuf,
@@ -115,6 +115,14 @@ pub enum Command {
     /// and PyTorch, 2-D landscape steps/s, and a sweep's --jobs scaling. Medians of
     /// alternated repetitions and ratios; writes OUT/bench.json and bench.md.
     Bench(bench::BenchArgs),
+    /// Score optimizers over several workloads, as MLCommons AlgoPerf does: time to target
+    /// per run, median over seeds (studies), performance profiles and the area score, with
+    /// 95% bootstrap intervals.
+    ///
+    /// Each DIR is a finished experiment with a [target]; its variants are the entrants
+    /// (matched by name across DIRs), its seeds the studies. Writes OUT/score.md, score.json
+    /// and plots/performance_profiles.{svg,png}.
+    Score(score::ScoreArgs),
     /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
     /// one summary.
     Merge {
@@ -179,5 +187,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Compare(args) => compare::execute(&args),
         Command::Bench(args) => bench::execute(&args),
         Command::Surface(args) => surface::execute(&args),
+        Command::Score(args) => score::execute(&args),
     }
 }

@@ -185,7 +185,7 @@ pub fn prepare(plan: Plan, shard: Option<(usize, usize)>) -> Result<Prepared> {
 /// Runs `plan` into `out/<name>/` (which must not exist yet), then writes the summary and
 /// the plots. Returns the experiment directory.
 pub fn run(plan: Plan, out: &Path, options: &RunOptions) -> Result<PathBuf> {
-    backend::check(options.backend, options.precision)?;
+    backend::check(options.backend(), options.precision)?;
     let prepared = prepare(plan, options.shard)?;
     let dir = out.join(&prepared.plan.name);
     refuse_existing(&dir)?;
@@ -231,7 +231,7 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
     }
     let (plan, run_plan) = recorded(dir)?;
     let same = plan.table == prepared.plan.table
-        && run_plan.backend == options.backend
+        && run_plan.backend == options.backend()
         && run_plan.precision == options.precision
         && run_plan.shard == options.shard;
     if !same {
@@ -273,7 +273,7 @@ pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Re
     write_config(dir, &prepared.plan, options)?;
     let plan_file = RunPlan {
         file: prepared.plan.file.clone(),
-        backend: options.backend,
+        backend: options.backend(),
         precision: options.precision,
         shard: options.shard,
         runs: prepared.runs.iter().map(|r| r.id.clone()).collect(),
@@ -305,7 +305,7 @@ pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOpti
             dir,
             config,
             &prepared.task,
-            options.backend,
+            options.backend(),
             options.precision,
         )?;
     }
@@ -316,7 +316,7 @@ fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {
     let mut meta = BTreeMap::new();
     meta.insert("source".to_string(), plan.file.display().to_string());
     meta.insert("git_revision".to_string(), provenance::git_revision());
-    meta.insert("backend".to_string(), options.backend.name().to_string());
+    meta.insert("backend".to_string(), options.backend().name().to_string());
     meta.insert(
         "precision".to_string(),
         options.precision.name().to_string(),

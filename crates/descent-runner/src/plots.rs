@@ -21,6 +21,7 @@ mod axis;
 mod contour;
 mod data;
 mod figure;
+mod profile;
 mod scatter;
 mod surface;
 mod sweep;
@@ -651,6 +652,46 @@ impl Plot<'_> {
             },
         );
     }
+}
+
+/// One entrant of [`performance_profiles`]: its name, its score as the legend shows it, and
+/// its profile on the grid of `tau`.
+pub struct ProfileLine<'a> {
+    /// The entrant (an optimizer).
+    pub name: &'a str,
+    /// Its score, as text (with its interval).
+    pub score: String,
+    /// Its profile, one value per point of the grid.
+    pub rho: &'a [f64],
+}
+
+/// Draws a benchmark's performance profiles into `dir/performance_profiles.{svg,png}`;
+/// returns the files.
+pub fn performance_profiles(
+    dir: &Path,
+    title: &str,
+    taus: &[f64],
+    lines: &[ProfileLine],
+) -> Result<Vec<PathBuf>> {
+    register_font()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let entrants: Vec<profile::Entrant> = lines
+        .iter()
+        .map(|l| profile::Entrant {
+            name: l.name,
+            score: l.score.clone(),
+            rho: l.rho,
+        })
+        .collect();
+    let fig = profile::figure(title, taus, &entrants);
+    figure::save_all(
+        dir,
+        &[(
+            "performance_profiles".to_owned(),
+            Drawn::Chart(Box::new(fig)),
+        )],
+        2,
+    )
 }
 
 /// `f` of every item, in `items`' order, computed on up to `threads` threads that take the

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::backend::{BackendChoice, Precision};
+use crate::backend::{self, BackendChoice, Precision};
 use crate::config::RunSpec;
 use crate::error::{is_usage, usage};
 use crate::output;
@@ -21,8 +21,8 @@ use crate::train;
 /// How an experiment runs: where, and how many runs at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
-    /// The backend.
-    pub backend: BackendChoice,
+    /// The backend (`None`: [`backend::default_for`] the precision).
+    pub backend: Option<BackendChoice>,
     /// The float precision.
     pub precision: Precision,
     /// Parallel runs (`None`: the number of cores).
@@ -35,10 +35,18 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
 }
 
+impl RunOptions {
+    /// The backend the runs compute on: the one named, else the default for the precision.
+    pub fn backend(&self) -> BackendChoice {
+        self.backend
+            .unwrap_or_else(|| backend::default_for(self.precision))
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            backend: BackendChoice::Ndarray,
+            backend: None,
             precision: Precision::F32,
             jobs: None,
             quiet: true,
@@ -57,8 +65,8 @@ pub fn run_pending(
     runs: &[RunSpec],
     options: &RunOptions,
 ) -> Result<()> {
+    let backend = options.backend();
     let RunOptions {
-        backend,
         precision,
         jobs,
         quiet,

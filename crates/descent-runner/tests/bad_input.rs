@@ -1074,6 +1074,17 @@ fn cases() -> Vec<Case> {
             &["no-such-dir"],
         ),
         Case::cli(
+            "score-a-missing-directory",
+            &["score", "no-such-dir", "--out", "{out}"],
+            &["no-such-dir", "no such experiment directory"],
+        ),
+        Case::cli(
+            "score-a-directory-that-is-no-experiment",
+            &["score", "not-an-experiment", "--out", "{out}"],
+            &["not-an-experiment", "holds no finished runs"],
+        )
+        .with_setup(not_an_experiment),
+        Case::cli(
             "export-a-directory-that-is-no-experiment",
             &["export", "not-an-experiment"],
             &["not-an-experiment", "holds no runs"],
@@ -1170,7 +1181,7 @@ fn cases() -> Vec<Case> {
         ),
     ];
 
-    // The backends: flex and wgpu are cargo features, off by default.
+    // The backends: flex (on by default) and wgpu (off) are cargo features.
     if cfg!(feature = "flex") {
         cases.push(Case::cli(
             "f64-on-flex",

@@ -33,9 +33,10 @@ pub struct OutArgs {
 /// `--backend` and `--precision`: what the runs compute on.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct BackendArgs {
-    /// Backend (compiled in through its cargo feature).
-    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
-    pub backend: BackendChoice,
+    /// Backend (compiled in through its cargo feature; default: flex for f32, ndarray for
+    /// f64, where compiled in).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
     /// Floating-point precision.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
@@ -45,7 +46,13 @@ impl BackendArgs {
     /// A usage error if the backend is not compiled into this binary or cannot compute at
     /// the precision.
     pub fn check(&self) -> Result<()> {
-        backend::check(self.backend, self.precision)
+        backend::check(self.backend(), self.precision)
+    }
+
+    /// The backend named, else the default for the precision ([`backend::default_for`]).
+    pub fn backend(&self) -> BackendChoice {
+        self.backend
+            .unwrap_or_else(|| backend::default_for(self.precision))
     }
 
     /// The options of runs on this backend with `parallel`'s flags, only the runs of `shard`
@@ -56,7 +63,7 @@ impl BackendArgs {
         shard: Option<(usize, usize)>,
     ) -> Result<RunOptions> {
         self.check()?;
-        parallel.options(self.backend, self.precision, shard)
+        parallel.options(self.backend(), self.precision, shard)
     }
 }
 
@@ -84,7 +91,7 @@ impl ParallelArgs {
             return Err(usage("--jobs 0: at least one job is needed"));
         }
         Ok(RunOptions {
-            backend,
+            backend: Some(backend),
             precision,
             jobs: self.jobs,
             quiet: self.quiet,

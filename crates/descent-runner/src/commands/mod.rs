@@ -9,6 +9,7 @@ pub mod merge;
 pub mod report;
 pub mod resume;
 pub mod run;
+pub mod score;
 pub mod surface;
 pub mod tune;
 pub mod validate;

@@ -77,7 +77,7 @@ pub fn execute(args: &RunArgs) -> Result<()> {
     let seeds = args.overrides.seeds()?;
     let options = args
         .parallel
-        .options(args.backend.backend, args.backend.precision, shard)?;
+        .options(args.backend.backend(), args.backend.precision, shard)?;
     let out = &args.out.out;
     let mut sets = args.overrides.sets().to_vec();
     if args.tensorboard {
@@ -159,7 +159,7 @@ fn emit(
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut run_options = vec![
         "--backend".to_string(),
-        args.backend.backend.name().to_string(),
+        args.backend.backend().name().to_string(),
         "--precision".into(),
         args.backend.precision.name().to_string(),
     ];

@@ -1,0 +1,339 @@
+//! `descent score`: a leaderboard of optimizers over several workloads, by the rules of
+//! MLCommons AlgoPerf ([`descent_score`]), with bootstrap intervals.
+//!
+//! Each directory is a finished experiment, one workload, whose file has a `[target]`: its
+//! variants (at each sweep point) are the entrants, matched across workloads by name, and its
+//! seeds the studies. A run's time to target is what it recorded (`steps_to_target` or
+//! `seconds_to_target`: its first evaluation at or past the target); a run that missed it or
+//! diverged counts as a miss. This is AlgoPerf's self-tuning ruleset, one run per study with
+//! the configuration the file gives. An entrant absent from a workload misses it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use descent_score::interval::{Bootstrap, StudyTimes};
+use descent_score::profile::{Profiles, Settings};
+use serde::Serialize;
+
+use crate::error::usage;
+use crate::output;
+use crate::plots::{self, ProfileLine};
+use crate::run_files::ExperimentDir;
+use crate::state::Outcome;
+
+/// `descent score`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScoreArgs {
+    /// Experiment directories, one per workload (each with a `[target]`).
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Where score.md, score.json and plots/ go (default: `score/` beside the first directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Time to target in optimizer steps (the same on every machine) or training seconds.
+    #[arg(long, value_enum, default_value_t = ClockArg::Steps)]
+    pub clock: ClockArg,
+    /// Bootstrap resamples of the studies for the intervals.
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: usize,
+}
+
+/// `--clock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockArg {
+    /// Optimizer steps.
+    Steps,
+    /// Training seconds (evaluations excluded).
+    Seconds,
+}
+
+/// One workload's times: `studies[entrant]` (infinite: a miss), and what it was scored on.
+struct Workload {
+    name: String,
+    target: String,
+    studies: BTreeMap<String, Vec<f64>>,
+}
+
+/// What `descent score` writes to score.json.
+#[derive(Debug, Serialize)]
+pub struct Leaderboard {
+    /// The clock times are read on.
+    pub clock: ClockArg,
+    /// The workloads, in the order given, with their targets.
+    pub workloads: Vec<(String, String)>,
+    /// Entrants, best score first.
+    pub entrants: Vec<Entry>,
+    /// The grid of `tau` the profiles are evaluated on.
+    pub taus: Vec<f64>,
+    /// Resamples behind the intervals.
+    pub resamples: usize,
+}
+
+/// One entrant's line of the leaderboard.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    /// The variant's name (with its sweep point, if the experiment swept one).
+    pub name: String,
+    /// The area under its profile over `max_tau - 1`.
+    pub score: f64,
+    /// The 95% bootstrap interval of the score.
+    pub interval: (f64, f64),
+    /// Per workload: the median time to target over studies (`None`: a miss).
+    pub times: Vec<Option<f64>>,
+    /// Per workload: the time over the best entrant's (`None`: a miss, or beyond 4x).
+    pub ratios: Vec<Option<f64>>,
+    /// Per workload: the studies that reached the target, and the studies (0 of 0: the
+    /// entrant did not run on it, which counts as a miss).
+    pub reached: Vec<(usize, usize)>,
+    /// Its profile on [`Leaderboard::taus`].
+    pub profile: Vec<f64>,
+}
+
+/// Runs `descent score`.
+pub fn execute(args: &ScoreArgs) -> Result<()> {
+    let board = score(&args.dirs, args.clock, args.resamples)?;
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => args.dirs[0]
+            .parent()
+            .map_or_else(|| PathBuf::from("score"), |p| p.join("score")),
+    };
+    let files = write(&out, &board)?;
+    print!("{}", markdown(&board));
+    for file in files {
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}
+
+/// The leaderboard of the experiments in `dirs`.
+pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Leaderboard> {
+    let workloads = dirs
+        .iter()
+        .map(|dir| workload(dir, clock))
+        .collect::<Result<Vec<_>>>()?;
+    let mut entrants: Vec<String> = Vec::new();
+    for w in &workloads {
+        for name in w.studies.keys() {
+            if !entrants.contains(name) {
+                entrants.push(name.clone());
+            }
+        }
+    }
+    let run: Vec<Vec<Vec<f64>>> = entrants
+        .iter()
+        .map(|e| {
+            workloads
+                .iter()
+                .map(|w| w.studies.get(e).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    // An entrant absent from a workload missed it (AlgoPerf: no time is a miss).
+    let studies: Vec<Vec<Vec<f64>>> = run
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|s| {
+                    if s.is_empty() {
+                        vec![f64::INFINITY]
+                    } else {
+                        s.clone()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let names: Vec<String> = workloads.iter().map(|w| w.name.clone()).collect();
+    let table = StudyTimes::new(entrants.clone(), names.clone(), studies.clone())
+        .map_err(|e| usage(e.to_string()))?;
+    let settings = Settings::default();
+    let bootstrap = Bootstrap {
+        resamples,
+        ..Bootstrap::default()
+    };
+    let intervals = table
+        .scores(settings, bootstrap)
+        .map_err(|e| usage(format!("--resamples {resamples}: {e}")))?;
+    let medians = table.medians().map_err(|e| usage(e.to_string()))?;
+    let profiles = Profiles::new(&medians, settings).map_err(|e| usage(e.to_string()))?;
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let mut entries: Vec<Entry> = entrants
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Entry {
+            name: name.clone(),
+            score: intervals[i].score,
+            interval: (intervals[i].low, intervals[i].high),
+            times: medians.row(i).iter().map(|&t| finite(t)).collect(),
+            ratios: profiles.ratios()[i].iter().map(|&r| finite(r)).collect(),
+            reached: run[i]
+                .iter()
+                .map(|s| (s.iter().filter(|t| t.is_finite()).count(), s.len()))
+                .collect(),
+            profile: profiles.rho(i).to_vec(),
+        })
+        .collect();
+    entries.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.name.cmp(&b.name)));
+    Ok(Leaderboard {
+        clock,
+        workloads: workloads.into_iter().map(|w| (w.name, w.target)).collect(),
+        entrants: entries,
+        taus: profiles.taus().to_vec(),
+        resamples,
+    })
+}
+
+/// A workload: the runs of the experiment in `dir`, by entrant, and its target.
+fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
+    let experiment = ExperimentDir::new(dir);
+    let runs = experiment.runs()?;
+    if runs.is_empty() {
+        return Err(usage(format!(
+            "{}: holds no finished runs (no subdirectory has a run.json)",
+            dir.display()
+        )));
+    }
+    let config = experiment.config()?;
+    let Some(toml::Value::Table(target)) = config.get("target") else {
+        return Err(usage(format!(
+            "{}: its experiment has no [target]; a workload is scored by the time its runs \
+             take to reach one (e.g. [target] metric = \"val_accuracy\", value = 0.97)",
+            dir.display()
+        )));
+    };
+    let target = format!(
+        "{} {}",
+        target
+            .get("metric")
+            .map_or("?".into(), |m| m.to_string().replace('"', "")),
+        target
+            .get("value")
+            .map_or("?".into(), toml::Value::to_string)
+    );
+    let name = config
+        .get("name")
+        .and_then(toml::Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string());
+    let mut studies: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        let record = run.record;
+        let entrant = if record.point.label.is_empty() {
+            record.variant.clone()
+        } else {
+            format!("{} ({})", record.variant, record.point.label)
+        };
+        let reached = match record.status {
+            Outcome::Diverged => None,
+            _ => match clock {
+                ClockArg::Steps => record.steps_to_target.map(|s| s as f64),
+                ClockArg::Seconds => record.seconds_to_target,
+            },
+        };
+        let time = match reached {
+            Some(t) if t <= 0.0 => {
+                return Err(usage(format!(
+                    "{}: run {} met the target ({target}) before its first step; a target \
+                     every run meets at once cannot rank optimizers",
+                    dir.display(),
+                    record.run_id
+                )));
+            }
+            Some(t) => t,
+            None => f64::INFINITY,
+        };
+        studies.entry(entrant).or_default().push(time);
+    }
+    Ok(Workload {
+        name,
+        target,
+        studies,
+    })
+}
+
+/// score.md, score.json and plots/performance_profiles.{svg,png} in `out`.
+fn write(out: &Path, board: &Leaderboard) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let md = out.join("score.md");
+    output::write_atomic(&md, markdown(board).as_bytes())?;
+    let json = out.join("score.json");
+    output::write_atomic(&json, &serde_json::to_vec_pretty(board)?)?;
+    let lines: Vec<ProfileLine> = board
+        .entrants
+        .iter()
+        .map(|e| ProfileLine {
+            name: &e.name,
+            score: format!("{:.3} [{:.3}, {:.3}]", e.score, e.interval.0, e.interval.1),
+            rho: &e.profile,
+        })
+        .collect();
+    let title = format!(
+        "performance profiles: {} workloads, time to target in {}",
+        board.workloads.len(),
+        clock_name(board.clock)
+    );
+    let mut files = vec![md, json];
+    files.extend(plots::performance_profiles(
+        &out.join("plots"),
+        &title,
+        &board.taus,
+        &lines,
+    )?);
+    Ok(files)
+}
+
+fn clock_name(clock: ClockArg) -> &'static str {
+    match clock {
+        ClockArg::Steps => "steps",
+        ClockArg::Seconds => "seconds",
+    }
+}
+
+/// The leaderboard as a Markdown table: score with its interval, then per workload the
+/// median time to target, its ratio to the best, and the studies that reached it.
+pub fn markdown(board: &Leaderboard) -> String {
+    let mut text = format!(
+        "Score: the area under each entrant's performance profile (fraction of workloads \
+         solved within tau times the best time, tau from 1 to 4), divided by 3; 1 = fastest \
+         everywhere. Time to target in {}: median over studies (seeds), a miss when more than \
+         half missed; a time over 4x the best is a miss. Interval: 95% bootstrap over studies \
+         ({} resamples).\n\n",
+        clock_name(board.clock),
+        board.resamples
+    );
+    text.push_str("| entrant | score | 95% interval |");
+    for (name, target) in &board.workloads {
+        text.push_str(&format!(" {name} ({target}) |"));
+    }
+    text.push_str("\n|---|---|---|");
+    text.push_str(&"---|".repeat(board.workloads.len()));
+    text.push('\n');
+    for e in &board.entrants {
+        text.push_str(&format!(
+            "| {} | {:.3} | {:.3}-{:.3} |",
+            e.name, e.score, e.interval.0, e.interval.1
+        ));
+        for ((time, ratio), (reached, studies)) in e.times.iter().zip(&e.ratios).zip(&e.reached) {
+            let cell = match (time, ratio) {
+                (Some(t), Some(r)) => format!("{} ({r:.2}x)", time_text(*t, board.clock)),
+                (Some(t), None) => format!("{} (> 4x)", time_text(*t, board.clock)),
+                (None, _) if *studies == 0 => "not run".to_owned(),
+                (None, _) => "miss".to_owned(),
+            };
+            text.push_str(&format!(" {cell}, {reached}/{studies} |"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn time_text(time: f64, clock: ClockArg) -> String {
+    match clock {
+        ClockArg::Steps => format!("{time:.0}"),
+        ClockArg::Seconds => format!("{time:.3} s"),
+    }
+}

@@ -1,0 +1,44 @@
+//! A benchmark's performance profiles (`descent score`): for each entrant, the fraction of
+//! workloads it solved within `tau` times the best entrant's time, as a step line over `tau`
+//! from 1 to `max_tau` (Dolan & Moré 2002; AlgoPerf's leaderboard picture). Higher and further
+//! left is better; the legend gives each entrant's score (the area under its line, scaled to
+//! [0, 1]) with its bootstrap interval.
+
+use super::axis::Axis;
+use super::figure::{Figure, Key, Line, colors_for};
+
+/// One entrant's line: its name, the legend's score text and `rho` on the `taus` grid.
+pub(crate) struct Entrant<'a> {
+    pub name: &'a str,
+    pub score: String,
+    pub rho: &'a [f64],
+}
+
+/// The profiles of `entrants` on the grid `taus`, titled `title`.
+pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure {
+    let max_tau = taus.last().copied().unwrap_or(4.0);
+    let mut fig = Figure::new(
+        title.to_owned(),
+        "tau (time to target / best entrant's time)",
+        "fraction of workloads solved within tau",
+        Axis::linear(1.0, max_tau),
+        Axis::linear(0.0, 1.0).with_headroom(0.96),
+    );
+    let names: Vec<&str> = entrants.iter().map(|e| e.name).collect();
+    for (entrant, color) in entrants.iter().zip(colors_for(&names)) {
+        // rho is a step function of tau: hold each value up to the next grid point.
+        let mut points = Vec::with_capacity(2 * taus.len());
+        for (i, (&tau, &rho)) in taus.iter().zip(entrant.rho).enumerate() {
+            if i > 0 {
+                points.push((tau, entrant.rho[i - 1]));
+            }
+            points.push((tau, rho));
+        }
+        fig.lines.push(Line::solid(points, color, 3));
+        fig.legend.push((
+            format!("{}  {}", entrant.name, entrant.score),
+            Key::Line(color),
+        ));
+    }
+    fig
+}
