@@ -73,22 +73,18 @@ impl Precision {
 /// repeat bit for bit as ndarray's do), else ndarray; for f64, ndarray (flex computes in f32
 /// only); in a build with neither, wgpu.
 pub fn default_for(precision: Precision) -> BackendChoice {
-    let preferred = match precision {
+    match precision {
         Precision::F32 => [
             BackendChoice::Flex,
             BackendChoice::Ndarray,
             BackendChoice::Wgpu,
-        ],
-        Precision::F64 => [
-            BackendChoice::Ndarray,
-            BackendChoice::Flex,
-            BackendChoice::Wgpu,
-        ],
-    };
-    preferred
+        ]
         .into_iter()
         .find(|b| b.compiled())
-        .unwrap_or(BackendChoice::Ndarray)
+        .unwrap_or(BackendChoice::Ndarray),
+        // Only ndarray computes in f64; where it is not compiled in, `check` says so.
+        Precision::F64 => BackendChoice::Ndarray,
+    }
 }
 
 /// The backends compiled into this binary.

@@ -8,7 +8,8 @@
 //! 1. **Time to target** ([`target`]): a trial's time is the clock (steps or seconds) at its
 //!    first evaluation whose validation metric reaches the workload's target; a study's is its
 //!    fastest trial's (external tuning: several trials per study; self-tuning: one); a
-//!    workload's is the median over studies, infinite when more than half the studies missed.
+//!    workload's is the median over studies, infinite unless more than half the studies
+//!    reached the target.
 //! 2. **Performance profiles** ([`profile`]): per workload, a time more than `max_tau` (4)
 //!    times the best entrant's becomes infinite, and every time is divided by the best; an
 //!    entrant's profile `rho(tau)` is the fraction of workloads it solved within `tau` times

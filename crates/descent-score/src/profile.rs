@@ -76,6 +76,9 @@ impl Times {
     }
 
     /// Entrant `entrant`'s times, in workload order.
+    ///
+    /// # Panics
+    /// If `entrant` is not below the number of entrants.
     pub fn row(&self, entrant: usize) -> &[f64] {
         &self.rows[entrant]
     }
@@ -151,8 +154,12 @@ impl Settings {
         Ok(())
     }
 
-    /// The grid of `tau`: numpy's `linspace(1, max_tau, points)`, bit for bit.
+    /// The grid of `tau`: numpy's `linspace(1, max_tau, points)`, bit for bit (for settings
+    /// that pass [`check`](Self::check); fewer than 2 points give the ends that exist).
     pub fn taus(&self) -> Vec<f64> {
+        if self.points < 2 {
+            return [1.0].into_iter().take(self.points).collect();
+        }
         let step = (self.max_tau - 1.0) / (self.points - 1) as f64;
         let mut taus: Vec<f64> = (0..self.points).map(|i| i as f64 * step + 1.0).collect();
         if let Some(last) = taus.last_mut() {
@@ -205,6 +212,9 @@ impl Profiles {
     }
 
     /// Entrant `entrant`'s profile, one value per point of [`taus`](Self::taus).
+    ///
+    /// # Panics
+    /// If `entrant` is not below the number of entrants.
     pub fn rho(&self, entrant: usize) -> &[f64] {
         &self.rho[entrant]
     }

@@ -114,6 +114,15 @@ pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Lead
         .iter()
         .map(|dir| workload(dir, clock))
         .collect::<Result<Vec<_>>>()?;
+    for (i, w) in workloads.iter().enumerate() {
+        if workloads[..i].iter().any(|earlier| earlier.name == w.name) {
+            return Err(usage(format!(
+                "two directories hold the experiment {:?}: each workload is scored once \
+                 (merge shards with `descent merge` first)",
+                w.name
+            )));
+        }
+    }
     let mut entrants: Vec<String> = Vec::new();
     for w in &workloads {
         for name in w.studies.keys() {
@@ -227,6 +236,15 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
         } else {
             format!("{} ({})", record.variant, record.point.label)
         };
+        if record.steps_to_target == Some(0) {
+            return Err(usage(format!(
+                "{}: run {} met the target ({target}) at step 0, before any optimizer step; \
+                 a target met at initialisation cannot rank optimizers: make it harder",
+                dir.display(),
+                record.run_id
+            )));
+        }
+        // A run that diverged is a miss even where it passed the target first.
         let reached = match record.status {
             Outcome::Diverged => None,
             _ => match clock {
@@ -234,18 +252,7 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
                 ClockArg::Seconds => record.seconds_to_target,
             },
         };
-        let time = match reached {
-            Some(t) if t <= 0.0 => {
-                return Err(usage(format!(
-                    "{}: run {} met the target ({target}) before its first step; a target \
-                     every run meets at once cannot rank optimizers",
-                    dir.display(),
-                    record.run_id
-                )));
-            }
-            Some(t) => t,
-            None => f64::INFINITY,
-        };
+        let time = reached.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY);
         studies.entry(entrant).or_default().push(time);
     }
     Ok(Workload {
@@ -299,8 +306,8 @@ pub fn markdown(board: &Leaderboard) -> String {
     let mut text = format!(
         "Score: the area under each entrant's performance profile (fraction of workloads \
          solved within tau times the best time, tau from 1 to 4), divided by 3; 1 = fastest \
-         everywhere. Time to target in {}: median over studies (seeds), a miss when more than \
-         half missed; a time over 4x the best is a miss. Interval: 95% bootstrap over studies \
+         everywhere. Time to target in {}: median over studies (seeds), a miss unless more \
+         than half reached it; a time over 4x the best is a miss. Interval: 95% bootstrap over studies \
          ({} resamples).\n\n",
         clock_name(board.clock),
         board.resamples

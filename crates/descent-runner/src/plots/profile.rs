@@ -1,8 +1,8 @@
 //! A benchmark's performance profiles (`descent score`): for each entrant, the fraction of
 //! workloads it solved within `tau` times the best entrant's time, as a step line over `tau`
 //! from 1 to `max_tau` (Dolan & Moré 2002; AlgoPerf's leaderboard picture). Higher and further
-//! left is better; the legend gives each entrant's score (the area under its line, scaled to
-//! [0, 1]) with its bootstrap interval.
+//! left is better; the legend gives each entrant's score (the area under its profile by the
+//! trapezoidal rule on the grid, scaled to [0, 1]) with its bootstrap interval.
 
 use super::axis::Axis;
 use super::figure::{Figure, Key, Line, colors_for};
