@@ -231,6 +231,35 @@ fn score_refuses_a_workload_without_a_target_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no [target]"), "{stderr}");
+    // An interrupted experiment (a planned run without its run.json) is refused too.
+    let target_file = write(
+        tmp.path(),
+        "targeted.toml",
+        &workload("targeted", "elongated_bowl", "[-4.0, 1.5]", 1e-6),
+    );
+    ok(&descent(
+        tmp.path(),
+        &[
+            "run",
+            target_file.to_str().unwrap(),
+            "--out",
+            "runs",
+            "--quiet",
+        ],
+    ));
+    let first = std::fs::read_dir(tmp.path().join("runs/targeted"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("run.json").exists())
+        .unwrap();
+    std::fs::remove_file(first.join("run.json")).unwrap();
+    let out = descent(tmp.path(), &["score", "runs/targeted"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 of its 6 runs have not finished"),
+        "{stderr}"
+    );
     let out = descent(tmp.path(), &["score", "runs/absent"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!tmp.path().join("runs/score").exists());

@@ -205,6 +205,20 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
             dir.display()
         )));
     }
+    // An interrupted experiment would be scored on the seeds that happened to finish.
+    let planned = std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|plan| plan["runs"].as_array().map(Vec::len));
+    if let Some(planned) = planned.filter(|&n| n > runs.len()) {
+        return Err(usage(format!(
+            "{}: {} of its {planned} runs have not finished; finish them first (`descent \
+             resume {}`)",
+            dir.display(),
+            planned - runs.len(),
+            dir.display()
+        )));
+    }
     let config = experiment.config()?;
     let Some(toml::Value::Table(target)) = config.get("target") else {
         return Err(usage(format!(

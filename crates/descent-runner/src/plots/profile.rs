@@ -25,7 +25,11 @@ pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure 
         Axis::linear(0.0, 1.0).with_headroom(0.96),
     );
     let names: Vec<&str> = entrants.iter().map(|e| e.name).collect();
-    for (entrant, color) in entrants.iter().zip(colors_for(&names)) {
+    let n = entrants.len();
+    for (k, (entrant, color)) in entrants.iter().zip(colors_for(&names)).enumerate() {
+        // Entrants often share a profile (both at 0, or both best everywhere): each line is
+        // drawn thinner than the one before, so coinciding lines show as nested stripes.
+        let width = (2 + 2 * (n - 1 - k)).min(10) as u32;
         // rho is a step function of tau: hold each value up to the next grid point.
         let mut points = Vec::with_capacity(2 * taus.len());
         for (i, (&tau, &rho)) in taus.iter().zip(entrant.rho).enumerate() {
@@ -34,7 +38,7 @@ pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure 
             }
             points.push((tau, rho));
         }
-        fig.lines.push(Line::solid(points, color, 3));
+        fig.lines.push(Line::solid(points, color, width));
         fig.legend.push((
             format!("{}  {}", entrant.name, entrant.score),
             Key::Line(color),
