@@ -654,6 +654,31 @@ impl Plot<'_> {
     }
 }
 
+/// Draws one workload's times to target (each entrant's fraction of studies at the target
+/// against time) into `dir/time_to_target_<name>.{svg,png}`; returns the files, none when no
+/// study reached the target.
+pub fn time_to_target(
+    dir: &Path,
+    name: &str,
+    clock: &str,
+    entrants: &[(&str, &[f64])],
+) -> Result<Vec<PathBuf>> {
+    let title = format!("{name}: time to target");
+    let Some(fig) = profile::times_figure(&title, clock, entrants) else {
+        return Ok(Vec::new());
+    };
+    register_font()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = format!(
+        "time_to_target_{}",
+        name.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+            "_"
+        )
+    );
+    figure::save_all(dir, &[(file, Drawn::Chart(Box::new(fig)))], 2)
+}
+
 /// One entrant of [`performance_profiles`]: its name, its score as the legend shows it, and
 /// its profile on the grid of `tau`.
 pub struct ProfileLine<'a> {

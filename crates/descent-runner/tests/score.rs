@@ -109,6 +109,8 @@ fn score_ranks_optimizers_by_time_to_target_as_defined() {
         "score.json",
         "plots/performance_profiles.svg",
         "plots/performance_profiles.png",
+        "plots/time_to_target_bowl.svg",
+        "plots/time_to_target_himmelblau.png",
     ] {
         assert!(tmp.path().join("runs/score").join(file).exists(), "{file}");
     }

@@ -87,6 +87,8 @@ pub struct Entry {
     /// Per workload: the studies that reached the target, and the studies (0 of 0: the
     /// entrant did not run on it, which counts as a miss).
     pub reached: Vec<(usize, usize)>,
+    /// Per workload: each study's time to target (`None`: it missed; empty: not run).
+    pub studies: Vec<Vec<Option<f64>>>,
     /// Its profile on [`Leaderboard::taus`].
     pub profile: Vec<f64>,
 }
@@ -181,6 +183,10 @@ pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Lead
             reached: run[i]
                 .iter()
                 .map(|s| (s.iter().filter(|t| t.is_finite()).count(), s.len()))
+                .collect(),
+            studies: run[i]
+                .iter()
+                .map(|s| s.iter().map(|&t| finite(t)).collect())
                 .collect(),
             profile: profiles.rho(i).to_vec(),
         })
@@ -304,6 +310,31 @@ fn write(out: &Path, board: &Leaderboard) -> Result<Vec<PathBuf>> {
         &board.taus,
         &lines,
     )?);
+    for (w, (name, target)) in board.workloads.iter().enumerate() {
+        let times: Vec<Vec<f64>> = board
+            .entrants
+            .iter()
+            .map(|e| {
+                e.studies[w]
+                    .iter()
+                    .map(|t| t.unwrap_or(f64::INFINITY))
+                    .collect()
+            })
+            .collect();
+        let entrants: Vec<(&str, &[f64])> = board
+            .entrants
+            .iter()
+            .zip(&times)
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(e, t)| (e.name.as_str(), t.as_slice()))
+            .collect();
+        files.extend(plots::time_to_target(
+            &out.join("plots"),
+            name,
+            &format!("{} to {target}", clock_name(board.clock)),
+            &entrants,
+        )?);
+    }
     Ok(files)
 }
 

@@ -46,3 +46,51 @@ pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure 
     }
     fig
 }
+
+/// One workload's times to target: for each entrant, the fraction of its studies that had
+/// reached the target by each time (a step line rising at each study's time; a study that
+/// missed never raises it), so speed and reliability show together. `None` when no study
+/// of any entrant reached the target.
+pub(crate) fn times_figure(
+    title: &str,
+    x_label: &str,
+    entrants: &[(&str, &[f64])],
+) -> Option<Figure> {
+    let finite: Vec<f64> = entrants
+        .iter()
+        .flat_map(|(_, times)| times.iter().copied().filter(|t| t.is_finite()))
+        .collect();
+    if finite.is_empty() {
+        return None;
+    }
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let x = Axis::fit([lo, hi], lo > 0.0 && hi / lo > 20.0, 0.05);
+    let mut fig = Figure::new(
+        title.to_owned(),
+        x_label,
+        "fraction of studies (seeds) at the target",
+        x,
+        Axis::linear(0.0, 1.0).with_headroom(0.96),
+    );
+    let names: Vec<&str> = entrants.iter().map(|(n, _)| *n).collect();
+    let n = entrants.len();
+    for (k, ((name, times), color)) in entrants.iter().zip(colors_for(&names)).enumerate() {
+        let width = (2 + 2 * (n - 1 - k)).min(10) as u32;
+        let mut reached: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+        reached.sort_by(f64::total_cmp);
+        let studies = times.len().max(1) as f64;
+        let mut points = vec![(fig.x.lo(), 0.0)];
+        for (i, &t) in reached.iter().enumerate() {
+            points.push((t, i as f64 / studies));
+            points.push((t, (i + 1) as f64 / studies));
+        }
+        points.push((fig.x.hi(), reached.len() as f64 / studies));
+        fig.lines.push(Line::solid(points, color, width));
+        fig.legend.push((
+            format!("{name}  {}/{} reached", reached.len(), times.len()),
+            Key::Line(color),
+        ));
+    }
+    Some(fig)
+}
