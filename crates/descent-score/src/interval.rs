@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::profile::{Profiles, Settings, Times};
 use crate::target::workload_time;
-use crate::{Result, ScoreError};
+use crate::{Result, ScoreError, check_table};
 
 /// Every study's time to target: `studies[entrant][workload]` is the list of that entrant's
 /// study times on that workload (infinite: the study missed).
@@ -65,44 +65,7 @@ impl StudyTimes {
         workloads: Vec<String>,
         studies: Vec<Vec<Vec<f64>>>,
     ) -> Result<Self> {
-        if studies.len() != entrants.len() {
-            return Err(ScoreError::Shape {
-                what: "the table of studies".into(),
-                found: studies.len(),
-                expected: entrants.len(),
-            });
-        }
-        for (entrant, row) in entrants.iter().zip(&studies) {
-            if row.len() != workloads.len() {
-                return Err(ScoreError::Shape {
-                    what: format!("{entrant}'s row of studies"),
-                    found: row.len(),
-                    expected: workloads.len(),
-                });
-            }
-            for (workload, studies) in workloads.iter().zip(row) {
-                if studies.is_empty() {
-                    return Err(ScoreError::Shape {
-                        what: format!("{entrant}'s studies on {workload}"),
-                        found: 0,
-                        expected: 1,
-                    });
-                }
-                if let Some(&value) = studies.iter().find(|t| t.is_nan() || **t <= 0.0) {
-                    return Err(ScoreError::BadTime {
-                        entrant: entrant.clone(),
-                        workload: workload.clone(),
-                        value,
-                    });
-                }
-            }
-        }
-        if entrants.is_empty() {
-            return Err(ScoreError::Empty("no entrants"));
-        }
-        if workloads.is_empty() {
-            return Err(ScoreError::Empty("no workloads"));
-        }
+        check_table("studies", &entrants, &workloads, &studies, Vec::as_slice)?;
         Ok(StudyTimes {
             entrants,
             workloads,

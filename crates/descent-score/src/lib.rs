@@ -82,3 +82,55 @@ pub enum ScoreError {
 
 /// This crate's results.
 pub type Result<T> = std::result::Result<T, ScoreError>;
+
+/// Checks a table of `rows[entrant][workload]` (`what`: "times", "studies"): entrants and
+/// workloads given, one row per entrant, one cell per workload, and each cell's `times`
+/// present and every one positive or infinite.
+fn check_table<'a, C>(
+    what: &str,
+    entrants: &[String],
+    workloads: &[String],
+    rows: &'a [Vec<C>],
+    times: impl Fn(&'a C) -> &'a [f64],
+) -> Result<()> {
+    if entrants.is_empty() {
+        return Err(ScoreError::Empty("no entrants"));
+    }
+    if workloads.is_empty() {
+        return Err(ScoreError::Empty("no workloads"));
+    }
+    if rows.len() != entrants.len() {
+        return Err(ScoreError::Shape {
+            what: format!("the table of {what}"),
+            found: rows.len(),
+            expected: entrants.len(),
+        });
+    }
+    for (entrant, row) in entrants.iter().zip(rows) {
+        if row.len() != workloads.len() {
+            return Err(ScoreError::Shape {
+                what: format!("{entrant}'s row"),
+                found: row.len(),
+                expected: workloads.len(),
+            });
+        }
+        for (workload, cell) in workloads.iter().zip(row) {
+            let cell = times(cell);
+            if cell.is_empty() {
+                return Err(ScoreError::Shape {
+                    what: format!("{entrant}'s {what} on {workload}"),
+                    found: 0,
+                    expected: 1,
+                });
+            }
+            if let Some(&value) = cell.iter().find(|t| t.is_nan() || **t <= 0.0) {
+                return Err(ScoreError::BadTime {
+                    entrant: entrant.clone(),
+                    workload: workload.clone(),
+                    value,
+                });
+            }
+        }
+    }
+    Ok(())
+}

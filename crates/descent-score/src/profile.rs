@@ -13,7 +13,7 @@
 //! AlgoPerf divides by its constant number of base workloads (8); here by the number of
 //! workloads in the table.
 
-use crate::{Result, ScoreError};
+use crate::{Result, ScoreError, check_table};
 
 /// Times to target: one row per entrant, one column per workload; infinite where the
 /// entrant missed the target.
@@ -27,37 +27,7 @@ pub struct Times {
 impl Times {
     /// A table of `rows[entrant][workload]`; every time positive or infinite.
     pub fn new(entrants: Vec<String>, workloads: Vec<String>, rows: Vec<Vec<f64>>) -> Result<Self> {
-        if entrants.is_empty() {
-            return Err(ScoreError::Empty("no entrants"));
-        }
-        if workloads.is_empty() {
-            return Err(ScoreError::Empty("no workloads"));
-        }
-        if rows.len() != entrants.len() {
-            return Err(ScoreError::Shape {
-                what: "the table of times".into(),
-                found: rows.len(),
-                expected: entrants.len(),
-            });
-        }
-        for (entrant, row) in entrants.iter().zip(&rows) {
-            if row.len() != workloads.len() {
-                return Err(ScoreError::Shape {
-                    what: format!("{entrant}'s row"),
-                    found: row.len(),
-                    expected: workloads.len(),
-                });
-            }
-            for (workload, &value) in workloads.iter().zip(row) {
-                if value.is_nan() || value <= 0.0 {
-                    return Err(ScoreError::BadTime {
-                        entrant: entrant.clone(),
-                        workload: workload.clone(),
-                        value,
-                    });
-                }
-            }
-        }
+        check_table("times", &entrants, &workloads, &rows, std::slice::from_ref)?;
         Ok(Times {
             entrants,
             workloads,
