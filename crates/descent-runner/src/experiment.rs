@@ -334,7 +334,8 @@ fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {
     output::write_atomic(&dir.join("config.toml"), text.as_bytes())
 }
 
-fn target_text(plan: &Plan) -> Option<String> {
+/// The experiment's target as the summary states it (`val_accuracy >= 0.9`), if it has one.
+pub fn target_text(plan: &Plan) -> Option<String> {
     plan.base
         .target
         .as_ref()

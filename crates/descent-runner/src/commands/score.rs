@@ -17,6 +17,7 @@ use descent_score::profile::{Profiles, Settings};
 use serde::Serialize;
 
 use crate::error::usage;
+use crate::experiment;
 use crate::output;
 use crate::plots::{self, ProfileLine};
 use crate::run_files::ExperimentDir;
@@ -203,51 +204,32 @@ pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Lead
 
 /// A workload: the runs of the experiment in `dir`, by entrant, and its target.
 fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
-    let experiment = ExperimentDir::new(dir);
-    let runs = experiment.runs()?;
+    let runs = ExperimentDir::new(dir).runs()?;
     if runs.is_empty() {
         return Err(usage(format!(
             "{}: holds no finished runs (no subdirectory has a run.json)",
             dir.display()
         )));
     }
+    let (plan, run_plan) = experiment::recorded(dir)?;
     // An interrupted experiment would be scored on the seeds that happened to finish.
-    let planned = std::fs::read_to_string(dir.join("plan.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|plan| plan["runs"].as_array().map(Vec::len));
-    if let Some(planned) = planned.filter(|&n| n > runs.len()) {
+    if run_plan.runs.len() > runs.len() {
         return Err(usage(format!(
-            "{}: {} of its {planned} runs have not finished; finish them first (`descent \
-             resume {}`)",
+            "{}: {} of its {} runs have not finished; finish them first (`descent resume {}`)",
             dir.display(),
-            planned - runs.len(),
+            run_plan.runs.len() - runs.len(),
+            run_plan.runs.len(),
             dir.display()
         )));
     }
-    let config = experiment.config()?;
-    let Some(toml::Value::Table(target)) = config.get("target") else {
+    let Some(target) = experiment::target_text(&plan) else {
         return Err(usage(format!(
             "{}: its experiment has no [target]; a workload is scored by the time its runs \
              take to reach one (e.g. [target] metric = \"val_accuracy\", value = 0.97)",
             dir.display()
         )));
     };
-    let target = format!(
-        "{} {}",
-        target
-            .get("metric")
-            .map_or("?".into(), |m| m.to_string().replace('"', "")),
-        target
-            .get("value")
-            .map_or("?".into(), toml::Value::to_string)
-    );
-    let name = config
-        .get("name")
-        .and_then(toml::Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| dir.display().to_string());
+    let name = plan.name;
     let mut studies: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for run in runs {
         let record = run.record;
