@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::flags::{ParallelArgs, SetArgs};
 use crate::commands::{
-    bench, compare, export, list, merge, report, resume, run, score, surface, tune, validate,
+    bench, benchmark, compare, export, list, merge, report, resume, run, score, surface, tune,
+    validate,
 };
 
 /// Study gradient-descent optimizers with real numbers: seeds, statistics, plots.
@@ -123,6 +124,16 @@ pub enum Command {
     /// (matched by name across DIRs), its seeds the studies. Writes OUT/score.md, score.json
     /// and plots/performance_profiles.{svg,png}.
     Score(score::ScoreArgs),
+    /// Run a benchmark suite (several workloads, every entrant, several studies) under one
+    /// of AlgoPerf's rulesets and score it; or set its workloads' targets.
+    ///
+    /// `--ruleset self-tuning`: each entrant at its defaults, 1.5x each workload's budget.
+    /// `--ruleset external-tuning`: each entrant's quasi-random trials in its search space,
+    /// the fastest per study. `--ruleset target-setting`: the baselines' trials, the best
+    /// rerun with several seeds, the median of their best values as each target (targets.md).
+    /// Writes OUT/SUITE/RULESET/: one experiment directory per workload, and score/
+    /// (score.md, score.json, plots/, report.html). Run again, it continues where it stopped.
+    Benchmark(benchmark::BenchmarkArgs),
     /// Join the directories of shards (`run --shard I/N`) into one experiment directory with
     /// one summary.
     Merge {
@@ -188,5 +199,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::execute(&args),
         Command::Surface(args) => surface::execute(&args),
         Command::Score(args) => score::execute(&args),
+        Command::Benchmark(args) => benchmark::execute(&args),
     }
 }

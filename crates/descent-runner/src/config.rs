@@ -355,6 +355,10 @@ pub struct DatasetProblem {
     /// Keep only this many training items, drawn at random with `data_seed` after the
     /// validation split (and after `imbalance`): a small set a network can memorise.
     pub train_items: Option<usize>,
+    /// Keep only the first N items of the test set (0: no test set): a benchmark that scores
+    /// on the validation set need not pay for a test pass at every evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_items: Option<usize>,
     /// Keep only a share of one class's training items: an imbalanced training set; the
     /// validation and test sets are untouched.
     pub imbalance: Option<Imbalance>,
@@ -822,18 +826,7 @@ pub fn parse_with(
                 "{shown}: --quick: the file has no [quick] table of overrides"
             )));
         };
-        let mut flat = Vec::new();
-        flatten_paths("", &overrides, &mut flat);
-        for (path, value) in flat {
-            // The key as the file spells it: a path that quotes a key is a literal key.
-            let key = if path.contains('"') {
-                format!("'{path}'")
-            } else {
-                format!("\"{path}\"")
-            };
-            assign(&mut table, &path, value)
-                .map_err(|e| UsageError(format!("{shown}: quick.{key}: {e}")))?;
-        }
+        apply_overrides(&mut table, &overrides, &format!("{shown}: quick"))?;
     }
     for set in sets {
         let (path, value) = set
@@ -992,6 +985,23 @@ fn dotted(path: &serde_path_to_error::Path, table: &Table) -> String {
         }
     }
     out.join(".")
+}
+
+/// Applies a table of overrides (`[quick]`'s form: dotted paths, or nested tables, and
+/// values) to `table`; an error names the override as `{context}."path"`.
+pub fn apply_overrides(table: &mut Table, overrides: &Table, context: &str) -> Result<()> {
+    let mut flat = Vec::new();
+    flatten_paths("", overrides, &mut flat);
+    for (path, value) in flat {
+        // The key as the file spells it: a path that quotes a key is a literal key.
+        let key = if path.contains('"') {
+            format!("'{path}'")
+        } else {
+            format!("\"{path}\"")
+        };
+        assign(table, &path, value).map_err(|e| UsageError(format!("{context}.{key}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// A command-line value: TOML if it parses as a TOML value, else a plain string.

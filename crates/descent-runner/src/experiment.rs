@@ -211,6 +211,26 @@ pub fn refuse_existing(dir: &Path) -> Result<()> {
 /// Returns false where `dir` holds no experiment yet (the caller starts one), and a usage
 /// error where it holds a different one.
 pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<bool> {
+    continue_in(dir, prepared, options, !options.silent)
+}
+
+/// Runs `prepared` into `dir`, or continues it where `dir` holds the same configuration
+/// (backend, precision, shard) already: finished runs are kept, interrupted ones resume from
+/// their checkpoints. Writes the summary and plots without printing the summary: for
+/// commands that run many experiments and print a table of their own (`descent benchmark`).
+/// A usage error where `dir` holds another experiment.
+pub fn run_or_continue(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
+    if continue_in(dir, prepared, options, false)? {
+        return Ok(());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    lay_out(dir, prepared, options)?;
+    run_pending_then_finish(dir, prepared, options, false)
+}
+
+fn continue_in(dir: &Path, prepared: &Prepared, options: &RunOptions, print: bool) -> Result<bool> {
     if !dir.exists() {
         return Ok(false);
     }
@@ -252,16 +272,17 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
         .filter(|r| dir.join(&r.id).join(output::CHECKPOINT_BIN).exists())
         .count();
     if !options.silent {
+        let what = match options.shard {
+            Some((i, n)) => format!("shard {i}/{n}"),
+            None => "the experiment".to_owned(),
+        };
         eprintln!(
-            "{}: continuing shard {}: {finished} of {} runs finished, {interrupted} resume from a checkpoint",
+            "{}: continuing {what}: {finished} of {} runs finished, {interrupted} resume from a checkpoint",
             dir.display(),
-            options
-                .shard
-                .map_or_else(String::new, |(i, n)| format!("{i}/{n}")),
             prepared.runs.len()
         );
     }
-    run_pending_and_finish(dir, prepared, options)?;
+    run_pending_then_finish(dir, prepared, options, print)?;
     Ok(true)
 }
 
@@ -269,6 +290,12 @@ pub fn continue_shard(dir: &Path, prepared: &Prepared, options: &RunOptions) -> 
 /// finishes with the summary and plots. `dir` is created; it should not hold another
 /// experiment.
 pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
+    lay_out(dir, prepared, options)?;
+    run_pending_and_finish(dir, prepared, options)
+}
+
+/// `dir` created, with the resolved `config.toml` and `plan.json`.
+fn lay_out(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_config(dir, &prepared.plan, options)?;
     let plan_file = RunPlan {
@@ -285,14 +312,22 @@ pub fn run_prepared(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Re
     output::write_atomic(
         &dir.join("plan.json"),
         &serde_json::to_vec_pretty(&plan_file)?,
-    )?;
-    run_pending_and_finish(dir, prepared, options)
+    )
 }
 
 /// Runs the runs of `prepared` not finished in `dir` yet (interrupted ones from their
 /// checkpoints), then writes the summary and plots: what `run`, `resume` and a continued
 /// shard all end with.
 pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOptions) -> Result<()> {
+    run_pending_then_finish(dir, prepared, options, !options.silent)
+}
+
+fn run_pending_then_finish(
+    dir: &Path,
+    prepared: &Prepared,
+    options: &RunOptions,
+    print: bool,
+) -> Result<()> {
     pool::run_pending(
         dir,
         &prepared.plan.name,
@@ -309,7 +344,7 @@ pub fn run_pending_and_finish(dir: &Path, prepared: &Prepared, options: &RunOpti
             options.precision,
         )?;
     }
-    finish(dir, &prepared.plan, !options.silent)
+    finish(dir, &prepared.plan, print)
 }
 
 fn write_config(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<()> {

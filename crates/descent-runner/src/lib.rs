@@ -39,6 +39,7 @@
 
 pub mod backend;
 pub mod barriers;
+pub mod benchmark;
 pub mod cli;
 pub mod commands;
 pub mod config;

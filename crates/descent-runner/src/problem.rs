@@ -635,7 +635,23 @@ fn supervised_task(p: &DatasetProblem) -> std::result::Result<SupervisedTask, St
         }
     };
     let mut train = subsample(p, train, seed)?;
-    let mut test = test;
+    let mut test = match (test, p.test_items) {
+        (test, None) => test,
+        (_, Some(0)) => None,
+        (Some(test), Some(n)) if n <= test.len() => {
+            let first: Vec<usize> = (0..n).collect();
+            Some(test.subset(test.name().to_owned(), &first))
+        }
+        (test, Some(n)) => {
+            return Err(bad(
+                "test_items",
+                format!(
+                    "{n}: must be in 0..={} (the test items)",
+                    test.map_or(0, |t| t.len())
+                ),
+            ));
+        }
+    };
     let standardization = match p.standardize.unwrap_or(StandardizeName::None) {
         StandardizeName::None => Standardization::None,
         StandardizeName::PerFeature => Standardization::PerFeature,

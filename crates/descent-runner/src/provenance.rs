@@ -39,3 +39,8 @@ pub fn machine() -> String {
         std::env::consts::ARCH
     )
 }
+
+/// Now, in UTC to the second (RFC 3339): when a result was made.
+pub fn date() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -76,6 +76,61 @@ fn inline_plot(svg: &Path) -> Result<String> {
     Ok(text[start..].to_owned())
 }
 
+/// A page's HTML up to its last section (the caller closes `</body></html>`): the title and
+/// description, a table of how it was run (`rows`, the value shown as code), `markdown` under
+/// the heading `section` (any HTML in it shown as text), and every plot inline (`plots`, SVG
+/// files in `plots/` beside the page).
+pub fn page(
+    title: &str,
+    description: &str,
+    rows: &[(String, String)],
+    section: &str,
+    markdown: &str,
+    plots: &[PathBuf],
+) -> Result<String> {
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>descent: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>{title}</h1>\n<p class=\"description\">{description}</p>\n",
+        title = escaped(title),
+        description = escaped(description),
+    );
+    html.push_str("<h2>How it was run</h2>\n<table class=\"provenance\">\n");
+    for (key, value) in rows {
+        let value = if key == "rerun" {
+            format!("<code>{}</code>", escaped(value))
+        } else {
+            escaped(value)
+        };
+        html.push_str(&format!(
+            "<tr><th>{}</th><td>{value}</td></tr>\n",
+            escaped(key)
+        ));
+    }
+    html.push_str("</table>\n");
+    html.push_str(&format!("<h2>{}</h2>\n", escaped(section)));
+    // Names in the tables come from the user's files: any HTML in them is shown as text.
+    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    pulldown_cmark::html::push_html(&mut html, events);
+    html.push_str("<h2>Plots</h2>\n");
+    for plot in plots {
+        let caption = plot
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        html.push_str(&format!(
+            "<figure id=\"{id}\">\n{svg}\n<figcaption>{id} (<a href=\"plots/{id}.png\">PNG</a>, \
+             <a href=\"plots/{id}.svg\">SVG</a>)</figcaption>\n</figure>\n",
+            id = escaped(&caption),
+            svg = inline_plot(plot)?,
+        ));
+    }
+    Ok(html)
+}
+
 /// Writes `<dir>/report.html` from its `config.toml`, `summary.md` and the
 /// SVG `plots` (in the order given); returns its path.
 pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
@@ -92,55 +147,22 @@ pub fn write(dir: &Path, plots: &[PathBuf]) -> Result<PathBuf> {
     let name = field("name").unwrap_or_else(|| "experiment".into());
     let description = field("description").unwrap_or_default();
 
-    let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>descent: {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>{title}</h1>\n<p class=\"description\">{description}</p>\n",
-        title = escaped(&name),
-        description = escaped(&description),
+    let mut rows = vec![(
+        "rerun".to_owned(),
+        format!("descent run {}", dir.join("config.toml").display()),
+    )];
+    rows.extend(
+        provenance(&config)
+            .into_iter()
+            .map(|(key, value)| (key.replace('_', " "), value)),
     );
-    html.push_str("<h2>How it was run</h2>\n<table class=\"provenance\">\n");
-    let rerun = format!("descent run {}", dir.join("config.toml").display());
-    html.push_str(&format!(
-        "<tr><th>rerun</th><td><code>{}</code></td></tr>\n",
-        escaped(&rerun)
-    ));
-    for (key, value) in provenance(&config) {
-        html.push_str(&format!(
-            "<tr><th>{}</th><td>{}</td></tr>\n",
-            escaped(&key.replace('_', " ")),
-            escaped(&value)
-        ));
-    }
-    html.push_str("</table>\n");
-
     // summary.md without its title and description, which the page already has.
     let body = summary_md
         .lines()
         .skip_while(|l| !l.starts_with("mean ± std"))
         .collect::<Vec<_>>()
         .join("\n");
-    html.push_str("<h2>Summary</h2>\n");
-    // Names in the tables come from the experiment file: any HTML in them is shown as text.
-    let events = Parser::new_ext(&body, Options::ENABLE_TABLES).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        other => other,
-    });
-    pulldown_cmark::html::push_html(&mut html, events);
-
-    html.push_str("<h2>Plots</h2>\n");
-    for plot in plots {
-        let caption = plot
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        html.push_str(&format!(
-            "<figure id=\"{id}\">\n{svg}\n<figcaption>{id} (<a href=\"plots/{id}.png\">PNG</a>, \
-             <a href=\"plots/{id}.svg\">SVG</a>)</figcaption>\n</figure>\n",
-            id = escaped(&caption),
-            svg = inline_plot(plot)?,
-        ));
-    }
+    let mut html = page(&name, &description, &rows, "Summary", &body, plots)?;
     html.push_str("<h2>Resolved configuration</h2>\n<pre>");
     html.push_str(&escaped(&config));
     html.push_str("</pre>\n</body>\n</html>\n");

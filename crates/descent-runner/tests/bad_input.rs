@@ -1079,6 +1079,19 @@ fn cases() -> Vec<Case> {
             &["no-such-dir", "no such experiment directory"],
         ),
         Case::cli(
+            "benchmark-a-missing-file",
+            &["benchmark", "no-such-suite.toml", "--out", "{out}"],
+            &["no-such-suite.toml", "cannot read the suite file"],
+        ),
+        Case::cli(
+            "benchmark-an-experiment-file-as-a-suite",
+            &["benchmark", "{file}", "--out", "{out}"],
+            &[
+                "benchmark-an-experiment-file-as-a-suite.toml",
+                "unknown field",
+            ],
+        ),
+        Case::cli(
             "score-a-directory-that-is-no-experiment",
             &["score", "not-an-experiment", "--out", "{out}"],
             &["not-an-experiment", "holds no finished runs"],

@@ -1614,7 +1614,24 @@ validation = 100
         panic!("a dataset")
     };
     assert_eq!(small.train.len(), 300);
+    // test_items keeps the test set's first items, or none; the rest is untouched.
+    let Task::Supervised(short) = task(&format!("{base}test_items = 50")) else {
+        panic!("a dataset")
+    };
+    let (whole, first) = (full.test.as_ref().unwrap(), short.test.as_ref().unwrap());
+    assert_eq!(first.len(), 50);
+    assert_eq!(
+        first.features(),
+        &whole.features()[..50 * whole.features().len() / whole.len()]
+    );
+    assert_eq!(first.labels(), whole.labels().map(|l| &l[..50]));
+    assert_eq!(short.train.len(), full.train.len());
+    let Task::Supervised(none) = task(&format!("{base}test_items = 0")) else {
+        panic!("a dataset")
+    };
+    assert!(none.test.is_none());
     for (field, bad) in [
+        ("problem.test_items", "test_items = 100000"),
         ("problem.train_items", "train_items = 0"),
         ("problem.train_items", "train_items = 100000"),
         (

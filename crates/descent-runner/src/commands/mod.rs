@@ -1,6 +1,7 @@
 //! One module per command of the `descent` binary; [`crate::cli`] dispatches to them.
 
 pub mod bench;
+pub mod benchmark;
 pub mod compare;
 pub mod export;
 pub mod flags;

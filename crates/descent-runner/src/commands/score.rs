@@ -5,8 +5,12 @@
 //! variants (at each sweep point) are the entrants, matched across workloads by name, and its
 //! seeds the studies. A run's time to target is what it recorded (`steps_to_target` or
 //! `seconds_to_target`: its first evaluation at or past the target); a run that missed it or
-//! diverged counts as a miss. This is AlgoPerf's self-tuning ruleset, one run per study with
-//! the configuration the file gives. An entrant absent from a workload misses it.
+//! diverged counts as a miss. An entrant absent from a workload misses it.
+//!
+//! Two rulesets, AlgoPerf's: under self-tuning (the default) each variant is an entrant and
+//! each of its runs a study; under external tuning a variant `ENTRANT@K` is trial K of
+//! ENTRANT (a point of its search space, as `descent benchmark` names them) and a study's
+//! time is the fastest of its trials with that seed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,37 @@ pub struct ScoreArgs {
     /// Bootstrap resamples of the studies for the intervals.
     #[arg(long, default_value_t = 2000)]
     pub resamples: usize,
+    /// How runs make studies: one run per study (self-tuning), or trials `ENTRANT@K` whose
+    /// fastest per seed is the study's time (external tuning).
+    #[arg(long, value_enum, default_value_t = Ruleset::SelfTuning)]
+    pub ruleset: Ruleset,
+}
+
+/// AlgoPerf's tuning rulesets, as far as scoring sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ruleset {
+    /// Each variant is an entrant, each of its runs (seeds) a study.
+    SelfTuning,
+    /// Variants `ENTRANT@K` are the trials of ENTRANT; a study (a seed) takes its fastest.
+    ExternalTuning,
+}
+
+impl Ruleset {
+    /// The name used in flags and directory names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ruleset::SelfTuning => "self-tuning",
+            Ruleset::ExternalTuning => "external-tuning",
+        }
+    }
+}
+
+/// The entrant and trial of an external-tuning variant `ENTRANT@K`.
+pub fn trial_of(variant: &str) -> Option<(&str, usize)> {
+    let (entrant, trial) = variant.rsplit_once('@')?;
+    let trial = trial.parse().ok()?;
+    (!entrant.is_empty()).then_some((entrant, trial))
 }
 
 /// `--clock`.
@@ -62,6 +97,8 @@ struct Workload {
 pub struct Leaderboard {
     /// The clock times are read on.
     pub clock: ClockArg,
+    /// How runs made studies.
+    pub ruleset: Ruleset,
     /// The workloads, in the order given, with their targets.
     pub workloads: Vec<(String, String)>,
     /// Entrants, best score first.
@@ -96,14 +133,28 @@ pub struct Entry {
 
 /// Runs `descent score`.
 pub fn execute(args: &ScoreArgs) -> Result<()> {
-    let board = score(&args.dirs, args.clock, args.resamples)?;
+    let board = score(&args.dirs, args.clock, args.resamples, args.ruleset)?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => args.dirs[0]
             .parent()
             .map_or_else(|| PathBuf::from("score"), |p| p.join("score")),
     };
-    let files = write(&out, &board)?;
+    let rerun = std::env::args()
+        .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let page = Page {
+        title: "score".to_owned(),
+        description: format!(
+            "{} entrants on {} workloads, {} ruleset",
+            board.entrants.len(),
+            board.workloads.len(),
+            board.ruleset.name()
+        ),
+        rows: vec![("rerun".to_owned(), rerun)],
+    };
+    let files = write(&out, &board, &page)?;
     print!("{}", markdown(&board));
     for file in files {
         println!("wrote {}", file.display());
@@ -112,10 +163,15 @@ pub fn execute(args: &ScoreArgs) -> Result<()> {
 }
 
 /// The leaderboard of the experiments in `dirs`.
-pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Leaderboard> {
+pub fn score(
+    dirs: &[PathBuf],
+    clock: ClockArg,
+    resamples: usize,
+    ruleset: Ruleset,
+) -> Result<Leaderboard> {
     let workloads = dirs
         .iter()
-        .map(|dir| workload(dir, clock))
+        .map(|dir| workload(dir, clock, ruleset))
         .collect::<Result<Vec<_>>>()?;
     for (i, w) in workloads.iter().enumerate() {
         if workloads[..i].iter().any(|earlier| earlier.name == w.name) {
@@ -195,6 +251,7 @@ pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Lead
     entries.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.name.cmp(&b.name)));
     Ok(Leaderboard {
         clock,
+        ruleset,
         workloads: workloads.into_iter().map(|w| (w.name, w.target)).collect(),
         entrants: entries,
         taus: profiles.taus().to_vec(),
@@ -203,7 +260,7 @@ pub fn score(dirs: &[PathBuf], clock: ClockArg, resamples: usize) -> Result<Lead
 }
 
 /// A workload: the runs of the experiment in `dir`, by entrant, and its target.
-fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
+fn workload(dir: &Path, clock: ClockArg, ruleset: Ruleset) -> Result<Workload> {
     let runs = ExperimentDir::new(dir).runs()?;
     if runs.is_empty() {
         return Err(usage(format!(
@@ -230,13 +287,28 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
         )));
     };
     let name = plan.name;
-    let mut studies: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    // Entrant, then seed: the study's time (the fastest of its trials).
+    let mut by_seed: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
     for run in runs {
         let record = run.record;
+        let variant = match ruleset {
+            Ruleset::SelfTuning => record.variant.as_str(),
+            Ruleset::ExternalTuning => match trial_of(&record.variant) {
+                Some((entrant, _)) => entrant,
+                None => {
+                    return Err(usage(format!(
+                        "{}: variant {:?} is not a trial: under external tuning a variant is \
+                         named ENTRANT@K (trial K of ENTRANT), as `descent benchmark` names them",
+                        dir.display(),
+                        record.variant
+                    )));
+                }
+            },
+        };
         let entrant = if record.point.label.is_empty() {
-            record.variant.clone()
+            variant.to_owned()
         } else {
-            format!("{} ({})", record.variant, record.point.label)
+            format!("{variant} ({})", record.point.label)
         };
         if record.steps_to_target == Some(0) {
             return Err(usage(format!(
@@ -255,8 +327,17 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
             },
         };
         let time = reached.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY);
-        studies.entry(entrant).or_default().push(time);
+        let study = by_seed
+            .entry(entrant)
+            .or_default()
+            .entry(record.seed)
+            .or_insert(f64::INFINITY);
+        *study = study.min(time);
     }
+    let studies = by_seed
+        .into_iter()
+        .map(|(entrant, seeds)| (entrant, seeds.into_values().collect()))
+        .collect();
     Ok(Workload {
         name,
         target,
@@ -264,8 +345,19 @@ fn workload(dir: &Path, clock: ClockArg) -> Result<Workload> {
     })
 }
 
-/// score.md, score.json and plots/performance_profiles.{svg,png} in `out`.
-fn write(out: &Path, board: &Leaderboard) -> Result<Vec<PathBuf>> {
+/// What report.html says about a score besides its table and plots.
+pub struct Page {
+    /// Its title.
+    pub title: String,
+    /// One line under it.
+    pub description: String,
+    /// How it was run: (what, value); a `rerun` row shows as code.
+    pub rows: Vec<(String, String)>,
+}
+
+/// score.md, score.json, plots/ (the profiles, and each workload's time to target) and
+/// report.html in `out`; returns the files.
+pub fn write(out: &Path, board: &Leaderboard, page: &Page) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let md = out.join("score.md");
     output::write_atomic(&md, markdown(board).as_bytes())?;
@@ -317,6 +409,23 @@ fn write(out: &Path, board: &Leaderboard) -> Result<Vec<PathBuf>> {
             &entrants,
         )?);
     }
+    let svgs: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+        .cloned()
+        .collect();
+    let mut html = crate::report::page(
+        &page.title,
+        &page.description,
+        &page.rows,
+        "Leaderboard",
+        &markdown(board),
+        &svgs,
+    )?;
+    html.push_str("</body>\n</html>\n");
+    let report = out.join("report.html");
+    output::write_atomic(&report, html.as_bytes())?;
+    files.push(report);
     Ok(files)
 }
 
@@ -333,10 +442,15 @@ pub fn markdown(board: &Leaderboard) -> String {
     let mut text = format!(
         "Score: the area under each entrant's performance profile (fraction of workloads \
          solved within tau times the best time, tau from 1 to 4), divided by 3; 1 = fastest \
-         everywhere. Time to target in {}: median over studies (seeds), a miss unless more \
+         everywhere. Time to target in {}: median over studies (seeds){}, a miss unless more \
          than half reached it; a time over 4x the best is a miss. Interval: 95% bootstrap over studies \
          ({} resamples).\n\n",
         clock_name(board.clock),
+        match board.ruleset {
+            Ruleset::SelfTuning => ", one run each (self-tuning)",
+            Ruleset::ExternalTuning =>
+                ", each the fastest of its trials (external tuning: one run per trial and seed)",
+        },
         board.resamples
     );
     text.push_str("| entrant | score | 95% interval |");
