@@ -40,6 +40,8 @@ pub const SELF_TUNING_BUDGET: f64 = 1.5;
 /// AlgoPerf's budget of the target-setting runs over a submission's (it gave submissions
 /// a third more time than the target-setting algorithms took).
 pub const TARGET_SETTING_BUDGET: f64 = 0.75;
+/// Directory names under `OUT/SUITE/RULESET/` that are not workloads.
+const RESERVED: [&str; 2] = ["score", "experiments"];
 /// The most trials an entrant may have (the Sobol sequence's length is 2^16).
 pub const MAX_TRIALS: usize = 1000;
 
@@ -62,7 +64,8 @@ pub struct Suite {
     pub external_tuning: ExternalTuning,
     /// How the workloads' targets are set.
     pub target_setting: TargetSetting,
-    /// What `--quick` changes (fewer studies, trials, entrants, workloads: for CI).
+    /// What `--quick` changes (fewer studies, trials and entrants: for CI); each workload's
+    /// own `quick` table shrinks its budget.
     #[serde(default)]
     pub quick: Quick,
 }
@@ -107,11 +110,14 @@ fn five() -> usize {
 }
 
 /// An externally tuned entrant: a variant table whose fields in `space` are searched.
+/// Entrants with spaces of the same shape get the same points (one sequence, one seed): a
+/// paired comparison, as AlgoPerf's fixed-seed Halton points give.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TunedEntrant {
     /// Its name; its trials are `NAME@1`, `NAME@2`, ...
     pub name: String,
-    /// Searched fields of the variant (`lr`, `"optimizer.beta1"`, ...) and their ranges.
+    /// Searched fields of the variant (`lr`, `"optimizer.beta_1"`, ...) and their ranges
+    /// (a whole-number field takes `{ values = [...] }`: intervals give floats).
     pub space: BTreeMap<String, Range>,
     /// The rest of the variant (`optimizer`, `schedule`, ...), as in `[[variants]]`.
     #[serde(flatten)]
@@ -200,16 +206,18 @@ impl Suite {
         let shown = file.display();
         let text = std::fs::read_to_string(file)
             .map_err(|e| usage(format!("{shown}: cannot read the suite file: {e}")))?;
-        let table: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| usage(format!("{shown}: {}", e.message())))?;
+        let table: Table = text.parse().map_err(|e: toml::de::Error| {
+            usage(format!("{shown}: {}", config::one_line(&e.to_string())))
+        })?;
         let suite: Suite = serde_path_to_error::deserialize(Value::Table(table))
             .map_err(|e| usage(format!("{shown}: {}: {}", e.path(), e.inner().message())))?;
         let mut suite = suite;
+        // The whole file is checked, [quick] included, whether or not --quick applies it.
+        suite.check(&shown.to_string())?;
         if quick {
             suite.apply_quick();
+            suite.check(&format!("{shown} (with its [quick])"))?;
         }
-        suite.check(&shown.to_string())?;
         Ok(suite)
     }
 
@@ -278,6 +286,43 @@ impl Suite {
             }
             steps_of(&w.experiment)
                 .map_err(|e| err(&format!("workloads.{}.budget.steps", w.name), e))?;
+            let budget = w.experiment.get("budget").and_then(Value::as_table);
+            for key in ["epochs", "seconds", "until_target"] {
+                if budget.is_some_and(|b| b.contains_key(key)) {
+                    return Err(err(
+                        &format!("workloads.{}.budget.{key}", w.name),
+                        "a workload's budget is `steps` alone: the rulesets scale it (1.5x, \
+                         0.75x), and another limit would cap the runs regardless"
+                            .into(),
+                    ));
+                }
+            }
+            if !w.experiment.contains_key("target") {
+                return Err(err(
+                    &format!("workloads.{}.target", w.name),
+                    "a workload needs a [target] (a first guess will do before target setting \
+                     replaces it): its runs race to it"
+                        .into(),
+                ));
+            }
+            if let Some(quick) = w.experiment.get("quick")
+                && !quick.is_table()
+            {
+                return Err(err(
+                    &format!("workloads.{}.quick", w.name),
+                    "a table of overrides, e.g. quick = { \"budget.steps\" = 40 }".into(),
+                ));
+            }
+            if RESERVED.iter().any(|r| w.name.starts_with(r)) {
+                return Err(err(
+                    &format!("workloads.{}", w.name),
+                    format!(
+                        "a workload's name may not start with {}: those directories hold the \
+                         score and the experiment files",
+                        RESERVED.join(" or ")
+                    ),
+                ));
+            }
         }
         let entrant_names: Vec<String> = self
             .self_tuning
@@ -347,6 +392,15 @@ impl Suite {
                         "{b:?} is not an external-tuning entrant; those are: {}",
                         tuned.join(", ")
                     ),
+                ));
+            }
+        }
+        if let Some(quick) = &self.quick.entrants {
+            let known = |n: &String| entrant_names.contains(n) || tuned.contains(&n.as_str());
+            if let Some(unknown) = quick.iter().find(|n| !known(n)) {
+                return Err(err(
+                    "quick.entrants",
+                    format!("{unknown:?} is not an entrant of either ruleset"),
                 ));
             }
         }

@@ -918,7 +918,7 @@ pub fn parse_with(
     })
 }
 
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut line = message.trim().replace('\n', " ").replace("  ", " ");
     // The toml deserializer appends " in `key` in `table`"; messages here lead with the
     // whole dotted path instead.

@@ -244,8 +244,8 @@ fn continue_in(dir: &Path, prepared: &Prepared, options: &RunOptions, print: boo
             return Ok(false);
         }
         return Err(usage(format!(
-            "{}: exists and is not a shard written by `descent run --shard`; pass --overwrite \
-             to replace it, or another --out",
+            "{}: exists and holds no experiment this command wrote (no plan.json); pass \
+             --overwrite to replace it, or another --out",
             dir.display()
         )));
     }

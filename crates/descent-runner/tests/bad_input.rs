@@ -1173,7 +1173,11 @@ fn cases() -> Vec<Case> {
             &[
                 "run", "{file}", "--out", "{out}", "--shard", "0/1", "--quiet",
             ],
-            &["bad-input-base", "not a shard", "--overwrite"],
+            &[
+                "bad-input-base",
+                "holds no experiment this command wrote",
+                "--overwrite",
+            ],
         )
         .with_setup(foreign_directory),
         Case::cli(

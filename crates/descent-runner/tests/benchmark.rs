@@ -85,6 +85,32 @@ fn studies_from_runs(
         .collect()
 }
 
+/// Where `descent benchmark --workloads` writes the score: `score` for the whole suite.
+fn score_dir(workloads: &[&str]) -> String {
+    if workloads.len() == 6 {
+        "score".to_owned()
+    } else {
+        format!("score-{}", workloads.join("+"))
+    }
+}
+
+/// Each run.json of the experiments under `root` with its modification time.
+fn run_files(root: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
+    let mut out = BTreeMap::new();
+    for workload in std::fs::read_dir(root).unwrap() {
+        let workload = workload.unwrap().path();
+        if !workload.join("plan.json").exists() {
+            continue;
+        }
+        for run in common::run_dirs(&workload) {
+            let file = run.join("run.json");
+            let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+            out.insert(file, modified);
+        }
+    }
+    out
+}
+
 /// numpy's median, infinite for a miss.
 fn median(times: &[Option<f64>]) -> Option<f64> {
     let mut v: Vec<f64> = times.iter().map(|t| t.unwrap_or(f64::INFINITY)).collect();
@@ -101,8 +127,9 @@ fn median(times: &[Option<f64>]) -> Option<f64> {
 /// The leaderboard's per-entrant median times, checked against the runs' own records, and
 /// the entrants it ranked.
 fn check_leaderboard(root: &Path, workloads: &[&str], external: bool) -> Vec<String> {
-    let board: serde_json::Value =
-        serde_json::from_str(&read(&root.join("score/score.json"))).unwrap();
+    let score = root.join(score_dir(workloads));
+    let board: serde_json::Value = serde_json::from_str(&read(&score.join("score.json"))).unwrap();
+    let mut reached = 0;
     let studies = studies_from_runs(root, workloads, external);
     let mut names = Vec::new();
     for entry in board["entrants"].as_array().unwrap() {
@@ -110,6 +137,7 @@ fn check_leaderboard(root: &Path, workloads: &[&str], external: bool) -> Vec<Str
         names.push(name.to_owned());
         let rows = &studies[name];
         for (w, times) in entry["times"].as_array().unwrap().iter().enumerate() {
+            reached += usize::from(times.as_f64().is_some());
             assert_eq!(
                 times.as_f64(),
                 median(&rows[w]),
@@ -131,8 +159,10 @@ fn check_leaderboard(root: &Path, workloads: &[&str], external: bool) -> Vec<Str
         );
         assert!((0.0..=1.0).contains(&score) && low <= high, "{entry}");
     }
+    // Not a board of misses only, where every comparison above would hold vacuously.
+    assert!(reached > 0, "no entrant reached any target");
     for file in ["score.md", "report.html", "plots/performance_profiles.svg"] {
-        assert!(root.join("score").join(file).is_file(), "{file}");
+        assert!(score.join(file).is_file(), "{file}");
     }
     names.sort();
     names
@@ -164,18 +194,20 @@ fn the_quick_suite_runs_every_ruleset_continues_and_scores_from_the_runs() {
         let root = out.join("descent6").join(ruleset);
         let names = check_leaderboard(&root, &workloads, external);
         assert_eq!(names, entrants, "{ruleset}");
-        let board = read(&root.join("score/score.json"));
+        let board = read(&root.join(score_dir(&workloads)).join("score.json"));
+        let runs = run_files(&root);
         // Run again: every run is kept, nothing reruns, the same leaderboard (but for the
         // bootstrap's wall-clock-free intervals, which are seeded: the same too).
         let again = descent(tmp.path(), &args);
         ok(&again);
         let stderr = String::from_utf8_lossy(&again.stderr);
         assert!(stderr.contains("continuing the experiment"), "{stderr}");
-        assert!(
-            !stderr.contains(": finished,"),
-            "a run ran again:\n{stderr}"
+        assert_eq!(run_files(&root), runs, "{ruleset}: a run was written again");
+        assert_eq!(
+            read(&root.join(score_dir(&workloads)).join("score.json")),
+            board,
+            "{ruleset}"
         );
-        assert_eq!(read(&root.join("score/score.json")), board, "{ruleset}");
         if external {
             // Two trials per entrant, each in its space; the same points in every study.
             let config = read(&root.join("digits_mlp/config.toml"));
@@ -239,7 +271,15 @@ fn the_quick_suite_runs_every_ruleset_continues_and_scores_from_the_runs() {
             })
             .collect();
         assert_eq!(bests.len(), 2, "{workload}");
-        let expected = median(&bests);
+        // A rerun without a value counts as the worst.
+        let worst = if higher {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+        let mut values: Vec<f64> = bests.iter().map(|b| b.unwrap_or(worst)).collect();
+        values.sort_by(f64::total_cmp);
+        let expected = Some((values[0] + values[1]) / 2.0).filter(|t| t.is_finite());
         assert_eq!(t["target"].as_f64(), expected, "{workload}");
         // Equal values tie: the first run in the directory order need not be the one chosen.
         let chosen_value = common::run_dirs(&search)
@@ -297,8 +337,51 @@ fn experiments_only_writes_files_descent_run_takes_and_runs_nothing() {
             stdout.contains("16 runs (8 variants x 1 sweep points x 2 seeds)"),
             "{stdout}"
         );
-        assert!(read(&file).contains("steps = 40"), "{workload}");
+        assert_eq!(
+            budget_steps(&file),
+            40,
+            "{workload}: the quick budget, unscaled"
+        );
     }
+    // Self-tuning gets 1.5x the budget (AlgoPerf's factor): 60 of the quick 40, 450 of 300.
+    for (quick, steps) in [(true, 60), (false, 450)] {
+        let mut args = vec![
+            "benchmark",
+            suite.to_str().unwrap(),
+            "--workloads",
+            "spirals_tanh_mse",
+            "--experiments-only",
+            "--out",
+            "self",
+        ];
+        if quick {
+            args.push("--quick");
+        }
+        ok(&descent(tmp.path(), &args));
+        let file = tmp
+            .path()
+            .join("self/descent6/self-tuning/experiments/spirals_tanh_mse.toml");
+        assert_eq!(budget_steps(&file), steps, "quick {quick}");
+    }
+    // Target setting cannot be spread: its reruns depend on its searches.
+    let refused = descent(
+        tmp.path(),
+        &[
+            "benchmark",
+            suite.to_str().unwrap(),
+            "--ruleset",
+            "target-setting",
+            "--experiments-only",
+            "--out",
+            "ts",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+fn budget_steps(file: &Path) -> i64 {
+    let table: toml::Table = read(file).parse().unwrap();
+    table["budget"]["steps"].as_integer().unwrap()
 }
 
 #[test]
@@ -311,7 +394,9 @@ fn the_suite_enters_every_optimizer_under_self_tuning() {
         .map(|e| e["optimizer"]["kind"].as_str().unwrap().to_owned())
         .collect();
     kinds.sort();
+    let entered = kinds.len();
     kinds.dedup();
+    assert_eq!(kinds.len(), entered, "an optimizer kind entered twice");
     let mut registry: Vec<String> = OPTIMIZERS.iter().map(|k| (*k).to_owned()).collect();
     registry.sort();
     assert_eq!(

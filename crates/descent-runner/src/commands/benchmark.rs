@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::benchmark::{self, Ruleset, Suite};
@@ -84,6 +84,12 @@ pub fn execute(args: &BenchmarkArgs) -> Result<()> {
         )));
     }
     if args.experiments_only {
+        if args.ruleset == Ruleset::TargetSetting {
+            return Err(usage(
+                "--experiments-only --ruleset target-setting: the reruns depend on the \
+                 searches' results; run target setting here (it is the smallest part)",
+            ));
+        }
         return write_experiments(&root.join("experiments"), &plans);
     }
     let started = Instant::now();
@@ -100,7 +106,7 @@ pub fn execute(args: &BenchmarkArgs) -> Result<()> {
                 description: suite.description.clone(),
                 rows: provenance(args, &dirs, started)?,
             };
-            let out = root.join("score");
+            let out = root.join(score_dir(&suite, &args.workloads));
             let files = score::write(&out, &board, &page)?;
             print!("{}", score::markdown(&board));
             println!(
@@ -113,6 +119,26 @@ pub fn execute(args: &BenchmarkArgs) -> Result<()> {
         Ruleset::TargetSetting => set_targets(args, &suite, &root, plans, &options)?,
     }
     Ok(())
+}
+
+/// `score`, or for some of the workloads `score-A+B`: a partial leaderboard never replaces
+/// the whole one.
+pub fn score_dir(suite: &Suite, only: &[String]) -> String {
+    let all = suite
+        .workloads
+        .iter()
+        .all(|w| only.is_empty() || only.contains(&w.name));
+    if all {
+        "score".to_owned()
+    } else {
+        let names: Vec<&str> = suite
+            .workloads
+            .iter()
+            .filter(|w| only.contains(&w.name))
+            .map(|w| w.name.as_str())
+            .collect();
+        format!("score-{}", names.join("+"))
+    }
 }
 
 /// Each plan into `root/NAME/` (continued where it was begun); the directories.
@@ -202,7 +228,8 @@ fn provenance(
     rows.push((
         "runs".to_owned(),
         format!(
-            "{runs}, {:.0} s of training in all; this command {:.0} s",
+            "{runs}, {:.0} s of training in all; this invocation {:.0} s of wall time (one \
+             that continued a benchmark counts only what it ran)",
             training,
             started.elapsed().as_secs_f64()
         ),
@@ -212,7 +239,7 @@ fn provenance(
 }
 
 /// One workload's target as the target setting found it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TargetReport {
     /// The workload.
     pub workload: String,
@@ -226,7 +253,8 @@ pub struct TargetReport {
     pub search_best: f64,
     /// Each rerun seed's best value (`None`: none finite).
     pub reruns: Vec<(u64, Option<f64>)>,
-    /// Their median: the target.
+    /// Their median (a rerun without a finite value counts as the worst): the target;
+    /// `None` where more than half had none.
     pub target: Option<f64>,
     /// The target the suite file holds now.
     pub suite_target: Option<f64>,
@@ -315,22 +343,47 @@ fn set_targets(
             })
             .collect();
         reruns.sort_by_key(|r| r.0);
-        let values: Vec<f64> = reruns.iter().filter_map(|r| r.1).collect();
+        // A rerun with no finite value counts as the worst: dropping it would let the seeds
+        // that went well set the target alone.
+        let worst = if metric.higher_is_better() {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+        let values: Vec<f64> = reruns.iter().map(|r| r.1.unwrap_or(worst)).collect();
         reports.push(TargetReport {
             workload: name,
             metric: metric.to_string(),
             chosen,
             chosen_config: toml::to_string(&chosen_table).unwrap_or_default(),
             search_best,
-            target: benchmark::median(&values),
+            target: benchmark::median(&values).filter(|t| t.is_finite()),
             reruns,
             suite_target,
         });
     }
-    output::write_atomic(
-        &root.join("targets.json"),
-        &serde_json::to_vec_pretty(&reports)?,
-    )?;
+    // Targets set before for workloads not run now are kept (`--workloads`).
+    let path = root.join("targets.json");
+    if path.exists() {
+        let earlier: Vec<TargetReport> = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .map_err(|e| usage(format!("{}: not a targets file: {e}", path.display())))?;
+        for old in earlier {
+            if !reports.iter().any(|r| r.workload == old.workload) {
+                reports.push(old);
+            }
+        }
+    }
+    let order = |r: &TargetReport| {
+        suite
+            .workloads
+            .iter()
+            .position(|w| w.name == r.workload)
+            .unwrap_or(usize::MAX)
+    };
+    reports.sort_by_key(order);
+    output::write_atomic(&path, &serde_json::to_vec_pretty(&reports)?)?;
     let md = targets_markdown(suite, &reports);
     output::write_atomic(&root.join("targets.md"), md.as_bytes())?;
     print!("{md}");

@@ -485,3 +485,17 @@ fn time_text(time: f64, clock: ClockArg) -> String {
         ClockArg::Seconds => format!("{time:.3} s"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trials_are_named_entrant_at_k() {
+        assert_eq!(trial_of("adam@3"), Some(("adam", 3)));
+        assert_eq!(trial_of("a@b@12"), Some(("a@b", 12)));
+        for not_a_trial in ["adam", "adam@", "@3", "adam@x", "adam@-1"] {
+            assert_eq!(trial_of(not_a_trial), None, "{not_a_trial}");
+        }
+    }
+}
