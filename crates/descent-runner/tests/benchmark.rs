@@ -385,6 +385,80 @@ fn budget_steps(file: &Path) -> i64 {
 }
 
 #[test]
+fn emitted_job_arrays_shard_each_workload_and_merge_where_benchmark_scores_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = suite_file();
+    let suite = suite.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let out_arg = out.to_str().unwrap();
+    let common = [
+        "benchmark",
+        suite,
+        "--ruleset",
+        "external-tuning",
+        "--quick",
+        "--workloads",
+        "digits_mlp,spirals_tanh_mse",
+        "--out",
+        out_arg,
+    ];
+    let mut emit = common.to_vec();
+    emit.extend(["--emit", "slurm", "--shards", "2"]);
+    let output = descent(tmp.path(), &emit);
+    ok(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let root = out.join("descent6/external-tuning");
+    assert!(
+        stdout.contains("score them:") && !stdout.contains("--emit slurm"),
+        "{stdout}"
+    );
+    for workload in ["digits_mlp", "spirals_tanh_mse"] {
+        let script = read(&root.join(format!("{workload}.slurm.sh")));
+        assert!(script.contains("#SBATCH --array=0-1"), "{script}");
+        // What each array task runs, done here by hand; then the merge the job file names.
+        let file = root.join(format!("experiments/{workload}.toml"));
+        for shard in ["0", "1"] {
+            let shard_out = root.join(format!("{workload}-shards/{shard}"));
+            ok(&descent(
+                tmp.path(),
+                &[
+                    "run",
+                    file.to_str().unwrap(),
+                    "--quiet",
+                    "--out",
+                    shard_out.to_str().unwrap(),
+                    "--shard",
+                    &format!("{shard}/2"),
+                ],
+            ));
+        }
+        let shards: Vec<String> = ["0", "1"]
+            .iter()
+            .map(|i| {
+                root.join(format!("{workload}-shards/{i}/{workload}"))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let merged = root.join(workload);
+        let mut merge = vec!["merge"];
+        merge.extend(shards.iter().map(String::as_str));
+        merge.extend(["--out", merged.to_str().unwrap()]);
+        ok(&descent(tmp.path(), &merge));
+    }
+    // The benchmark finds every run finished: it runs none and scores what the shards ran.
+    let before = run_files(&root);
+    assert_eq!(before.len(), 2 * 16);
+    let mut score = common.to_vec();
+    score.push("--quiet");
+    let output = descent(tmp.path(), &score);
+    ok(&output);
+    assert_eq!(run_files(&root), before, "a run ran again");
+    let names = check_leaderboard(&root, &["digits_mlp", "spirals_tanh_mse"], true);
+    assert_eq!(names, ["adam", "adamw", "momentum", "sgd"]);
+}
+
+#[test]
 fn the_suite_enters_every_optimizer_under_self_tuning() {
     let suite = Suite::load(&suite_file(), false).unwrap();
     let mut kinds: Vec<String> = suite

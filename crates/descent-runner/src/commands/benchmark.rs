@@ -29,6 +29,7 @@ use crate::error::usage;
 use crate::experiment::{self, RunOptions};
 use crate::output;
 use crate::run_files::ExperimentDir;
+use crate::scheduler::{Scheduler, ShardedJob};
 
 /// Options of `descent benchmark`.
 #[derive(clap::Args, Debug, Clone)]
@@ -69,6 +70,19 @@ pub struct BenchmarkArgs {
     /// then score the merged directories with `descent score --ruleset RULESET`.
     #[arg(long)]
     pub experiments_only: bool,
+    /// Run nothing; write each workload's experiment file and a job file that runs it as
+    /// `--shards N` shards (OUT/SUITE/RULESET/WORKLOAD.slurm.sh or .k8s.yaml), with the merge
+    /// commands; after the merges, this command again (without --emit) scores them.
+    #[arg(
+        long,
+        value_enum,
+        requires = "shards",
+        conflicts_with = "experiments_only"
+    )]
+    pub emit: Option<Scheduler>,
+    /// How many shards `--emit` spreads each workload's runs over.
+    #[arg(long, value_name = "N", requires = "emit")]
+    pub shards: Option<usize>,
 }
 
 /// `descent benchmark`.
@@ -83,14 +97,18 @@ pub fn execute(args: &BenchmarkArgs) -> Result<()> {
             args.out.out.display()
         )));
     }
-    if args.experiments_only {
+    if args.experiments_only || args.emit.is_some() {
         if args.ruleset == Ruleset::TargetSetting {
             return Err(usage(
-                "--experiments-only --ruleset target-setting: the reruns depend on the \
-                 searches' results; run target setting here (it is the smallest part)",
+                "--experiments-only or --emit with --ruleset target-setting: the reruns depend \
+                 on the searches' results; run target setting here (it is the smallest part)",
             ));
         }
-        return write_experiments(&root.join("experiments"), &plans);
+        let files = write_experiments(&root.join("experiments"), &plans)?;
+        if let (Some(scheduler), Some(shards)) = (args.emit, args.shards) {
+            emit(args, scheduler, shards, &root, &plans, &files)?;
+        }
+        return Ok(());
     }
     let started = Instant::now();
     match args.ruleset {
@@ -175,14 +193,90 @@ fn run_one(dir: &Path, plan: Plan, options: &RunOptions, overwrite: bool) -> Res
     experiment::run_or_continue(dir, &prepared, options)
 }
 
-fn write_experiments(dir: &Path, plans: &[Plan]) -> Result<()> {
+/// Each plan's experiment file in `dir`; their paths.
+fn write_experiments(dir: &Path, plans: &[Plan]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut files = Vec::new();
     for plan in plans {
         let path = dir.join(format!("{}.toml", plan.name));
         let text = toml::to_string(&plan.table).context("an experiment as TOML")?;
         output::write_atomic(&path, text.as_bytes())?;
         println!("written: {} ({} runs)", path.display(), plan.runs.len());
+        files.push(path);
     }
+    Ok(files)
+}
+
+/// One job file per workload, each merging into `root/WORKLOAD`, where a later `descent
+/// benchmark` finds the runs finished and scores them.
+fn emit(
+    args: &BenchmarkArgs,
+    scheduler: Scheduler,
+    shards: usize,
+    root: &Path,
+    plans: &[Plan],
+    files: &[PathBuf],
+) -> Result<()> {
+    let absolute = |path: &Path| {
+        std::path::absolute(path).with_context(|| format!("{}: no absolute path", path.display()))
+    };
+    let jobs: Vec<ShardedJob> = plans
+        .iter()
+        .zip(files)
+        .map(|(plan, file)| {
+            Ok(ShardedJob {
+                name: plan.name.clone(),
+                runs: plan.runs.len(),
+                shards: shards.min(plan.runs.len()),
+                program: std::env::current_exe()
+                    .context("cannot find the descent binary's path")?,
+                workdir: std::env::current_dir().context("cannot read the working directory")?,
+                file: absolute(file)?,
+                file_text: std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+                out: absolute(root)?,
+                run_options: vec![
+                    "--backend".into(),
+                    args.backend.backend().name().into(),
+                    "--precision".into(),
+                    args.backend.precision.name().into(),
+                ],
+            })
+        })
+        .collect::<Result<_>>()?;
+    // Every job is checked before any is written.
+    for job in &jobs {
+        job.check()?;
+    }
+    for job in &jobs {
+        let (path, next) = scheduler.write(job)?;
+        println!(
+            "written: {} ({} runs in {} shards)",
+            path.display(),
+            job.runs,
+            job.shards
+        );
+        for line in next {
+            println!("  {line}");
+        }
+    }
+    // This command line without --emit and --shards.
+    let mut again = Vec::new();
+    let mut skip = false;
+    for arg in std::env::args() {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if arg == "--emit" || arg == "--shards" {
+            skip = true;
+        } else if !arg.starts_with("--emit=") && !arg.starts_with("--shards=") {
+            again.push(shlex::try_quote(&arg).map_or(arg.clone(), |q| q.into_owned()));
+        }
+    }
+    println!(
+        "when every workload is merged, score them: {}",
+        again.join(" ")
+    );
     Ok(())
 }
 
