@@ -23,7 +23,7 @@
 //! pool conformance barriers plots report tensorboard
 //! train summary run_files scheduler
 //! output probe
-//! state problem optim backend
+//! state problem optim backend benchmark
 //! config
 //! metric error provenance openblas
 //! ```
@@ -32,7 +32,8 @@
 //! experiment driver; what runs many runs (the pool), checks backends against each other,
 //! measures the loss between runs' solutions, and draws or exports stored runs; one run's loop ([`train`]'s executor and observers),
 //! the aggregates over seeds, the typed reader of a run's files, cluster job files; the
-//! writers and the probes; a run's state, the problems, the optimizers and the backends;
+//! writers and the probes; a run's state, the problems, the optimizers, the backends and
+//! the benchmark suites;
 //! the experiment file's schema; and the leaves every layer may name.
 
 #![warn(missing_docs)]
