@@ -29,7 +29,7 @@ pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure 
     for (k, (entrant, color)) in entrants.iter().zip(colors_for(&names)).enumerate() {
         // Entrants often share a profile (both at 0, or both best everywhere): each line is
         // drawn thinner than the one before, so coinciding lines show as nested stripes.
-        let width = (2 + 2 * (n - 1 - k)).min(10) as u32;
+        let width = nested_width(k, n);
         // rho is a step function of tau: hold each value up to the next grid point.
         let mut points = Vec::with_capacity(2 * taus.len());
         for (i, (&tau, &rho)) in taus.iter().zip(entrant.rho).enumerate() {
@@ -45,6 +45,20 @@ pub(crate) fn figure(title: &str, taus: &[f64], entrants: &[Entrant]) -> Figure 
         ));
     }
     fig
+}
+
+/// The width of line `k` of `n`: each thinner than the one before, from 12 pixels down to 2
+/// (steps of 2 while they fit, then spread over the range), so that lines lying on each other
+/// show as nested stripes; past 11 lines neighbours share a width.
+fn nested_width(k: usize, n: usize) -> u32 {
+    let rank = n.saturating_sub(1 + k);
+    let span = n.saturating_sub(1).max(1);
+    let width = if n <= 6 {
+        2 + 2 * rank
+    } else {
+        2 + (10 * rank + span / 2) / span
+    };
+    width as u32
 }
 
 /// One workload's times to target: for each entrant, the fraction of its studies that had
@@ -76,7 +90,7 @@ pub(crate) fn times_figure(
     let names: Vec<&str> = entrants.iter().map(|(n, _)| *n).collect();
     let n = entrants.len();
     for (k, ((name, times), color)) in entrants.iter().zip(colors_for(&names)).enumerate() {
-        let width = (2 + 2 * (n - 1 - k)).min(10) as u32;
+        let width = nested_width(k, n);
         let mut reached: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
         reached.sort_by(f64::total_cmp);
         let studies = times.len().max(1) as f64;
@@ -93,4 +107,22 @@ pub(crate) fn times_figure(
         ));
     }
     Some(fig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nested_width;
+
+    #[test]
+    fn each_line_is_thinner_than_the_one_before_up_to_eleven() {
+        for n in 1..=11 {
+            let widths: Vec<u32> = (0..n).map(|k| nested_width(k, n)).collect();
+            assert_eq!(widths.last(), Some(&2), "{widths:?}");
+            assert!(widths.windows(2).all(|w| w[0] > w[1]), "{n}: {widths:?}");
+            assert!(widths[0] <= 12, "{widths:?}");
+        }
+        let many: Vec<u32> = (0..26).map(|k| nested_width(k, 26)).collect();
+        assert_eq!((many[0], many[25]), (12, 2));
+        assert!(many.windows(2).all(|w| w[0] >= w[1]), "{many:?}");
+    }
 }
