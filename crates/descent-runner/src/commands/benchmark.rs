@@ -41,7 +41,7 @@ pub struct BenchmarkArgs {
     #[arg(long, value_enum, default_value_t = Ruleset::SelfTuning)]
     pub ruleset: Ruleset,
     /// Apply the suite's [quick] (fewer studies, trials and entrants) and each workload's
-    /// own [quick] (a smaller budget): what CI runs.
+    /// own [quick] (a smaller budget and a target it allows): what CI runs.
     #[arg(long)]
     pub quick: bool,
     /// Only these workloads (comma-separated names), e.g. those that need no download.
