@@ -460,6 +460,30 @@ fn emitted_job_arrays_shard_each_workload_and_merge_where_benchmark_scores_them(
 }
 
 #[test]
+fn descent_list_shows_the_suite_and_where_it_is() {
+    let experiments = suite_file()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let top = descent(&experiments, &["list", "."]);
+    ok(&top);
+    let stdout = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        stdout.contains("(more in ./benchmark: descent list ./benchmark)"),
+        "{stdout}"
+    );
+    let suites = descent(&experiments, &["list", "benchmark"]);
+    ok(&suites);
+    let stdout = String::from_utf8_lossy(&suites.stdout);
+    assert!(
+        stdout.contains("descent6") && stdout.contains("suite      6 workloads, 26 + 10 entrants"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn the_suite_enters_every_optimizer_under_self_tuning() {
     let suite = Suite::load(&suite_file(), false).unwrap();
     let mut kinds: Vec<String> = suite
