@@ -251,15 +251,7 @@ impl Suite {
         let err = |field: &str, message: String| -> anyhow::Error {
             UsageError(format!("{shown}: {field}: {message}")).into()
         };
-        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
-            return Err(err(
-                "name",
-                format!(
-                    "{:?}: non-empty, no slashes, not starting with '.'",
-                    self.name
-                ),
-            ));
-        }
+        config::check_name("name", &self.name, shown)?;
         if self.studies.is_empty() {
             return Err(err("studies", "no studies: give at least one seed".into()));
         }
@@ -676,18 +668,6 @@ pub fn ruleset_dir(out: &Path, suite: &Suite, ruleset: Ruleset) -> PathBuf {
     out.join(&suite.name).join(ruleset.name())
 }
 
-/// The median as numpy computes it (the mean of the middle two of an even count).
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted: Vec<f64> = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,12 +702,5 @@ mod tests {
         assert!(range(0.0, 1.0, "log").check().is_err());
         assert!(range(1.0, 0.5, "linear").check().is_err());
         assert!(range(0.1, 0.5, "cubic").check().is_err());
-    }
-
-    #[test]
-    fn medians_are_numpys() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
     }
 }

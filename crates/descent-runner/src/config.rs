@@ -1272,7 +1272,7 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
+pub(crate) fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         bail!(UsageError(format!(
             "{shown}: {field} = {name:?}: a name must be non-empty, not start with '.', and have no slashes"

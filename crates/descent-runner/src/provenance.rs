@@ -44,3 +44,11 @@ pub fn machine() -> String {
 pub fn date() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
+
+/// This process's command line, each argument quoted for a shell where it needs it (shown
+/// as how to rerun a result).
+pub fn command_line() -> Vec<String> {
+    std::env::args()
+        .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
+        .collect()
+}

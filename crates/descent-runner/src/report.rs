@@ -36,7 +36,7 @@ fn escaped(text: &str) -> String {
 }
 
 /// The `# key: value` lines `config.toml` starts with (git revision, machine, ...).
-fn provenance(config: &str) -> Vec<(String, String)> {
+pub(crate) fn provenance(config: &str) -> Vec<(String, String)> {
     config
         .lines()
         .take_while(|l| l.starts_with('#'))

@@ -30,6 +30,7 @@ use crate::experiment::{self, RunOptions};
 use crate::output;
 use crate::run_files::ExperimentDir;
 use crate::scheduler::{Scheduler, ShardedJob};
+use descent_score::target::workload_time;
 
 /// Options of `descent benchmark`.
 #[derive(clap::Args, Debug, Clone)]
@@ -263,14 +264,14 @@ fn emit(
     // This command line without --emit and --shards.
     let mut again = Vec::new();
     let mut skip = false;
-    for arg in std::env::args() {
+    for arg in crate::provenance::command_line() {
         if std::mem::take(&mut skip) {
             continue;
         }
         if arg == "--emit" || arg == "--shards" {
             skip = true;
         } else if !arg.starts_with("--emit=") && !arg.starts_with("--shards=") {
-            again.push(shlex::try_quote(&arg).map_or(arg.clone(), |q| q.into_owned()));
+            again.push(arg);
         }
     }
     println!(
@@ -286,30 +287,28 @@ fn provenance(
     dirs: &[PathBuf],
     started: Instant,
 ) -> Result<Vec<(String, String)>> {
-    let rerun = std::env::args()
-        .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
-        .collect::<Vec<_>>()
-        .join(" ");
     let mut rows = vec![
-        ("rerun".to_owned(), rerun),
+        (
+            "rerun".to_owned(),
+            crate::provenance::command_line().join(" "),
+        ),
         ("suite".to_owned(), args.suite.display().to_string()),
     ];
     if let Some(first) = dirs.first() {
         let config = ExperimentDir::new(first).text("config.toml")?;
-        for line in config.lines().take_while(|l| l.starts_with('#')) {
-            if let Some((key, value)) = line.trim_start_matches('#').trim().split_once(": ")
-                && [
-                    "git_revision",
-                    "backend",
-                    "precision",
-                    "machine",
-                    "matrix_products",
-                ]
-                .contains(&key)
-            {
-                rows.push((key.replace('_', " "), value.to_owned()));
-            }
-        }
+        const SHOWN: [&str; 5] = [
+            "git_revision",
+            "backend",
+            "precision",
+            "machine",
+            "matrix_products",
+        ];
+        rows.extend(
+            crate::report::provenance(&config)
+                .into_iter()
+                .filter(|(key, _)| SHOWN.contains(&key.as_str()))
+                .map(|(key, value)| (key.replace('_', " "), value)),
+        );
     }
     let mut runs = 0usize;
     let mut training = 0.0f64;
@@ -451,7 +450,8 @@ fn set_targets(
             chosen,
             chosen_config: toml::to_string(&chosen_table).unwrap_or_default(),
             search_best,
-            target: benchmark::median(&values).filter(|t| t.is_finite()),
+            // numpy's median, as AlgoPerf's scoring takes it over studies.
+            target: Some(workload_time(&values)).filter(|t| t.is_finite()),
             reruns,
             suite_target,
         });

@@ -140,10 +140,7 @@ pub fn execute(args: &ScoreArgs) -> Result<()> {
             .parent()
             .map_or_else(|| PathBuf::from("score"), |p| p.join("score")),
     };
-    let rerun = std::env::args()
-        .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let rerun = crate::provenance::command_line().join(" ");
     let page = Page {
         title: "score".to_owned(),
         description: format!(
