@@ -403,6 +403,12 @@ fn emitted_job_arrays_shard_each_workload_and_merge_where_benchmark_scores_them(
         "--out",
         out_arg,
     ];
+    // A job that cannot be written is refused before anything is.
+    let mut zero = common.to_vec();
+    zero.extend(["--emit", "slurm", "--shards", "0"]);
+    let refused = descent(tmp.path(), &zero);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(!out.exists(), "--shards 0 wrote files");
     let mut emit = common.to_vec();
     emit.extend(["--emit", "slurm", "--shards", "2"]);
     let output = descent(tmp.path(), &emit);

@@ -105,9 +105,15 @@ pub fn execute(args: &BenchmarkArgs) -> Result<()> {
                  on the searches' results; run target setting here (it is the smallest part)",
             ));
         }
-        let files = write_experiments(&root.join("experiments"), &plans)?;
-        if let (Some(scheduler), Some(shards)) = (args.emit, args.shards) {
-            emit(args, scheduler, shards, &root, &plans, &files)?;
+        let files = experiment_files(&root.join("experiments"), &plans)?;
+        // Every job is checked before anything is written.
+        let jobs = match args.shards {
+            Some(shards) if args.emit.is_some() => jobs(args, shards, &root, &plans, &files)?,
+            _ => Vec::new(),
+        };
+        write_experiments(&root.join("experiments"), &plans, &files)?;
+        if let Some(scheduler) = args.emit {
+            write_jobs(scheduler, &jobs)?;
         }
         return Ok(());
     }
@@ -194,37 +200,42 @@ fn run_one(dir: &Path, plan: Plan, options: &RunOptions, overwrite: bool) -> Res
     experiment::run_or_continue(dir, &prepared, options)
 }
 
-/// Each plan's experiment file in `dir`; their paths.
-fn write_experiments(dir: &Path, plans: &[Plan]) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = Vec::new();
-    for plan in plans {
-        let path = dir.join(format!("{}.toml", plan.name));
-        let text = toml::to_string(&plan.table).context("an experiment as TOML")?;
-        output::write_atomic(&path, text.as_bytes())?;
-        println!("written: {} ({} runs)", path.display(), plan.runs.len());
-        files.push(path);
-    }
-    Ok(files)
+/// Each plan's experiment file in `dir` (its path) and text.
+fn experiment_files(dir: &Path, plans: &[Plan]) -> Result<Vec<(PathBuf, String)>> {
+    plans
+        .iter()
+        .map(|plan| {
+            let text = toml::to_string(&plan.table).context("an experiment as TOML")?;
+            Ok((dir.join(format!("{}.toml", plan.name)), text))
+        })
+        .collect()
 }
 
-/// One job file per workload, each merging into `root/WORKLOAD`, where a later `descent
-/// benchmark` finds the runs finished and scores them.
-fn emit(
+fn write_experiments(dir: &Path, plans: &[Plan], files: &[(PathBuf, String)]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (plan, (path, text)) in plans.iter().zip(files) {
+        output::write_atomic(path, text.as_bytes())?;
+        println!("written: {} ({} runs)", path.display(), plan.runs.len());
+    }
+    Ok(())
+}
+
+/// One job per workload, each merging into `root/WORKLOAD`, where a later `descent
+/// benchmark` finds the runs finished and scores them; all checked.
+fn jobs(
     args: &BenchmarkArgs,
-    scheduler: Scheduler,
     shards: usize,
     root: &Path,
     plans: &[Plan],
-    files: &[PathBuf],
-) -> Result<()> {
+    files: &[(PathBuf, String)],
+) -> Result<Vec<ShardedJob>> {
     let absolute = |path: &Path| {
         std::path::absolute(path).with_context(|| format!("{}: no absolute path", path.display()))
     };
     let jobs: Vec<ShardedJob> = plans
         .iter()
         .zip(files)
-        .map(|(plan, file)| {
+        .map(|(plan, (file, text))| {
             Ok(ShardedJob {
                 name: plan.name.clone(),
                 runs: plan.runs.len(),
@@ -233,8 +244,7 @@ fn emit(
                     .context("cannot find the descent binary's path")?,
                 workdir: std::env::current_dir().context("cannot read the working directory")?,
                 file: absolute(file)?,
-                file_text: std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?,
+                file_text: text.clone(),
                 out: absolute(root)?,
                 run_options: vec![
                     "--backend".into(),
@@ -245,11 +255,15 @@ fn emit(
             })
         })
         .collect::<Result<_>>()?;
-    // Every job is checked before any is written.
     for job in &jobs {
         job.check()?;
     }
-    for job in &jobs {
+    Ok(jobs)
+}
+
+/// The job files, and how to go on.
+fn write_jobs(scheduler: Scheduler, jobs: &[ShardedJob]) -> Result<()> {
+    for job in jobs {
         let (path, next) = scheduler.write(job)?;
         println!(
             "written: {} ({} runs in {} shards)",
