@@ -12,7 +12,7 @@ use descent_runner::error::exit_code;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    descent_runner::openblas::ensure_core_type();
+    descent_runner::openblas::ensure_environment();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {

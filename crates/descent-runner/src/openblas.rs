@@ -8,11 +8,19 @@
 //! (64 x 800 by 800 x 25088) ran at 43 GFLOP/s on them and at 155 on "SKYLAKEX", the dense
 //! layer's (128 x 3136 by 3136 x 1024) at 45 and 261. So a `blas` build of `descent`, when
 //! `OPENBLAS_CORETYPE` is unset, starts itself again with it set from what the CPU can run:
-//! "SKYLAKEX" with AVX-512 (F, BW, DQ, VL), "HASWELL" with AVX2 and FMA. A value the user sets
-//! is left alone.
+//! "SKYLAKEX" with AVX-512 (F, BW, DQ, VL), "HASWELL" with AVX2 and FMA.
+//!
+//! It also sets `OPENBLAS_NUM_THREADS=1`: the kernels multiply chunks of images in parallel on
+//! rayon's threads, one OpenBLAS call per chunk, and OpenBLAS's own threads beside them
+//! spin-waited for work (`sched_yield`) while rayon's built the next columns: measured
+//! 2026-12-07 on a 2-core AMD EPYC (AVX-512), 14% of a 2c2d step's samples in the scheduler.
+//! Values the user sets are left alone.
 
-/// The environment variable OpenBLAS reads.
+/// The environment variable OpenBLAS reads for its kernels.
 pub const CORE_TYPE: &str = "OPENBLAS_CORETYPE";
+
+/// The environment variable OpenBLAS reads for the number of its threads.
+pub const THREADS: &str = "OPENBLAS_NUM_THREADS";
 
 /// The OpenBLAS kernels this CPU runs best among those OpenBLAS 0.3.21 has, if any is better
 /// than its generic ones.
@@ -30,38 +38,49 @@ pub fn core_type_for_this_cpu() -> Option<&'static str> {
     None
 }
 
-/// In a `blas` build with `OPENBLAS_CORETYPE` unset, replaces this process by itself with the
-/// variable set to [`core_type_for_this_cpu`] (the library has loaded by now, so only a new
-/// process reads it). Returns when nothing needs doing or the new process could not start
-/// (then the run goes on with the kernels OpenBLAS chose).
-pub fn ensure_core_type() {
+/// In a `blas` build with `OPENBLAS_CORETYPE` or `OPENBLAS_NUM_THREADS` unset, replaces this
+/// process by itself with the unset ones set: the kernels to [`core_type_for_this_cpu`] (when
+/// it knows better ones than OpenBLAS's generic kernels), the threads to 1 (the library has
+/// loaded by now, so only a new process reads them). Returns when nothing needs doing or the
+/// new process could not start (then the run goes on as OpenBLAS chose).
+pub fn ensure_environment() {
     #[cfg(all(feature = "blas", unix))]
     {
         use std::os::unix::process::CommandExt;
-        if std::env::var_os(CORE_TYPE).is_some() {
+        let unset = |name: &str| std::env::var_os(name).is_none();
+        let core = core_type_for_this_cpu().filter(|_| unset(CORE_TYPE));
+        let threads = unset(THREADS).then_some("1");
+        if core.is_none() && threads.is_none() {
             return;
         }
-        let (Some(core), Ok(exe)) = (core_type_for_this_cpu(), std::env::current_exe()) else {
+        let Ok(exe) = std::env::current_exe() else {
             return;
         };
         let mut args = std::env::args_os();
         let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+        let mut command = std::process::Command::new(&exe);
+        command.arg0(arg0).args(args);
+        for (name, value) in [(CORE_TYPE, core), (THREADS, threads)] {
+            if let Some(value) = value {
+                command.env(name, value);
+            }
+        }
         // `exec` returns only on failure.
-        let _ = std::process::Command::new(&exe)
-            .arg0(arg0)
-            .args(args)
-            .env(CORE_TYPE, core)
-            .exec();
+        let _ = command.exec();
     }
 }
 
 /// How this build multiplies matrices in the convolution kernels, for the provenance of
-/// results: "backend" or "OpenBLAS (OPENBLAS_CORETYPE=...)".
+/// results: "backend" or "OpenBLAS (OPENBLAS_CORETYPE=..., OPENBLAS_NUM_THREADS=...)".
 pub fn products() -> String {
     if cfg!(feature = "blas") {
+        let threads = match std::env::var(THREADS) {
+            Ok(threads) => format!("{THREADS}={threads}"),
+            Err(_) => "its own threads".to_string(),
+        };
         match std::env::var(CORE_TYPE) {
-            Ok(core) => format!("OpenBLAS ({CORE_TYPE}={core})"),
-            Err(_) => "OpenBLAS (the kernels it chose)".to_string(),
+            Ok(core) => format!("OpenBLAS ({CORE_TYPE}={core}, {threads})"),
+            Err(_) => format!("OpenBLAS (the kernels it chose, {threads})"),
         }
     } else {
         "backend".to_string()

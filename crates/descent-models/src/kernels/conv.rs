@@ -16,7 +16,8 @@ use rayon::prelude::*;
 
 use super::product::{Operand, lend, product};
 use super::{
-    COLUMN_BYTES, Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload,
+    COLUMN_BYTES, MIN_CHUNKS, Real, by_element, dispatch_cpu, float, read, retype, supported,
+    tensor, upload,
 };
 use crate::ModelError;
 
@@ -176,32 +177,36 @@ fn forward_as<I: Backend, T: Real>(
     let bias = bias.map(read::<T, I, 1>).transpose()?;
     let weight = read::<T, I, 2>(weight.reshape([o, taps]))?;
     let mut y = vec![T::default(); n * o * pixels];
-    let (mut cols, mut part) = (Vec::new(), Vec::new());
-    for images in chunks::<T>(n, taps * pixels, column_bytes) {
-        let count = images.len();
-        im2col_into(&mut cols, &x, dims, k, padding, images.clone());
-        part.resize(o * count * pixels, T::default());
-        product::<I, T>(
-            Operand::new(&weight[..], o, taps),
-            Operand::new(lend(&mut cols), taps, count * pixels),
-            &mut part,
-            false,
-            &device,
-        )?;
-        // (O, images x pixels) to the images' (O, pixels) planes, adding the bias on the way.
-        y[images.start * o * pixels..images.end * o * pixels]
-            .par_chunks_mut(o * pixels)
-            .enumerate()
-            .for_each(|(image, planes)| {
-                for (channel, plane) in planes.chunks_mut(pixels).enumerate() {
-                    let from = &part[(channel * count + image) * pixels..][..pixels];
-                    let shift = bias.as_ref().map_or(T::default(), |b| b[channel]);
-                    for (to, value) in plane.iter_mut().zip(from) {
-                        *to = *value + shift;
+    let (images, step) = chunks::<T>(n, taps * pixels, column_bytes);
+    // Each chunk on one thread, from its columns to its images' output planes.
+    y.par_chunks_mut((step * o * pixels).max(1))
+        .zip(images)
+        .try_for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(cols, part), (planes, images)| {
+                let count = images.len();
+                im2col_into(cols, &x, dims, k, padding, images);
+                part.resize(o * count * pixels, T::default());
+                product::<I, T>(
+                    Operand::new(&weight[..], o, taps),
+                    Operand::new(lend(cols), taps, count * pixels),
+                    part,
+                    false,
+                    &device,
+                )?;
+                // (O, images x pixels) to the images' (O, pixels) planes, adding the bias.
+                for (image, planes) in planes.chunks_mut(o * pixels).enumerate() {
+                    for (channel, plane) in planes.chunks_mut(pixels).enumerate() {
+                        let from = &part[(channel * count + image) * pixels..][..pixels];
+                        let shift = bias.as_ref().map_or(T::default(), |b| b[channel]);
+                        for (to, value) in plane.iter_mut().zip(from) {
+                            *to = *value + shift;
+                        }
                     }
                 }
-            });
-    }
+                Ok::<(), ModelError>(())
+            },
+        )?;
     Ok(upload(y, [n, o, oh, ow], &device))
 }
 
@@ -246,45 +251,68 @@ fn weight_gradient_as<I: Backend, T: Real>(
     let device = x.device();
     let x = read::<T, I, 4>(x)?;
     let dy = read::<T, I, 4>(dy)?;
-    let mut total = vec![T::default(); o * taps];
-    let (mut cols, mut rows) = (Vec::new(), Vec::new());
-    for (index, images) in chunks::<T>(dims[0], taps * pixels, column_bytes).enumerate() {
-        let count = images.len();
-        im2col_into(&mut cols, &x, dims, k, padding, images.clone());
-        // The images' (O, pixels) planes side by side: (O, images x pixels); every value is
-        // overwritten.
-        rows.resize(o * count * pixels, T::default());
-        rows.par_chunks_mut(count * pixels)
-            .enumerate()
-            .for_each(|(channel, row)| {
-                for (slot, image) in images.clone().enumerate() {
-                    row[slot * pixels..][..pixels]
-                        .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
+    let (images, _) = chunks::<T>(dims[0], taps * pixels, column_bytes);
+    // Each chunk's product on one thread into a slot of its own; the slots are summed in
+    // chunk order, so the result does not depend on the number of threads.
+    let size = o * taps;
+    let mut partials = vec![T::default(); images.len() * size];
+    partials
+        .par_chunks_mut(size.max(1))
+        .zip(images)
+        .try_for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(cols, rows), (partial, images)| {
+                let count = images.len();
+                im2col_into(cols, &x, dims, k, padding, images.clone());
+                // The images' (O, pixels) planes side by side: (O, images x pixels); every
+                // value is overwritten.
+                rows.resize(o * count * pixels, T::default());
+                for (channel, row) in rows.chunks_mut(count * pixels).enumerate() {
+                    for (slot, image) in images.clone().enumerate() {
+                        row[slot * pixels..][..pixels]
+                            .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
+                    }
                 }
-            });
-        product::<I, T>(
-            Operand::new(lend(&mut rows), o, count * pixels),
-            Operand::new(lend(&mut cols), taps, count * pixels).t(),
-            &mut total,
-            index > 0,
-            &device,
+                product::<I, T>(
+                    Operand::new(lend(rows), o, count * pixels),
+                    Operand::new(lend(cols), taps, count * pixels).t(),
+                    partial,
+                    false,
+                    &device,
+                )
+            },
         )?;
-    }
+    let mut total = partials[..size].to_vec();
+    total
+        .par_chunks_mut(4096)
+        .enumerate()
+        .for_each(|(block, sums)| {
+            for partial in partials.chunks(size).skip(1) {
+                for (sum, value) in sums.iter_mut().zip(&partial[block * 4096..]) {
+                    *sum = *sum + *value;
+                }
+            }
+        });
     Ok(upload(total, weight_dims, &device))
 }
 
 /// Image ranges whose columns (`per_image` values of `T` each) fit in `column_bytes` (at
-/// least one image each).
-fn chunks<T>(
+/// least one image each) and, for batches of [`MIN_CHUNKS`] images or more, at least that many
+/// ranges, so every core gets work; and the number of images in each range but the last.
+/// The ranges depend on the batch alone, never on the number of threads.
+pub(super) fn chunks<T>(
     n: usize,
     per_image: usize,
     column_bytes: usize,
-) -> impl Iterator<Item = Range<usize>> {
+) -> (impl IndexedParallelIterator<Item = Range<usize>>, usize) {
     let bytes = (per_image * core::mem::size_of::<T>()).max(1);
-    let step = (column_bytes / bytes).clamp(1, n.max(1));
-    (0..n)
-        .step_by(step)
-        .map(move |start| start..(start + step).min(n))
+    let step = (column_bytes / bytes)
+        .min(n.div_ceil(MIN_CHUNKS))
+        .clamp(1, n.max(1));
+    let ranges = (0..n.div_ceil(step))
+        .into_par_iter()
+        .map(move |index| index * step..((index + 1) * step).min(n));
+    (ranges, step)
 }
 
 /// The unfolded input of a stride-1 convolution: row `(c K + i) K + j`, column
@@ -306,7 +334,7 @@ fn im2col<T: Real>(
 /// [`im2col`] into `cols`, resized to fit and every value written (zeros too), so a buffer can
 /// serve chunk after chunk without being cleared. Rows are filled in parallel, each by
 /// whole-row copies.
-fn im2col_into<T: Real>(
+pub(super) fn im2col_into<T: Real>(
     cols: &mut Vec<T>,
     x: &[T],
     [_, c, h, w]: [usize; 4],

@@ -30,6 +30,7 @@
 #![cfg_attr(not(any(feature = "flex", feature = "ndarray")), allow(dead_code))]
 
 mod conv;
+mod fused;
 mod pool;
 mod product;
 
@@ -42,6 +43,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use crate::ModelError;
 
 pub use conv::conv2d_same;
+pub use fused::conv2d_relu_pool;
 pub use pool::max_pool_2x2;
 
 /// The most bytes of unfolded columns built at once; larger batches are split by images.
@@ -52,6 +54,14 @@ pub use pool::max_pool_2x2;
 /// 460-554, 0.5 MB 436-537; earlier, on an AVX-512 machine, 16 MB 687 against 64 MB 604. It
 /// also bounds the memory of an evaluation batch of any size.
 pub const COLUMN_BYTES: usize = 4 << 20;
+
+/// The fewest chunks a batch of at least this many images is split into. The chunks run in
+/// parallel, each on one thread from its columns to its product (with the `blas` feature,
+/// OpenBLAS runs single-threaded inside each: the `descent` binary sets
+/// `OPENBLAS_NUM_THREADS=1`), so both cores of a small machine stay busy without a second
+/// thread pool spinning beside rayon's. A constant, not the number of threads, so that
+/// results do not depend on the machine.
+pub const MIN_CHUNKS: usize = 8;
 
 /// Whether `A` and `B` are the same type.
 fn same<A: 'static, B: 'static>() -> bool {

@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 
 use super::{Model, check_rows};
 use super::{ModelConfig, ModelEntry};
-use crate::kernels::{conv2d_same, max_pool_2x2};
+use crate::kernels::{conv2d_relu_pool, max_pool_2x2};
 use crate::{ModelError, init};
 
 /// The image side the 2c2d takes; its dense layer's width is fixed by it.
@@ -88,8 +88,9 @@ pub struct Cnn2c2d<B: Backend> {
     /// 32 -> 64 channels, 5x5, 'same'.
     pub conv2: Conv2d<B>,
     /// 2x2 max-pooling, stride 2 (on even sides TensorFlow's 'same' pooling is this). The
-    /// forward pass pools through [`max_pool_2x2`], the same function; the field stays so
-    /// that saved models keep their record.
+    /// forward pass pools inside [`conv2d_relu_pool`] (convolution, bias, ReLU and this
+    /// pooling as one operation), the same function; the field stays so that saved models
+    /// keep their record.
     pub pool: MaxPool2d,
     /// 7*7*64 -> 1024.
     pub dense1: Linear<B>,
@@ -111,22 +112,23 @@ impl<B: Backend> Cnn2c2d<B> {
                 got: vec![n, c, h, w],
             });
         }
-        let x = max_pool_2x2(relu(conv(&self.conv1, x)?))?;
-        let x = max_pool_2x2(relu(conv(&self.conv2, x)?))?;
+        let x = block(&self.conv1, x)?;
+        let x = block(&self.conv2, x)?;
         let x = x.reshape([n, CONV2_CHANNELS * POOLED_SIDE * POOLED_SIDE]);
         let x = relu(self.dense1.forward(x));
         Ok(self.dense2.forward(x))
     }
 }
 
-/// `layer` applied to `x` through [`conv2d_same`] (the layers are 5x5, 'same', with bias).
-fn conv<B: Backend>(
+/// `layer`, ReLU and 2x2 max-pooling applied to `x` through the fused
+/// [`conv2d_relu_pool`] (the layers are 5x5, 'same', with bias).
+fn block<B: Backend>(
     layer: &Conv2d<B>,
     x: Tensor<B, 4>,
 ) -> core::result::Result<Tensor<B, 4>, ModelError> {
     match &layer.bias {
-        Some(bias) => conv2d_same(x, layer.weight.val(), bias.val(), KERNEL / 2),
-        None => Ok(layer.forward(x)),
+        Some(bias) => conv2d_relu_pool(x, layer.weight.val(), bias.val(), KERNEL / 2),
+        None => max_pool_2x2(relu(layer.forward(x))),
     }
 }
 
@@ -216,7 +218,12 @@ mod tests {
         let pixels: Vec<f32> = (0..n * SIDE * SIDE)
             .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
             .collect();
-        let x = Tensor::<B, 4>::from_data(TensorData::new(pixels, [n, 1, SIDE, SIDE]), &device);
+        // The dtype spelled out: NdArray's f32 and f64 share a device whose default dtype the
+        // first tensor made in this test binary sets.
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(pixels, [n, 1, SIDE, SIDE]),
+            (&device, crate::init::float_dtype::<B>()),
+        );
         let logits = if kernels {
             model.forward_images(x).unwrap_or_else(|e| panic!("{e}"))
         } else {
