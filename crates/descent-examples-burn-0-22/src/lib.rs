@@ -12,7 +12,7 @@
 //!   burn 0.22 [`LrScheduler`](burn::lr_scheduler::LrScheduler) and so converts into the
 //!   `ModuleLrScheduler` that `Learner::new` takes.
 //!
-//! `cargo run -p descent-examples-burn-0-22 --example learner` runs [`train`] with its
+//! `cargo run -p descent-examples-burn-0-22 --example learner_0_22` runs [`train`] with its
 //! defaults on [`flex_autodiff_device`]; the crate's test runs it for two epochs.
 
 // burn's derive macros name the crate `burn`; this crate depends on burn 0.22 under the name

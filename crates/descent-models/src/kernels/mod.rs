@@ -1,5 +1,6 @@
 //! CPU kernels for convolutional networks: a stride-1 convolution through im2col and a matrix
-//! product, and 2x2 max-pooling, each with its own backward pass.
+//! product, 2x2 max-pooling, and the two fused with bias and ReLU as one block
+//! ([`conv2d_relu_pool`], what the 2c2d runs), each with its own backward pass.
 //!
 //! burn 0.21's CPU backends are slow exactly where the 2c2d spends its time (measured on a
 //! 2-core AVX-512 machine, one step at B = 128, `Flex`): the input gradient of the second
@@ -17,7 +18,8 @@
 //! - bias gradient: the sum of `dy` over images and pixels.
 //!
 //! The columns are built in chunks of images whose size is bounded ([`COLUMN_BYTES`]), so a
-//! large evaluation batch does not need memory in proportion to it.
+//! large evaluation batch does not need memory in proportion to it; the chunks run in
+//! parallel, each on one thread ([`MIN_CHUNKS`]).
 //!
 //! The functions are generic over the backend and pick the kernels at run time from its
 //! type, like burn's backend-extension pattern without the extra trait bound: `NdArray` (f32

@@ -1,4 +1,4 @@
-//! `cargo run -p descent-examples-burn-0-22 --example learner [EPOCHS]`: burn-train 0.22's
+//! `cargo run -p descent-examples-burn-0-22 --example learner_0_22 [EPOCHS]`: burn-train 0.22's
 //! `Learner` with descent-optim's AdamW and a warm-up + cosine schedule, on the embedded digits.
 
 use descent_examples_burn_0_22::{Settings, flex_autodiff_device, train};
