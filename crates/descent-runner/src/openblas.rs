@@ -14,7 +14,9 @@
 //! rayon's threads, one OpenBLAS call per chunk, and OpenBLAS's own threads beside them
 //! spin-waited for work (`sched_yield`) while rayon's built the next columns: measured
 //! 2026-12-07 on a 2-core AMD EPYC (AVX-512), 14% of a 2c2d step's samples in the scheduler.
-//! Values the user sets are left alone.
+//! (An OpenBLAS built with OpenMP, Debian's `libopenblas0-openmp`, reads `OMP_NUM_THREADS`
+//! instead; Debian's default, `libopenblas0-pthread`, reads this one.) Values the user sets are
+//! left alone.
 
 /// The environment variable OpenBLAS reads for its kernels.
 pub const CORE_TYPE: &str = "OPENBLAS_CORETYPE";

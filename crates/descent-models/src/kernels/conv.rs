@@ -33,10 +33,15 @@ pub fn conv2d_same<B: Backend>(
     padding: usize,
 ) -> Result<Tensor<B, 4>, ModelError> {
     let [_, c, h, w] = x.dims();
-    let [_, wc, kh, kw] = weight.dims();
+    let [o, wc, kh, kw] = weight.dims();
     // The input gradient pads by K - 1 - padding, so padding < K.
-    let fits =
-        wc == c && kh == kw && padding < kh && kh <= h + 2 * padding && kw <= w + 2 * padding;
+    let fits = wc == c
+        && kh == kw
+        && padding < kh
+        && kh <= h + 2 * padding
+        && kw <= w + 2 * padding
+        && c * h * w > 0
+        && bias.dims() == [o];
     if fits && supported(&x) {
         dispatch_cpu!(B, on_inner, on_autodiff, (x, weight, bias, padding));
     }
@@ -282,6 +287,10 @@ fn weight_gradient_as<I: Backend, T: Real>(
                 )
             },
         )?;
+    if partials.is_empty() {
+        // An empty batch: no chunk, a zero gradient.
+        return Ok(upload(vec![T::default(); size], weight_dims, &device));
+    }
     let mut total = partials[..size].to_vec();
     total
         .par_chunks_mut(4096)
@@ -298,7 +307,8 @@ fn weight_gradient_as<I: Backend, T: Real>(
 
 /// Image ranges whose columns (`per_image` values of `T` each) fit in `column_bytes` (at
 /// least one image each) and, for batches of [`MIN_CHUNKS`] images or more, at least that many
-/// ranges, so every core gets work; and the number of images in each range but the last.
+/// ranges (`n / MIN_CHUNKS` images each at most), so every core gets work; and the number of
+/// images in each range but the last.
 /// The ranges depend on the batch alone, never on the number of threads.
 pub(super) fn chunks<T>(
     n: usize,
@@ -306,9 +316,7 @@ pub(super) fn chunks<T>(
     column_bytes: usize,
 ) -> (impl IndexedParallelIterator<Item = Range<usize>>, usize) {
     let bytes = (per_image * core::mem::size_of::<T>()).max(1);
-    let step = (column_bytes / bytes)
-        .min(n.div_ceil(MIN_CHUNKS))
-        .clamp(1, n.max(1));
+    let step = (column_bytes / bytes).min(n / MIN_CHUNKS).max(1);
     let ranges = (0..n.div_ceil(step))
         .into_par_iter()
         .map(move |index| index * step..((index + 1) * step).min(n));
@@ -566,9 +574,10 @@ mod tests {
         #[test]
         fn chunks_of_one_image_give_the_whole_batch_result() {
             type I = NdArray<f64>;
-            let x = tensor::<I, 4>([5, 2, 6, 6], 1, DType::F64);
+            // 17 images: chunks of 2 (and a last of 1) against chunks of 1.
+            let x = tensor::<I, 4>([17, 2, 6, 6], 1, DType::F64);
             let w = tensor::<I, 4>([3, 2, 3, 3], 2, DType::F64);
-            let dy = tensor::<I, 4>([5, 3, 6, 6], 3, DType::F64);
+            let dy = tensor::<I, 4>([17, 3, 6, 6], 3, DType::F64);
             let whole = forward(x.clone(), w.clone(), None, 1, usize::MAX)
                 .unwrap_or_else(|e| panic!("{e}"));
             let single =
@@ -578,6 +587,35 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             let single = weight_gradient(x, dy, w.dims(), 1, 1).unwrap_or_else(|e| panic!("{e}"));
             assert!(largest_difference(whole, single) < 1e-12);
+        }
+
+        #[test]
+        fn chunks_are_at_least_min_chunks_and_cover_the_batch_once() {
+            for n in [0, 1, 7, 8, 9, 10, 17, 128] {
+                let (ranges, step) = chunks::<f32>(n, 1, usize::MAX);
+                let ranges: Vec<Range<usize>> = ranges.collect();
+                let covered: Vec<usize> = ranges.iter().cloned().flatten().collect();
+                assert_eq!(covered, (0..n).collect::<Vec<_>>(), "n {n}");
+                if n >= MIN_CHUNKS {
+                    assert!(ranges.len() >= MIN_CHUNKS, "n {n}: {} chunks", ranges.len());
+                }
+                assert!(ranges.iter().all(|r| r.len() <= step), "n {n}");
+            }
+        }
+
+        #[test]
+        fn an_empty_batch_has_zero_gradients() {
+            type A = Autodiff<NdArray<f64>>;
+            let x = tensor::<A, 4>([0, 2, 6, 6], 1, DType::F64).require_grad();
+            let w = tensor::<A, 4>([3, 2, 3, 3], 2, DType::F64).require_grad();
+            let b = tensor::<A, 1>([3], 3, DType::F64).require_grad();
+            let y = conv2d_same(x, w.clone(), b, 1).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(y.dims(), [0, 3, 6, 6]);
+            let grads = y.sum().backward();
+            let dw = w
+                .grad(&grads)
+                .map(|g| g.into_data().to_vec::<f64>().unwrap_or_default());
+            assert_eq!(dw, Some(vec![0.0; 3 * 2 * 3 * 3]));
         }
 
         #[cfg(feature = "flex")]

@@ -19,7 +19,7 @@
 //!
 //! The columns are built in chunks of images whose size is bounded ([`COLUMN_BYTES`]), so a
 //! large evaluation batch does not need memory in proportion to it; the chunks run in
-//! parallel, each on one thread ([`MIN_CHUNKS`]).
+//! parallel, each one task ([`MIN_CHUNKS`]).
 //!
 //! The functions are generic over the backend and pick the kernels at run time from its
 //! type, like burn's backend-extension pattern without the extra trait bound: `NdArray` (f32
@@ -58,7 +58,7 @@ pub use pool::max_pool_2x2;
 pub const COLUMN_BYTES: usize = 4 << 20;
 
 /// The fewest chunks a batch of at least this many images is split into. The chunks run in
-/// parallel, each on one thread from its columns to its product (with the `blas` feature,
+/// parallel, each one task from its columns to its product (with the `blas` feature,
 /// OpenBLAS runs single-threaded inside each: the `descent` binary sets
 /// `OPENBLAS_NUM_THREADS=1`), so both cores of a small machine stay busy without a second
 /// thread pool spinning beside rayon's. A constant, not the number of threads, so that
