@@ -190,13 +190,13 @@ fn forward_as<I: Backend, T: Real>(
             || (Vec::new(), Vec::new()),
             |(cols, part), (planes, images)| {
                 let count = images.len();
-                im2col_into(cols, &x, dims, k, padding, images);
-                part.resize(o * count * pixels, T::default());
-                product::<I, T>(
-                    Operand::new(&weight[..], o, taps),
-                    Operand::new(lend(cols), taps, count * pixels),
+                convolve_chunk::<I, T>(
+                    cols,
                     part,
-                    false,
+                    (&x, dims),
+                    (&weight, o, k),
+                    padding,
+                    images,
                     &device,
                 )?;
                 // (O, images x pixels) to the images' (O, pixels) planes, adding the bias.
@@ -213,6 +213,32 @@ fn forward_as<I: Backend, T: Real>(
             },
         )?;
     Ok(upload(y, [n, o, oh, ow], &device))
+}
+
+/// The convolution (without bias) of the images `images` of `x` (`dims`, NCHW) with `weight`
+/// (`o` rows of `C K K` taps) into `part`, as `(O, images x pixels)`; `cols` holds their
+/// columns. Both buffers are resized to fit.
+pub(super) fn convolve_chunk<I: Backend, T: Real>(
+    cols: &mut Vec<T>,
+    part: &mut Vec<T>,
+    (x, dims): (&[T], [usize; 4]),
+    (weight, o, k): (&[T], usize, usize),
+    padding: usize,
+    images: Range<usize>,
+    device: &I::Device,
+) -> Result<(), ModelError> {
+    let [_, c, h, w] = dims;
+    let pixels = (h + 2 * padding + 1 - k) * (w + 2 * padding + 1 - k);
+    let (taps, columns) = (c * k * k, images.len() * pixels);
+    im2col_into(cols, x, dims, k, padding, images);
+    part.resize(o * columns, T::default());
+    product::<I, T>(
+        Operand::new(weight, o, taps),
+        Operand::new(lend(cols), taps, columns),
+        part,
+        false,
+        device,
+    )
 }
 
 /// `dL/dx`: the forward convolution of `dy` with the flipped, channel-swapped kernel.
@@ -383,7 +409,7 @@ pub(super) fn im2col_into<T: Real>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -451,7 +477,7 @@ mod tests {
 
     /// burn's conv2d and our kernels on the same backend: values and all three gradients.
     #[cfg(feature = "ndarray")]
-    mod against_burn {
+    pub(in crate::kernels) mod against_burn {
         use burn::backend::{Autodiff, NdArray};
         use burn::tensor::backend::AutodiffBackend;
         use burn::tensor::ops::ConvOptions;
@@ -460,13 +486,13 @@ mod tests {
         use super::super::*;
 
         /// Deterministic values in [-1, 1).
-        fn values(n: usize, salt: usize) -> Vec<f64> {
+        pub(in crate::kernels) fn values(n: usize, salt: usize) -> Vec<f64> {
             (0..n)
                 .map(|i| ((i * 7919 + salt * 104_729) % 2003) as f64 / 1001.5 - 1.0)
                 .collect()
         }
 
-        fn tensor<B: Backend, const D: usize>(
+        pub(in crate::kernels) fn tensor<B: Backend, const D: usize>(
             shape: [usize; D],
             salt: usize,
             dtype: DType,

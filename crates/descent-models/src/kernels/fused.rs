@@ -31,7 +31,7 @@ use burn::tensor::module::{conv2d as burn_conv2d, max_pool2d};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use super::conv::{chunks, im2col_into};
+use super::conv::{chunks, convolve_chunk, im2col_into};
 use super::product::{Operand, lend, product};
 use super::{
     COLUMN_BYTES, Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload,
@@ -202,13 +202,13 @@ fn forward_as<I: Backend, T: Real>(
             || (Vec::new(), Vec::new()),
             |(cols, part), ((y, winners), images)| {
                 let count = images.len();
-                im2col_into(cols, &x, dims, k, padding, images);
-                part.resize(o * count * pixels, T::default());
-                product::<I, T>(
-                    Operand::new(&weight[..], o, taps),
-                    Operand::new(lend(cols), taps, count * pixels),
+                convolve_chunk::<I, T>(
+                    cols,
                     part,
-                    false,
+                    (&x, dims),
+                    (&weight, o, k),
+                    padding,
+                    images,
                     &device,
                 )?;
                 // `part` is (O, images x pixels); the output is (images, O, pooled).
@@ -445,29 +445,11 @@ mod tests {
     #[cfg(feature = "ndarray")]
     mod against_burn {
         use burn::backend::{Autodiff, NdArray};
+        use burn::tensor::DType;
         use burn::tensor::backend::AutodiffBackend;
-        use burn::tensor::{DType, TensorData};
 
         use super::super::*;
-
-        /// Deterministic values in [-1, 1).
-        fn values(n: usize, salt: usize) -> Vec<f64> {
-            (0..n)
-                .map(|i| ((i * 7919 + salt * 104_729) % 2003) as f64 / 1001.5 - 1.0)
-                .collect()
-        }
-
-        fn tensor<B: Backend, const D: usize>(
-            shape: [usize; D],
-            salt: usize,
-            dtype: DType,
-        ) -> Tensor<B, D> {
-            let n = shape.iter().product();
-            Tensor::from_data(
-                TensorData::new(values(n, salt), shape),
-                (&Default::default(), dtype),
-            )
-        }
+        use crate::kernels::conv::tests::against_burn::tensor;
 
         fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
             t.into_data()
