@@ -143,7 +143,7 @@ impl<I: Backend> Backward<I, 3> for ConvBackward {
             grads.register::<I>(node.id, dw);
         }
         if let Some(node) = node_x {
-            let dx = input_gradient(dy.clone(), weight.clone(), padding, COLUMN_BYTES)
+            let dx = input_gradient(dy.clone(), weight.clone(), x.dims(), padding, COLUMN_BYTES)
                 .map(float)
                 .unwrap_or_else(|_| {
                     I::conv2d_x_backward(float(x), float(weight), float(dy), options)
@@ -241,16 +241,153 @@ pub(super) fn convolve_chunk<I: Backend, T: Real>(
     )
 }
 
-/// `dL/dx`: the forward convolution of `dy` with the flipped, channel-swapped kernel.
+/// `dL/dx`, by chunks of images: each chunk's output gradient through the transposed kernel
+/// and folded back onto its images ([`input_gradient_chunk`]).
 fn input_gradient<I: Backend>(
     dy: Tensor<I, 4>,
     weight: Tensor<I, 4>,
+    input_dims: [usize; 4],
     padding: usize,
     column_bytes: usize,
 ) -> Result<Tensor<I, 4>, ModelError> {
-    let [_, _, k, _] = weight.dims();
-    let flipped = weight.swap_dims(0, 1).flip([2, 3]);
-    forward(dy, flipped, None, k - 1 - padding, column_bytes)
+    by_element!(
+        dy,
+        input_gradient_as::<I>(dy, weight, input_dims, padding, column_bytes)
+    )
+}
+
+fn input_gradient_as<I: Backend, T: Real>(
+    dy: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    input_dims: [usize; 4],
+    padding: usize,
+    column_bytes: usize,
+) -> Result<Tensor<I, 4>, ModelError> {
+    let [n, c, h, w] = input_dims;
+    let [o, _, k, _] = weight.dims();
+    let [_, _, oh, ow] = dy.dims();
+    let (taps, pixels) = (c * k * k, oh * ow);
+    let device = dy.device();
+    let dy = read::<T, I, 4>(dy)?;
+    let weight = read::<T, I, 4>(weight)?;
+    let mut dx = vec![T::default(); n * c * h * w];
+    let (images, step) = chunks::<T>(n, taps * pixels, column_bytes);
+    dx.par_chunks_mut((step * c * h * w).max(1))
+        .zip(images)
+        .try_for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(cols, rows), (dx, images)| {
+                gather_rows(rows, &dy, o, pixels, images.clone());
+                input_gradient_chunk::<I, T>(
+                    cols,
+                    rows,
+                    (&weight, o, k),
+                    [images.len(), c, h, w],
+                    padding,
+                    dx,
+                    &device,
+                )
+            },
+        )?;
+    Ok(upload(dx, input_dims, &device))
+}
+
+/// The output gradient `dy` (NCHW, `o` channels of `pixels`) of the images `images` into
+/// `rows` as `(O, images x pixels)`: each channel's planes side by side, the layout of the
+/// product with the columns. Every value is overwritten.
+fn gather_rows<T: Real>(
+    rows: &mut Vec<T>,
+    dy: &[T],
+    o: usize,
+    pixels: usize,
+    images: Range<usize>,
+) {
+    let count = images.len();
+    rows.resize(o * count * pixels, T::default());
+    for (channel, row) in rows.chunks_mut((count * pixels).max(1)).enumerate() {
+        for (slot, image) in images.clone().enumerate() {
+            row[slot * pixels..][..pixels]
+                .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
+        }
+    }
+}
+
+/// The input gradient of a chunk of images (`dims`: the chunk's image count and the input's
+/// C, H, W) from its output gradient `rows`, `(O, images x pixels)`: the columns' gradient
+/// `W^T . rows`, `(C K K, images x pixels)`, in `cols`, then each of its values added to the
+/// input pixel the forward pass unfolded it from ([`col2im_add`]) in `dx` (the chunk's
+/// images, NCHW, zero on entry). Unfolding the output gradient instead (the forward
+/// convolution with the flipped kernel) would write O K K taps per input pixel where this
+/// writes C K K, and the product's large operand would be those columns, packed again by the
+/// BLAS: 2c2d's second block has O = 2 C.
+pub(super) fn input_gradient_chunk<I: Backend, T: Real>(
+    cols: &mut Vec<T>,
+    rows: &[T],
+    (weight, o, k): (&[T], usize, usize),
+    dims: [usize; 4],
+    padding: usize,
+    dx: &mut [T],
+    device: &I::Device,
+) -> Result<(), ModelError> {
+    let [count, c, h, w] = dims;
+    let pixels = (h + 2 * padding + 1 - k) * (w + 2 * padding + 1 - k);
+    let taps = c * k * k;
+    cols.resize(taps * count * pixels, T::default());
+    product::<I, T>(
+        Operand::new(weight, o, taps).t(),
+        Operand::new(rows, o, count * pixels),
+        cols,
+        false,
+        device,
+    )?;
+    col2im_add(cols, dx, dims, k, padding);
+    Ok(())
+}
+
+/// The adjoint of [`im2col_into`]: adds each value of `cols` (laid out as `im2col_into` lays
+/// out the `count` images of `dims`) to the pixel of `dx` (NCHW) it was read from, dropping
+/// those read from the zero padding. Each image plane is one task; a pixel's terms are added
+/// in tap order, whatever the number of threads.
+pub(super) fn col2im_add<T: Real>(
+    cols: &[T],
+    dx: &mut [T],
+    [count, c, h, w]: [usize; 4],
+    k: usize,
+    pad: usize,
+) {
+    let (oh, ow) = (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
+    let plane = oh * ow;
+    let row_len = count * plane;
+    if row_len == 0 || h * w == 0 {
+        return;
+    }
+    dx.par_chunks_mut(h * w)
+        .take(count * c)
+        .enumerate()
+        .for_each(|(index, target)| {
+            let (slot, channel) = (index / c, index % c);
+            for i in 0..k {
+                for j in 0..k {
+                    let row = (channel * k + i) * k + j;
+                    let source = &cols[row * row_len + slot * plane..][..plane];
+                    // Output columns s whose input column s + j - pad lies in 0..w.
+                    let first = pad.saturating_sub(j);
+                    let end = (w + pad).saturating_sub(j).min(ow);
+                    if first >= end {
+                        continue;
+                    }
+                    for (r, line) in source.chunks(ow).enumerate() {
+                        let Some(y) = (r + i).checked_sub(pad).filter(|y| *y < h) else {
+                            continue;
+                        };
+                        let to = &mut target[y * w + first + j - pad..][..end - first];
+                        for (to, value) in to.iter_mut().zip(&line[first..end]) {
+                            *to = *to + *value;
+                        }
+                    }
+                }
+            }
+        });
 }
 
 /// `dL/dW = dy . cols^T`, summed over chunks of images.
@@ -295,15 +432,7 @@ fn weight_gradient_as<I: Backend, T: Real>(
             |(cols, rows), (partial, images)| {
                 let count = images.len();
                 im2col_into(cols, &x, dims, k, padding, images.clone());
-                // The images' (O, pixels) planes side by side: (O, images x pixels); every
-                // value is overwritten.
-                rows.resize(o * count * pixels, T::default());
-                for (channel, row) in rows.chunks_mut(count * pixels).enumerate() {
-                    for (slot, image) in images.clone().enumerate() {
-                        row[slot * pixels..][..pixels]
-                            .copy_from_slice(&dy[(image * o + channel) * pixels..][..pixels]);
-                    }
-                }
+                gather_rows(rows, &dy, o, pixels, images);
                 product::<I, T>(
                     Operand::new(lend(rows), o, count * pixels),
                     Operand::new(lend(cols), taps, count * pixels).t(),
@@ -473,6 +602,47 @@ pub(super) mod tests {
         let mut used = vec![f64::NAN; fresh.len() + 7];
         im2col_into(&mut used, &x, dims, k, pad, 1..3);
         assert_eq!(used, fresh);
+    }
+
+    #[test]
+    fn col2im_add_is_the_adjoint_of_im2col() {
+        // <im2col(x), g> = <x, col2im(g)> for every x and g: each column value goes back to
+        // the pixel it came from, padding reads go nowhere. Shapes as in the im2col test.
+        for (n, c, h, w, k, pad, images) in [
+            (1, 2, 3, 4, 3, 1, 0..1),
+            (3, 2, 6, 5, 5, 2, 1..3),
+            (2, 1, 4, 4, 1, 0, 0..2),
+            (2, 2, 5, 4, 3, 0, 0..2),
+            (1, 3, 4, 6, 4, 1, 0..1),
+            (2, 1, 3, 3, 3, 2, 0..2),
+        ] {
+            let dims = [n, c, h, w];
+            let x: Vec<f64> = (0..n * c * h * w)
+                .map(|v| ((v * 37 + 11) % 19) as f64 - 9.0)
+                .collect();
+            let cols = im2col(&x, dims, k, pad, images.clone());
+            let g: Vec<f64> = (0..cols.len())
+                .map(|v| ((v * 53 + 7) % 23) as f64 - 11.0)
+                .collect();
+            let (start, count) = (images.start, images.len());
+            let mut dx = vec![0.0; count * c * h * w];
+            col2im_add(&g, &mut dx, [count, c, h, w], k, pad);
+            let left: f64 = cols.iter().zip(&g).map(|(a, b)| a * b).sum();
+            let right: f64 = x[start * c * h * w..][..count * c * h * w]
+                .iter()
+                .zip(&dx)
+                .map(|(a, b)| a * b)
+                .sum();
+            assert_eq!(left, right, "n {n} c {c} h {h} w {w} k {k} pad {pad}");
+            // Adding, not overwriting: a second call doubles the result.
+            let once = dx.clone();
+            col2im_add(&g, &mut dx, [count, c, h, w], k, pad);
+            assert!(
+                dx.iter()
+                    .zip(&once)
+                    .all(|(twice, once)| *twice == 2.0 * once)
+            );
+        }
     }
 
     /// burn's conv2d and our kernels on the same backend: values and all three gradients.

@@ -12,9 +12,8 @@
 //! The values equal the unfused `max_pool_2x2(relu(conv2d_same(..)))` bit for bit (ReLU and a
 //! maximum commute: the first maximum of a window is positive exactly when the window's
 //! ReLU'd maximum is, and is then the same element), but for the sign of a zero and for a
-//! window of NaNs (0 here); the gradients equal it up to the order of sums (the weight
-//! gradient's chunks are sized for the input gradient's wider columns, the bias gradient sums
-//! on the host).
+//! window of NaNs (0 here); the gradients equal it up to the order of sums (the bias
+//! gradient sums on the host).
 
 use std::sync::Arc;
 
@@ -31,7 +30,7 @@ use burn::tensor::module::{conv2d as burn_conv2d, max_pool2d};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use super::conv::{chunks, convolve_chunk, im2col_into};
+use super::conv::{chunks, convolve_chunk, im2col_into, input_gradient_chunk};
 use super::product::{Operand, lend, product};
 use super::{
     COLUMN_BYTES, Real, by_element, dispatch_cpu, float, read, retype, supported, tensor, upload,
@@ -267,7 +266,7 @@ struct Gradient<I: Backend> {
 }
 
 /// The thread-local buffers of one chunk of the backward pass.
-type Buffers<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+type Buffers<T> = (Vec<T>, Vec<T>);
 
 #[allow(
     clippy::too_many_arguments,
@@ -288,7 +287,7 @@ fn backward_as<I: Backend, T: Real>(
     let [o, _, k, _] = weight_dims;
     let (oh, ow) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
     let (pixels, pooled_width, pooled) = (oh * ow, ow / 2, (oh / 2) * (ow / 2));
-    let (taps, back_taps) = (c * k * k, o * k * k);
+    let taps = c * k * k;
     let device = x.device();
     let x = read::<T, I, 4>(x)?;
     let dy = read::<T, I, 4>(dy)?;
@@ -296,21 +295,7 @@ fn backward_as<I: Backend, T: Real>(
     if dy.len() != n * o * pooled || winners.len() != dy.len() {
         return Err(ModelError::Kernel("pooled gradient of the wrong size"));
     }
-    // The input gradient is the forward convolution of the output's gradient with the
-    // kernel flipped and its channel axes swapped: (C, O x K x K).
-    let flipped: Vec<T> = (0..c * back_taps)
-        .map(|index| {
-            let (channel, rest) = (index / back_taps, index % back_taps);
-            let (out, i, j) = (rest / (k * k), rest / k % k, rest % k);
-            kernel[((out * c + channel) * k + (k - 1 - i)) * k + (k - 1 - j)]
-        })
-        .collect();
-    // The input gradient's columns have the input's pixels.
-    let per_image = if wants_x {
-        (taps * pixels).max(back_taps * h * w)
-    } else {
-        taps * pixels
-    };
+    let per_image = taps * pixels;
     let (images, step) = chunks::<T>(n, per_image, column_bytes);
     let count = images.len();
     let mut weight_parts = vec![T::default(); count * o * taps];
@@ -328,7 +313,7 @@ fn backward_as<I: Backend, T: Real>(
         .zip(images)
         .try_for_each_init(
             || -> Buffers<T> { Default::default() },
-            |(cols, rows, planes, part), (((dw, db), dx), images)| {
+            |(cols, rows), (((dw, db), dx), images)| {
                 let count = images.len();
                 // The gradient at the convolution's output, (O, images x pixels): the pooled
                 // gradient at each active winner, zero elsewhere.
@@ -353,33 +338,15 @@ fn backward_as<I: Backend, T: Real>(
                     }
                 }
                 if let Some(dx) = dx {
-                    // The same gradient as images' (O, OH, OW) planes, convolved with the
-                    // flipped kernel.
-                    planes.resize(count * o * pixels, T::default());
-                    for (plane, to) in planes.chunks_mut(pixels).enumerate() {
-                        let (slot, channel) = (plane / o, plane % o);
-                        to.copy_from_slice(&rows[(channel * count + slot) * pixels..][..pixels]);
-                    }
-                    im2col_into(
+                    input_gradient_chunk::<I, T>(
                         cols,
-                        &planes[..],
-                        [count, o, oh, ow],
-                        k,
-                        k - 1 - padding,
-                        0..count,
-                    );
-                    part.resize(c * count * h * w, T::default());
-                    product::<I, T>(
-                        Operand::new(&flipped[..], c, back_taps),
-                        Operand::new(lend(cols), back_taps, count * h * w),
-                        part,
-                        false,
+                        rows,
+                        (&kernel, o, k),
+                        [count, c, h, w],
+                        padding,
+                        dx,
                         &device,
                     )?;
-                    for (plane, to) in dx.chunks_mut(h * w).enumerate() {
-                        let (slot, channel) = (plane / c, plane % c);
-                        to.copy_from_slice(&part[(channel * count + slot) * h * w..][..h * w]);
-                    }
                 }
                 im2col_into(cols, &x, dims, k, padding, images);
                 product::<I, T>(

@@ -12,8 +12,9 @@
 //! `blas`, on the host's OpenBLAS (`product`'s docs have the speeds):
 //!
 //! - forward: `y[o, (n, p)] = W[o, (c, i, j)] . cols[(c, i, j), (n, p)] + b[o]`;
-//! - input gradient: the forward convolution of `dy` with the kernel flipped and its channel
-//!   axes swapped, padded by `k - 1 - pad`;
+//! - input gradient: the columns' gradient `W^T . dy[o, (n, p)]` folded back onto the pixels
+//!   they were unfolded from (col2im), rather than unfolding `dy` for a convolution with the
+//!   flipped kernel, which would write `O/C` times as many columns;
 //! - weight gradient: `dW = dy[o, (n, p)] . cols^T`, with `cols` recomputed from `x`;
 //! - bias gradient: the sum of `dy` over images and pixels.
 //!
