@@ -34,7 +34,8 @@ pub fn conv2d_same<B: Backend>(
 ) -> Result<Tensor<B, 4>, ModelError> {
     let [_, c, h, w] = x.dims();
     let [o, wc, kh, kw] = weight.dims();
-    // The input gradient pads by K - 1 - padding, so padding < K.
+    // Padding below K, as the flipped-kernel input gradient once needed (col2im does not);
+    // kept so the kernels serve the same shapes as before, burn's operations the rest.
     let fits = wc == c
         && kh == kw
         && padding < kh

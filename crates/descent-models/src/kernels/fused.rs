@@ -52,8 +52,8 @@ pub fn conv2d_relu_pool<B: Backend>(
 ) -> Result<Tensor<B, 4>, ModelError> {
     let [_, c, h, w] = x.dims();
     let [o, wc, kh, kw] = weight.dims();
-    // Output sides of at least 2 (one pooling window); the input gradient pads by
-    // K - 1 - padding, so padding < K.
+    // Output sides of at least 2 (one pooling window); padding below K, as the flipped-kernel
+    // input gradient once needed (col2im does not), kept so the shapes served stay the same.
     let fits = wc == c
         && kh == kw
         && padding < kh
