@@ -556,17 +556,17 @@ fn shift_plane<T: Real>(
     target[..lo].fill(T::default());
     target[lo..hi].copy_from_slice(&source[from..][..hi - lo]);
     target[hi..].fill(T::default());
-    // Columns s whose input column s + j - pad lies outside 0..w, in every copied line.
+    // Columns s whose input column s + j - pad lies outside 0..w, in every copied line: one
+    // strided pass per such column (at most pad of them), not two fills per line.
     let (left, right) = (
         pad.saturating_sub(j).min(w),
         (w + pad).saturating_sub(j).min(w),
     );
-    if left == 0 && right == w {
-        return;
-    }
-    for line in target[lo - lo % w..hi.div_ceil(w) * w].chunks_mut(w) {
-        line[..left].fill(T::default());
-        line[right..].fill(T::default());
+    let copied = &mut target[lo - lo % w..hi.div_ceil(w) * w];
+    for column in (0..left).chain(right.max(left)..w) {
+        for value in copied[column..].iter_mut().step_by(w) {
+            *value = T::default();
+        }
     }
 }
 
