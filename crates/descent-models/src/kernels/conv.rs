@@ -371,9 +371,7 @@ pub(super) fn col2im_add<T: Real>(
                 for j in 0..k {
                     let row = (channel * k + i) * k + j;
                     let source = &cols[row * row_len + slot * plane..][..plane];
-                    // Output columns s whose input column s + j - pad lies in 0..w.
-                    let first = pad.saturating_sub(j);
-                    let end = (w + pad).saturating_sub(j).min(ow);
+                    let Range { start: first, end } = inside(w, j, pad, ow);
                     if first >= end {
                         continue;
                     }
@@ -544,8 +542,7 @@ fn shift_plane<T: Real>(
     let size = h * w;
     // target[t] = source[t + offset] wherever the line and column read lie inside the plane.
     let offset = (i as isize - pad as isize) * w as isize + j as isize - pad as isize;
-    // Output lines whose input line r + i - pad lies in 0..h.
-    let lines = pad.saturating_sub(i)..(h + pad).saturating_sub(i).min(h);
+    let lines = inside(h, i, pad, h);
     let lo = (lines.start * w).max(offset.min(0).unsigned_abs());
     let hi = (lines.end * w).min(size.saturating_sub(offset.max(0).unsigned_abs()));
     if lo >= hi {
@@ -558,10 +555,8 @@ fn shift_plane<T: Real>(
     target[hi..].fill(T::default());
     // Columns s whose input column s + j - pad lies outside 0..w, in every copied line: one
     // strided pass per such column (at most pad of them), not two fills per line.
-    let (left, right) = (
-        pad.saturating_sub(j).min(w),
-        (w + pad).saturating_sub(j).min(w),
-    );
+    let columns = inside(w, j, pad, w);
+    let (left, right) = (columns.start.min(w), columns.end);
     let copied = &mut target[lo - lo % w..hi.div_ceil(w) * w];
     for column in (0..left).chain(right.max(left)..w) {
         for value in copied[column..].iter_mut().step_by(w) {
@@ -580,9 +575,7 @@ fn unfold_lines<T: Real>(
     pad: usize,
     ow: usize,
 ) {
-    // Output columns s whose input column s + j - pad lies in 0..w.
-    let first = pad.saturating_sub(j);
-    let end = (w + pad).saturating_sub(j).min(ow);
+    let Range { start: first, end } = inside(w, j, pad, ow);
     for (r, line) in target.chunks_mut(ow).enumerate() {
         match (r + i).checked_sub(pad).filter(|row| *row < h) {
             Some(source_row) if first < end => {
@@ -594,6 +587,13 @@ fn unfold_lines<T: Real>(
             _ => line.fill(T::default()),
         }
     }
+}
+
+/// Along one axis (an image side of `len`, an output side of `out`), the outputs `s` whose
+/// input `s + tap - pad` lies in `0..len`: those the kernel tap `tap` reads from the image, not
+/// from its zero padding. Empty, possibly with `start > end`, where it reads none.
+fn inside(len: usize, tap: usize, pad: usize, out: usize) -> Range<usize> {
+    pad.saturating_sub(tap)..(len + pad).saturating_sub(tap).min(out)
 }
 
 #[cfg(test)]
