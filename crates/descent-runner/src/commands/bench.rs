@@ -14,17 +14,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use burn::optim::SimpleOptimizer;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Distribution, Tensor};
-use descent_optim::optim::{AdamConfig, OptimConfig};
 use serde::Serialize;
 
-use crate::backend::{self, BackendChoice, OnBackend, Precision};
+use crate::backend::{self, BackendChoice, Precision};
 use crate::commands::compare::{median, step_seconds};
 use crate::config;
 use crate::error::usage;
 use crate::experiment::{self, Prepared};
+use crate::measure;
 use crate::output;
 use crate::problem::{SupervisedTask, Task};
 use crate::provenance;
@@ -643,55 +640,6 @@ fn cnn(context: &Bench) -> Result<WorkloadResult> {
     )
 }
 
-/// Seconds of a `points` x `points` 2-D slice of the MLP at its initialisation on the first
-/// `items` training items, through the `slice` probe's own parts (filter-normalised
-/// directions, the subject's plane evaluator, whose set-up with the first layer's products is
-/// timed); the directions are made before the clock starts, as in the PyTorch peer.
-struct SliceGrid {
-    task: SupervisedTask,
-    points: usize,
-    items: usize,
-}
-
-impl OnBackend for SliceGrid {
-    type Output = f64;
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<f64> {
-        use descent_surface::directions::{Normalisation, random_direction};
-        use rand::SeedableRng;
-
-        use crate::probe::{ModelSubject, Subject, TrainingSet};
-
-        let model = self.task.init::<B>(0, &device)?;
-        let training = TrainingSet::<B>::new(&self.task);
-        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
-        let w = subject.parameters().to_vec();
-        let layout = subject
-            .layout()
-            .ok_or_else(|| anyhow!("internal error: a model without a layout"))?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let zero = descent_surface::OneDimensional::Zero;
-        let d1 = random_direction(&layout, &w, Normalisation::Filter, zero, &mut rng)?;
-        let d2 = random_direction(&layout, &w, Normalisation::Filter, zero, &mut rng)?;
-        let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
-        let axis = descent_surface::path::linspace(-1.0, 1.0, self.points)?;
-        let start = Instant::now();
-        let mut evaluate =
-            subject.plane_evaluator(crate::probe::Items::Train(Some(&items)), &w, &[&d1, &d2])?;
-        let mut total = 0.0;
-        for &b in &axis {
-            for &a in &axis {
-                total += evaluate(&[a, b])?.0;
-            }
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        if !total.is_finite() {
-            bail!("the slice's losses are not finite");
-        }
-        Ok(seconds)
-    }
-}
-
 /// The Fashion-MNIST MLP's problem, for the workloads that analyse it at initialisation.
 fn fashion_mnist_mlp(name: &str) -> Result<SupervisedTask> {
     let text = fashion_mnist_text(name, "mlp_256_128", 1, 1, "gd", 0.1, r#"{ kind = "sgd" }"#);
@@ -729,14 +677,9 @@ fn slice_2d(context: &Bench) -> Result<WorkloadResult> {
     ];
     for _ in 0..context.args.repeats {
         for (i, &b) in context.cpu_backends.iter().enumerate() {
-            let work = SliceGrid {
-                task: task.clone(),
-                points,
-                items,
-            };
-            subjects[i].1.push(train::on_pool_thread(|| {
-                backend::dispatch(b, Precision::F32, work)
-            })?);
+            subjects[i]
+                .1
+                .push(measure::slice_grid_seconds(b, &task, points, items)?);
         }
         if torch_ok {
             match run_peer(context, "torch_slice_bench.py", &peer_args) {
@@ -759,48 +702,6 @@ fn slice_2d(context: &Bench) -> Result<WorkloadResult> {
     Ok(result)
 }
 
-/// Seconds of the MLP's top-10 Hessian eigenvalues (Lanczos to a relative residual of 1e-6)
-/// and of its trace (Hutchinson, `samples` vectors) at initialisation on the first `items`
-/// training items, with the `hessian` probe's Hessian-vector products.
-struct HessianTimes {
-    task: SupervisedTask,
-    items: usize,
-    samples: usize,
-}
-
-impl OnBackend for HessianTimes {
-    type Output = (f64, f64);
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<(f64, f64)> {
-        use descent_surface::spectrum::{Lanczos, hutchinson_trace, top_eigenvalues};
-        use rand::SeedableRng;
-
-        use crate::probe::{ModelSubject, Subject, TrainingSet};
-
-        let model = self.task.init::<B>(0, &device)?;
-        let training = TrainingSet::<B>::new(&self.task);
-        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
-        let w = subject.parameters().to_vec();
-        let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
-        let mut product = |v: &[f64]| subject.hessian_vector(&w, v, Some(&items));
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let lanczos = Lanczos {
-            max_steps: 100,
-            tolerance: 1e-6,
-        };
-        let start = Instant::now();
-        let top = top_eigenvalues(w.len(), 10, &lanczos, &mut rng, &mut product)?;
-        let top_seconds = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let trace = hutchinson_trace(w.len(), self.samples, 0.95, &mut rng, &mut product)?;
-        let trace_seconds = start.elapsed().as_secs_f64();
-        if !(top.iter().all(|r| r.value.is_finite()) && trace.mean.is_finite()) {
-            bail!("the Hessian's eigenvalues or trace are not finite");
-        }
-        Ok((top_seconds, trace_seconds))
-    }
-}
-
 fn hessian(context: &Bench) -> Result<WorkloadResult> {
     let (items, samples) = if context.args.quick {
         (100, 4)
@@ -821,13 +722,7 @@ fn hessian(context: &Bench) -> Result<WorkloadResult> {
     }
     for _ in 0..context.args.repeats {
         for (i, &b) in context.cpu_backends.iter().enumerate() {
-            let work = HessianTimes {
-                task: task.clone(),
-                items,
-                samples,
-            };
-            let (top, trace) =
-                train::on_pool_thread(|| backend::dispatch(b, Precision::F32, work))?;
+            let (top, trace) = measure::hessian_seconds(b, &task, items, samples)?;
             subjects[2 * i].1.push(top);
             subjects[2 * i + 1].1.push(trace);
         }
@@ -835,48 +730,6 @@ fn hessian(context: &Bench) -> Result<WorkloadResult> {
     let mut result = result("hessian", "s", false, subjects, context.without_cpu(), "");
     result.workload = format!("hessian ({items} items, f32)");
     Ok(result)
-}
-
-/// Seconds of one Adam step on `size` parameters, on backend `B`'s inner (non-autodiff)
-/// backend, as the training loop's optimizer sees it: the fused step, or (`fused = false`)
-/// burn's tensor ops.
-struct AdamStep {
-    size: usize,
-    steps: usize,
-    fused: bool,
-}
-
-impl OnBackend for AdamStep {
-    type Output = Vec<f64>;
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Vec<f64>> {
-        type Inner<B> = <B as AutodiffBackend>::InnerBackend;
-        let adam = AdamConfig::new()
-            .with_fused(self.fused)
-            .build()
-            .map_err(|e| anyhow!("{e}"))?;
-        let grad =
-            Tensor::<Inner<B>, 1>::random([self.size], Distribution::Normal(0.0, 1.0), &device);
-        let mut param =
-            Tensor::<Inner<B>, 1>::random([self.size], Distribution::Normal(0.0, 1.0), &device);
-        let mut state = None;
-        let mut times = Vec::new();
-        for i in 0..self.steps + 2 {
-            // A fresh gradient buffer each step, as backward makes one; made outside the timing.
-            let g = grad.clone().mul_scalar(1.0);
-            Inner::<B>::sync(&device).map_err(|e| anyhow!("{e:?}"))?;
-            let start = Instant::now();
-            let (next, next_state) = adam.step(1e-3, param, g, state);
-            Inner::<B>::sync(&device).map_err(|e| anyhow!("{e:?}"))?;
-            let elapsed = start.elapsed().as_secs_f64();
-            param = next;
-            state = next_state;
-            if i >= 2 {
-                times.push(elapsed);
-            }
-        }
-        Ok(times)
-    }
 }
 
 /// STREAM's triad `a = b + s c` over every core on f64 arrays of `len`: GB/s at 24 bytes
@@ -945,9 +798,8 @@ fn adam_step(context: &Bench) -> Result<WorkloadResult> {
         ));
         for (i, &b) in context.cpu_backends.iter().enumerate() {
             for (j, &(fused, _)) in forms.iter().enumerate() {
-                let step = AdamStep { size, steps, fused };
                 // On a pool thread, as the training loop's steps run.
-                let times = train::on_pool_thread(|| backend::dispatch(b, Precision::F32, step))?;
+                let times = measure::adam_step_seconds(b, size, steps, fused)?;
                 let seconds = median(times).ok_or_else(|| anyhow!("no Adam step timed"))?;
                 subjects[i * forms.len() + j].1.push(gb(seconds));
             }

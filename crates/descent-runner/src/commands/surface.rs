@@ -13,19 +13,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 
-use crate::backend::{self, BackendChoice, OnBackend, Precision};
+use crate::backend::{self, BackendChoice, Precision};
 use crate::config::{self, BarriersConfig, MeasureSpec, RunSpec};
 use crate::error::usage;
 use crate::experiment::{self, RunPlan};
+use crate::measure::{self, Job, measure_all};
 use crate::output;
-use crate::probe::subject::flatten;
-use crate::probe::{LandscapeSubject, ModelSubject, Probes, Subject, TrainingSet};
-use crate::problem::{SupervisedTask, Task};
-use crate::run_files::{ExperimentDir, StoredRun};
+use crate::probe::{LandscapeSubject, Probes};
+use crate::problem::Task;
+use crate::run_files::ExperimentDir;
 use crate::state::{Progressed, RunRecord};
 use crate::train;
 
@@ -103,14 +102,6 @@ impl Steps {
                 }),
         }
     }
-}
-
-/// One run to analyse: its record, where its parameters are, and the steps chosen.
-struct Job {
-    stored: StoredRun,
-    spec: RunSpec,
-    /// `(step, from a snapshot)`; `false`: the final `parameters.bin`.
-    steps: Vec<(u64, bool)>,
 }
 
 /// `descent surface`.
@@ -420,79 +411,11 @@ fn analyse(
                 Ok(Box::new(LandscapeSubject::new(t, w.to_vec())))
             })?
         }
-        Task::Supervised(t) => backend::dispatch(
-            backend,
-            precision,
-            OnModel {
-                task: t,
-                job,
-                probes: &mut probes,
-                bar,
-            },
-        )?,
+        Task::Supervised(t) => {
+            measure::measure_model(backend, precision, t, job, &mut probes, bar)?
+        }
     };
     write_run(job, measured, out)
-}
-
-struct OnModel<'a> {
-    task: &'a SupervisedTask,
-    job: &'a Job,
-    probes: &'a mut Probes,
-    bar: &'a ProgressBar,
-}
-
-impl OnBackend for OnModel<'_> {
-    type Output = Progressed;
-
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Progressed> {
-        let model = self.task.init::<B>(self.job.spec.init_seed(), &device)?;
-        let w0 = flatten(&model);
-        let training = TrainingSet::<B>::new(self.task);
-        measure_all(self.job, self.probes, &w0, self.bar, |w| {
-            Ok(Box::new(ModelSubject::at_parameters(
-                self.task,
-                model.clone(),
-                w,
-                &training,
-                &device,
-            )?))
-        })
-    }
-}
-
-/// The probes at every chosen step of `job`, each on the subject `at` makes of its
-/// parameters; `w0`: the run's initial parameters, for when step 0 is not among them.
-fn measure_all<'s>(
-    job: &Job,
-    probes: &mut Probes,
-    w0: &[f64],
-    bar: &ProgressBar,
-    mut at: impl FnMut(&[f64]) -> Result<Box<dyn Subject + 's>>,
-) -> Result<Progressed> {
-    let mut state = Progressed::default();
-    if job.steps.first().is_some_and(|(s, _)| *s > 0) {
-        probes.initial(w0);
-    }
-    for (i, &(step, snapshot)) in job.steps.iter().enumerate() {
-        let dir = &job.stored.dir;
-        let parameters = if snapshot {
-            dir.snapshot(step)?
-        } else {
-            dir.parameters()?.unwrap_or_default()
-        };
-        let mut subject =
-            at(&parameters).with_context(|| format!("the parameters stored at step {step}"))?;
-        let last = i + 1 == job.steps.len();
-        let measured = probes.measure(subject.as_mut(), step, last)?;
-        state
-            .measurements
-            .extend(measured.values.into_iter().map(|(n, v)| (step, n, v)));
-        state
-            .profiles
-            .extend(measured.profiles.into_iter().map(|p| (step, p)));
-        bar.inc(1);
-    }
-    Ok(state)
 }
 
 /// The run's directory under `out`: its metrics, timing and trajectory copied, the new

@@ -411,9 +411,11 @@ fn read_rows<T, S: AsRef<str>>(
     Ok(Some(rows))
 }
 
-/// Run records and files for the tests of the modules that read them.
-#[cfg(test)]
-pub(crate) mod testing {
+/// Run records and files for the tests of the modules that read them, here and in
+/// descent-runner (feature `testing`, which its tests switch on): not part of the API.
+#[cfg(any(test, feature = "testing"))]
+#[allow(clippy::unwrap_used)] // test helpers: failing loudly is the point
+pub mod testing {
     use std::collections::BTreeMap;
     use std::path::Path;
 
@@ -421,7 +423,7 @@ pub(crate) mod testing {
     use crate::state::{Best, Limits, MetricsRow, Outcome, RunRecord};
 
     /// A finished run's record, diverged at `diverged_at` when given.
-    pub(crate) fn record(
+    pub fn record(
         id: &str,
         variant: &str,
         point: SweepPoint,
@@ -460,7 +462,7 @@ pub(crate) mod testing {
     }
 
     /// A sweep point of one key, labelled `label`.
-    pub(crate) fn point(label: &str, key: &str, value: serde_json::Value) -> SweepPoint {
+    pub fn point(label: &str, key: &str, value: serde_json::Value) -> SweepPoint {
         SweepPoint {
             label: label.to_owned(),
             values: [(key.to_owned(), value)].into(),
@@ -468,7 +470,7 @@ pub(crate) mod testing {
     }
 
     /// Writes `record` as `dir/run.json`, creating `dir`.
-    pub(crate) fn write_record(dir: &Path, record: &RunRecord) {
+    pub fn write_record(dir: &Path, record: &RunRecord) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(
             dir.join("run.json"),

@@ -918,7 +918,8 @@ pub fn parse_with(
     })
 }
 
-pub(crate) fn one_line(message: &str) -> String {
+/// `message` (a parser's or a check's) on one line, for error messages that name a field.
+pub fn one_line(message: &str) -> String {
     let mut line = message.trim().replace('\n', " ").replace("  ", " ");
     // The toml deserializer appends " in `key` in `table`"; messages here lead with the
     // whole dotted path instead.
@@ -1272,7 +1273,9 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-pub(crate) fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
+/// Whether `name`, given at `field` and shown to the user as `shown`, can name a file or
+/// directory: not empty, no path separator, not hidden; a usage error naming `field` if not.
+pub fn check_name(field: &str, name: &str, shown: &str) -> Result<()> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         bail!(UsageError(format!(
             "{shown}: {field} = {name:?}: a name must be non-empty, not start with '.', and have no slashes"

@@ -314,7 +314,7 @@ pub fn judge(reference: &FirstStep, ours: &FirstStep) -> Conformance {
 }
 
 /// The largest magnitude; NaN counts as infinite (a NaN difference never agrees).
-pub(crate) fn max_abs(values: impl Iterator<Item = f64>) -> f64 {
+pub fn max_abs(values: impl Iterator<Item = f64>) -> f64 {
     values.fold(0.0, |m, v| {
         if v.is_nan() {
             f64::INFINITY
