@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use crate::backend::{self, BackendChoice, OnBackend, Precision};
 use crate::config::RunSpec;
 use crate::probe::subject::flatten;
-use crate::probe::{ModelSubject, Probes, Subject, TrainingSet};
+use crate::probe::{Items, ModelSubject, Probes, Subject, TrainingSet};
 use crate::problem::SupervisedTask;
 use crate::run_files::StoredRun;
 use crate::state::Progressed;
@@ -122,7 +122,7 @@ pub fn slice_grid_seconds(
     items: usize,
 ) -> Result<f64> {
     let work = SliceGrid {
-        task: task.clone(),
+        task,
         points,
         items,
     };
@@ -138,7 +138,7 @@ pub fn hessian_seconds(
     samples: usize,
 ) -> Result<(f64, f64)> {
     let work = HessianTimes {
-        task: task.clone(),
+        task,
         items,
         samples,
     };
@@ -161,24 +161,22 @@ pub fn adam_step_seconds(
 /// `items` training items, through the `slice` probe's own parts (filter-normalised
 /// directions, the subject's plane evaluator, whose set-up with the first layer's products is
 /// timed); the directions are made before the clock starts, as in the PyTorch peer.
-struct SliceGrid {
-    task: SupervisedTask,
+struct SliceGrid<'a> {
+    task: &'a SupervisedTask,
     points: usize,
     items: usize,
 }
 
-impl OnBackend for SliceGrid {
+impl OnBackend for SliceGrid<'_> {
     type Output = f64;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<f64> {
         use descent_surface::directions::{Normalisation, random_direction};
         use rand::SeedableRng;
 
-        use crate::probe::{ModelSubject, Subject, TrainingSet};
-
         let model = self.task.init::<B>(0, &device)?;
-        let training = TrainingSet::<B>::new(&self.task);
-        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
+        let training = TrainingSet::<B>::new(self.task);
+        let mut subject = ModelSubject::new(self.task, model, &training, &device);
         let w = subject.parameters().to_vec();
         let layout = subject
             .layout()
@@ -190,8 +188,7 @@ impl OnBackend for SliceGrid {
         let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
         let axis = descent_surface::path::linspace(-1.0, 1.0, self.points)?;
         let start = Instant::now();
-        let mut evaluate =
-            subject.plane_evaluator(crate::probe::Items::Train(Some(&items)), &w, &[&d1, &d2])?;
+        let mut evaluate = subject.plane_evaluator(Items::Train(Some(&items)), &w, &[&d1, &d2])?;
         let mut total = 0.0;
         for &b in &axis {
             for &a in &axis {
@@ -209,24 +206,22 @@ impl OnBackend for SliceGrid {
 /// Seconds of the MLP's top-10 Hessian eigenvalues (Lanczos to a relative residual of 1e-6)
 /// and of its trace (Hutchinson, `samples` vectors) at initialisation on the first `items`
 /// training items, with the `hessian` probe's Hessian-vector products.
-struct HessianTimes {
-    task: SupervisedTask,
+struct HessianTimes<'a> {
+    task: &'a SupervisedTask,
     items: usize,
     samples: usize,
 }
 
-impl OnBackend for HessianTimes {
+impl OnBackend for HessianTimes<'_> {
     type Output = (f64, f64);
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<(f64, f64)> {
         use descent_surface::spectrum::{Lanczos, hutchinson_trace, top_eigenvalues};
         use rand::SeedableRng;
 
-        use crate::probe::{ModelSubject, Subject, TrainingSet};
-
         let model = self.task.init::<B>(0, &device)?;
-        let training = TrainingSet::<B>::new(&self.task);
-        let mut subject = ModelSubject::new(&self.task, model, &training, &device);
+        let training = TrainingSet::<B>::new(self.task);
+        let mut subject = ModelSubject::new(self.task, model, &training, &device);
         let w = subject.parameters().to_vec();
         let items: Vec<usize> = (0..self.items.min(self.task.train.len())).collect();
         let mut product = |v: &[f64]| subject.hessian_vector(&w, v, Some(&items));
